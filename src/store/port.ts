@@ -1,0 +1,116 @@
+/**
+ * The store port: the only way domain code reaches persistence.
+ *
+ * A document is a routing envelope (fields the store must see in clear to find, order and expire
+ * records) plus an opaque `body`. Only envelope fields may ever be queried; the body is free to be
+ * encrypted by a codec before it reaches an adapter (issue #3), so no adapter may look inside it.
+ *
+ * Keys are lowercased ARM resource ids: ARM compares ids case-insensitively, while the body keeps
+ * the casing the caller used last.
+ */
+
+export type DocKind =
+  | "subscription"
+  | "cluster"
+  | "configuration"
+  /** protected settings and known_hosts of one configuration, kept apart so they can be sealed and purged alone */
+  | "configurationSecrets"
+  /** small internal records: migration markers, leases, counters */
+  | "system";
+
+export interface DocumentEnvelope {
+  kind: DocKind;
+  /** lowercased ARM resource id (or internal name for kind "system"); unique together with kind */
+  key: string;
+  /** lowercased subscription id: the partition of every document of that subscription */
+  partition: string;
+  /** lowercased id of the parent used for listing: resource group id for clusters, cluster id for configurations; "" if none */
+  parent: string;
+  /** soft-deleted (a tombstone kept so the cluster agent learns of the delete); hidden from lists unless asked */
+  deleted?: boolean;
+  /** epoch ms after which the document counts as absent on every read path, and may be physically removed */
+  expiresAt?: number;
+  /** body layout version, for data migrations */
+  schemaVersion: number;
+}
+
+export interface NewDocument extends DocumentEnvelope {
+  body: Record<string, unknown>;
+}
+
+export interface StoredDocument extends NewDocument {
+  /** opaque concurrency token, changes on every write */
+  etag: string;
+  /** epoch ms of the last write, set by the store */
+  updatedAt: number;
+}
+
+export interface ListQuery {
+  kind: DocKind;
+  partition: string;
+  /** exact parent match; omit to list the whole partition (e.g. clusters by subscription) */
+  parent?: string;
+  includeDeleted?: boolean;
+}
+
+export interface PageRequest {
+  limit: number;
+  /** opaque continuation returned by the previous page of the same query */
+  continuation?: string;
+}
+
+export interface Page {
+  /** ordered by key */
+  items: StoredDocument[];
+  /** absent on the last page */
+  continuation?: string;
+}
+
+export interface DeleteManyQuery {
+  partition: string;
+  parent?: string;
+  kinds?: DocKind[];
+}
+
+export interface Store {
+  readonly engine: "sqlite" | "cosmos";
+  /** cheap round trip proving the store answers (used by /readyz) */
+  ping(): Promise<void>;
+  /** true once every migration the code knows about has been applied */
+  migrationsApplied(): Promise<boolean>;
+  get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined>;
+  /** several documents of one kind in one partition, in one round trip; missing keys are left out */
+  getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]>;
+  /** throws StoreConflictError when (kind, key) exists (also when it exists only as an expired document not yet removed: it is replaced) */
+  create(doc: NewDocument): Promise<StoredDocument>;
+  /** throws StorePreconditionFailedError when the document is missing or its etag differs */
+  replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument>;
+  /** returns false when absent; throws StorePreconditionFailedError when ifMatch is given and differs */
+  delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean>;
+  list(query: ListQuery, page: PageRequest): Promise<Page>;
+  /** removes every matching document (cascades); returns how many */
+  deleteMany(query: DeleteManyQuery): Promise<number>;
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  constructor(public readonly kind: DocKind, public readonly key: string) {
+    super(`document ${kind} ${key} already exists`);
+    this.name = "StoreConflictError";
+  }
+}
+
+export class StorePreconditionFailedError extends Error {
+  constructor(public readonly kind: DocKind, public readonly key: string) {
+    super(`document ${kind} ${key} changed or is missing`);
+    this.name = "StorePreconditionFailedError";
+  }
+}
+
+/** The engine could not be reached or answered with a transient failure; callers map it to 503. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, public readonly retryAfterSeconds = 5, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
