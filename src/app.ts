@@ -1,0 +1,117 @@
+/**
+ * Assembles the service: plugins first (request context, errors, metrics), then the surfaces
+ * (ops endpoints, documents, the ARM routes from their table). Knows nothing of listen or signals.
+ */
+import type https from "node:https";
+import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import type { DestinationStream } from "pino";
+import { BODY_LIMIT_BYTES, registerErrorHandling } from "./arm/error-handler.js";
+import { generateRequestId, registerRequestContext } from "./arm/request-context.js";
+import { SkipTokens } from "./arm/skip-token.js";
+import type { Authenticator } from "./auth/principal.js";
+import { Clusters } from "./domain/clusters.js";
+import { Configurations } from "./domain/configurations.js";
+import { Repository, type BodyCodec } from "./domain/repository.js";
+import { Subscriptions } from "./domain/subscriptions.js";
+import { registerDocs } from "./ops/docs.js";
+import { registerHealth, type Readiness } from "./ops/health.js";
+import { Metrics, registerMetrics } from "./ops/metrics.js";
+import type { Clock } from "./ports/clock.js";
+import type { Store } from "./store/port.js";
+import { armRoutes, registerArmRoutes } from "./surfaces/arm/index.js";
+import type { Services } from "./surfaces/services.js";
+
+export interface AppOptions {
+  store: Store;
+  authenticator: Authenticator;
+  clock: Clock;
+  skipTokenKey: Buffer;
+  pageSize: number;
+  /** dev auth mode: a subscription is registered on its first write */
+  autoRegisterSubscriptions: boolean;
+  subscriptionCacheMs: number;
+  metrics: Metrics;
+  codec?: BodyCodec;
+  https?: { key: string; cert: string };
+  logLevel?: string;
+  /** where log lines go (tests capture them); stdout by default */
+  logStream?: DestinationStream;
+}
+
+export interface App {
+  app: FastifyInstance;
+  services: Services;
+  readiness: Readiness;
+}
+
+/** log redaction: secrets can never be written to a log line, even by a careless log call */
+export const REDACT_PATHS = [
+  "req.headers.authorization",
+  "req.headers.cookie",
+  "headers.authorization",
+  "authorization",
+  "token",
+  "body",
+  "*.body",
+  "*.configurationProtectedSettings",
+  "*.protectedSettings",
+  "*.sshKnownHostsContents",
+  "*.sshPrivateKey",
+  "*.httpsUser",
+  "*.httpsKey",
+  "properties.configurationProtectedSettings",
+  "properties.sshKnownHostsContents",
+];
+
+function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
+  const base = { level: options.logLevel ?? "info", redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
+  return options.logStream ? { ...base, stream: options.logStream } : base;
+}
+
+export function buildServices(options: AppOptions): Services {
+  const repo = new Repository(options.store, options.codec);
+  const subscriptions = new Subscriptions(repo, options.clock, {
+    autoRegister: options.autoRegisterSubscriptions,
+    cacheMs: options.subscriptionCacheMs,
+  });
+  const clusters = new Clusters(repo, subscriptions);
+  const configurations = new Configurations(repo, subscriptions, clusters, options.clock);
+  return {
+    authenticator: options.authenticator,
+    subscriptions,
+    clusters,
+    configurations,
+    skipTokens: new SkipTokens(options.skipTokenKey),
+    clock: options.clock,
+    pageSize: options.pageSize,
+  };
+}
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const serverOptions: FastifyServerOptions = {
+    logger: loggerOptions(options),
+    genReqId: generateRequestId,
+    requestIdLogLabel: "requestId",
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    return503OnClosing: true,
+    connectionTimeout: 120_000,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 10_000,
+  };
+  // one instance type for both: the HTTPS server only differs in how it listens
+  const app = options.https
+    ? (Fastify({ ...serverOptions, https: options.https } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance)
+    : Fastify(serverOptions);
+  const services = buildServices(options);
+  const readiness: Readiness = { draining: false };
+
+  registerRequestContext(app);
+  registerErrorHandling(app);
+  registerMetrics(app, options.metrics);
+  registerHealth(app, options.store, readiness);
+  await registerDocs(app);
+  registerArmRoutes(app, armRoutes, services);
+  await app.ready();
+  return { app, services, readiness };
+}

@@ -1,0 +1,28 @@
+/**
+ * The ARM headers every response carries: a service-generated x-ms-request-id, the caller's
+ * correlation id echoed, and the client request id echoed when asked (x-ms-return-client-request-id).
+ * All three are bound to the request's log lines.
+ */
+import crypto from "node:crypto";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+
+const header = (request: FastifyRequest, name: string): string | undefined => {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/** request ids are generated here (never taken from the caller) so they are unique and safe to log */
+export const generateRequestId = (): string => crypto.randomUUID();
+
+export function registerRequestContext(app: FastifyInstance): void {
+  app.addHook("onRequest", async (request, reply) => {
+    const correlationId = header(request, "x-ms-correlation-request-id") ?? request.id;
+    const clientRequestId = header(request, "x-ms-client-request-id");
+    request.log = request.log.child({ correlationId, clientRequestId });
+    reply.header("x-ms-request-id", request.id);
+    reply.header("x-ms-correlation-request-id", correlationId);
+    if (clientRequestId && header(request, "x-ms-return-client-request-id")?.toLowerCase() === "true") {
+      reply.header("x-ms-client-request-id", clientRequestId);
+    }
+  });
+}

@@ -1,0 +1,21 @@
+/**
+ * ARM resource ids. Fixed segments use ARM's canonical casing; names keep the caller's casing.
+ * Store keys are the lowercased ids, because ARM compares ids case-insensitively.
+ */
+export const CLUSTER_TYPE = "Microsoft.Kubernetes/connectedClusters";
+export const CONFIGURATION_TYPE = "Microsoft.KubernetesConfiguration/sourceControlConfigurations";
+export const CONFIGURATION_NAMESPACE = "Microsoft.KubernetesConfiguration";
+
+export const keyOf = (id: string): string => id.toLowerCase();
+export const partitionOf = (subscriptionId: string): string => subscriptionId.toLowerCase();
+
+export const subscriptionResourceId = (subscriptionId: string): string => `/subscriptions/${subscriptionId}`;
+
+export const resourceGroupId = (subscriptionId: string, resourceGroup: string): string =>
+  `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
+
+export const clusterId = (subscriptionId: string, resourceGroup: string, name: string): string =>
+  `${resourceGroupId(subscriptionId, resourceGroup)}/providers/${CLUSTER_TYPE}/${name}`;
+
+export const configurationId = (cluster: string, name: string): string =>
+  `${cluster}/providers/${CONFIGURATION_TYPE}/${name}`;

@@ -1,0 +1,139 @@
+/**
+ * Configuration from the environment, parsed and checked once at start-up.
+ * Every knob is listed in README.md; an invalid value stops the service with a clear message.
+ */
+import path from "node:path";
+
+export interface ProductionAuthConfig {
+  mode: "production";
+  issuer: string;
+  audience: string;
+  jwksUrl: string;
+  /** object ids or app ids allowed to send subscription lifecycle notifications */
+  trustedCallers: string[];
+}
+
+export interface DevAuthConfig {
+  mode: "dev";
+  /** extra trusted callers besides the dev token's own identity */
+  trustedCallers: string[];
+}
+
+export type StoreSettings =
+  | { engine: "sqlite"; path: string }
+  | {
+      engine: "cosmos";
+      endpoint: string;
+      key: string;
+      database: string;
+      container: string;
+      caCertFile?: string;
+      rejectUnauthorized?: boolean;
+    };
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  tls: { certFile?: string; keyFile?: string };
+  auth: ProductionAuthConfig | DevAuthConfig;
+  store: StoreSettings;
+  runMigrationsAtStartup: boolean;
+  pageSize: number;
+  logLevel: string;
+  /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
+  skipTokenKey?: string;
+  /** seconds a subscription registration may be served from memory before it is read again */
+  subscriptionCacheSeconds: number;
+  /** how long SIGTERM waits for in-flight requests before closing anyway */
+  shutdownGraceMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function boolVar(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes"].includes(raw)) return true;
+  if (["0", "false", "no"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false`);
+}
+
+function listVar(env: Env, name: string): string[] {
+  return (env[name] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function authConfig(env: Env): Config["auth"] {
+  const issuer = env.AUTH_ISSUER;
+  const audience = env.AUTH_AUDIENCE;
+  const jwksUrl = env.AUTH_JWKS_URL;
+  const trustedCallers = listVar(env, "TRUSTED_CALLERS");
+  const given = [issuer, audience, jwksUrl].filter((v) => v !== undefined && v !== "").length;
+  if (given === 0) return { mode: "dev", trustedCallers };
+  if (given !== 3 || !issuer || !audience || !jwksUrl) {
+    throw new ConfigError("AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL must be set together (or none of them for dev auth mode)");
+  }
+  if (!jwksUrl.startsWith("https://")) throw new ConfigError("AUTH_JWKS_URL must be an https:// URL");
+  return { mode: "production", issuer, audience, jwksUrl, trustedCallers };
+}
+
+function storeConfig(env: Env, dataDir: string): StoreSettings {
+  const engine = (env.STORE ?? "sqlite").toLowerCase();
+  if (engine === "sqlite") return { engine, path: env.SQLITE_PATH ?? path.join(dataDir, "store.db") };
+  if (engine !== "cosmos") throw new ConfigError("STORE must be sqlite or cosmos");
+  const endpoint = env.COSMOS_ENDPOINT;
+  const key = env.COSMOS_KEY;
+  if (!endpoint || !key) throw new ConfigError("STORE=cosmos needs COSMOS_ENDPOINT and COSMOS_KEY");
+  return {
+    engine,
+    endpoint,
+    key,
+    database: env.COSMOS_DATABASE ?? "kubernetesconfiguration",
+    container: env.COSMOS_CONTAINER ?? "resources",
+    caCertFile: env.COSMOS_CA_FILE,
+    rejectUnauthorized: boolVar(env, "COSMOS_REJECT_UNAUTHORIZED", true),
+  };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const dataDir = path.resolve(env.DATA_DIR ?? ".data");
+  const store = storeConfig(env, dataDir);
+  const certFile = env.TLS_CERT_FILE;
+  const keyFile = env.TLS_KEY_FILE;
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
+  return {
+    host: env.HOST ?? "127.0.0.1",
+    port: intVar(env, "PORT", 8443, 0, 65535),
+    dataDir,
+    tls: { certFile, keyFile },
+    auth: authConfig(env),
+    store,
+    // The embedded store is always migrated; a shared Cosmos account is migrated only when asked.
+    runMigrationsAtStartup: boolVar(env, "RUN_MIGRATIONS", store.engine === "sqlite"),
+    pageSize: intVar(env, "PAGE_SIZE", 100, 1, 1000),
+    logLevel: env.LOG_LEVEL ?? "info",
+    skipTokenKey: env.SKIP_TOKEN_KEY,
+    subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", 5, 0, 3600),
+    shutdownGraceMs: intVar(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+  };
+}

@@ -1,0 +1,97 @@
+/** Connected clusters: the parent resource every configuration lives under. */
+import crypto from "node:crypto";
+import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
+import { errors } from "../arm/errors.js";
+import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
+import { nextSystemData, type WriteActor } from "../arm/system-data.js";
+import type { Principal } from "../auth/principal.js";
+import { validateClusterPut } from "./validation/cluster.js";
+import { withOptimisticRetry } from "./optimistic.js";
+import type { Repository, Versioned } from "./repository.js";
+import type { Subscriptions } from "./subscriptions.js";
+import type { ClusterRecord } from "./types.js";
+
+export interface ClusterRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  continuation?: string;
+}
+
+export class Clusters {
+  constructor(private readonly repo: Repository, private readonly subscriptions: Subscriptions) {}
+
+  private notFound(ref: ClusterRef) {
+    return errors.resourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
+  }
+
+  /** the live cluster or a 404 in ARM's words; used by every child resource */
+  async require(ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
+    const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    if (!found) throw errors.parentResourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
+    return found;
+  }
+
+  async get(principal: Principal, ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    if (!found) throw this.notFound(ref);
+    return found;
+  }
+
+  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+    await this.subscriptions.authorize(principal, subscriptionId, "read");
+    return this.repo.listClusters(subscriptionId, resourceGroup, limit, continuation);
+  }
+
+  async put(principal: Principal, ref: ClusterRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    return withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      checkPutConditions(conditions, existing?.etag);
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record });
+      const previous = existing?.record;
+      const identity =
+        input.identityType === "SystemAssigned"
+          ? { type: "SystemAssigned" as const, principalId: previous?.identity.principalId ?? crypto.randomUUID(), tenantId: principal.tenantId }
+          : { type: "None" as const };
+      const record: ClusterRecord = {
+        id,
+        name: ref.name,
+        resourceGroup: ref.resourceGroup,
+        subscriptionId: ref.subscriptionId,
+        location: input.location,
+        tags: input.tags,
+        identity,
+        properties: {
+          // agent-reported and service-owned values survive a PUT; the user's replace everything else
+          ...(previous?.properties ?? { connectivityStatus: "Connecting" }),
+          agentPublicKeyCertificate: input.agentPublicKeyCertificate,
+          distribution: input.distribution,
+          infrastructure: input.infrastructure,
+          provisioningState: "Succeeded",
+        },
+        systemData: nextSystemData(previous?.systemData, actor),
+      };
+      const saved = await this.repo.writeCluster(record, existing?.etag);
+      return { created: existing === undefined, saved };
+    });
+  }
+
+  /** 200 when it existed (its configurations go with it), 204 when not */
+  async delete(principal: Principal, ref: ClusterRef, conditions: Conditions): Promise<boolean> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
+    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    return withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      if (!existing) return false;
+      checkDeleteConditions(conditions, existing.etag);
+      return this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
+    });
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Source control configurations: synchronous create-or-replace, soft delete (a tombstone the cluster
+ * agent will be told about), and the secrets sidecar that keeps protected settings and known_hosts
+ * apart from the resource record.
+ */
+import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
+import { errors } from "../arm/errors.js";
+import { CONFIGURATION_TYPE, clusterId, configurationId, keyOf } from "../arm/resource-ids.js";
+import { nextSystemData, type WriteActor } from "../arm/system-data.js";
+import type { Principal } from "../auth/principal.js";
+import type { Clock } from "../ports/clock.js";
+import type { ClusterRef, Clusters } from "./clusters.js";
+import { withOptimisticRetry } from "./optimistic.js";
+import type { Repository, Versioned } from "./repository.js";
+import type { Subscriptions } from "./subscriptions.js";
+import type { ConfigurationRecord, ConfigurationSecrets, ProtectedSettingKey } from "./types.js";
+import { validateConfigurationPut } from "./validation/configuration.js";
+
+export interface ConfigurationRef {
+  subscriptionId: string;
+  resourceGroup: string;
+  clusterName: string;
+  configurationName: string;
+}
+
+/** a configuration as the surfaces see it: the record plus the known_hosts it may show */
+export interface ConfigurationView {
+  record: ConfigurationRecord;
+  etag: string;
+  sshKnownHostsContents?: string;
+}
+
+const INITIAL_MESSAGE = "The configuration was accepted; waiting for the cluster agent to apply it.";
+
+export class Configurations {
+  constructor(
+    private readonly repo: Repository,
+    private readonly subscriptions: Subscriptions,
+    private readonly clusters: Clusters,
+    private readonly clock: Clock,
+  ) {}
+
+  private ids(ref: ConfigurationRef) {
+    const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
+    return { cluster, id: configurationId(cluster, ref.configurationName) };
+  }
+
+  private notFound(ref: ConfigurationRef) {
+    return errors.resourceNotFound(CONFIGURATION_TYPE, ref.configurationName, ref.resourceGroup);
+  }
+
+  private async view(ref: ConfigurationRef, found: Versioned<ConfigurationRecord>): Promise<ConfigurationView> {
+    if (!found.record.secrets.hasKnownHosts) return { record: found.record, etag: found.etag };
+    const secrets = await this.repo.getSecrets(ref.subscriptionId, found.record.id);
+    return { record: found.record, etag: found.etag, sshKnownHostsContents: secrets?.record.sshKnownHostsContents };
+  }
+
+  async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    await this.clusters.require(clusterRef(ref));
+    const found = await this.repo.getConfiguration(ref.subscriptionId, this.ids(ref).id);
+    if (!found || found.deleted) throw this.notFound(ref);
+    return this.view(ref, found);
+  }
+
+  async list(principal: Principal, ref: ClusterRef, limit: number, continuation?: string) {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const cluster = await this.clusters.require(ref);
+    const page = await this.repo.listConfigurations(ref.subscriptionId, cluster.record.id, limit, continuation);
+    const withHosts = page.items.filter((v) => v.record.secrets.hasKnownHosts).map((v) => v.record.id);
+    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withHosts);
+    const items: ConfigurationView[] = page.items.map((v) => ({
+      record: v.record,
+      etag: v.etag,
+      sshKnownHostsContents: secrets.get(keyOf(v.record.id))?.sshKnownHostsContents,
+    }));
+    return { items, continuation: page.continuation };
+  }
+
+  async put(principal: Principal, ref: ConfigurationRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const cluster = await this.clusters.require(clusterRef(ref));
+    const id = configurationId(cluster.record.id, ref.configurationName);
+    const properties = body.properties as Record<string, unknown> | undefined;
+    return withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
+      const live = existing && !existing.deleted ? existing : undefined;
+      checkPutConditions(conditions, live?.etag);
+      const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
+      const record: ConfigurationRecord = {
+        id,
+        name: ref.configurationName,
+        clusterId: cluster.record.id,
+        spec,
+        generation: (existing?.record.generation ?? 0) + 1,
+        repositoryPublicKey: live?.record.repositoryPublicKey,
+        provisioningState: "Succeeded",
+        complianceStatus: live?.record.complianceStatus ?? { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
+        secrets: {
+          protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
+          hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,
+        },
+        systemData: nextSystemData(live?.record.systemData, actor),
+      };
+      await this.writeSecrets(ref.subscriptionId, record, secrets, existing?.record);
+      const saved = await this.repo.writeConfiguration(ref.subscriptionId, record, existing?.etag);
+      return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
+    });
+  }
+
+  /** secrets first: a record never points at secrets that are not there yet */
+  private async writeSecrets(
+    subscriptionId: string,
+    record: ConfigurationRecord,
+    secrets: { protectedSettings: Partial<Record<ProtectedSettingKey, string>>; sshKnownHostsContents?: string } | undefined,
+    previous: ConfigurationRecord | undefined,
+  ): Promise<void> {
+    if (secrets) {
+      const sidecar: ConfigurationSecrets = { ...secrets, submittedAt: this.clock.now() };
+      await this.repo.putSecrets(subscriptionId, record, sidecar);
+    } else if (previous && (previous.secrets.hasKnownHosts || previous.secrets.protectedSettingKeys.length > 0)) {
+      await this.repo.deleteSecrets(subscriptionId, record.id);
+    }
+  }
+
+  /** 200 when it existed (a tombstone remains for the agent), 204 when not */
+  async delete(principal: Principal, ref: ConfigurationRef, conditions: Conditions): Promise<boolean> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
+    await this.clusters.require(clusterRef(ref));
+    const { id } = this.ids(ref);
+    return withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
+      if (!existing || existing.deleted) return false;
+      checkDeleteConditions(conditions, existing.etag);
+      const tombstone: ConfigurationRecord = {
+        ...existing.record,
+        generation: existing.record.generation + 1,
+        provisioningState: "Deleting",
+        secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+      };
+      await this.repo.deleteSecrets(ref.subscriptionId, id);
+      await this.repo.writeConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
+      return true;
+    });
+  }
+}
+
+export function clusterRef(ref: ConfigurationRef): ClusterRef {
+  return { subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, name: ref.clusterName };
+}

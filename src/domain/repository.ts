@@ -1,0 +1,181 @@
+/**
+ * Typed access to the store for the domain: builds document envelopes (keys, partitions, parents)
+ * from records and back. The body passes through a codec: the place where payloads are sealed before
+ * they leave the process (issue #3); the identity codec keeps them as they are.
+ */
+import { keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
+import {
+  StoreConflictError,
+  type DocKind,
+  type NewDocument,
+  type Page,
+  type Store,
+  type StoredDocument,
+} from "../store/port.js";
+import type { ClusterRecord, ConfigurationRecord, ConfigurationSecrets, SubscriptionRecord } from "./types.js";
+
+export const SCHEMA_VERSION = 1;
+
+/** Turns a record into a stored body and back; bound to the document it belongs to. */
+export interface BodyCodec {
+  encode(kind: DocKind, key: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  decode(kind: DocKind, key: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+export const plainCodec: BodyCodec = {
+  encode: async (_kind, _key, body) => body,
+  decode: async (_kind, _key, body) => body,
+};
+
+export interface Versioned<T> {
+  record: T;
+  etag: string;
+  deleted: boolean;
+  updatedAt: number;
+}
+
+interface Envelope {
+  kind: DocKind;
+  key: string;
+  partition: string;
+  parent: string;
+  deleted?: boolean;
+  expiresAt?: number;
+}
+
+export class Repository {
+  constructor(readonly store: Store, private readonly codec: BodyCodec = plainCodec) {}
+
+  private async toDocument(envelope: Envelope, record: object): Promise<NewDocument> {
+    const body = await this.codec.encode(envelope.kind, envelope.key, record as Record<string, unknown>);
+    return { ...envelope, schemaVersion: SCHEMA_VERSION, body };
+  }
+
+  private async fromDocument<T>(doc: StoredDocument): Promise<Versioned<T>> {
+    const record = (await this.codec.decode(doc.kind, doc.key, doc.body)) as T;
+    return { record, etag: doc.etag, deleted: doc.deleted === true, updatedAt: doc.updatedAt };
+  }
+
+  private async read<T>(kind: DocKind, key: string, partition: string): Promise<Versioned<T> | undefined> {
+    const doc = await this.store.get(kind, key, partition);
+    return doc ? this.fromDocument<T>(doc) : undefined;
+  }
+
+  /** create when etag is undefined, else replace under optimistic concurrency */
+  private async write<T>(envelope: Envelope, record: T, etag: string | undefined): Promise<Versioned<T>> {
+    const doc = await this.toDocument(envelope, record as object);
+    const stored = etag === undefined ? await this.store.create(doc) : await this.store.replace(doc, etag);
+    return { record, etag: stored.etag, deleted: stored.deleted === true, updatedAt: stored.updatedAt };
+  }
+
+  private async page<T>(page: Page): Promise<{ items: Versioned<T>[]; continuation?: string }> {
+    const items = await Promise.all(page.items.map((doc) => this.fromDocument<T>(doc)));
+    return { items, continuation: page.continuation };
+  }
+
+  // subscriptions -------------------------------------------------------------------------------
+
+  private subscriptionEnvelope(subscriptionId: string): Envelope {
+    return { kind: "subscription", key: `/subscriptions/${subscriptionId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "" };
+  }
+
+  getSubscription(subscriptionId: string): Promise<Versioned<SubscriptionRecord> | undefined> {
+    const e = this.subscriptionEnvelope(subscriptionId);
+    return this.read<SubscriptionRecord>(e.kind, e.key, e.partition);
+  }
+
+  writeSubscription(record: SubscriptionRecord, etag: string | undefined): Promise<Versioned<SubscriptionRecord>> {
+    return this.write(this.subscriptionEnvelope(record.subscriptionId), record, etag);
+  }
+
+  /** the cascade of a Deleted subscription: everything in its partition but its own registration */
+  deleteSubscriptionContent(subscriptionId: string): Promise<number> {
+    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets"] });
+  }
+
+  // clusters ------------------------------------------------------------------------------------
+
+  private clusterEnvelope(record: Pick<ClusterRecord, "id" | "subscriptionId" | "resourceGroup">): Envelope {
+    return {
+      kind: "cluster",
+      key: keyOf(record.id),
+      partition: partitionOf(record.subscriptionId),
+      parent: keyOf(resourceGroupId(record.subscriptionId, record.resourceGroup)),
+    };
+  }
+
+  getCluster(subscriptionId: string, id: string): Promise<Versioned<ClusterRecord> | undefined> {
+    return this.read<ClusterRecord>("cluster", keyOf(id), partitionOf(subscriptionId));
+  }
+
+  writeCluster(record: ClusterRecord, etag: string | undefined): Promise<Versioned<ClusterRecord>> {
+    return this.write(this.clusterEnvelope(record), record, etag);
+  }
+
+  async listClusters(subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+    const parent = resourceGroup === undefined ? undefined : keyOf(resourceGroupId(subscriptionId, resourceGroup));
+    const page = await this.store.list({ kind: "cluster", partition: partitionOf(subscriptionId), parent }, { limit, continuation });
+    return this.page<ClusterRecord>(page);
+  }
+
+  /** removes a cluster's configurations (tombstones included) and their secrets, then the cluster */
+  async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
+    const partition = partitionOf(subscriptionId);
+    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets"] });
+    return this.store.delete("cluster", keyOf(id), partition, etag);
+  }
+
+  // configurations ------------------------------------------------------------------------------
+
+  private configurationEnvelope(subscriptionId: string, record: ConfigurationRecord, deleted: boolean): Envelope {
+    return { kind: "configuration", key: keyOf(record.id), partition: partitionOf(subscriptionId), parent: keyOf(record.clusterId), deleted };
+  }
+
+  /** includes tombstones: callers decide what a deleted record means to them */
+  getConfiguration(subscriptionId: string, id: string): Promise<Versioned<ConfigurationRecord> | undefined> {
+    return this.read<ConfigurationRecord>("configuration", keyOf(id), partitionOf(subscriptionId));
+  }
+
+  writeConfiguration(subscriptionId: string, record: ConfigurationRecord, etag: string | undefined, deleted = false) {
+    return this.write(this.configurationEnvelope(subscriptionId, record, deleted), record, etag);
+  }
+
+  async listConfigurations(subscriptionId: string, clusterId: string, limit: number, continuation?: string) {
+    const query = { kind: "configuration" as const, partition: partitionOf(subscriptionId), parent: keyOf(clusterId) };
+    return this.page<ConfigurationRecord>(await this.store.list(query, { limit, continuation }));
+  }
+
+  // configuration secrets (the sidecar) ---------------------------------------------------------
+
+  private secretsEnvelope(subscriptionId: string, configuration: ConfigurationRecord): Envelope {
+    return { kind: "configurationSecrets", key: keyOf(configuration.id), partition: partitionOf(subscriptionId), parent: keyOf(configuration.clusterId) };
+  }
+
+  getSecrets(subscriptionId: string, configurationId: string): Promise<Versioned<ConfigurationSecrets> | undefined> {
+    return this.read<ConfigurationSecrets>("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
+  }
+
+  async getManySecrets(subscriptionId: string, configurationIds: string[]): Promise<Map<string, ConfigurationSecrets>> {
+    if (configurationIds.length === 0) return new Map();
+    const docs = await this.store.getMany("configurationSecrets", configurationIds.map(keyOf), partitionOf(subscriptionId));
+    const entries = await Promise.all(docs.map(async (doc) => [doc.key, (await this.fromDocument<ConfigurationSecrets>(doc)).record] as const));
+    return new Map(entries);
+  }
+
+  /** replaces whatever secrets the configuration had (a PUT is a full replace) */
+  async putSecrets(subscriptionId: string, configuration: ConfigurationRecord, secrets: ConfigurationSecrets): Promise<void> {
+    const envelope = this.secretsEnvelope(subscriptionId, configuration);
+    try {
+      await this.write(envelope, secrets, undefined);
+    } catch (err) {
+      if (!(err instanceof StoreConflictError)) throw err;
+      const current = await this.store.get(envelope.kind, envelope.key, envelope.partition);
+      if (current) await this.write(envelope, secrets, current.etag);
+      else await this.write(envelope, secrets, undefined);
+    }
+  }
+
+  async deleteSecrets(subscriptionId: string, configurationId: string): Promise<void> {
+    await this.store.delete("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
+  }
+}

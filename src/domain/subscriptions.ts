@@ -1,0 +1,136 @@
+/**
+ * Subscription registrations and the Resource Provider Contract's lifecycle rules:
+ * Registered: everything; Warned/Suspended: GET and DELETE; Unregistered: GET only;
+ * Deleted: everything of the subscription is removed (cascade), nothing may be written.
+ * The token's tenant must be the tenant the subscription was registered to.
+ */
+import { errors } from "../arm/errors.js";
+import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
+import type { Principal } from "../auth/principal.js";
+import type { Clock } from "../ports/clock.js";
+import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
+import type { Repository, Versioned } from "./repository.js";
+import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
+
+export type Intent = "read" | "write" | "delete";
+
+export interface SubscriptionOptions {
+  /** dev auth mode registers a subscription on its first write, to the caller's tenant */
+  autoRegister: boolean;
+  cacheMs: number;
+}
+
+export interface LifecycleNotification {
+  state: SubscriptionState;
+  registrationDate?: string;
+  properties?: Record<string, unknown>;
+}
+
+const ALLOWED: Record<SubscriptionState, readonly Intent[]> = {
+  Registered: ["read", "write", "delete"],
+  Warned: ["read", "delete"],
+  Suspended: ["read", "delete"],
+  Unregistered: ["read"],
+  Deleted: ["read"],
+};
+
+function refusal(subscriptionId: string, state: SubscriptionState) {
+  switch (state) {
+    case "Warned":
+    case "Suspended":
+      return errors.subscriptionReadOnly(subscriptionId, state);
+    case "Deleted":
+      return errors.subscriptionNotFound(subscriptionId);
+    default:
+      return errors.subscriptionGetOnly(subscriptionId);
+  }
+}
+
+/** account owner details are personal data the service has no use for: never stored */
+function withoutPii(properties: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!properties) return undefined;
+  const { accountOwner: _accountOwner, ...rest } = properties;
+  return rest;
+}
+
+export class Subscriptions {
+  private readonly cache = new Map<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>();
+
+  constructor(private readonly repo: Repository, private readonly clock: Clock, private readonly options: SubscriptionOptions) {}
+
+  private async load(subscriptionId: string): Promise<Versioned<SubscriptionRecord> | undefined> {
+    const key = subscriptionId.toLowerCase();
+    const now = this.clock.now();
+    const hit = this.cache.get(key);
+    if (hit && hit.until > now) return hit.value;
+    const value = await this.repo.getSubscription(subscriptionId);
+    if (this.options.cacheMs > 0) this.cache.set(key, { value, until: now + this.options.cacheMs });
+    return value;
+  }
+
+  private forget(subscriptionId: string): void {
+    this.cache.delete(subscriptionId.toLowerCase());
+  }
+
+  /** Throws the ARM error for a caller or an intent the subscription does not allow. */
+  async authorize(principal: Principal, subscriptionId: string, intent: Intent): Promise<void> {
+    let current = await this.load(subscriptionId);
+    if (!current) {
+      if (intent === "read") return; // nothing can exist there: reads answer 404 or an empty list
+      if (!this.options.autoRegister) throw errors.subscriptionNotRegistered(subscriptionId, CONFIGURATION_NAMESPACE);
+      current = await this.register(subscriptionId, principal.tenantId);
+    }
+    const { record } = current;
+    if (record.tenantId !== undefined && record.tenantId.toLowerCase() !== principal.tenantId.toLowerCase()) throw errors.wrongTenant();
+    if (!ALLOWED[record.state].includes(intent)) throw refusal(subscriptionId, record.state);
+  }
+
+  private async register(subscriptionId: string, tenantId: string): Promise<Versioned<SubscriptionRecord>> {
+    const record: SubscriptionRecord = { subscriptionId, state: "Registered", tenantId, registrationDate: new Date(this.clock.now()).toUTCString() };
+    try {
+      const saved = await this.repo.writeSubscription(record, undefined);
+      this.forget(subscriptionId);
+      return saved;
+    } catch (err) {
+      if (!(err instanceof StoreConflictError)) throw err;
+      this.forget(subscriptionId); // registered concurrently: use the winner's record
+      const winner = await this.repo.getSubscription(subscriptionId);
+      if (!winner) throw err;
+      return winner;
+    }
+  }
+
+  async get(principal: Principal, subscriptionId: string): Promise<SubscriptionRecord | undefined> {
+    const current = await this.repo.getSubscription(subscriptionId);
+    if (current?.record.tenantId && current.record.tenantId.toLowerCase() !== principal.tenantId.toLowerCase()) throw errors.wrongTenant();
+    return current?.record;
+  }
+
+  /** PUT /subscriptions/{id}?api-version=2.0 from ARM: idempotent, the latest state wins. */
+  async notify(principal: Principal, subscriptionId: string, notification: LifecycleNotification): Promise<SubscriptionRecord> {
+    if (!SUBSCRIPTION_STATES.includes(notification.state)) throw errors.invalidSubscriptionState(notification.state);
+    const properties = withoutPii(notification.properties);
+    const bodyTenant = typeof properties?.tenantId === "string" ? properties.tenantId : undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.repo.getSubscription(subscriptionId);
+      const tenantId = bodyTenant ?? current?.record.tenantId ?? (this.options.autoRegister ? principal.tenantId : undefined);
+      const record: SubscriptionRecord = {
+        subscriptionId,
+        state: notification.state,
+        tenantId,
+        registrationDate: notification.registrationDate ?? current?.record.registrationDate,
+        properties,
+      };
+      try {
+        // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
+        if (record.state === "Deleted") await this.repo.deleteSubscriptionContent(subscriptionId);
+        await this.repo.writeSubscription(record, current?.etag);
+        this.forget(subscriptionId);
+        return record;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
+      }
+    }
+    throw errors.concurrentWrite();
+  }
+}

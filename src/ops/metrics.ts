@@ -1,0 +1,60 @@
+/**
+ * Prometheus metrics: requests by route, method, status and api-version, latency histograms, and
+ * store calls by operation and outcome. One registry per app instance (tests run several).
+ */
+import type { FastifyInstance } from "fastify";
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests answered",
+    labelNames: ["route", "method", "status", "api_version"] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "Time from request to response",
+    labelNames: ["route", "method"] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly storeCalls = new Counter({
+    name: "store_calls_total",
+    help: "Calls made to the store",
+    labelNames: ["op", "engine", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: "store_call_duration_seconds",
+    help: "Duration of store calls",
+    labelNames: ["op", "engine"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  recordStoreCall(op: string, engine: string, durationMs: number, outcome: string): void {
+    this.storeCalls.inc({ op, engine, outcome });
+    this.storeLatency.observe({ op, engine }, durationMs / 1000);
+  }
+}
+
+export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook("onResponse", async (request, reply) => {
+    // the route pattern, never the raw URL: ids in paths would explode label cardinality
+    const route = request.routeOptions.url ?? "unmatched";
+    const query = request.query as Record<string, unknown> | undefined;
+    const apiVersion = typeof query?.["api-version"] === "string" ? (query["api-version"] as string) : "none";
+    metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), api_version: apiVersion.slice(0, 32) });
+    metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+  app.get("/metrics", { config: { operationId: "Ops_Metrics" } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * List paging per the RPC: `{"value": [...], "nextLink": ...}`; nextLink is absolute, carries the
+ * api-version (the SDK uses it verbatim) and an opaque, sealed $skipToken; absent on the last page.
+ */
+import type { ArmCall } from "./route-table.js";
+
+function skipTokenParam(call: ArmCall): string | undefined {
+  const value = (call.request.query as Record<string, unknown>)["$skipToken"];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+/** the list a token belongs to: its path, lowercased, so tokens cannot be replayed elsewhere */
+const scopeOf = (call: ArmCall): string => (call.request.url.split("?")[0] ?? "").toLowerCase();
+
+export function pageRequest(call: ArmCall): { limit: number; continuation?: string } {
+  const token = skipTokenParam(call);
+  const continuation = token === undefined ? undefined : call.services.skipTokens.open(token, scopeOf(call));
+  return { limit: call.services.pageSize, continuation };
+}
+
+/** ARM builds links from the Referer it sends; direct callers get links on the host they called */
+function baseUrl(call: ArmCall): URL {
+  const referer = call.request.headers.referer;
+  if (typeof referer === "string") {
+    try {
+      return new URL(referer);
+    } catch {
+      // fall through to the request's own host
+    }
+  }
+  return new URL(`${call.request.protocol}://${call.request.headers.host ?? "localhost"}${call.request.url}`);
+}
+
+export function listBody(call: ArmCall, value: unknown[], continuation: string | undefined): { value: unknown[]; nextLink?: string } {
+  if (continuation === undefined) return { value };
+  const url = baseUrl(call);
+  url.search = "";
+  url.searchParams.set("api-version", call.apiVersion);
+  url.searchParams.set("$skipToken", call.services.skipTokens.seal(continuation, scopeOf(call)));
+  return { value, nextLink: url.toString() };
+}

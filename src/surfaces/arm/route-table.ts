@@ -1,0 +1,101 @@
+/**
+ * The ARM surface as a table: each row names its OpenAPI operation, its resource type (for the
+ * api-version check) and a handler. `registerArmRoutes` gives every row the same pipeline:
+ * authenticate -> api-version -> content checks -> body validation against openapi/ -> handler.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Conditions } from "../../arm/etag.js";
+import { etagHeader } from "../../arm/etag.js";
+import { errors } from "../../arm/errors.js";
+import { requireApiVersion } from "../../arm/api-version.js";
+import { writeActor, type WriteActor } from "../../arm/system-data.js";
+import type { Principal } from "../../auth/principal.js";
+import type { Services } from "../services.js";
+import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
+
+export type HttpMethod = "GET" | "PUT" | "DELETE";
+
+export interface ArmCall {
+  request: FastifyRequest;
+  params: Record<string, string>;
+  principal: Principal;
+  apiVersion: string;
+  /** the parsed JSON body of a PUT, already validated against the operation's schema */
+  body: Record<string, unknown>;
+  conditions: Conditions;
+  /** who wrote, for systemData */
+  actor(): WriteActor;
+  services: Services;
+}
+
+export interface ArmResult {
+  status: number;
+  body?: unknown;
+  /** store etag of the resource, sent as the ETag header */
+  etag?: string;
+}
+
+export interface ArmRoute {
+  operationId: string;
+  method: HttpMethod;
+  /** fastify path pattern (matched case-insensitively) */
+  url: string;
+  resourceType: string;
+  handler(call: ArmCall): Promise<ArmResult>;
+}
+
+const headerValue = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+function requireJsonBody(request: FastifyRequest): Record<string, unknown> {
+  const contentType = headerValue(request, "content-type");
+  if (request.body === undefined || request.body === null) {
+    if (contentType && !/^application\/json\b/i.test(contentType)) throw errors.unsupportedMediaType(contentType);
+    throw errors.missingBody();
+  }
+  if (!contentType || !/^application\/json\b/i.test(contentType)) throw errors.unsupportedMediaType(contentType);
+  if (typeof request.body !== "object" || Array.isArray(request.body)) {
+    throw errors.invalidRequestContent("The request content must be a JSON object.", "body");
+  }
+  return request.body as Record<string, unknown>;
+}
+
+async function run(route: ArmRoute, services: Services, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  // Authentication comes first: nothing of the request is looked at, and no storage touched, for an anonymous caller.
+  const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
+  const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
+  let body: Record<string, unknown> = {};
+  if (route.method === "PUT") {
+    body = requireJsonBody(request);
+    validateRequestBody(route.operationId, body);
+  }
+  const nowIso = new Date(services.clock.now()).toISOString();
+  const call: ArmCall = {
+    request,
+    params: request.params as Record<string, string>,
+    principal,
+    apiVersion,
+    body,
+    conditions: { ifMatch: headerValue(request, "if-match"), ifNoneMatch: headerValue(request, "if-none-match") },
+    actor: () => writeActor(headerValue(request, "x-ms-arm-resource-system-data"), principal, nowIso),
+    services,
+  };
+  const result = await route.handler(call);
+  reply.code(result.status);
+  if (result.etag !== undefined) reply.header("etag", etagHeader(result.etag));
+  if (result.body === undefined) return reply.send();
+  return reply.type("application/json; charset=utf-8").send(result.body);
+}
+
+export function registerArmRoutes(app: FastifyInstance, routes: readonly ArmRoute[], services: Services): void {
+  for (const route of routes) {
+    app.route({
+      method: route.method,
+      url: route.url,
+      config: { operationId: route.operationId, apiRoute: true },
+      handler: (request, reply) => run(route, services, request, reply),
+    });
+  }
+}

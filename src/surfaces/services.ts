@@ -1,0 +1,17 @@
+/** What the surfaces need from the layers below, assembled once in app.ts. */
+import type { SkipTokens } from "../arm/skip-token.js";
+import type { Authenticator } from "../auth/principal.js";
+import type { Clusters } from "../domain/clusters.js";
+import type { Configurations } from "../domain/configurations.js";
+import type { Subscriptions } from "../domain/subscriptions.js";
+import type { Clock } from "../ports/clock.js";
+
+export interface Services {
+  authenticator: Authenticator;
+  subscriptions: Subscriptions;
+  clusters: Clusters;
+  configurations: Configurations;
+  skipTokens: SkipTokens;
+  clock: Clock;
+  pageSize: number;
+}

@@ -1,0 +1,104 @@
+/**
+ * Starts the real service over HTTPS on 127.0.0.1:0 with a temporary DATA_DIR: self-signed TLS,
+ * dev auth identity, the chosen store, captured log lines. Tests talk to it as clients would.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { buildApp, type App } from "../../src/app.js";
+import { loadOrCreateDevIdentity, DEV_AUDIENCE, DEV_ISSUER, type DevIdentity } from "../../src/auth/dev-identity.js";
+import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
+import type { Authenticator } from "../../src/auth/principal.js";
+import { Metrics } from "../../src/ops/metrics.js";
+import { ManualClock, systemClock, type Clock } from "../../src/ports/clock.js";
+import { loadOrCreateTls } from "../../src/server/tls.js";
+import { createStore } from "../../src/store/factory.js";
+import { InstrumentedStore } from "../../src/store/instrumented.js";
+import type { Store } from "../../src/store/port.js";
+
+export interface TestServer extends App {
+  url: string;
+  ca: string;
+  certFile: string;
+  dataDir: string;
+  identity: DevIdentity;
+  token: string;
+  store: InstrumentedStore;
+  metrics: Metrics;
+  logs: string[];
+  clock: Clock;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** a store to use instead of a fresh SQLite file (e.g. Cosmos against the test server) */
+  store?: Store;
+  dataDir?: string;
+  pageSize?: number;
+  clock?: Clock;
+  authenticator?: Authenticator;
+  autoRegisterSubscriptions?: boolean;
+  trustedCallers?: string[];
+}
+
+export function tempDir(prefix = "kcrp-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? tempDir();
+  const clock = options.clock ?? systemClock;
+  const tls = await loadOrCreateTls(dataDir, {});
+  const identity = await loadOrCreateDevIdentity(dataDir);
+  const authenticator =
+    options.authenticator ??
+    new JwtAuthenticator(
+      { mode: "dev", issuer: DEV_ISSUER, audience: DEV_AUDIENCE, key: identity.publicKey, trustedCallers: [identity.objectId, ...(options.trustedCallers ?? [])] },
+      () => clock.now(),
+    );
+  const raw = options.store ?? (await createStore({ engine: "sqlite", path: path.join(dataDir, "store.db") }, clock, { runMigrationsAtStartup: true }));
+  const metrics = new Metrics();
+  const store = new InstrumentedStore(raw, (op, engine, ms, outcome) => metrics.recordStoreCall(op, engine, ms, outcome));
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs.push(chunk.toString("utf8"));
+      done();
+    },
+  });
+  const built = await buildApp({
+    store,
+    authenticator,
+    clock,
+    skipTokenKey: Buffer.alloc(32, 7),
+    pageSize: options.pageSize ?? 100,
+    autoRegisterSubscriptions: options.autoRegisterSubscriptions ?? true,
+    subscriptionCacheMs: 0,
+    metrics,
+    https: { key: tls.key, cert: tls.cert },
+    logLevel: "info",
+    logStream,
+  });
+  const address = await built.app.listen({ port: 0, host: "127.0.0.1" });
+  const token = await identity.mint({ now: clock.now() });
+  return {
+    ...built,
+    url: address,
+    ca: tls.cert,
+    certFile: tls.certFile,
+    dataDir,
+    identity,
+    token,
+    store,
+    metrics,
+    logs,
+    clock,
+    async close() {
+      await built.app.close();
+      await store.close();
+    },
+  };
+}
+
+export { ManualClock };
