@@ -18,6 +18,7 @@ import { registerHealth, type Readiness } from "./ops/health.js";
 import { Metrics, registerMetrics } from "./ops/metrics.js";
 import type { Clock } from "./ports/clock.js";
 import type { Store } from "./store/port.js";
+import "./surfaces/route-config.js";
 import { armRoutes, registerArmRoutes } from "./surfaces/arm/index.js";
 import type { Services } from "./surfaces/services.js";
 
@@ -91,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const serverOptions: FastifyServerOptions = {
     logger: loggerOptions(options),
     genReqId: generateRequestId,
-    requestIdLogLabel: "requestId",
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     return503OnClosing: true,

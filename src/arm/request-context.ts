@@ -19,10 +19,18 @@ export function registerRequestContext(app: FastifyInstance): void {
     const correlationId = header(request, "x-ms-correlation-request-id") ?? request.id;
     const clientRequestId = header(request, "x-ms-client-request-id");
     request.log = request.log.child({ correlationId, clientRequestId });
+    reply.log = request.log;
     reply.header("x-ms-request-id", request.id);
     reply.header("x-ms-correlation-request-id", correlationId);
     if (clientRequestId && header(request, "x-ms-return-client-request-id")?.toLowerCase() === "true") {
       reply.header("x-ms-client-request-id", clientRequestId);
     }
+  });
+  // one line per request, written when it completes (fastify's own request logging is turned off)
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.info(
+      { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      "request completed",
+    );
   });
 }

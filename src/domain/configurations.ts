@@ -80,7 +80,8 @@ export class Configurations {
   async put(principal: Principal, ref: ConfigurationRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const cluster = await this.clusters.require(clusterRef(ref));
-    const id = configurationId(cluster.record.id, ref.configurationName);
+    // the id is spelled as the caller spelled this request (ARM ids are case-insensitive)
+    const { id } = this.ids(ref);
     const properties = body.properties as Record<string, unknown> | undefined;
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getConfiguration(ref.subscriptionId, id);

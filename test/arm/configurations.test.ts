@@ -205,6 +205,8 @@ t.test("ARM headers: correlation id echoed, client request id echoed only when a
   t.equal(res.headers["x-ms-client-request-id"], "client-1");
   const quiet = await http(`/providers/Microsoft.KubernetesConfiguration/operations?${V}`, { headers: { "x-ms-client-request-id": "client-2" } });
   t.equal(quiet.headers["x-ms-client-request-id"], undefined);
+  // the completion line is written after the response leaves: give it a moment
+  for (let i = 0; i < 50 && !server.logs.some((l) => l.includes("corr-1")); i++) await new Promise((r) => setTimeout(r, 20));
   t.ok(server.logs.some((l) => l.includes("corr-1")), "correlation id is logged");
   const names = res.json.value.map((o: { name: string }) => o.name);
   t.ok(names.includes("Microsoft.KubernetesConfiguration/register/action"));

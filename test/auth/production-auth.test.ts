@@ -17,10 +17,10 @@ const AUDIENCE = "https://management.core.windows.net/";
 
 /** fetch over node:https trusting the test issuer's self-signed certificate */
 function httpsFetch(ca: string) {
-  return (url: string, init: { headers?: Record<string, string>; signal?: AbortSignal }) =>
+  return (url: string, init: { headers?: HeadersInit; signal?: AbortSignal }) =>
     new Promise<Response>((resolve, reject) => {
       https
-        .get(url, { ca, headers: init.headers, signal: init.signal }, (res) => {
+        .get(url, { ca, headers: Object.fromEntries(new Headers(init.headers)), signal: init.signal }, (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
           res.on("end", () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode, headers: { "content-type": "application/json" } })));

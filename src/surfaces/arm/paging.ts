@@ -34,8 +34,8 @@ function baseUrl(call: ArmCall): URL {
 export function listBody(call: ArmCall, value: unknown[], continuation: string | undefined): { value: unknown[]; nextLink?: string } {
   if (continuation === undefined) return { value };
   const url = baseUrl(call);
-  url.search = "";
-  url.searchParams.set("api-version", call.apiVersion);
-  url.searchParams.set("$skipToken", call.services.skipTokens.seal(continuation, scopeOf(call)));
+  // written by hand: URLSearchParams would encode the '$' of ARM's literal `$skipToken`
+  const token = call.services.skipTokens.seal(continuation, scopeOf(call));
+  url.search = `?api-version=${encodeURIComponent(call.apiVersion)}&$skipToken=${encodeURIComponent(token)}`;
   return { value, nextLink: url.toString() };
 }

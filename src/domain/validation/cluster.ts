@@ -1,0 +1,87 @@
+/**
+ * The rules of a connectedClusters PUT beyond its schema: the name, an immutable location, and the
+ * agent's public key (RSA >= 2048 bits or EC P-256, base64 DER SubjectPublicKeyInfo or PEM), which a
+ * later issue uses to authenticate the agent.
+ */
+import crypto from "node:crypto";
+import type { ClusterRecord } from "../types.js";
+import { decodeBase64Strict } from "./base64.js";
+import { Problems } from "./problems.js";
+
+export interface ClusterInput {
+  name: string;
+  resourceGroup: string;
+  body: Record<string, unknown>;
+  existing?: ClusterRecord;
+}
+
+export interface ValidatedCluster {
+  location: string;
+  tags?: Record<string, string>;
+  identityType: "SystemAssigned" | "None";
+  agentPublicKeyCertificate: string;
+  distribution?: string;
+  infrastructure?: string;
+}
+
+const CLUSTER_NAME = /^[a-zA-Z0-9][-_a-zA-Z0-9]{0,62}$/;
+const P = "properties";
+const READ_ONLY = ["agentVersion", "kubernetesVersion", "totalNodeCount", "totalCoreCount", "connectivityStatus", "lastConnectivityTime"] as const;
+
+/** undefined when the key is acceptable, else why not */
+export function agentKeyProblem(value: string): string | undefined {
+  let key: crypto.KeyObject;
+  try {
+    if (value.includes("-----BEGIN")) key = crypto.createPublicKey({ key: value, format: "pem" });
+    else {
+      const der = decodeBase64Strict(value);
+      if (!der) return "it is neither PEM nor base64";
+      key = crypto.createPublicKey({ key: der, format: "der", type: "spki" });
+    }
+  } catch {
+    return "it is not a public key (expected a SubjectPublicKeyInfo)";
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys must have at least 2048 bits (got ${details.modulusLength ?? 0})`;
+  if (key.asymmetricKeyType === "ec") return details.namedCurve === "prime256v1" ? undefined : `EC keys must use the P-256 curve (got ${details.namedCurve ?? "unknown"})`;
+  return `the key type '${String(key.asymmetricKeyType)}' is not supported (use RSA >= 2048 or EC P-256)`;
+}
+
+const normalizeLocation = (l: string): string => l.replace(/\s+/g, "").toLowerCase();
+
+export function validateClusterPut(input: ClusterInput): ValidatedCluster {
+  const problems = new Problems();
+  const body = input.body;
+  const props = (body.properties ?? {}) as Record<string, unknown>;
+  if (!CLUSTER_NAME.test(input.name)) {
+    problems.add("name", `The cluster name '${input.name}' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit.`);
+  }
+  const location = typeof body.location === "string" ? body.location : "";
+  if (location.trim() === "") problems.add("location", "The property 'location' is required.");
+  else if (input.existing && normalizeLocation(input.existing.location) !== normalizeLocation(location)) {
+    problems.add("location", `The location of an existing cluster cannot change (it is '${input.existing.location}').`, "LocationNotAvailableForResourceType");
+  }
+  const identity = (body.identity ?? {}) as Record<string, unknown>;
+  const identityType = identity.type === "None" ? "None" : "SystemAssigned";
+
+  const agentKey = typeof props.agentPublicKeyCertificate === "string" ? props.agentPublicKeyCertificate : "";
+  if (agentKey === "") problems.add(`${P}.agentPublicKeyCertificate`, "The property 'agentPublicKeyCertificate' is required.");
+  else {
+    const problem = agentKeyProblem(agentKey);
+    if (problem) problems.add(`${P}.agentPublicKeyCertificate`, `The agent public key is not accepted: ${problem}.`);
+  }
+  for (const name of READ_ONLY) {
+    if (props[name] === undefined) continue;
+    const current = input.existing?.properties[name] ?? (name === "connectivityStatus" ? "Connecting" : undefined);
+    if (props[name] !== current) problems.readOnly(`${P}.${name}`);
+  }
+  problems.throwIfAny();
+  return {
+    location,
+    tags: body.tags as Record<string, string> | undefined,
+    identityType,
+    agentPublicKeyCertificate: agentKey,
+    distribution: typeof props.distribution === "string" ? props.distribution : undefined,
+    infrastructure: typeof props.infrastructure === "string" ? props.infrastructure : undefined,
+  };
+}

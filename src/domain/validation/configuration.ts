@@ -1,0 +1,160 @@
+/**
+ * The rules of a sourceControlConfigurations PUT beyond its schema (types and enums are checked by
+ * the openapi/ validator first). Returns the spec with server-side defaults, and the sensitive
+ * inputs apart. Every problem is collected; nothing is returned unless all pass.
+ */
+import type { ConfigurationRecord, ConfigurationSpec, ProtectedSettingKey } from "../types.js";
+import { PROTECTED_SETTING_KEYS } from "../types.js";
+import { decodeBase64Strict } from "./base64.js";
+import { knownHostsProblem } from "./known-hosts.js";
+import { kubernetesNameProblem } from "./names.js";
+import { operatorParamsProblem } from "./operator-params.js";
+import { Problems } from "./problems.js";
+import { repositoryTransport, type RepositoryTransport } from "./repository-url.js";
+import { parsePrivateKey } from "./ssh-keys.js";
+
+export const CONFIGURATION_NAME_MAX = 63;
+export const OPERATOR_NAME_MAX = 23;
+
+export interface ConfigurationInput {
+  name: string;
+  properties: Record<string, unknown> | undefined;
+  /** the live record being replaced, for the read-only property rule */
+  existing?: ConfigurationRecord;
+}
+
+export interface ValidatedConfiguration {
+  spec: ConfigurationSpec;
+  secrets?: { protectedSettings: Partial<Record<ProtectedSettingKey, string>>; sshKnownHostsContents?: string };
+}
+
+const P = "properties";
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+
+function checkName(problems: Problems, target: string, value: string, max: number, what: string): void {
+  const problem = kubernetesNameProblem(value, max);
+  if (problem) problems.add(target, `The ${what} '${value}' is invalid: it ${problem}.`);
+}
+
+function checkProtectedSettings(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
+  const settings: Partial<Record<ProtectedSettingKey, string>> = {};
+  if (raw === undefined || raw === null) return settings;
+  const target = `${P}.configurationProtectedSettings`;
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(PROTECTED_SETTING_KEYS as readonly string[]).includes(key)) {
+      problems.add(`${target}.${key}`, `The protected setting '${key}' is not supported; use ${PROTECTED_SETTING_KEYS.join(", ")}.`);
+      continue;
+    }
+    const decoded = typeof value === "string" ? decodeBase64Strict(value) : undefined;
+    if (!decoded || decoded.length === 0) {
+      // the value itself is never echoed: it is a secret
+      problems.add(`${target}.${key}`, `The protected setting '${key}' must be a non-empty base64 string.`);
+      continue;
+    }
+    if (key === "sshPrivateKey") {
+      const parsed = parsePrivateKey(decoded);
+      if (!parsed.ok) problems.add(`${target}.${key}`, `The protected setting 'sshPrivateKey' is not a usable private key: ${parsed.reason}.`);
+    }
+    settings[key as ProtectedSettingKey] = value as string;
+  }
+  if (settings.sshPrivateKey !== undefined && transport === "https") {
+    problems.add(`${target}.sshPrivateKey`, "The protected setting 'sshPrivateKey' can only be used with an SSH repository URL (ssh:// or git@host:path).");
+  }
+  const hasUser = settings.httpsUser !== undefined;
+  const hasKey = settings.httpsKey !== undefined;
+  if (hasUser !== hasKey) problems.add(`${target}.${hasUser ? "httpsKey" : "httpsUser"}`, "The protected settings 'httpsUser' and 'httpsKey' must be given together.");
+  if ((hasUser || hasKey) && transport === "ssh") {
+    problems.add(`${target}.${hasUser ? "httpsUser" : "httpsKey"}`, "The protected settings 'httpsUser' and 'httpsKey' can only be used with an http(s):// repository URL.");
+  }
+  return settings;
+}
+
+function checkKnownHosts(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): string | undefined {
+  const value = str(raw);
+  if (value === undefined || value === "") return undefined;
+  const target = `${P}.sshKnownHostsContents`;
+  const decoded = decodeBase64Strict(value);
+  if (!decoded) {
+    problems.add(target, "The property 'sshKnownHostsContents' must be base64-encoded known_hosts contents.");
+    return undefined;
+  }
+  const problem = knownHostsProblem(decoded.toString("utf8"));
+  if (problem) problems.add(target, `The property 'sshKnownHostsContents' is not valid known_hosts contents: ${problem}.`);
+  if (transport === "https") problems.add(target, "The property 'sshKnownHostsContents' can only be used with an SSH repository URL.");
+  return value;
+}
+
+/** read-only properties may be sent back unchanged (a GET-modify-PUT), never with another value */
+function checkReadOnly(problems: Problems, props: Record<string, unknown>, existing: ConfigurationRecord | undefined): void {
+  const current = {
+    repositoryPublicKey: existing?.repositoryPublicKey ?? "",
+    provisioningState: existing?.provisioningState ?? "Succeeded",
+    complianceState: existing?.complianceStatus.complianceState ?? "Pending",
+  };
+  if (props.repositoryPublicKey !== undefined && props.repositoryPublicKey !== current.repositoryPublicKey) problems.readOnly(`${P}.repositoryPublicKey`);
+  if (props.provisioningState !== undefined && props.provisioningState !== current.provisioningState) problems.readOnly(`${P}.provisioningState`);
+  const compliance = props.complianceStatus as Record<string, unknown> | undefined;
+  if (compliance?.complianceState !== undefined && compliance.complianceState !== current.complianceState) problems.readOnly(`${P}.complianceStatus.complianceState`);
+}
+
+function checkHelm(problems: Problems, raw: unknown): ConfigurationSpec["helmOperatorProperties"] {
+  if (raw === undefined || raw === null) return undefined;
+  const helm = raw as Record<string, unknown>;
+  const chartVersion = str(helm.chartVersion);
+  if (chartVersion !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(chartVersion)) {
+    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion}' is not a semantic version such as 1.4.0.`);
+  }
+  return { chartVersion, chartValues: str(helm.chartValues) };
+}
+
+export function validateConfigurationPut(input: ConfigurationInput): ValidatedConfiguration {
+  const problems = new Problems();
+  const props = input.properties ?? {};
+  // ARM names are case-insensitive: the Kubernetes rule applies to the name's lower-case form
+  checkName(problems, "name", input.name.toLowerCase(), CONFIGURATION_NAME_MAX, "configuration name");
+
+  const repositoryUrl = str(props.repositoryUrl);
+  let transport: RepositoryTransport | undefined;
+  if (!repositoryUrl) problems.add(`${P}.repositoryUrl`, "The property 'repositoryUrl' is required.");
+  else {
+    transport = repositoryTransport(repositoryUrl);
+    if (!transport) problems.add(`${P}.repositoryUrl`, `The repository URL '${repositoryUrl}' is not supported: use http(s)://host/path, ssh://host/path or git@host:path (no credentials in the URL).`);
+  }
+
+  const operatorNamespace = str(props.operatorNamespace) ?? "default";
+  checkName(problems, `${P}.operatorNamespace`, operatorNamespace, OPERATOR_NAME_MAX, "operator namespace");
+  const operatorInstanceName = str(props.operatorInstanceName) ?? input.name.toLowerCase();
+  if (props.operatorInstanceName === undefined && input.name.length > OPERATOR_NAME_MAX) {
+    problems.add(`${P}.operatorInstanceName`, `The operator instance name defaults to the configuration name, which is longer than ${OPERATOR_NAME_MAX} characters; set 'operatorInstanceName'.`);
+  } else checkName(problems, `${P}.operatorInstanceName`, operatorInstanceName, OPERATOR_NAME_MAX, "operator instance name");
+
+  const operatorType = props.operatorType ?? "Flux";
+  if (operatorType !== "Flux") problems.add(`${P}.operatorType`, `The operator type '${String(operatorType)}' is not supported; only 'Flux' is.`);
+  const operatorScope = props.operatorScope ?? "cluster";
+  if (operatorScope !== "cluster" && operatorScope !== "namespace") problems.add(`${P}.operatorScope`, "The property 'operatorScope' must be 'cluster' or 'namespace'.");
+
+  const operatorParams = str(props.operatorParams);
+  if (operatorParams !== undefined) {
+    const problem = operatorParamsProblem(operatorParams);
+    if (problem) problems.add(`${P}.operatorParams`, `The operator parameters are not accepted: ${problem}.`);
+  }
+
+  const protectedSettings = checkProtectedSettings(problems, props.configurationProtectedSettings, transport);
+  const sshKnownHostsContents = checkKnownHosts(problems, props.sshKnownHostsContents, transport);
+  const helmOperatorProperties = checkHelm(problems, props.helmOperatorProperties);
+  checkReadOnly(problems, props, input.existing);
+  problems.throwIfAny();
+
+  const spec: ConfigurationSpec = {
+    repositoryUrl: repositoryUrl ?? "",
+    operatorNamespace,
+    operatorInstanceName,
+    operatorType: "Flux",
+    operatorScope: operatorScope as ConfigurationSpec["operatorScope"],
+    ...(operatorParams !== undefined ? { operatorParams } : {}),
+    ...(typeof props.enableHelmOperator === "boolean" ? { enableHelmOperator: props.enableHelmOperator } : {}),
+    ...(helmOperatorProperties ? { helmOperatorProperties } : {}),
+  };
+  const hasSecrets = Object.keys(protectedSettings).length > 0 || sshKnownHostsContents !== undefined;
+  return { spec, secrets: hasSecrets ? { protectedSettings, ...(sshKnownHostsContents !== undefined ? { sshKnownHostsContents } : {}) } : undefined };
+}

@@ -1,0 +1,49 @@
+/** What the rest of the service asks of openapi/: its operations, served api-versions, body validation. */
+import { documents } from "./documents.js";
+
+export { documents, OPENAPI_DIR, type NamedDocument, type SwaggerDocument } from "./documents.js";
+export { validateRequestBody } from "./validator.js";
+
+export interface OperationInfo {
+  operationId: string;
+  method: string;
+  path: string;
+  apiVersions: string[];
+  resourceType: string;
+  document: string;
+}
+
+const METHODS = new Set(["get", "put", "post", "patch", "delete", "head"]);
+
+export function operations(): OperationInfo[] {
+  return documents().flatMap(({ name, document }) =>
+    Object.entries(document.paths).flatMap(([p, item]) =>
+      Object.entries(item)
+        .filter(([method]) => METHODS.has(method))
+        .map(([method, op]) => ({
+          operationId: op.operationId,
+          method,
+          path: p,
+          apiVersions: document["x-ms-api-versions"],
+          resourceType: document["x-resource-type"],
+          document: name,
+        })),
+    ),
+  );
+}
+
+const byType = new Map<string, string[]>();
+
+/** api-versions served for an ARM resource type, as listed by its document (case-insensitive type) */
+export function supportedApiVersions(resourceType: string): string[] {
+  const key = resourceType.toLowerCase();
+  let versions = byType.get(key);
+  if (!versions) {
+    versions = documents()
+      .filter(({ document }) => document["x-resource-type"].toLowerCase() === key)
+      .flatMap(({ document }) => document["x-ms-api-versions"]);
+    if (versions.length === 0) throw new Error(`no openapi document serves ${resourceType}`);
+    byType.set(key, versions);
+  }
+  return versions;
+}

@@ -1,0 +1,64 @@
+/**
+ * Request-body validation compiled from openapi/: each PUT operation's body schema becomes one ajv
+ * validator. Failures become one ARM error whose target names the offending property.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { errors, type ArmErrorDetail } from "../arm/errors.js";
+import { documents, type NamedDocument } from "./documents.js";
+
+// ajv-formats is CommonJS: under NodeNext the plugin function is the module's `default` member
+const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
+
+function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
+  // swagger 2.0 schemas are JSON Schema draft 4 plus x-ms-* annotations: strict off lets the annotations pass
+  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
+  addFormats(ajv);
+  const validators = new Map<string, ValidateFunction>();
+  for (const { name, document } of docs) {
+    ajv.addSchema({ $id: `${name}.json`, definitions: document.definitions ?? {} });
+    for (const pathItem of Object.values(document.paths)) {
+      for (const operation of Object.values(pathItem)) {
+        const body = operation.parameters?.find((p) => p.in === "body") as { schema?: { $ref?: string } } | undefined;
+        if (!body?.schema) continue;
+        const schema = body.schema.$ref ? { $ref: `${name}.json${body.schema.$ref}` } : body.schema;
+        validators.set(operation.operationId, ajv.compile(schema));
+      }
+    }
+  }
+  return validators;
+}
+
+let validators: Map<string, ValidateFunction> | undefined;
+
+/** "/properties/operatorScope" -> "properties.operatorScope"; a missing property is named itself */
+function targetOf(error: ErrorObject): string {
+  const base = error.instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
+  const missing = error.keyword === "required" ? String((error.params as { missingProperty?: string }).missingProperty ?? "") : "";
+  return [base, missing].filter(Boolean).join(".") || "body";
+}
+
+function messageOf(error: ErrorObject, target: string): string {
+  if (error.keyword === "required") return `The property '${target}' is required.`;
+  if (error.keyword === "enum") {
+    const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+    return `The value of '${target}' must be one of: ${allowed.map(String).join(", ")}.`;
+  }
+  return `The value of '${target}' ${error.message ?? "is invalid"}.`;
+}
+
+export function validateRequestBody(operationId: string, body: unknown): void {
+  validators ??= compileAll(documents());
+  const validate = validators.get(operationId);
+  if (!validate || validate(body)) return;
+  const seen = new Set<string>();
+  const problems: ArmErrorDetail[] = [];
+  for (const error of validate.errors ?? []) {
+    const target = targetOf(error);
+    const message = messageOf(error, target);
+    if (seen.has(message)) continue;
+    seen.add(message);
+    problems.push({ code: "InvalidRequestContent", message, target });
+  }
+  throw errors.invalidParameters(problems);
+}

@@ -1,0 +1,287 @@
+/**
+ * The production engine: Azure Cosmos DB through @azure/cosmos. One container, partition key
+ * `/partition` (the lowercased subscription id), item id `${kind}.${sha256(key)}` (ids may not hold
+ * '/', and ARM ids can exceed what an id may be). Concurrency uses Cosmos's own _etag with If-Match.
+ *
+ * Expiry: items carry `ttl` so real Cosmos DB removes them, and `expiresAt` so every read path here
+ * treats them as absent on time even where TTL does not run (the test server, or TTL lag).
+ */
+import crypto from "node:crypto";
+import { ErrorResponse, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
+import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
+import type { Clock } from "../../ports/clock.js";
+import { pending, type MigrationReport } from "../migration-runner.js";
+import {
+  StoreConflictError,
+  StorePreconditionFailedError,
+  StoreUnavailableError,
+  type DeleteManyQuery,
+  type DocKind,
+  type ListQuery,
+  type NewDocument,
+  type Page,
+  type PageRequest,
+  type Store,
+  type StoredDocument,
+} from "../port.js";
+import { bootstrapContainer } from "./bootstrap.js";
+
+interface CosmosItem extends ItemDefinition {
+  id: string;
+  kind: DocKind;
+  key: string;
+  partition: string;
+  parent: string;
+  deleted: boolean;
+  expiresAt?: number;
+  ttl?: number;
+  schemaVersion: number;
+  body: Record<string, unknown>;
+  updatedAt: number;
+  _etag?: string;
+}
+
+/** migration records live beside the data, in their own partition */
+const SYSTEM_PARTITION = "_system";
+const DELETE_CONCURRENCY = 16;
+
+export const itemId = (kind: DocKind, key: string): string => `${kind}.${crypto.createHash("sha256").update(key).digest("hex")}`;
+
+function statusOf(err: unknown): number | undefined {
+  if (err instanceof ErrorResponse) return typeof err.code === "number" ? err.code : Number(err.code);
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+/** transient engine failures become StoreUnavailableError (503 with Retry-After at the surface) */
+function unavailable(err: unknown): never {
+  const status = statusOf(err);
+  if (status === 429 || status === 503 || status === 408 || status === undefined) {
+    const retryAfterMs = (err as { retryAfterInMs?: number }).retryAfterInMs;
+    throw new StoreUnavailableError(`Cosmos DB unavailable (${status ?? (err as Error).message})`, Math.max(1, Math.ceil((retryAfterMs ?? 5000) / 1000)), { cause: err });
+  }
+  throw err;
+}
+
+export class CosmosStore implements Store {
+  readonly engine = "cosmos" as const;
+
+  private constructor(
+    private readonly client: CosmosClient,
+    private readonly database: Database,
+    private readonly container: Container,
+    private readonly clock: Clock,
+    private readonly migrations: readonly Migration[],
+  ) {}
+
+  static async open(client: CosmosClient, databaseId: string, containerId: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): Promise<CosmosStore> {
+    const { database, container } = await bootstrapContainer(client, databaseId, containerId).catch(unavailable);
+    return new CosmosStore(client, database, container, clock, migrations);
+  }
+
+  private toItem(doc: NewDocument): CosmosItem {
+    const now = this.clock.now();
+    const item: CosmosItem = {
+      id: itemId(doc.kind, doc.key),
+      kind: doc.kind,
+      key: doc.key,
+      partition: doc.partition,
+      parent: doc.parent,
+      deleted: doc.deleted === true,
+      schemaVersion: doc.schemaVersion,
+      body: doc.body,
+      updatedAt: now,
+    };
+    if (doc.expiresAt !== undefined) {
+      item.expiresAt = doc.expiresAt;
+      item.ttl = Math.max(1, Math.ceil((doc.expiresAt - now) / 1000));
+    }
+    return item;
+  }
+
+  private fromItem(item: CosmosItem): StoredDocument {
+    return {
+      kind: item.kind,
+      key: item.key,
+      partition: item.partition,
+      parent: item.parent,
+      ...(item.deleted ? { deleted: true } : {}),
+      ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
+      schemaVersion: item.schemaVersion,
+      body: item.body,
+      etag: item._etag ?? "",
+      updatedAt: item.updatedAt,
+    };
+  }
+
+  private expired(item: CosmosItem): boolean {
+    return item.expiresAt !== undefined && item.expiresAt <= this.clock.now();
+  }
+
+  private async readItem(kind: DocKind, key: string, partition: string): Promise<CosmosItem | undefined> {
+    try {
+      const { resource } = await this.container.item(itemId(kind, key), partition).read<CosmosItem>();
+      return resource;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      return unavailable(err);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.container.read().catch(unavailable);
+  }
+
+  private async appliedIds(): Promise<Set<string>> {
+    const { resources } = await this.container.items
+      .query<{ key: string }>({ query: "SELECT c.key FROM c WHERE c.partition = @p AND c.kind = 'system'", parameters: [{ name: "@p", value: SYSTEM_PARTITION }] }, { partitionKey: SYSTEM_PARTITION })
+      .fetchAll()
+      .catch(unavailable);
+    return new Set(resources.map((r) => r.key.replace(/^migration:/, "")));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const applied = await this.appliedIds();
+    const todo = pending(this.migrations, applied);
+    for (const m of todo) {
+      await m.cosmos({ database: this.database, container: this.container });
+      // recorded after the step succeeded; steps are idempotent, so a crash in between only repeats one
+      const record: NewDocument = { kind: "system", key: `migration:${m.id}`, partition: SYSTEM_PARTITION, parent: "migrations", schemaVersion: 1, body: { id: m.id, description: m.description, appliedAt: this.clock.now() } };
+      await this.container.items.upsert(this.toItem(record)).catch(unavailable);
+    }
+    return { applied: todo.map((m) => m.id), alreadyApplied: [...applied].sort() };
+  }
+
+  async migrationsApplied(): Promise<boolean> {
+    return pending(this.migrations, await this.appliedIds()).length === 0;
+  }
+
+  async get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> {
+    const item = await this.readItem(kind, key, partition);
+    return item && !this.expired(item) ? this.fromItem(item) : undefined;
+  }
+
+  /** point reads in parallel: 1 RU each, cheaper than a cross-key query */
+  async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
+    const found = await Promise.all(keys.map((key) => this.get(kind, key, partition)));
+    return found.filter((d): d is StoredDocument => d !== undefined);
+  }
+
+  async create(doc: NewDocument): Promise<StoredDocument> {
+    const item = this.toItem(doc);
+    try {
+      const { resource } = await this.container.items.create<CosmosItem>(item);
+      return this.fromItem(resource as CosmosItem);
+    } catch (err) {
+      if (statusOf(err) !== 409) return unavailable(err);
+      // an expired item not yet removed by TTL counts as gone: replace it under its own etag
+      const existing = await this.readItem(doc.kind, doc.key, doc.partition);
+      if (existing && this.expired(existing) && existing._etag) {
+        try {
+          return await this.replaceItem(item, existing._etag);
+        } catch (inner) {
+          if (inner instanceof StorePreconditionFailedError) throw new StoreConflictError(doc.kind, doc.key);
+          throw inner;
+        }
+      }
+      throw new StoreConflictError(doc.kind, doc.key);
+    }
+  }
+
+  private async replaceItem(item: CosmosItem, ifMatch: string): Promise<StoredDocument> {
+    try {
+      const { resource } = await this.container.item(item.id, item.partition).replace<CosmosItem>(item, { accessCondition: { type: "IfMatch", condition: ifMatch } });
+      return this.fromItem(resource as CosmosItem);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) throw new StorePreconditionFailedError(item.kind, item.key);
+      return unavailable(err);
+    }
+  }
+
+  async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
+    const existing = await this.readItem(doc.kind, doc.key, doc.partition);
+    if (!existing || this.expired(existing)) throw new StorePreconditionFailedError(doc.kind, doc.key);
+    return this.replaceItem(this.toItem(doc), ifMatch);
+  }
+
+  async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
+    const options = ifMatch === undefined ? {} : { accessCondition: { type: "IfMatch", condition: ifMatch } };
+    try {
+      await this.container.item(itemId(kind, key), partition).delete(options);
+      return true;
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return false;
+      if (status === 412) throw new StorePreconditionFailedError(kind, key);
+      return unavailable(err);
+    }
+  }
+
+  /** keyset paging on the envelope key, inside one partition */
+  async list(query: ListQuery, page: PageRequest): Promise<Page> {
+    const clauses = ["c.kind = @kind", "c.partition = @partition", "(NOT IS_DEFINED(c.expiresAt) OR c.expiresAt > @now)"];
+    const parameters: SqlParameter[] = [
+      { name: "@kind", value: query.kind },
+      { name: "@partition", value: query.partition },
+      { name: "@now", value: this.clock.now() },
+    ];
+    if (query.parent !== undefined) {
+      clauses.push("c.parent = @parent");
+      parameters.push({ name: "@parent", value: query.parent });
+    }
+    if (!query.includeDeleted) clauses.push("c.deleted = false");
+    if (page.continuation !== undefined) {
+      clauses.push("c.key > @after");
+      parameters.push({ name: "@after", value: page.continuation });
+    }
+    const iterator = this.container.items.query<CosmosItem>(
+      { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")} ORDER BY c.key`, parameters },
+      { partitionKey: query.partition, maxItemCount: page.limit + 1 },
+    );
+    const rows: CosmosItem[] = [];
+    while (rows.length <= page.limit && iterator.hasMoreResults()) {
+      const { resources } = await iterator.fetchNext().catch(unavailable);
+      rows.push(...resources);
+    }
+    const items = rows.slice(0, page.limit).map((r) => this.fromItem(r));
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  async deleteMany(query: DeleteManyQuery): Promise<number> {
+    const clauses = ["c.partition = @partition"];
+    const parameters: SqlParameter[] = [{ name: "@partition", value: query.partition }];
+    if (query.parent !== undefined) {
+      clauses.push("c.parent = @parent");
+      parameters.push({ name: "@parent", value: query.parent });
+    }
+    if (query.kinds) {
+      clauses.push(`c.kind IN (${query.kinds.map((_, i) => `@k${i}`).join(", ")})`);
+      query.kinds.forEach((k, i) => parameters.push({ name: `@k${i}`, value: k }));
+    }
+    const { resources } = await this.container.items
+      .query<{ id: string }>({ query: `SELECT c.id FROM c WHERE ${clauses.join(" AND ")}`, parameters }, { partitionKey: query.partition })
+      .fetchAll()
+      .catch(unavailable);
+    let removed = 0;
+    for (let i = 0; i < resources.length; i += DELETE_CONCURRENCY) {
+      const batch = resources.slice(i, i + DELETE_CONCURRENCY);
+      const results = await Promise.all(
+        batch.map((r) =>
+          this.container
+            .item(r.id, query.partition)
+            .delete()
+            .then(() => 1)
+            .catch((err: unknown) => (statusOf(err) === 404 ? 0 : unavailable(err))),
+        ),
+      );
+      removed += results.reduce((a, b) => a + b, 0);
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.client.dispose();
+  }
+}

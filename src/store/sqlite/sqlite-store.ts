@@ -1,0 +1,196 @@
+/**
+ * The embedded default: one SQLite file (better-sqlite3) under DATA_DIR, WAL journal with
+ * synchronous=FULL so an acknowledged write survives a crash. Calls are synchronous inside (one
+ * process owns the file); every write is a single statement or one transaction.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
+import type { Clock } from "../../ports/clock.js";
+import { pending, type MigrationReport } from "../migration-runner.js";
+import {
+  StoreConflictError,
+  StorePreconditionFailedError,
+  type DeleteManyQuery,
+  type DocKind,
+  type ListQuery,
+  type NewDocument,
+  type Page,
+  type PageRequest,
+  type Store,
+  type StoredDocument,
+} from "../port.js";
+
+interface Row {
+  kind: DocKind;
+  key: string;
+  partition: string;
+  parent: string;
+  deleted: number;
+  expires_at: number | null;
+  schema_version: number;
+  body: string;
+  etag: string;
+  updated_at: number;
+}
+
+const fromRow = (row: Row): StoredDocument => ({
+  kind: row.kind,
+  key: row.key,
+  partition: row.partition,
+  parent: row.parent,
+  ...(row.deleted ? { deleted: true } : {}),
+  ...(row.expires_at !== null ? { expiresAt: row.expires_at } : {}),
+  schemaVersion: row.schema_version,
+  body: JSON.parse(row.body) as Record<string, unknown>,
+  etag: row.etag,
+  updatedAt: row.updated_at,
+});
+
+export class SqliteStore implements Store {
+  readonly engine = "sqlite" as const;
+  private readonly db: Database.Database;
+
+  constructor(
+    file: string,
+    private readonly clock: Clock,
+    private readonly migrations: readonly Migration[] = MIGRATIONS,
+  ) {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec("CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  }
+
+  private appliedIds(): Set<string> {
+    return new Set((this.db.prepare("SELECT id FROM migrations").all() as { id: string }[]).map((r) => r.id));
+  }
+
+  async migrate(): Promise<MigrationReport> {
+    const applied = this.appliedIds();
+    const todo = pending(this.migrations, applied);
+    for (const m of todo) {
+      // step and its record commit together: a crash leaves either both or neither
+      this.db.transaction(() => {
+        m.sqlite(this.db);
+        this.db.prepare("INSERT OR IGNORE INTO migrations (id, description, applied_at) VALUES (?, ?, ?)").run(m.id, m.description, this.clock.now());
+      })();
+    }
+    return { applied: todo.map((m) => m.id), alreadyApplied: [...applied].sort() };
+  }
+
+  async migrationsApplied(): Promise<boolean> {
+    return pending(this.migrations, this.appliedIds()).length === 0;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare("SELECT 1").get();
+  }
+
+  /** an expired document counts as absent on every read path */
+  private live(row: Row | undefined): Row | undefined {
+    if (!row) return undefined;
+    if (row.expires_at !== null && row.expires_at <= this.clock.now()) return undefined;
+    return row;
+  }
+
+  async get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> {
+    const row = this.db.prepare("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition) as Row | undefined;
+    const live = this.live(row);
+    return live ? fromRow(live) : undefined;
+  }
+
+  async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
+    if (keys.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
+      .all(kind, partition, JSON.stringify(keys)) as Row[];
+    return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
+  }
+
+  private rowOf(doc: NewDocument): Row {
+    return {
+      kind: doc.kind,
+      key: doc.key,
+      partition: doc.partition,
+      parent: doc.parent,
+      deleted: doc.deleted ? 1 : 0,
+      expires_at: doc.expiresAt ?? null,
+      schema_version: doc.schemaVersion,
+      body: JSON.stringify(doc.body),
+      etag: crypto.randomUUID(),
+      updated_at: this.clock.now(),
+    };
+  }
+
+  async create(doc: NewDocument): Promise<StoredDocument> {
+    const row = this.rowOf(doc);
+    const now = this.clock.now();
+    // an expired document not yet swept is replaced, as if it were gone
+    const result = this.db
+      .prepare(
+        `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
+         VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
+         ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
+           expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
+         WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= ${now}`,
+      )
+      .run(row);
+    if (result.changes === 0) throw new StoreConflictError(doc.kind, doc.key);
+    return fromRow(row);
+  }
+
+  async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
+    const row = this.rowOf(doc);
+    const result = this.db
+      .prepare(
+        `UPDATE documents SET partition = @partition, parent = @parent, deleted = @deleted, expires_at = @expires_at,
+           schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
+         WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
+      )
+      .run({ ...row, ifMatch, now: this.clock.now() });
+    if (result.changes === 0) throw new StorePreconditionFailedError(doc.kind, doc.key);
+    return fromRow(row);
+  }
+
+  async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
+    if (ifMatch === undefined) {
+      return this.db.prepare("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(kind, key, partition).changes > 0;
+    }
+    const result = this.db.prepare("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(kind, key, partition, ifMatch);
+    if (result.changes > 0) return true;
+    if (await this.get(kind, key, partition)) throw new StorePreconditionFailedError(kind, key);
+    return false;
+  }
+
+  /** keyset paging: the continuation is the last key returned, so pages never skip or repeat under writes */
+  async list(query: ListQuery, page: PageRequest): Promise<Page> {
+    const clauses = ["kind = @kind", "partition = @partition", "(expires_at IS NULL OR expires_at > @now)"];
+    if (query.parent !== undefined) clauses.push("parent = @parent");
+    if (!query.includeDeleted) clauses.push("deleted = 0");
+    if (page.continuation !== undefined) clauses.push("key > @after");
+    const rows = this.db
+      .prepare(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
+    const items = rows.slice(0, page.limit).map(fromRow);
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  async deleteMany(query: DeleteManyQuery): Promise<number> {
+    const clauses = ["partition = @partition"];
+    if (query.parent !== undefined) clauses.push("parent = @parent");
+    if (query.kinds) clauses.push("kind IN (SELECT value FROM json_each(@kinds))");
+    return this.db
+      .prepare(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
+      .run({ partition: query.partition, parent: query.parent ?? null, kinds: JSON.stringify(query.kinds ?? []) }).changes;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
