@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export const REFERENCE_ROOT = path.resolve(import.meta.dirname, "../../../shared/reference/azure-rest-api-specs");
+export const REFERENCE_ROOT = path.resolve(import.meta.dirname, "../fixtures/azure-rest-api-specs");
 const KC = "specification/kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration";
 export const SCC_2024 = path.join(REFERENCE_ROOT, KC, "sourceControlConfigurations/stable/2024-11-01/kubernetesconfiguration.json");
 export const SCC_2021 = path.join(REFERENCE_ROOT, KC, "stable/2021-03-01/kubernetesconfiguration.json");

@@ -118,7 +118,8 @@ export function validateConfigurationPut(input: ConfigurationInput): ValidatedCo
   if (!repositoryUrl) problems.add(`${P}.repositoryUrl`, "The property 'repositoryUrl' is required.");
   else {
     transport = repositoryTransport(repositoryUrl);
-    if (!transport) problems.add(`${P}.repositoryUrl`, `The repository URL '${repositoryUrl}' is not supported: use http(s)://host/path, ssh://host/path or git@host:path (no credentials in the URL).`);
+    if (!transport) // the URL is not echoed: a refused URL may be refused precisely because it carries a password
+      problems.add(`${P}.repositoryUrl`, "The repository URL is not supported: use http(s)://host/path, ssh://host/path or git@host:path, with no password or token in the URL.");
   }
 
   const operatorNamespace = str(props.operatorNamespace) ?? "default";

@@ -82,7 +82,7 @@ function valueProblem(kind: ValueKind, value: string): string | undefined {
     case "bool":
       return /^(true|false)$/i.test(value) ? undefined : "must be true or false";
     case "duration":
-      return DURATION.test(value) && !/^0+(\D|$)/.test(value) ? undefined : "must be a positive duration such as 30s, 5m or 1h";
+      return DURATION.test(value) && (value.match(/\d+(\.\d+)?/g) ?? []).some((n) => Number(n) > 0) ? undefined : "must be a positive duration such as 30s, 5m or 1h";
     case "ref":
       return REF.test(value) ? undefined : "must be a valid Git reference name";
     case "path":

@@ -14,6 +14,7 @@ export function repositoryTransport(url: string): RepositoryTransport | undefine
   }
   if (!parsed.hostname) return undefined;
   if (parsed.protocol === "http:" || parsed.protocol === "https:") return parsed.username || parsed.password ? undefined : "https";
-  if (parsed.protocol === "ssh:") return "ssh";
+  // ssh://git@host is the usual form; a password in the URL is not
+  if (parsed.protocol === "ssh:") return parsed.password ? undefined : "ssh";
   return undefined;
 }
