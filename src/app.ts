@@ -3,7 +3,7 @@
  * (ops endpoints, documents, the ARM routes from their table). Knows nothing of listen or signals.
  */
 import type https from "node:https";
-import Fastify, { type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import { BODY_LIMIT_BYTES, registerErrorHandling } from "./arm/error-handler.js";
 import { generateRequestId, registerRequestContext } from "./arm/request-context.js";
@@ -92,7 +92,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const serverOptions: FastifyServerOptions = {
     logger: loggerOptions(options),
     genReqId: generateRequestId,
-    disableRequestLogging: true,
+    // one completion line per request is written by arm/request-context.ts instead of fastify's two
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
     return503OnClosing: true,

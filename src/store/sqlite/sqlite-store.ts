@@ -66,8 +66,20 @@ export class SqliteStore implements Store {
     this.db.exec("CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
   }
 
+  /** prepared once per SQL text: preparing is the dearest part of a point read */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private stmt(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private appliedIds(): Set<string> {
-    return new Set((this.db.prepare("SELECT id FROM migrations").all() as { id: string }[]).map((r) => r.id));
+    return new Set((this.stmt("SELECT id FROM migrations").all() as { id: string }[]).map((r) => r.id));
   }
 
   async migrate(): Promise<MigrationReport> {
@@ -77,7 +89,7 @@ export class SqliteStore implements Store {
       // step and its record commit together: a crash leaves either both or neither
       this.db.transaction(() => {
         m.sqlite(this.db);
-        this.db.prepare("INSERT OR IGNORE INTO migrations (id, description, applied_at) VALUES (?, ?, ?)").run(m.id, m.description, this.clock.now());
+        this.stmt("INSERT OR IGNORE INTO migrations (id, description, applied_at) VALUES (?, ?, ?)").run(m.id, m.description, this.clock.now());
       })();
     }
     return { applied: todo.map((m) => m.id), alreadyApplied: [...applied].sort() };
@@ -88,7 +100,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.db.prepare("SELECT 1").get();
+    this.stmt("SELECT 1").get();
   }
 
   /** an expired document counts as absent on every read path */
@@ -99,15 +111,14 @@ export class SqliteStore implements Store {
   }
 
   async get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> {
-    const row = this.db.prepare("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition) as Row | undefined;
+    const row = this.stmt("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition) as Row | undefined;
     const live = this.live(row);
     return live ? fromRow(live) : undefined;
   }
 
   async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
     if (keys.length === 0) return [];
-    const rows = this.db
-      .prepare(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
+    const rows = this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
       .all(kind, partition, JSON.stringify(keys)) as Row[];
     return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
   }
@@ -131,23 +142,21 @@ export class SqliteStore implements Store {
     const row = this.rowOf(doc);
     const now = this.clock.now();
     // an expired document not yet swept is replaced, as if it were gone
-    const result = this.db
-      .prepare(
+    const result = this.stmt(
         `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
          VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
          ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
            expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
-         WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= ${now}`,
+         WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
       )
-      .run(row);
+      .run({ ...row, now });
     if (result.changes === 0) throw new StoreConflictError(doc.kind, doc.key);
     return fromRow(row);
   }
 
   async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
     const row = this.rowOf(doc);
-    const result = this.db
-      .prepare(
+    const result = this.stmt(
         `UPDATE documents SET partition = @partition, parent = @parent, deleted = @deleted, expires_at = @expires_at,
            schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
          WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
@@ -159,9 +168,9 @@ export class SqliteStore implements Store {
 
   async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
     if (ifMatch === undefined) {
-      return this.db.prepare("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(kind, key, partition).changes > 0;
+      return this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(kind, key, partition).changes > 0;
     }
-    const result = this.db.prepare("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(kind, key, partition, ifMatch);
+    const result = this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(kind, key, partition, ifMatch);
     if (result.changes > 0) return true;
     if (await this.get(kind, key, partition)) throw new StorePreconditionFailedError(kind, key);
     return false;
@@ -173,8 +182,7 @@ export class SqliteStore implements Store {
     if (query.parent !== undefined) clauses.push("parent = @parent");
     if (!query.includeDeleted) clauses.push("deleted = 0");
     if (page.continuation !== undefined) clauses.push("key > @after");
-    const rows = this.db
-      .prepare(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
+    const rows = this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
     const items = rows.slice(0, page.limit).map(fromRow);
     const last = items[items.length - 1];
@@ -185,8 +193,7 @@ export class SqliteStore implements Store {
     const clauses = ["partition = @partition"];
     if (query.parent !== undefined) clauses.push("parent = @parent");
     if (query.kinds) clauses.push("kind IN (SELECT value FROM json_each(@kinds))");
-    return this.db
-      .prepare(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
+    return this.stmt(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
       .run({ partition: query.partition, parent: query.parent ?? null, kinds: JSON.stringify(query.kinds ?? []) }).changes;
   }
 
