@@ -31,6 +31,20 @@ export type StoreSettings =
       rejectUnauthorized?: boolean;
     };
 
+export type KeyProviderSettings =
+  | { kind: "local"; file: string }
+  | { kind: "keyvault"; vaultUrl: string; keyName: string };
+
+export interface EncryptionSettings {
+  keyProvider: KeyProviderSettings;
+  /** unwrapped DEKs kept in memory: at most this many ... */
+  dekCacheEntries: number;
+  /** ... for at most this long */
+  dekCacheSeconds: number;
+  /** how often the current KEK version is read again (a rotation takes effect within this) */
+  kekRefreshSeconds: number;
+}
+
 export interface Config {
   host: string;
   port: number;
@@ -40,6 +54,7 @@ export interface Config {
   store: StoreSettings;
   runMigrationsAtStartup: boolean;
   pageSize: number;
+  encryption: EncryptionSettings;
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -97,6 +112,25 @@ function authConfig(env: Env): Config["auth"] {
   return { mode: "production", issuer, audience, jwksUrl, trustedCallers };
 }
 
+function encryptionConfig(env: Env, dataDir: string): EncryptionSettings {
+  const kind = (env.KEY_PROVIDER ?? "local").toLowerCase();
+  let keyProvider: KeyProviderSettings;
+  if (kind === "local") keyProvider = { kind, file: env.KEY_FILE ?? path.join(dataDir, "keys", "kek.json") };
+  else if (kind === "keyvault") {
+    const vaultUrl = env.KEY_VAULT_URL;
+    const keyName = env.KEY_VAULT_KEY_NAME;
+    if (!vaultUrl || !keyName) throw new ConfigError("KEY_PROVIDER=keyvault needs KEY_VAULT_URL and KEY_VAULT_KEY_NAME");
+    if (!vaultUrl.startsWith("https://")) throw new ConfigError("KEY_VAULT_URL must be an https:// URL");
+    keyProvider = { kind, vaultUrl, keyName };
+  } else throw new ConfigError("KEY_PROVIDER must be local or keyvault");
+  return {
+    keyProvider,
+    dekCacheEntries: intVar(env, "DEK_CACHE_ENTRIES", 10_000, 1, 10_000_000),
+    dekCacheSeconds: intVar(env, "DEK_CACHE_SECONDS", 3600, 1, 86_400),
+    kekRefreshSeconds: intVar(env, "KEK_REFRESH_SECONDS", 60, 1, 86_400),
+  };
+}
+
 function storeConfig(env: Env, dataDir: string): StoreSettings {
   const engine = (env.STORE ?? "sqlite").toLowerCase();
   if (engine === "sqlite") return { engine, path: env.SQLITE_PATH ?? path.join(dataDir, "store.db") };
@@ -131,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     // The embedded store is always migrated; a shared Cosmos account is migrated only when asked.
     runMigrationsAtStartup: boolVar(env, "RUN_MIGRATIONS", store.engine === "sqlite"),
     pageSize: intVar(env, "PAGE_SIZE", 100, 1, 1000),
+    encryption: encryptionConfig(env, dataDir),
     logLevel: env.LOG_LEVEL ?? "info",
     skipTokenKey: env.SKIP_TOKEN_KEY,
     subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", 5, 0, 3600),

@@ -13,6 +13,7 @@ import { loadOrCreateSkipTokenKey } from "./server/skip-token-key.js";
 import { loadOrCreateTls } from "./server/tls.js";
 import { createStore } from "./store/factory.js";
 import { InstrumentedStore } from "./store/instrumented.js";
+import { createKeyProvider, createSealing } from "./keys/factory.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -23,8 +24,11 @@ async function main(): Promise<void> {
   const metrics = new Metrics({ processMetrics: true });
   const rawStore = await createStore(config.store, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup });
   const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
+  // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
+  const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
   const { app, readiness } = await buildApp({
     store,
+    codec,
     authenticator: auth.authenticator,
     clock,
     skipTokenKey: loadOrCreateSkipTokenKey(config.dataDir, config.skipTokenKey),

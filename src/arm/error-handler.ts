@@ -3,6 +3,8 @@
  * logged in full and answered with a generic 500 that reveals nothing of the internals.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { IntegrityError } from "../crypto/envelope.js";
+import { KeyRefusedError, KeyUnavailableError } from "../ports/key-provider.js";
 import { StorePreconditionFailedError, StoreUnavailableError } from "../store/port.js";
 import { ArmError, errors } from "./errors.js";
 
@@ -30,7 +32,9 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): ArmErro
 
 export function toArmError(error: unknown, request: FastifyRequest): ArmError | undefined {
   if (error instanceof ArmError) return error;
-  if (error instanceof StoreUnavailableError) return errors.unavailable(error.retryAfterSeconds);
+  if (error instanceof StoreUnavailableError || error instanceof KeyUnavailableError) return errors.unavailable(error.retryAfterSeconds);
+  if (error instanceof IntegrityError) return errors.dataIntegrity();
+  if (error instanceof KeyRefusedError) return errors.encryptionKeyRefused();
   if (error instanceof StorePreconditionFailedError) return errors.concurrentWrite();
   if (error && typeof error === "object" && "code" in error) return fromFastifyError(error as FastifyError, request);
   return undefined;
@@ -44,7 +48,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error, request);
     if (armError) {
-      if (armError.statusCode >= 500) request.log.error({ err: error }, "request failed");
+      // the resource id is in the error's message (IntegrityError names its document); no value ever is
+      if (armError.statusCode >= 500) request.log.error({ err: error, resourceId: (error as { documentKey?: string }).documentKey }, "request failed");
       else request.log.info({ code: armError.code, target: armError.target }, "request refused");
       return sendArmError(reply, armError);
     }

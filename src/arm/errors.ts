@@ -139,6 +139,14 @@ export const errors = {
   untrustedCaller: () =>
     new ArmError(403, "AuthorizationFailed", "The caller is not a trusted identity for subscription lifecycle notifications."),
 
+  /** stored data failed authenticated decryption: never served, never retried into success */
+  dataIntegrity: () =>
+    new ArmError(500, "DataIntegrityFailure", "The stored data of this resource failed integrity verification and is not served. The service's operators have been alerted."),
+
+  /** the key-encryption key refused an operation (disabled or unknown version) */
+  encryptionKeyRefused: () =>
+    new ArmError(500, "EncryptionKeyUnavailable", "The key protecting this resource's data is not available. The service's operators have been alerted."),
+
   internal: () => new ArmError(500, "InternalServerError", "The service encountered an internal error. Please retry the request."),
 
   unavailable: (retryAfterSeconds: number) =>

@@ -13,7 +13,7 @@ import type { ClusterRef, Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
-import type { ConfigurationRecord, ConfigurationSecrets, ProtectedSettingKey } from "./types.js";
+import type { ConfigurationRecord } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
 
 export interface ConfigurationRef {
@@ -103,25 +103,16 @@ export class Configurations {
         },
         systemData: nextSystemData(live?.record.systemData, actor),
       };
-      await this.writeSecrets(ref.subscriptionId, record, secrets, existing?.record);
-      const saved = await this.repo.writeConfiguration(ref.subscriptionId, record, existing?.etag);
+      // seal everything before writing anything: a key-provider failure leaves nothing half-written
+      const writeSecrets = secrets ? await this.repo.prepareSecrets(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now() }) : undefined;
+      const writeRecord = await this.repo.prepareConfiguration(ref.subscriptionId, record, existing?.etag);
+      // secrets first: a record never points at secrets that are not there yet
+      if (writeSecrets) await writeSecrets();
+      const saved = await writeRecord();
+      const hadSecrets = existing !== undefined && (existing.record.secrets.hasKnownHosts || existing.record.secrets.protectedSettingKeys.length > 0);
+      if (!secrets && hadSecrets) await this.repo.deleteSecrets(ref.subscriptionId, record.id);
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
     });
-  }
-
-  /** secrets first: a record never points at secrets that are not there yet */
-  private async writeSecrets(
-    subscriptionId: string,
-    record: ConfigurationRecord,
-    secrets: { protectedSettings: Partial<Record<ProtectedSettingKey, string>>; sshKnownHostsContents?: string } | undefined,
-    previous: ConfigurationRecord | undefined,
-  ): Promise<void> {
-    if (secrets) {
-      const sidecar: ConfigurationSecrets = { ...secrets, submittedAt: this.clock.now() };
-      await this.repo.putSecrets(subscriptionId, record, sidecar);
-    } else if (previous && (previous.secrets.hasKnownHosts || previous.secrets.protectedSettingKeys.length > 0)) {
-      await this.repo.deleteSecrets(subscriptionId, record.id);
-    }
   }
 
   /** 200 when it existed (a tombstone remains for the agent), 204 when not */
@@ -139,8 +130,9 @@ export class Configurations {
         provisioningState: "Deleting",
         secrets: { protectedSettingKeys: [], hasKnownHosts: false },
       };
+      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
+      await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
-      await this.repo.writeConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
       return true;
     });
   }

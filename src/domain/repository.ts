@@ -6,6 +6,7 @@
 import { keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
   StoreConflictError,
+  StorePreconditionFailedError,
   type DocKind,
   type NewDocument,
   type Page,
@@ -16,15 +17,26 @@ import type { ClusterRecord, ConfigurationRecord, ConfigurationSecrets, Subscrip
 
 export const SCHEMA_VERSION = 1;
 
-/** Turns a record into a stored body and back; bound to the document it belongs to. */
-export interface BodyCodec {
-  encode(kind: DocKind, key: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
-  decode(kind: DocKind, key: string, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+/** the envelope fields a codec may bind a body to */
+export interface CodecEnvelope {
+  kind: DocKind;
+  key: string;
+  partition: string;
+  parent: string;
 }
 
+/** Turns a record into a stored body and back; bound to the document it belongs to. */
+export interface BodyCodec {
+  encode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  decode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>>;
+  /** a stored body was replaced or deleted: release what only it used (its own key, for secrets) */
+  discard?(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<void>;
+}
+
+/** no sealing: only for benchmarks that measure what sealing costs */
 export const plainCodec: BodyCodec = {
-  encode: async (_kind, _key, body) => body,
-  decode: async (_kind, _key, body) => body,
+  encode: async (_envelope, body) => body,
+  decode: async (_envelope, body) => body,
 };
 
 export interface Versioned<T> {
@@ -47,12 +59,12 @@ export class Repository {
   constructor(readonly store: Store, private readonly codec: BodyCodec = plainCodec) {}
 
   private async toDocument(envelope: Envelope, record: object): Promise<NewDocument> {
-    const body = await this.codec.encode(envelope.kind, envelope.key, record as Record<string, unknown>);
+    const body = await this.codec.encode(envelope, record as Record<string, unknown>);
     return { ...envelope, schemaVersion: SCHEMA_VERSION, body };
   }
 
   private async fromDocument<T>(doc: StoredDocument): Promise<Versioned<T>> {
-    const record = (await this.codec.decode(doc.kind, doc.key, doc.body)) as T;
+    const record = (await this.codec.decode(doc, doc.body)) as T;
     return { record, etag: doc.etag, deleted: doc.deleted === true, updatedAt: doc.updatedAt };
   }
 
@@ -63,9 +75,19 @@ export class Repository {
 
   /** create when etag is undefined, else replace under optimistic concurrency */
   private async write<T>(envelope: Envelope, record: T, etag: string | undefined): Promise<Versioned<T>> {
+    return (await this.prepare(envelope, record, etag))();
+  }
+
+  /**
+   * Encodes (seals) now, writes when called: a caller writing several documents prepares them all
+   * first, so a key-provider failure cannot leave one written and the other not.
+   */
+  private async prepare<T>(envelope: Envelope, record: T, etag: string | undefined): Promise<() => Promise<Versioned<T>>> {
     const doc = await this.toDocument(envelope, record as object);
-    const stored = etag === undefined ? await this.store.create(doc) : await this.store.replace(doc, etag);
-    return { record, etag: stored.etag, deleted: stored.deleted === true, updatedAt: stored.updatedAt };
+    return async () => {
+      const stored = etag === undefined ? await this.store.create(doc) : await this.store.replace(doc, etag);
+      return { record, etag: stored.etag, deleted: stored.deleted === true, updatedAt: stored.updatedAt };
+    };
   }
 
   private async page<T>(page: Page): Promise<{ items: Versioned<T>[]; continuation?: string }> {
@@ -88,9 +110,12 @@ export class Repository {
     return this.write(this.subscriptionEnvelope(record.subscriptionId), record, etag);
   }
 
-  /** the cascade of a Deleted subscription: everything in its partition but its own registration */
+  /**
+   * The cascade of a Deleted subscription: everything in its partition but its own registration and
+   * the data keys that registration is sealed with. Secret keys go too: their secrets are shredded.
+   */
   deleteSubscriptionContent(subscriptionId: string): Promise<number> {
-    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets"] });
+    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets", "secretKey"] });
   }
 
   // clusters ------------------------------------------------------------------------------------
@@ -121,7 +146,8 @@ export class Repository {
   /** removes a cluster's configurations (tombstones included) and their secrets, then the cluster */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
     const partition = partitionOf(subscriptionId);
-    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets"] });
+    // secret keys share the cluster as parent with the secrets they seal: deleting them shreds those
+    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets", "secretKey"] });
     return this.store.delete("cluster", keyOf(id), partition, etag);
   }
 
@@ -138,6 +164,10 @@ export class Repository {
 
   writeConfiguration(subscriptionId: string, record: ConfigurationRecord, etag: string | undefined, deleted = false) {
     return this.write(this.configurationEnvelope(subscriptionId, record, deleted), record, etag);
+  }
+
+  prepareConfiguration(subscriptionId: string, record: ConfigurationRecord, etag: string | undefined, deleted = false) {
+    return this.prepare(this.configurationEnvelope(subscriptionId, record, deleted), record, etag);
   }
 
   async listConfigurations(subscriptionId: string, clusterId: string, limit: number, continuation?: string) {
@@ -162,20 +192,33 @@ export class Repository {
     return new Map(entries);
   }
 
-  /** replaces whatever secrets the configuration had (a PUT is a full replace) */
-  async putSecrets(subscriptionId: string, configuration: ConfigurationRecord, secrets: ConfigurationSecrets): Promise<void> {
+  /**
+   * Seals the secrets now (with a key of their own); the returned write replaces whatever secrets the
+   * configuration had (a PUT is a full replace) and then destroys the key of the replaced ones.
+   */
+  async prepareSecrets(subscriptionId: string, configuration: ConfigurationRecord, secrets: ConfigurationSecrets): Promise<() => Promise<void>> {
     const envelope = this.secretsEnvelope(subscriptionId, configuration);
-    try {
-      await this.write(envelope, secrets, undefined);
-    } catch (err) {
-      if (!(err instanceof StoreConflictError)) throw err;
-      const current = await this.store.get(envelope.kind, envelope.key, envelope.partition);
-      if (current) await this.write(envelope, secrets, current.etag);
-      else await this.write(envelope, secrets, undefined);
-    }
+    const doc = await this.toDocument(envelope, secrets);
+    return async () => {
+      for (;;) {
+        const previous = await this.store.get(envelope.kind, envelope.key, envelope.partition);
+        try {
+          if (previous) await this.store.replace(doc, previous.etag);
+          else await this.store.create(doc);
+        } catch (err) {
+          if (err instanceof StoreConflictError || err instanceof StorePreconditionFailedError) continue;
+          throw err;
+        }
+        if (previous) await this.codec.discard?.(previous, previous.body);
+        return;
+      }
+    };
   }
 
+  /** deletes the secrets and destroys their key */
   async deleteSecrets(subscriptionId: string, configurationId: string): Promise<void> {
-    await this.store.delete("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
+    const previous = await this.store.get("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
+    if (!previous) return;
+    if (await this.store.delete(previous.kind, previous.key, previous.partition)) await this.codec.discard?.(previous, previous.body);
   }
 }

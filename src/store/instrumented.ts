@@ -1,5 +1,5 @@
 /** A Store decorator that times and counts every call (for /metrics); adds no behaviour. */
-import type { DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, Store, StoredDocument } from "./port.js";
+import type { DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, ScanQuery, Store, StoredDocument } from "./port.js";
 
 export type StoreCallObserver = (op: string, engine: string, durationMs: number, outcome: "ok" | "error") => void;
 
@@ -39,6 +39,7 @@ export class InstrumentedStore implements Store {
   replace(doc: NewDocument, ifMatch: string) { return this.timed("replace", () => this.inner.replace(doc, ifMatch)); }
   delete(kind: DocKind, key: string, partition: string, ifMatch?: string) { return this.timed("delete", () => this.inner.delete(kind, key, partition, ifMatch)); }
   list(query: ListQuery, page: PageRequest): Promise<Page> { return this.timed("list", () => this.inner.list(query, page)); }
+  scan(query: ScanQuery, page: PageRequest): Promise<Page> { return this.timed("scan", () => this.inner.scan(query, page)); }
   deleteMany(query: DeleteManyQuery) { return this.timed("deleteMany", () => this.inner.deleteMany(query)); }
   close() { return this.inner.close(); }
 }

@@ -15,6 +15,10 @@ export type DocKind =
   | "configuration"
   /** protected settings and known_hosts of one configuration, kept apart so they can be sealed and purged alone */
   | "configurationSecrets"
+  /** a partition's data-encryption keys (wrapped) and its current-key pointer */
+  | "dataKey"
+  /** the data-encryption key of one secrets document: destroying it shreds the secrets */
+  | "secretKey"
   /** small internal records: migration markers, leases, counters */
   | "system";
 
@@ -66,6 +70,11 @@ export interface Page {
   continuation?: string;
 }
 
+/** a cross-partition walk over one kind, in key order (background jobs only: re-wrap, purge) */
+export interface ScanQuery {
+  kind: DocKind;
+}
+
 export interface DeleteManyQuery {
   partition: string;
   parent?: string;
@@ -88,6 +97,8 @@ export interface Store {
   /** returns false when absent; throws StorePreconditionFailedError when ifMatch is given and differs */
   delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean>;
   list(query: ListQuery, page: PageRequest): Promise<Page>;
+  /** every live document of a kind across partitions, ordered by key, paged; for background jobs */
+  scan(query: ScanQuery, page: PageRequest): Promise<Page>;
   /** removes every matching document (cascades); returns how many */
   deleteMany(query: DeleteManyQuery): Promise<number>;
   close(): Promise<void>;

@@ -16,6 +16,11 @@ import { loadOrCreateTls } from "../../src/server/tls.js";
 import { createStore } from "../../src/store/factory.js";
 import { InstrumentedStore } from "../../src/store/instrumented.js";
 import type { Store } from "../../src/store/port.js";
+import type { BodyCodec } from "../../src/domain/repository.js";
+import type { DataKeys } from "../../src/crypto/data-keys.js";
+import { createSealing } from "../../src/keys/factory.js";
+import { LocalKeyFileProvider } from "../../src/keys/local-key-file.js";
+import type { KeyProvider } from "../../src/ports/key-provider.js";
 
 export interface TestServer extends App {
   url: string;
@@ -28,6 +33,8 @@ export interface TestServer extends App {
   metrics: Metrics;
   logs: string[];
   clock: Clock;
+  dataKeys?: DataKeys;
+  keyProvider?: KeyProvider;
   close(): Promise<void>;
 }
 
@@ -40,6 +47,10 @@ export interface TestServerOptions {
   authenticator?: Authenticator;
   autoRegisterSubscriptions?: boolean;
   trustedCallers?: string[];
+  /** the KEK; a local key file under the data directory by default */
+  keyProvider?: KeyProvider;
+  /** a codec instead of sealing (benchmarks comparing with and without encryption) */
+  codec?: BodyCodec;
 }
 
 export function tempDir(prefix = "kcrp-"): string {
@@ -67,8 +78,11 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
       done();
     },
   });
+  const keyProvider = options.codec ? undefined : (options.keyProvider ?? new LocalKeyFileProvider(path.join(dataDir, "keys", "kek.json")));
+  const sealing = keyProvider ? createSealing(store, keyProvider, { dekCacheEntries: 10_000, dekCacheSeconds: 3600 }, clock) : undefined;
   const built = await buildApp({
     store,
+    codec: options.codec ?? sealing?.codec,
     authenticator,
     clock,
     skipTokenKey: Buffer.alloc(32, 7),
@@ -94,6 +108,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     metrics,
     logs,
     clock,
+    dataKeys: sealing?.dataKeys,
+    keyProvider,
     async close() {
       await built.app.close();
       await store.close();

@@ -97,6 +97,20 @@ export function conformance(t: Test, name: string, factory: StoreFactory): void 
     t.equal(exact.continuation, undefined, "no continuation when the page holds the rest exactly");
   });
 
+  t.test(`${name}: scan walks one kind across partitions in key order`, async (t) => {
+    const { store } = await open(t);
+    await store.migrate();
+    await store.create(doc("/b", { kind: "secretKey" }));
+    await store.create(doc("/a", { kind: "secretKey", partition: P2 }));
+    await store.create(doc("/c", { kind: "secretKey", partition: P2 }));
+    await store.create(doc("/x", { kind: "dataKey" }));
+    const first = await store.scan({ kind: "secretKey" }, { limit: 2 });
+    t.same(first.items.map((d) => d.key), ["/a", "/b"]);
+    const rest = await store.scan({ kind: "secretKey" }, { limit: 2, continuation: first.continuation });
+    t.same(rest.items.map((d) => d.key), ["/c"]);
+    t.equal(rest.continuation, undefined);
+  });
+
   t.test(`${name}: getMany, deleteMany cascades within one partition`, async (t) => {
     const { store } = await open(t);
     await store.migrate();

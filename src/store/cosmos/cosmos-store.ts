@@ -21,6 +21,7 @@ import {
   type NewDocument,
   type Page,
   type PageRequest,
+  type ScanQuery,
   type Store,
   type StoredDocument,
 } from "../port.js";
@@ -238,6 +239,31 @@ export class CosmosStore implements Store {
     const iterator = this.container.items.query<CosmosItem>(
       { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")} ORDER BY c.key`, parameters },
       { partitionKey: query.partition, maxItemCount: page.limit + 1 },
+    );
+    const rows: CosmosItem[] = [];
+    while (rows.length <= page.limit && iterator.hasMoreResults()) {
+      const { resources } = await iterator.fetchNext().catch(unavailable);
+      rows.push(...resources);
+    }
+    const items = rows.slice(0, page.limit).map((r) => this.fromItem(r));
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  /** cross-partition, so only background jobs call it; keyset-paged like list */
+  async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
+    const parameters: SqlParameter[] = [
+      { name: "@kind", value: query.kind },
+      { name: "@now", value: this.clock.now() },
+    ];
+    let after = "";
+    if (page.continuation !== undefined) {
+      after = "AND c.key > @after";
+      parameters.push({ name: "@after", value: page.continuation });
+    }
+    const iterator = this.container.items.query<CosmosItem>(
+      { query: `SELECT * FROM c WHERE c.kind = @kind AND (NOT IS_DEFINED(c.expiresAt) OR c.expiresAt > @now) ${after} ORDER BY c.key`, parameters },
+      { maxItemCount: page.limit + 1 },
     );
     const rows: CosmosItem[] = [];
     while (rows.length <= page.limit && iterator.hasMoreResults()) {

@@ -19,6 +19,7 @@ import {
   type NewDocument,
   type Page,
   type PageRequest,
+  type ScanQuery,
   type Store,
   type StoredDocument,
 } from "../port.js";
@@ -184,6 +185,15 @@ export class SqliteStore implements Store {
     if (page.continuation !== undefined) clauses.push("key > @after");
     const rows = this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
+    const items = rows.slice(0, page.limit).map(fromRow);
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
+    const after = page.continuation === undefined ? "" : "AND key > @after";
+    const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND (expires_at IS NULL OR expires_at > @now) ${after} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) }) as Row[];
     const items = rows.slice(0, page.limit).map(fromRow);
     const last = items[items.length - 1];
     return rows.length > page.limit && last ? { items, continuation: last.key } : { items };

@@ -1,0 +1,193 @@
+/**
+ * Data-encryption keys (DEKs): created, wrapped by the key provider, stored as documents beside the
+ * data they protect, unwrapped on demand and cached.
+ *
+ * - Each partition (subscription) has a current data DEK for its ordinary documents; a pointer
+ *   document names it, so a DEK rotation is a new DEK plus a pointer move.
+ * - Each secrets document gets a DEK of its own (kind secretKey): destroying that document shreds the
+ *   secrets, and every backup copy of them with it.
+ * Wrapped DEKs are never encrypted again (they are ciphertext already); the codec skips their kinds.
+ */
+import crypto from "node:crypto";
+import type { KekRef, KeyProvider } from "../ports/key-provider.js";
+import { StoreConflictError, StorePreconditionFailedError, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
+import { KeyCache } from "./key-cache.js";
+
+export interface DataKey {
+  id: string;
+  key: Buffer;
+  /** the KEK version it is wrapped under (as last read) */
+  kek: KekRef;
+}
+
+interface DekBody {
+  kek: KekRef;
+  wrapped: string;
+  createdAt: number;
+  [field: string]: unknown;
+}
+
+const DATA_PREFIX = "d-";
+const SECRET_PREFIX = "s-";
+const pointerKey = (partition: string): string => `current:${partition}`;
+const kindOfId = (id: string): DocKind => (id.startsWith(SECRET_PREFIX) ? "secretKey" : "dataKey");
+
+export class UnknownDataKeyError extends Error {
+  constructor(public readonly id: string) {
+    super(`data key ${id} does not exist (destroyed or never written)`);
+    this.name = "UnknownDataKeyError";
+  }
+}
+
+export interface DataKeysOptions {
+  cacheEntries: number;
+  cacheMaxAgeMs: number;
+  now: () => number;
+}
+
+export interface RewrapReport {
+  scanned: number;
+  rewrapped: number;
+}
+
+export class DataKeys {
+  private readonly cache: KeyCache<DataKey>;
+  /** partition -> current data DEK id, refreshed with the same age bound as the keys */
+  private readonly current: KeyCache<string>;
+  /** provider calls made, for tests and metrics */
+  readonly calls = { wrap: 0, unwrap: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly provider: KeyProvider,
+    private readonly options: DataKeysOptions,
+  ) {
+    this.cache = new KeyCache<DataKey>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
+    this.current = new KeyCache<string>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
+  }
+
+  private async create(kind: DocKind, id: string, partition: string, parent: string): Promise<DataKey> {
+    const key = crypto.randomBytes(32);
+    this.calls.wrap++;
+    const wrapped = await this.provider.wrap(key);
+    const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };
+    await this.store.create({ kind, key: id, partition, parent, schemaVersion: 1, body });
+    const dek = { id, key, kek: wrapped.kek };
+    this.cache.set(id, dek);
+    return dek;
+  }
+
+  /** the partition's current data DEK, created on first use (two replicas racing agree on one) */
+  async forPartition(partition: string): Promise<DataKey> {
+    const cachedId = this.current.get(partition);
+    if (cachedId) return this.get(partition, cachedId);
+    const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
+    if (pointer) return this.adopt(partition, String(pointer.body.dek));
+    const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
+    try {
+      await this.store.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
+    } catch (err) {
+      if (!(err instanceof StoreConflictError)) throw err;
+      // another replica created the partition's key first: use theirs, drop ours
+      await this.store.delete("dataKey", fresh.id, partition);
+      this.cache.delete(fresh.id);
+      const winner = await this.store.get("dataKey", pointerKey(partition), partition);
+      if (!winner) throw err;
+      return this.adopt(partition, String(winner.body.dek));
+    }
+    this.current.set(partition, fresh.id);
+    return fresh;
+  }
+
+  private async adopt(partition: string, id: string): Promise<DataKey> {
+    this.current.set(partition, id);
+    return this.get(partition, id);
+  }
+
+  /** a new DEK for one secrets document */
+  newSecretKey(partition: string, parent: string): Promise<DataKey> {
+    return this.create("secretKey", `${SECRET_PREFIX}${crypto.randomUUID()}`, partition, parent);
+  }
+
+  /** the unwrapped DEK: from memory, else one provider call */
+  async get(partition: string, id: string): Promise<DataKey> {
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    const doc = await this.store.get(kindOfId(id), id, partition);
+    if (!doc) throw new UnknownDataKeyError(id);
+    const body = doc.body as DekBody;
+    this.calls.unwrap++;
+    const key = await this.provider.unwrap({ kek: body.kek, wrapped: Buffer.from(body.wrapped, "base64") });
+    const dek = { id, key, kek: body.kek };
+    this.cache.set(id, dek);
+    return dek;
+  }
+
+  /** crypto-shredding: the wrapped key is deleted, so nothing it sealed can be opened again */
+  async destroy(partition: string, id: string): Promise<void> {
+    this.cache.delete(id);
+    await this.store.delete(kindOfId(id), id, partition);
+  }
+
+  /** DEK rotation: new writes in the partition use a new DEK; data under the old one keeps reading */
+  async rotateDataKey(partition: string): Promise<string> {
+    const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
+    for (;;) {
+      const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
+      const doc: NewDocument = { kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } };
+      try {
+        if (pointer) await this.store.replace(doc, pointer.etag);
+        else await this.store.create(doc);
+        break;
+      } catch (err) {
+        if (!(err instanceof StorePreconditionFailedError) && !(err instanceof StoreConflictError)) throw err;
+      }
+    }
+    this.current.set(partition, fresh.id);
+    return fresh.id;
+  }
+
+  /**
+   * KEK rotation: every DEK not yet wrapped under the current KEK version is unwrapped and wrapped
+   * again. Idempotent and resumable: a DEK already current is skipped, so a run that stops half-way
+   * finishes on the next run. Concurrent runs are safe (a lost etag race is simply re-read).
+   */
+  async rewrap(onProgress?: (report: RewrapReport) => void, pageSize = 100): Promise<RewrapReport> {
+    const report: RewrapReport = { scanned: 0, rewrapped: 0 };
+    const target = await this.provider.current();
+    for (const kind of ["dataKey", "secretKey"] as const) {
+      let continuation: string | undefined;
+      do {
+        const page = await this.store.scan({ kind }, { limit: pageSize, continuation });
+        for (const doc of page.items) {
+          if (doc.key.startsWith("current:")) continue;
+          report.scanned++;
+          if (await this.rewrapOne(doc, target)) report.rewrapped++;
+        }
+        continuation = page.continuation;
+        onProgress?.({ ...report });
+      } while (continuation !== undefined);
+    }
+    return report;
+  }
+
+  private async rewrapOne(doc: StoredDocument, target: KekRef): Promise<boolean> {
+    let current: StoredDocument | undefined = doc;
+    while (current) {
+      const body = current.body as DekBody;
+      if (body.kek.name === target.name && body.kek.version === target.version) return false;
+      this.calls.unwrap++;
+      const key = await this.provider.unwrap({ kek: body.kek, wrapped: Buffer.from(body.wrapped, "base64") });
+      this.calls.wrap++;
+      const wrapped = await this.provider.wrap(key);
+      try {
+        await this.store.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
+        return true;
+      } catch (err) {
+        if (!(err instanceof StorePreconditionFailedError)) throw err;
+        current = await this.store.get(current.kind, current.key, current.partition);
+      }
+    }
+    return false;
+  }
+}

@@ -1,0 +1,27 @@
+/** The configured key provider and the sealing codec built on it. */
+import { DefaultAzureCredential } from "@azure/identity";
+import type { EncryptionSettings } from "../config.js";
+import { DataKeys } from "../crypto/data-keys.js";
+import { SealingCodec } from "../crypto/sealing-codec.js";
+import type { Clock } from "../ports/clock.js";
+import type { KeyProvider } from "../ports/key-provider.js";
+import type { Store } from "../store/port.js";
+import { KeyVaultKeyProvider } from "./key-vault.js";
+import { LocalKeyFileProvider } from "./local-key-file.js";
+
+export function createKeyProvider(settings: EncryptionSettings, clock: Clock): KeyProvider {
+  if (settings.keyProvider.kind === "local") return new LocalKeyFileProvider(settings.keyProvider.file);
+  return new KeyVaultKeyProvider({
+    vaultUrl: settings.keyProvider.vaultUrl,
+    keyName: settings.keyProvider.keyName,
+    credential: new DefaultAzureCredential(),
+    versionRefreshMs: settings.kekRefreshSeconds * 1000,
+    clientOptions: { retryOptions: { maxRetries: 2 } },
+    now: () => clock.now(),
+  });
+}
+
+export function createSealing(store: Store, provider: KeyProvider, settings: Pick<EncryptionSettings, "dekCacheEntries" | "dekCacheSeconds">, clock: Clock) {
+  const dataKeys = new DataKeys(store, provider, { cacheEntries: settings.dekCacheEntries, cacheMaxAgeMs: settings.dekCacheSeconds * 1000, now: () => clock.now() });
+  return { dataKeys, codec: new SealingCodec(dataKeys) };
+}
