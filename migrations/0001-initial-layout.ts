@@ -24,7 +24,7 @@ export const initialLayout: Migration = {
         etag TEXT NOT NULL,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (kind, key)
-      ) WITHOUT ROWID;
+      );
       CREATE INDEX IF NOT EXISTS documents_list ON documents (kind, partition, parent, key);
       CREATE INDEX IF NOT EXISTS documents_partition ON documents (partition, kind);
       CREATE INDEX IF NOT EXISTS documents_expiry ON documents (expires_at) WHERE expires_at IS NOT NULL;

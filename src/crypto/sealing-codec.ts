@@ -9,24 +9,44 @@ import type { BodyCodec, CodecEnvelope } from "../domain/repository.js";
 import type { DocKind } from "../store/port.js";
 import type { DataKeys } from "./data-keys.js";
 import { UnknownDataKeyError } from "./data-keys.js";
+import { KeyCache } from "./key-cache.js";
 import { additionalData, FORMAT, IntegrityError, isSealed, open, seal } from "./envelope.js";
 
 const PLAIN_KINDS: ReadonlySet<DocKind> = new Set<DocKind>(["system", "dataKey", "secretKey"]);
 
 export class SealingCodec implements BodyCodec {
-  constructor(private readonly keys: DataKeys) {}
+  /**
+   * Verified plaintexts of recent reads, keyed by document and ciphertext fingerprint, so a hot
+   * resource is not decrypted on every GET. Secrets are never kept here.
+   */
+  private readonly opened: KeyCache<{ ct: string; text: string }>;
+
+  constructor(
+    private readonly keys: DataKeys,
+    cache: { entries: number; maxAgeMs: number; now: () => number } = { entries: 10_000, maxAgeMs: 60_000, now: Date.now },
+  ) {
+    this.opened = new KeyCache<{ ct: string; text: string }>(cache.entries, cache.maxAgeMs, cache.now);
+  }
 
   async encode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (PLAIN_KINDS.has(envelope.kind)) return body;
     const dek = envelope.kind === "configurationSecrets" ? await this.keys.newSecretKey(envelope.partition, envelope.parent) : await this.keys.forPartition(envelope.partition);
     const kek = `${dek.kek.name}/${dek.kek.version}`;
-    const ct = seal(dek.key, additionalData(envelope.kind, envelope.key), Buffer.from(JSON.stringify(body), "utf8"));
+    const text = JSON.stringify(body);
+    const ct = seal(dek.key, additionalData(envelope.kind, envelope.key), Buffer.from(text, "utf8"));
+    // what was just written is what the next read of it will open: remember it (never for secrets)
+    if (envelope.kind !== "configurationSecrets") this.opened.set(this.cacheKey(envelope, dek.id, ct), { ct, text });
     return { enc: FORMAT, kek, dek: dek.id, ct };
   }
 
   async decode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (PLAIN_KINDS.has(envelope.kind)) return body;
     if (!isSealed(body)) throw new IntegrityError(envelope.key, "the document is not sealed");
+    const cacheable = envelope.kind !== "configurationSecrets";
+    const cacheKey = this.cacheKey(envelope, body.dek, body.ct);
+    const hit = cacheable ? this.opened.get(cacheKey) : undefined;
+    // a hit counts only for the very same ciphertext, compared in full: an altered byte is never served from memory
+    if (hit !== undefined && hit.ct === body.ct) return JSON.parse(hit.text) as Record<string, unknown>;
     let dek: Buffer;
     try {
       dek = (await this.keys.get(envelope.partition, body.dek)).key;
@@ -40,7 +60,14 @@ export class SealingCodec implements BodyCodec {
     } catch (err) {
       throw new IntegrityError(envelope.key, "the ciphertext does not verify (altered, truncated, or moved from another document)", { cause: err });
     }
-    return JSON.parse(plaintext.toString("utf8")) as Record<string, unknown>;
+    const text = plaintext.toString("utf8");
+    if (cacheable) this.opened.set(cacheKey, { ct: body.ct, text });
+    return JSON.parse(text) as Record<string, unknown>;
+  }
+
+  private cacheKey(envelope: CodecEnvelope, dekId: string, ct: string): string {
+    // iv + tag (the first 38 base64url characters) name the ciphertext; hits are confirmed on the whole of it
+    return `${envelope.kind}\n${envelope.key}\n${dekId}\n${ct.slice(0, 38)}`;
   }
 
   /** the secrets a body held are gone: destroy the DEK that sealed them */

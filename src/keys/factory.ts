@@ -23,5 +23,6 @@ export function createKeyProvider(settings: EncryptionSettings, clock: Clock): K
 
 export function createSealing(store: Store, provider: KeyProvider, settings: Pick<EncryptionSettings, "dekCacheEntries" | "dekCacheSeconds">, clock: Clock) {
   const dataKeys = new DataKeys(store, provider, { cacheEntries: settings.dekCacheEntries, cacheMaxAgeMs: settings.dekCacheSeconds * 1000, now: () => clock.now() });
-  return { dataKeys, codec: new SealingCodec(dataKeys) };
+  const codec = new SealingCodec(dataKeys, { entries: Math.min(5_000, settings.dekCacheEntries), maxAgeMs: Math.min(60_000, settings.dekCacheSeconds * 1000), now: () => clock.now() });
+  return { dataKeys, codec };
 }

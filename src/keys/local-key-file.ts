@@ -46,6 +46,7 @@ export function ensureKeyFile(file: string): void {
 
 /** adds a version and makes it current; returns it */
 export function rotateKeyFile(file: string): string {
+  ensureKeyFile(file);
   const content = JSON.parse(fs.readFileSync(file, "utf8")) as KeyFile;
   const version = crypto.randomBytes(8).toString("hex");
   content.versions[version] = newVersion();

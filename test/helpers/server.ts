@@ -49,6 +49,8 @@ export interface TestServerOptions {
   trustedCallers?: string[];
   /** the KEK; a local key file under the data directory by default */
   keyProvider?: KeyProvider;
+  /** how long a subscription's registration may be served from memory (0 in tests: every request reads it) */
+  subscriptionCacheMs?: number;
   /** a codec instead of sealing (benchmarks comparing with and without encryption) */
   codec?: BodyCodec;
 }
@@ -88,7 +90,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     skipTokenKey: Buffer.alloc(32, 7),
     pageSize: options.pageSize ?? 100,
     autoRegisterSubscriptions: options.autoRegisterSubscriptions ?? true,
-    subscriptionCacheMs: 0,
+    subscriptionCacheMs: options.subscriptionCacheMs ?? 0,
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: "info",
