@@ -9,7 +9,12 @@ import { BODY_LIMIT_BYTES, registerErrorHandling } from "./arm/error-handler.js"
 import { generateRequestId, registerRequestContext } from "./arm/request-context.js";
 import { SkipTokens } from "./arm/skip-token.js";
 import type { Authenticator } from "./auth/principal.js";
+import { AgentAuthenticator } from "./auth/agent-authenticator.js";
+import { AgentReports } from "./domain/agent-reports.js";
+import { ChangeBus } from "./domain/changes.js";
 import { Clusters } from "./domain/clusters.js";
+import { DesiredState } from "./domain/desired-state.js";
+import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
 import { Configurations } from "./domain/configurations.js";
 import { Repository, type BodyCodec } from "./domain/repository.js";
 import { Subscriptions } from "./domain/subscriptions.js";
@@ -33,15 +38,29 @@ export interface AppOptions {
   subscriptionCacheMs: number;
   metrics: Metrics;
   codec?: BodyCodec;
+  /** the agent API; defaults in DEFAULT_AGENT_OPTIONS */
+  agent?: Partial<AgentOptions>;
   https?: { key: string; cert: string };
   logLevel?: string;
   /** where log lines go (tests capture them); stdout by default */
   logStream?: DestinationStream;
 }
 
+export interface AgentOptions {
+  audience: string;
+  /** how stale an agent-facing cache may be across replicas (within one process it is exact) */
+  stalenessMs: number;
+  pollIntervalSeconds: number;
+  /** a Connected cluster not heard from for this long shows Offline */
+  offlineAfterMs: number;
+}
+
+export const DEFAULT_AGENT_OPTIONS: AgentOptions = { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 5 * 60_000 };
+
 export interface App {
   app: FastifyInstance;
   services: Services;
+  agentServices: AgentServices;
   readiness: Readiness;
 }
 
@@ -69,15 +88,17 @@ function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
-export function buildServices(options: AppOptions): Services {
+export function buildServices(options: AppOptions): { services: Services; agentServices: AgentServices } {
+  const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
+  const bus = new ChangeBus();
   const repo = new Repository(options.store, options.codec);
   const subscriptions = new Subscriptions(repo, options.clock, {
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,
   });
-  const clusters = new Clusters(repo, subscriptions);
-  const configurations = new Configurations(repo, subscriptions, clusters, options.clock);
-  return {
+  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs);
+  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus);
+  const services: Services = {
     authenticator: options.authenticator,
     subscriptions,
     clusters,
@@ -86,6 +107,12 @@ export function buildServices(options: AppOptions): Services {
     clock: options.clock,
     pageSize: options.pageSize,
   };
+  const agentServices: AgentServices = {
+    authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxCachedTokens: 100_000 }),
+    desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds }),
+    reports: new AgentReports(repo, bus, options.clock),
+  };
+  return { services, agentServices };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -105,7 +132,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const app = options.https
     ? (Fastify({ ...serverOptions, https: options.https } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance)
     : Fastify(serverOptions);
-  const services = buildServices(options);
+  const { services, agentServices } = buildServices(options);
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
@@ -114,6 +141,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerHealth(app, options.store, readiness);
   await registerDocs(app);
   registerArmRoutes(app, armRoutes, services);
+  registerAgentRoutes(app, agentServices);
   await app.ready();
-  return { app, services, readiness };
+  return { app, services, agentServices, readiness };
 }

@@ -55,6 +55,7 @@ export interface Config {
   runMigrationsAtStartup: boolean;
   pageSize: number;
   encryption: EncryptionSettings;
+  agent: { audience: string; stalenessMs: number; pollIntervalSeconds: number; offlineAfterMs: number };
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -166,6 +167,12 @@ export function loadConfig(env: Env = process.env): Config {
     runMigrationsAtStartup: boolVar(env, "RUN_MIGRATIONS", store.engine === "sqlite"),
     pageSize: intVar(env, "PAGE_SIZE", 100, 1, 1000),
     encryption: encryptionConfig(env, dataDir),
+    agent: {
+      audience: env.AGENT_AUDIENCE ?? "kubernetesconfiguration-agent",
+      stalenessMs: intVar(env, "AGENT_CACHE_STALENESS_MS", 5000, 0, 600_000),
+      pollIntervalSeconds: intVar(env, "AGENT_POLL_INTERVAL_SECONDS", 30, 1, 3600),
+      offlineAfterMs: intVar(env, "CLUSTER_OFFLINE_AFTER_SECONDS", 300, 10, 86_400) * 1000,
+    },
     logLevel: env.LOG_LEVEL ?? "info",
     skipTokenKey: env.SKIP_TOKEN_KEY,
     subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", 5, 0, 3600),

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const { app, readiness } = await buildApp({
     store,
     codec,
+    agent: config.agent,
     authenticator: auth.authenticator,
     clock,
     skipTokenKey: loadOrCreateSkipTokenKey(config.dataDir, config.skipTokenKey),

@@ -147,6 +147,9 @@ export const errors = {
   encryptionKeyRefused: () =>
     new ArmError(500, "EncryptionKeyUnavailable", "The key protecting this resource's data is not available. The service's operators have been alerted."),
 
+  /** a valid agent token used on another cluster's endpoints */
+  agentForbidden: () => new ArmError(403, "AuthorizationFailed", "The agent token was issued for another cluster; it may not access this one."),
+
   internal: () => new ArmError(500, "InternalServerError", "The service encountered an internal error. Please retry the request."),
 
   unavailable: (retryAfterSeconds: number) =>

@@ -2,7 +2,9 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
+import { CLUSTER_TYPE, clusterId, keyOf } from "../arm/resource-ids.js";
+import type { Clock } from "../ports/clock.js";
+import type { ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../auth/principal.js";
 import { validateClusterPut } from "./validation/cluster.js";
@@ -23,7 +25,22 @@ export interface ListResult<T> {
 }
 
 export class Clusters {
-  constructor(private readonly repo: Repository, private readonly subscriptions: Subscriptions) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly subscriptions: Subscriptions,
+    private readonly bus: ChangeBus,
+    private readonly clock: Clock,
+    /** a Connected cluster not heard from for this long shows Offline */
+    private readonly offlineAfterMs: number,
+  ) {}
+
+  /** connectivity as of now: Connected turns Offline when the agent has been silent too long */
+  private current(found: Versioned<ClusterRecord>): Versioned<ClusterRecord> {
+    const p = found.record.properties;
+    if (p.connectivityStatus !== "Connected" || !p.lastConnectivityTime) return found;
+    if (this.clock.now() - Date.parse(p.lastConnectivityTime) <= this.offlineAfterMs) return found;
+    return { ...found, record: { ...found.record, properties: { ...p, connectivityStatus: "Offline" } } };
+  }
 
   private notFound(ref: ClusterRef) {
     return errors.resourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
@@ -40,12 +57,13 @@ export class Clusters {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
     if (!found) throw this.notFound(ref);
-    return found;
+    return this.current(found);
   }
 
   async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
-    return this.repo.listClusters(subscriptionId, resourceGroup, limit, continuation);
+    const page = await this.repo.listClusters(subscriptionId, resourceGroup, limit, continuation);
+    return { items: page.items.map((v) => this.current(v)), continuation: page.continuation };
   }
 
   async put(principal: Principal, ref: ClusterRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
@@ -79,7 +97,11 @@ export class Clusters {
         systemData: nextSystemData(previous?.systemData, actor),
       };
       const saved = await this.repo.writeCluster(record, existing?.etag);
-      return { created: existing === undefined, saved };
+      // a replaced agent key stops working at once: the agent-facing caches drop this cluster
+      if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
+        this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
+      }
+      return { created: existing === undefined, saved: this.current(saved) };
     });
   }
 
@@ -91,7 +113,9 @@ export class Clusters {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
       if (!existing) return false;
       checkDeleteConditions(conditions, existing.etag);
-      return this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
+      const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
+      this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
+      return deleted;
     });
   }
 }

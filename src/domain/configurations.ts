@@ -12,6 +12,7 @@ import type { Clock } from "../ports/clock.js";
 import type { ClusterRef, Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
+import type { ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ConfigurationRecord } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
@@ -38,7 +39,14 @@ export class Configurations {
     private readonly subscriptions: Subscriptions,
     private readonly clusters: Clusters,
     private readonly clock: Clock,
+    private readonly bus: ChangeBus,
   ) {}
+
+  /** the cluster's desired state changed: bump its marker (other replicas) and tell this process's caches */
+  private async announce(subscriptionId: string, clusterId: string): Promise<void> {
+    await this.repo.bumpDesiredVersion(subscriptionId, clusterId);
+    this.bus.emit({ clusterKey: keyOf(clusterId), what: "configurations" });
+  }
 
   private ids(ref: ConfigurationRef) {
     const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
@@ -111,6 +119,7 @@ export class Configurations {
       const saved = await writeRecord();
       const hadSecrets = existing !== undefined && (existing.record.secrets.hasKnownHosts || existing.record.secrets.protectedSettingKeys.length > 0);
       if (!secrets && hadSecrets) await this.repo.deleteSecrets(ref.subscriptionId, record.id);
+      await this.announce(ref.subscriptionId, cluster.record.id);
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
     });
   }
@@ -133,6 +142,7 @@ export class Configurations {
       const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
       await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
+      await this.announce(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName));
       return true;
     });
   }

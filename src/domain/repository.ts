@@ -115,7 +115,7 @@ export class Repository {
    * the data keys that registration is sealed with. Secret keys go too: their secrets are shredded.
    */
   deleteSubscriptionContent(subscriptionId: string): Promise<number> {
-    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets", "secretKey"] });
+    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets", "secretKey", "system"] });
   }
 
   // clusters ------------------------------------------------------------------------------------
@@ -147,8 +147,54 @@ export class Repository {
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
     const partition = partitionOf(subscriptionId);
     // secret keys share the cluster as parent with the secrets they seal: deleting them shreds those
-    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets", "secretKey"] });
+    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets", "secretKey", "system"] });
     return this.store.delete("cluster", keyOf(id), partition, etag);
+  }
+
+  // desired-state version markers ----------------------------------------------------------------
+
+  /** a small plain counter per cluster, bumped on every change of its desired state: what replicas compare */
+  private markerEnvelope(subscriptionId: string, clusterKey: string): Envelope {
+    return { kind: "system", key: `desired:${clusterKey}`, partition: partitionOf(subscriptionId), parent: clusterKey };
+  }
+
+  async getDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
+    const e = this.markerEnvelope(subscriptionId, keyOf(clusterId));
+    const doc = await this.store.get(e.kind, e.key, e.partition);
+    return typeof doc?.body.version === "number" ? doc.body.version : 0;
+  }
+
+  async bumpDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
+    const e = this.markerEnvelope(subscriptionId, keyOf(clusterId));
+    for (;;) {
+      const current = await this.store.get(e.kind, e.key, e.partition);
+      const version = (typeof current?.body.version === "number" ? current.body.version : 0) + 1;
+      const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { version } };
+      try {
+        if (current) await this.store.replace(doc, current.etag);
+        else await this.store.create(doc);
+        return version;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
+      }
+    }
+  }
+
+  /** every configuration of a cluster, tombstones included (the agent's view), all pages */
+  async allConfigurations(subscriptionId: string, clusterId: string): Promise<Versioned<ConfigurationRecord>[]> {
+    const out: Versioned<ConfigurationRecord>[] = [];
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.list({ kind: "configuration", partition: partitionOf(subscriptionId), parent: keyOf(clusterId), includeDeleted: true }, { limit: 200, continuation });
+      out.push(...(await this.page<ConfigurationRecord>(page)).items);
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    return out;
+  }
+
+  /** a tombstone the agent reported removed disappears for good */
+  async removeTombstone(subscriptionId: string, id: string, etag: string): Promise<boolean> {
+    return this.store.delete("configuration", keyOf(id), partitionOf(subscriptionId), etag);
   }
 
   // configurations ------------------------------------------------------------------------------

@@ -82,6 +82,8 @@ export interface ConfigurationRecord {
   complianceStatus: ComplianceStatus;
   /** whether a secrets sidecar exists and what it holds (names only, never values) */
   secrets: { protectedSettingKeys: string[]; hasKnownHosts: boolean };
+  /** when the cluster agent acknowledged receiving this generation's secrets */
+  secretsDelivered?: { generation: number; at: string };
   systemData: SystemData;
 }
 

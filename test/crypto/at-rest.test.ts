@@ -34,7 +34,8 @@ const COSMOS_FIELDS = new Set(["id", "kind", "key", "partition", "parent", "dele
 const PLAIN_BODIES: Record<string, string[][]> = {
   dataKey: [["createdAt", "kek", "wrapped"], ["dek"]],
   secretKey: [["createdAt", "kek", "wrapped"]],
-  system: [["appliedAt", "description", "id"]],
+  // migration records; per-cluster desired-state version markers (a counter, no customer data)
+  system: [["appliedAt", "description", "id"], ["version"]],
 };
 
 interface Adapter {

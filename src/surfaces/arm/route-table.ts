@@ -49,7 +49,7 @@ const headerValue = (request: FastifyRequest, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 };
 
-function requireJsonBody(request: FastifyRequest): Record<string, unknown> {
+export function requireJsonBody(request: FastifyRequest): Record<string, unknown> {
   const contentType = headerValue(request, "content-type");
   if (request.body === undefined || request.body === null) {
     if (contentType && !/^application\/json\b/i.test(contentType)) throw errors.unsupportedMediaType(contentType);

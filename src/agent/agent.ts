@@ -1,0 +1,383 @@
+/**
+ * The agent loop: pull the desired configurations, write each one's Flux v1 manifests under `outDir/<name>/`,
+ * report status. State (applied generations, whether the report got through) lives in `outDir/.agent-state.json`,
+ * so a restart neither rewrites nor re-reports what is already done.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compactDecrypt } from "jose";
+import { AgentHttpError, type PollResult } from "./client.js";
+import { renderManifests } from "./manifests.js";
+import type { DesiredConfiguration, HeartbeatInfo, StatusReport, UnsealedSettings } from "./types.js";
+
+export const AGENT_VERSION = "0.1.0";
+export const STATE_FILE = ".agent-state.json";
+export const DEPLOY_KEY_FILE = ".deploy-key.pub";
+
+/** What the agent needs from AgentClient (an interface so tests can substitute it). */
+export interface AgentApi {
+  poll(opts: { waitSeconds?: number; etag?: string; signal?: AbortSignal }): Promise<PollResult>;
+  reportStatus(name: string, report: StatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }>;
+  heartbeat(info: HeartbeatInfo, signal?: AbortSignal): Promise<void>;
+}
+
+export interface AppliedEvent {
+  name: string;
+  generation: number;
+  removed: boolean;
+  /** absolute paths of the manifests written (empty when removed or when only the report was retried) */
+  files: string[];
+  report: StatusReport;
+  accepted: boolean;
+}
+
+export interface AgentOptions {
+  client: AgentApi;
+  /** opens the protectedSettings JWEs */
+  privateKey: crypto.KeyObject;
+  outDir: string;
+  /** long-poll wait in run(); 0 = plain polling every pollIntervalSeconds (default 30) */
+  waitSeconds?: number;
+  /** heartbeat at start and after every this many polls (default 10) */
+  heartbeatEveryPolls?: number;
+  heartbeat?: Partial<HeartbeatInfo>;
+  /** the longest back-off after errors, ms (default 60000) */
+  maxBackoffMs?: number;
+  /** used when the service has not said yet (default 60) */
+  defaultPollIntervalSeconds?: number;
+  onApplied?: (event: AppliedEvent) => void;
+  log?: (level: "info" | "warn" | "error", message: string) => void;
+  now?: () => Date;
+}
+
+export interface RunOnceResult {
+  status: 200 | 304;
+  pollIntervalSeconds?: number;
+  applied: string[];
+  removed: string[];
+  failed: string[];
+  skipped: string[];
+}
+
+interface AppliedRecord {
+  generation: number;
+  /** the status report for this generation got a 200 */
+  reported: boolean;
+  removed?: boolean;
+  appliedAt?: string;
+  protectedSettingsReceived?: boolean;
+}
+
+interface AgentState {
+  version: 1;
+  serviceGeneration?: number;
+  configurations: Record<string, AppliedRecord>;
+}
+
+export class Agent {
+  private etag: string | undefined;
+  private pollIntervalSeconds: number | undefined;
+  private readonly outDir: string;
+  private readonly log: NonNullable<AgentOptions["log"]>;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: AgentOptions) {
+    this.outDir = path.resolve(options.outDir);
+    this.log = options.log ?? (() => undefined);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** One poll (by default without waiting) and, on a 200, one pass over every configuration. */
+  async runOnce(opts: { waitSeconds?: number; signal?: AbortSignal } = {}): Promise<RunOnceResult> {
+    const result: RunOnceResult = { status: 304, applied: [], removed: [], failed: [], skipped: [] };
+    const polled = await this.options.client.poll({
+      waitSeconds: opts.waitSeconds ?? 0,
+      ...(this.etag ? { etag: this.etag } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    if (polled.status === 304) return result;
+    result.status = 200;
+    const desired = polled.state;
+    if (typeof desired.pollIntervalSeconds === "number" && desired.pollIntervalSeconds > 0) this.pollIntervalSeconds = desired.pollIntervalSeconds;
+    result.pollIntervalSeconds = this.pollIntervalSeconds;
+
+    fs.mkdirSync(this.outDir, { recursive: true, mode: 0o700 });
+    const state = this.readState();
+    state.serviceGeneration = desired.generation;
+    let complete = true;
+    const listed = new Set<string>();
+    for (const configuration of desired.configurations ?? []) {
+      listed.add(configuration.name);
+      try {
+        const outcome = await this.reconcile(configuration, state, opts.signal);
+        result[outcome].push(configuration.name);
+      } catch (err) {
+        // the report could not be delivered: keep the old ETag so the next poll brings the configuration again
+        complete = false;
+        result.failed.push(configuration.name);
+        this.log("error", `configuration ${configuration.name}: ${errorMessage(err)}`);
+      } finally {
+        this.writeState(state);
+      }
+    }
+    // a configuration the service no longer lists at all (purged without a tombstone we saw) is pruned silently
+    for (const name of Object.keys(state.configurations)) {
+      if (listed.has(name)) continue;
+      this.removeDir(name);
+      delete state.configurations[name];
+      this.log("info", `configuration ${name} is no longer listed; its manifests were removed`);
+    }
+    this.writeState(state);
+    if (complete) this.etag = polled.etag;
+    return result;
+  }
+
+  /** Polls until `signal` aborts: long-polls with the ETag, heartbeats, backs off with jitter on errors. */
+  async run(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = opts;
+    const waitSeconds = this.options.waitSeconds ?? 30;
+    const heartbeatEvery = Math.max(1, this.options.heartbeatEveryPolls ?? 10);
+    const maxBackoff = this.options.maxBackoffMs ?? 60_000;
+    let polls = 0;
+    let failures = 0;
+    await this.sendHeartbeat(signal);
+    while (!signal?.aborted) {
+      const started = Date.now();
+      let pause: number;
+      try {
+        const r = await this.runOnce({ waitSeconds, ...(signal ? { signal } : {}) });
+        failures = 0;
+        const interval = (this.pollIntervalSeconds ?? this.options.defaultPollIntervalSeconds ?? 60) * 1000;
+        const held = Date.now() - started >= (waitSeconds * 1000) / 2;
+        if (waitSeconds === 0) pause = interval; // plain polling
+        else if (r.status === 304 && !held) pause = interval; // the service did not hold the request: do not spin
+        else if (r.status === 200 && !held) pause = 1000; // something changed: look again soon (the ETag makes it wait)
+        else pause = 0;
+        if (r.failed.length > 0) pause = Math.max(pause, this.backoff(1, maxBackoff));
+      } catch (err) {
+        if (signal?.aborted) break;
+        failures++;
+        pause = this.backoff(failures, maxBackoff);
+        this.log("warn", `poll failed (${failures} in a row), retrying in ${Math.round(pause / 1000)} s: ${errorMessage(err)}`);
+      }
+      polls++;
+      if (polls % heartbeatEvery === 0) await this.sendHeartbeat(signal);
+      if (pause > 0 && !(await pauseFor(pause, signal))) break;
+    }
+  }
+
+  /** Full jitter between half and all of min(max, 1 s · 2^(n-1)). */
+  private backoff(failures: number, maxMs: number): number {
+    const ceiling = Math.min(maxMs, 1000 * 2 ** Math.min(failures - 1, 16));
+    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  }
+
+  private async sendHeartbeat(signal: AbortSignal | undefined): Promise<void> {
+    const info: HeartbeatInfo = {
+      agentVersion: this.options.heartbeat?.agentVersion ?? AGENT_VERSION,
+      kubernetesVersion: this.options.heartbeat?.kubernetesVersion ?? "unknown",
+      totalNodeCount: this.options.heartbeat?.totalNodeCount ?? 1,
+    };
+    try {
+      await this.options.client.heartbeat(info, signal);
+    } catch (err) {
+      if (!signal?.aborted) this.log("warn", `heartbeat failed: ${errorMessage(err)}`);
+    }
+  }
+
+  private async reconcile(c: DesiredConfiguration, state: AgentState, signal: AbortSignal | undefined): Promise<"applied" | "removed" | "failed" | "skipped"> {
+    const known = state.configurations[c.name];
+    if (c.deleted) {
+      if (known?.removed && known.generation === c.generation && known.reported) return "skipped";
+      if (!isSafeName(c.name)) throw new Error(`refusing to remove a directory for the configuration name '${c.name}'`);
+      this.removeDir(c.name);
+      state.configurations[c.name] = { generation: c.generation, reported: false, removed: true };
+      this.writeState(state);
+      const report: StatusReport = {
+        observedGeneration: c.generation,
+        complianceState: "Installed",
+        message: "The operator manifests were removed.",
+        messageLevel: "Information",
+        removed: true,
+      };
+      await this.send(c, report, [], true, state, signal);
+      return "removed";
+    }
+
+    if (known && !known.removed && known.generation === c.generation) {
+      if (known.reported) return "skipped";
+      // applied earlier, but the report did not get through: report again, do not rewrite
+      await this.send(c, this.installedReport(c, known.appliedAt ?? this.now().toISOString(), known.protectedSettingsReceived === true), [], false, state, signal);
+      return "applied";
+    }
+
+    let files: string[];
+    let secretsReceived = false;
+    let appliedAt: string;
+    try {
+      if (!isSafeName(c.name)) throw new Error(`the configuration name '${c.name}' cannot be used as a directory name`);
+      const secrets = c.protectedSettings ? await this.unseal(c.protectedSettings) : undefined;
+      secretsReceived = secrets !== undefined;
+      const manifests = renderManifests(c, secrets);
+      files = this.writeAtomically(c.name, manifests);
+      appliedAt = this.now().toISOString();
+    } catch (err) {
+      const report: StatusReport = {
+        observedGeneration: c.generation,
+        complianceState: "Failed",
+        message: errorMessage(err),
+        messageLevel: "Error",
+      };
+      // a failure is not recorded as applied, so the next change (or restart) tries again
+      await this.options.client.reportStatus(c.name, report, signal);
+      return "failed";
+    }
+    state.configurations[c.name] = { generation: c.generation, reported: false, appliedAt, protectedSettingsReceived: secretsReceived };
+    this.writeState(state);
+    await this.send(c, this.installedReport(c, appliedAt, secretsReceived), files, false, state, signal);
+    return "applied";
+  }
+
+  private installedReport(c: DesiredConfiguration, appliedAt: string, secretsReceived: boolean): StatusReport {
+    return {
+      observedGeneration: c.generation,
+      complianceState: "Installed",
+      message: "The Flux operator manifests were written.",
+      messageLevel: "Information",
+      lastConfigApplied: appliedAt,
+      repositoryPublicKey: this.deployKey(c.name, c.properties.operatorInstanceName),
+      ...(secretsReceived ? { protectedSettingsReceived: true } : {}),
+    };
+  }
+
+  private async send(c: DesiredConfiguration, report: StatusReport, files: string[], removed: boolean, state: AgentState, signal: AbortSignal | undefined): Promise<void> {
+    const { accepted } = await this.options.client.reportStatus(c.name, report, signal);
+    if (!accepted) this.log("warn", `the service did not accept the status of ${c.name} generation ${c.generation}`);
+    const record = state.configurations[c.name];
+    if (record) record.reported = true; // a tombstone's record stays until the service stops listing it
+    this.writeState(state);
+    this.log("info", `${c.name} generation ${c.generation} ${removed ? "removed" : "applied"}`);
+    this.options.onApplied?.({ name: c.name, generation: c.generation, removed, files, report, accepted });
+  }
+
+  private async unseal(jwe: string): Promise<UnsealedSettings> {
+    const { plaintext } = await compactDecrypt(jwe, this.options.privateKey, {
+      keyManagementAlgorithms: ["RSA-OAEP-256", "ECDH-ES+A256KW"],
+      contentEncryptionAlgorithms: ["A256GCM"],
+    });
+    const parsed = JSON.parse(new TextDecoder().decode(plaintext)) as unknown;
+    if (typeof parsed !== "object" || parsed === null) throw new Error("the protected settings are not a JSON object");
+    const obj = parsed as Record<string, unknown>;
+    const ps = (obj.protectedSettings ?? {}) as Record<string, unknown>;
+    if (typeof ps !== "object" || ps === null || Array.isArray(ps)) throw new Error("protectedSettings is not an object");
+    const out: UnsealedSettings = { protectedSettings: {} };
+    for (const k of ["sshPrivateKey", "httpsUser", "httpsKey"] as const) {
+      const v = ps[k];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== "string") throw new Error(`protectedSettings.${k} is not a string`);
+      out.protectedSettings[k] = v;
+    }
+    if (typeof obj.sshKnownHostsContents === "string") out.sshKnownHostsContents = obj.sshKnownHostsContents;
+    return out;
+  }
+
+  /** The public half of the configuration's (simulated) Flux deploy key, generated once and kept with its manifests. */
+  private deployKey(name: string, instance: string): string {
+    const file = path.join(this.outDir, name, DEPLOY_KEY_FILE);
+    if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+    const key = newDeployKey(instance);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o644 });
+    return key;
+  }
+
+  /** Writes the manifests into a fresh directory, then swaps it in with renames; the deploy key survives re-applies. */
+  private writeAtomically(name: string, manifests: Array<{ path: string; yaml: string }>): string[] {
+    const suffix = `${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
+    const tmp = path.join(this.outDir, `.${name}.tmp-${suffix}`);
+    const old = path.join(this.outDir, `.${name}.old-${suffix}`);
+    const target = path.join(this.outDir, name);
+    fs.mkdirSync(tmp, { mode: 0o700 });
+    try {
+      const written: string[] = [];
+      for (const m of manifests) {
+        const rel = path.relative(name, m.path);
+        if (rel.startsWith("..") || path.isAbsolute(rel)) throw new Error(`manifest path ${m.path} is outside ${name}/`);
+        const file = path.join(tmp, rel);
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(file, m.yaml, { mode: 0o600 }); // Secrets live here
+        written.push(path.join(target, rel));
+      }
+      const existingKey = path.join(target, DEPLOY_KEY_FILE);
+      if (fs.existsSync(existingKey)) fs.copyFileSync(existingKey, path.join(tmp, DEPLOY_KEY_FILE));
+      const hadTarget = fs.existsSync(target);
+      if (hadTarget) fs.renameSync(target, old);
+      try {
+        fs.renameSync(tmp, target);
+      } catch (err) {
+        if (hadTarget) fs.renameSync(old, target);
+        throw err;
+      }
+      if (hadTarget) fs.rmSync(old, { recursive: true, force: true });
+      return written;
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  private removeDir(name: string): void {
+    if (!isSafeName(name)) return;
+    fs.rmSync(path.join(this.outDir, name), { recursive: true, force: true });
+  }
+
+  private readState(): AgentState {
+    const file = path.join(this.outDir, STATE_FILE);
+    try {
+      const parsed = JSON.parse(fs.readFileSync(file, "utf8")) as AgentState;
+      if (parsed && typeof parsed.configurations === "object" && parsed.configurations !== null) return parsed;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.log("warn", `ignoring unreadable ${file}: ${errorMessage(err)}`);
+    }
+    return { version: 1, configurations: {} };
+  }
+
+  private writeState(state: AgentState): void {
+    const file = path.join(this.outDir, STATE_FILE);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(tmp, file);
+  }
+}
+
+/** `ssh-ed25519 AAAA... flux-<instance>`: the wire form of a fresh ed25519 public key (the private half is discarded). */
+export function newDeployKey(comment: string): string {
+  const { publicKey } = crypto.generateKeyPairSync("ed25519");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x ?? "", "base64url");
+  const str = (b: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+  return `ssh-ed25519 ${Buffer.concat([str(Buffer.from("ssh-ed25519")), str(raw)]).toString("base64")} flux-${comment}`;
+}
+
+function isSafeName(name: string): boolean {
+  return typeof name === "string" && name.length > 0 && !name.startsWith(".") && !/[/\\\0]/.test(name);
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof AgentHttpError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Sleeps; false when aborted. */
+async function pauseFor(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, signal ? { signal } : {});
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Cluster agents authenticate with a JWT signed by the key registered as the cluster's
+ * agentPublicKeyCertificate (RS256 or ES256): sub = the cluster id, aud = the agent audience,
+ * iat and exp at most 10 minutes apart. Verified tokens are remembered until they expire, so a poll
+ * that changes nothing costs no signature check; the registered keys are remembered for a bounded
+ * time and dropped at once when this process changes or deletes the cluster.
+ */
+import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
+import { errors } from "../arm/errors.js";
+import { keyOf } from "../arm/resource-ids.js";
+import { parseAgentKey, type AgentKey } from "../domain/agent-keys.js";
+import type { ChangeBus } from "../domain/changes.js";
+import type { Repository } from "../domain/repository.js";
+import type { Clock } from "../ports/clock.js";
+
+export const MAX_AGENT_TOKEN_LIFETIME_SECONDS = 600;
+const CLOCK_SKEW_SECONDS = 60;
+const CLUSTER_ID = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.kubernetes\/connectedclusters\/([^/]+)$/i;
+
+export interface AgentPrincipal {
+  /** lower-cased cluster id the token speaks for */
+  clusterKey: string;
+}
+
+export interface AgentAuthOptions {
+  audience: string;
+  /** how long a registered key is trusted before it is read again (other replicas' changes) */
+  stalenessMs: number;
+  maxCachedTokens: number;
+}
+
+const invalid = (reason: string) => errors.authenticationInvalid(reason);
+
+export class AgentAuthenticator {
+  private readonly keys = new Map<string, { key: AgentKey | undefined; checkedAt: number }>();
+  private readonly tokens = new Map<string, { clusterKey: string; fingerprint: string; exp: number }>();
+  /** signature verifications made, for tests and metrics */
+  verifications = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    bus: ChangeBus,
+    private readonly clock: Clock,
+    private readonly options: AgentAuthOptions,
+  ) {
+    bus.on((change) => {
+      if (change.what === "identity") this.keys.delete(change.clusterKey);
+    });
+  }
+
+  private async keyOf(clusterKey: string): Promise<AgentKey | undefined> {
+    const cached = this.keys.get(clusterKey);
+    if (cached && this.clock.now() - cached.checkedAt < this.options.stalenessMs) return cached.key;
+    const m = CLUSTER_ID.exec(clusterKey);
+    if (!m) return undefined;
+    const found = await this.repo.getCluster(m[1] ?? "", clusterKey);
+    const key = found ? parseAgentKey(found.record.properties.agentPublicKeyCertificate) : undefined;
+    this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
+    return key;
+  }
+
+  /** who the bearer token speaks for; 401 for anything but a valid token of an existing cluster */
+  async authenticate(authorization: string | undefined): Promise<AgentPrincipal> {
+    if (!authorization) throw errors.authenticationMissing();
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!match?.[1]) throw invalid("the Authorization header must be 'Bearer <token>'");
+    const token = match[1];
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+
+    const remembered = this.tokens.get(token);
+    if (remembered && remembered.exp > nowSeconds) {
+      const key = await this.keyOf(remembered.clusterKey);
+      if (key && key.fingerprint === remembered.fingerprint) return { clusterKey: remembered.clusterKey };
+      this.tokens.delete(token);
+      throw invalid("the cluster's agent key has changed or the cluster no longer exists");
+    }
+
+    let sub: string;
+    try {
+      const claims = decodeJwt(token);
+      sub = typeof claims.sub === "string" ? claims.sub : "";
+    } catch {
+      throw invalid("the token is malformed");
+    }
+    const clusterKey = keyOf(sub);
+    if (!CLUSTER_ID.test(clusterKey)) throw invalid("the token's subject is not a connected cluster id");
+    const key = await this.keyOf(clusterKey);
+    if (!key) throw invalid("the token's cluster is not registered");
+    let exp: number;
+    try {
+      this.verifications++;
+      const { payload } = await jwtVerify(token, key.key, {
+        audience: this.options.audience,
+        algorithms: [key.jwsAlg],
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ["sub", "iat", "exp"],
+        currentDate: new Date(this.clock.now()),
+      });
+      exp = payload.exp ?? 0;
+      if (exp - (payload.iat ?? 0) > MAX_AGENT_TOKEN_LIFETIME_SECONDS) throw invalid(`the token may live at most ${MAX_AGENT_TOKEN_LIFETIME_SECONDS} seconds`);
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw invalid("the token has expired");
+      if (err instanceof joseErrors.JOSEError) throw invalid(`the token was rejected (${err.code})`);
+      throw err;
+    }
+    if (this.tokens.size >= this.options.maxCachedTokens) this.tokens.clear();
+    this.tokens.set(token, { clusterKey, fingerprint: key.fingerprint, exp });
+    return { clusterKey };
+  }
+}

@@ -1,0 +1,25 @@
+/** The cluster agent's public key as registered on the connected cluster, parsed once. */
+import crypto from "node:crypto";
+import { decodeBase64Strict } from "./validation/base64.js";
+
+export interface AgentKey {
+  key: crypto.KeyObject;
+  /** the JWS algorithm its tokens use, and the JWE algorithm secrets are sealed with */
+  jwsAlg: "RS256" | "ES256";
+  jweAlg: "RSA-OAEP-256" | "ECDH-ES+A256KW";
+  /** short digest of the registered value: changes when the key is replaced */
+  fingerprint: string;
+}
+
+export function parseAgentKey(registered: string): AgentKey {
+  const key = registered.includes("-----BEGIN")
+    ? crypto.createPublicKey({ key: registered, format: "pem" })
+    : crypto.createPublicKey({ key: decodeBase64Strict(registered) ?? Buffer.alloc(0), format: "der", type: "spki" });
+  const rsa = key.asymmetricKeyType === "rsa";
+  return {
+    key,
+    jwsAlg: rsa ? "RS256" : "ES256",
+    jweAlg: rsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW",
+    fingerprint: crypto.createHash("sha256").update(registered).digest("base64url").slice(0, 16),
+  };
+}

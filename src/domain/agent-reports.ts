@@ -1,0 +1,100 @@
+/**
+ * What cluster agents report: per configuration, the generation they applied and how it went (it
+ * becomes the resource's complianceStatus, repositoryPublicKey and provisioningState); for a tombstone,
+ * that it was removed (the tombstone then disappears); and heartbeats (the cluster's agent-reported
+ * properties, connectivity). A report about an older generation never overwrites a newer state.
+ */
+import { errors } from "../arm/errors.js";
+import { clusterId, configurationId, CONFIGURATION_TYPE, keyOf } from "../arm/resource-ids.js";
+import type { Clock } from "../ports/clock.js";
+import type { ChangeBus } from "./changes.js";
+import type { ClusterRef } from "./clusters.js";
+import { withOptimisticRetry } from "./optimistic.js";
+import type { Repository } from "./repository.js";
+import type { ComplianceState, ConfigurationRecord, MessageLevel } from "./types.js";
+
+export interface StatusReport {
+  observedGeneration: number;
+  complianceState: ComplianceState;
+  message?: string;
+  messageLevel?: MessageLevel;
+  lastConfigApplied?: string;
+  repositoryPublicKey?: string;
+  removed?: boolean;
+  protectedSettingsReceived?: boolean;
+}
+
+export interface Heartbeat {
+  agentVersion: string;
+  kubernetesVersion: string;
+  totalNodeCount: number;
+}
+
+export type StatusOutcome = { accepted: true } | { accepted: false; reason: "stale" | "tombstone" };
+
+export class AgentReports {
+  constructor(
+    private readonly repo: Repository,
+    private readonly bus: ChangeBus,
+    private readonly clock: Clock,
+  ) {}
+
+  async status(ref: ClusterRef, name: string, report: StatusReport): Promise<StatusOutcome> {
+    const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = configurationId(cluster, name);
+    return withOptimisticRetry(false, async () => {
+      const found = await this.repo.getConfiguration(ref.subscriptionId, id);
+      if (!found) throw errors.resourceNotFound(CONFIGURATION_TYPE, name, ref.resourceGroup);
+      const record = found.record;
+      if (report.observedGeneration > record.generation) {
+        throw errors.invalidParameter("observedGeneration", `observedGeneration ${report.observedGeneration} is newer than the configuration's generation ${record.generation}.`);
+      }
+      if (report.observedGeneration < record.generation) return { accepted: false, reason: "stale" };
+      if (found.deleted) {
+        if (!report.removed) return { accepted: false, reason: "tombstone" };
+        // the agent removed it: the tombstone has served its purpose
+        await this.repo.removeTombstone(ref.subscriptionId, id, found.etag);
+        await this.repo.bumpDesiredVersion(ref.subscriptionId, cluster);
+        this.bus.emit({ clusterKey: keyOf(cluster), what: "configurations" });
+        return { accepted: true };
+      }
+      const updated: ConfigurationRecord = {
+        ...record,
+        provisioningState: report.complianceState === "Failed" ? "Failed" : "Succeeded",
+        complianceStatus: {
+          complianceState: report.complianceState,
+          ...(report.lastConfigApplied !== undefined ? { lastConfigApplied: report.lastConfigApplied } : {}),
+          ...(report.message !== undefined ? { message: report.message } : {}),
+          ...(report.messageLevel !== undefined ? { messageLevel: report.messageLevel } : {}),
+        },
+        ...(report.repositoryPublicKey !== undefined ? { repositoryPublicKey: report.repositoryPublicKey } : {}),
+        ...(report.protectedSettingsReceived ? { secretsDelivered: { generation: record.generation, at: new Date(this.clock.now()).toISOString() } } : {}),
+      };
+      await this.repo.writeConfiguration(ref.subscriptionId, updated, found.etag);
+      return { accepted: true };
+    });
+  }
+
+  async heartbeat(ref: ClusterRef, beat: Heartbeat): Promise<void> {
+    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    await withOptimisticRetry(false, async () => {
+      const found = await this.repo.getCluster(ref.subscriptionId, id);
+      if (!found) throw errors.authenticationInvalid("the token's cluster is not registered");
+      const p = found.record.properties;
+      await this.repo.writeCluster(
+        {
+          ...found.record,
+          properties: {
+            ...p,
+            agentVersion: beat.agentVersion,
+            kubernetesVersion: beat.kubernetesVersion,
+            totalNodeCount: beat.totalNodeCount,
+            connectivityStatus: "Connected",
+            lastConnectivityTime: new Date(this.clock.now()).toISOString(),
+          },
+        },
+        found.etag,
+      );
+    });
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * What each cluster's agent should run, served from memory.
+ *
+ * A snapshot per cluster holds the response body (configurations, tombstones, protected settings
+ * sealed to the cluster's key as JWE) and its ETag. Freshness:
+ * - in this process, every change goes through the domain, which bumps the cluster's version marker
+ *   and announces it on the ChangeBus: the snapshot is dropped at once (exact);
+ * - changes made by another replica are seen within `stalenessMs`: after that a poll re-reads the
+ *   cluster's version marker (one point read) and rebuilds only if it moved (bounded-stale).
+ * A poll that finds nothing new therefore costs no store call while the snapshot is fresh.
+ * Long polls wait on the bus, and re-check the marker every `stalenessMs` for other replicas' writes.
+ */
+import crypto from "node:crypto";
+import { CompactEncrypt } from "jose";
+import { clusterId as makeClusterId, keyOf } from "../arm/resource-ids.js";
+import type { Clock } from "../ports/clock.js";
+import { parseAgentKey, type AgentKey } from "./agent-keys.js";
+import type { ChangeBus } from "./changes.js";
+import type { ClusterRef } from "./clusters.js";
+import type { Repository } from "./repository.js";
+import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
+
+export interface Snapshot {
+  clusterKey: string;
+  version: number;
+  etag: string;
+  /** the JSON body without pollIntervalSeconds (added per response, with jitter) */
+  json: string;
+  checkedAt: number;
+}
+
+export interface DesiredStateOptions {
+  stalenessMs: number;
+  pollIntervalSeconds: number;
+}
+
+export class ClusterGoneError extends Error {
+  constructor(public readonly clusterKey: string) {
+    super(`cluster ${clusterKey} does not exist`);
+    this.name = "ClusterGoneError";
+  }
+}
+
+const encoder = new TextEncoder();
+
+async function sealTo(agentKey: AgentKey, secrets: ConfigurationSecrets): Promise<string> {
+  const payload = { protectedSettings: secrets.protectedSettings, ...(secrets.sshKnownHostsContents !== undefined ? { sshKnownHostsContents: secrets.sshKnownHostsContents } : {}) };
+  return new CompactEncrypt(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: agentKey.jweAlg, enc: "A256GCM", cty: "application/json" }).encrypt(agentKey.key);
+}
+
+function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string | undefined) {
+  const s = record.spec;
+  return {
+    name: record.name,
+    id: record.id,
+    generation: record.generation,
+    deleted,
+    properties: {
+      repositoryUrl: s.repositoryUrl,
+      operatorNamespace: s.operatorNamespace,
+      operatorInstanceName: s.operatorInstanceName,
+      operatorType: s.operatorType,
+      ...(s.operatorParams !== undefined ? { operatorParams: s.operatorParams } : {}),
+      operatorScope: s.operatorScope,
+      ...(s.enableHelmOperator !== undefined ? { enableHelmOperator: s.enableHelmOperator } : {}),
+      ...(s.helmOperatorProperties !== undefined ? { helmOperatorProperties: s.helmOperatorProperties } : {}),
+    },
+    ...(sealed !== undefined ? { protectedSettings: sealed } : {}),
+  };
+}
+
+export class DesiredState {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly building = new Map<string, Promise<Snapshot>>();
+  /** snapshots built, for tests and metrics */
+  builds = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly bus: ChangeBus,
+    private readonly clock: Clock,
+    private readonly options: DesiredStateOptions,
+  ) {
+    bus.on((change) => this.snapshots.delete(change.clusterKey));
+  }
+
+  /** the cluster's current snapshot: from memory when fresh, else checked against its version marker */
+  async get(ref: ClusterRef): Promise<Snapshot> {
+    const id = makeClusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const key = keyOf(id);
+    const cached = this.snapshots.get(key);
+    const now = this.clock.now();
+    if (cached && now - cached.checkedAt < this.options.stalenessMs) return cached;
+    if (cached) {
+      const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
+      if (version === cached.version && this.snapshots.get(key) === cached) {
+        cached.checkedAt = now;
+        return cached;
+      }
+    }
+    let pending = this.building.get(key);
+    if (!pending) {
+      // one build per cluster at a time: a fleet waking up together does not stampede the store
+      pending = this.build(ref, id, key).finally(() => this.building.delete(key));
+      this.building.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async build(ref: ClusterRef, id: string, key: string): Promise<Snapshot> {
+    this.builds++;
+    const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
+    const cluster = await this.repo.getCluster(ref.subscriptionId, id);
+    if (!cluster) throw new ClusterGoneError(key);
+    const agentKey = parseAgentKey(cluster.record.properties.agentPublicKeyCertificate);
+    const all = await this.repo.allConfigurations(ref.subscriptionId, id);
+    const withSecrets = all.filter((v) => !v.deleted && (v.record.secrets.hasKnownHosts || v.record.secrets.protectedSettingKeys.length > 0)).map((v) => v.record.id);
+    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
+    const configurations = await Promise.all(
+      all.map(async (v) => {
+        const own = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
+        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own) : undefined);
+      }),
+    );
+    // the ETag covers what the agent acts on, not the JWE's randomness: version, key, and each item's generation
+    const digest = crypto
+      .createHash("sha256")
+      .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined])]))
+      .digest("base64url")
+      .slice(0, 22);
+    const snapshot: Snapshot = { clusterKey: key, version, etag: `"${digest}"`, json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now() };
+    this.snapshots.set(key, snapshot);
+    return snapshot;
+  }
+
+  /** the body as sent: pollIntervalSeconds with ±20 % jitter, so a fleet back from an outage spreads out */
+  body(snapshot: Snapshot): string {
+    const base = this.options.pollIntervalSeconds;
+    const jittered = Math.max(1, Math.round(base * (0.8 + Math.random() * 0.4)));
+    return `{"pollIntervalSeconds":${jittered},${snapshot.json.slice(1)}`;
+  }
+
+  /**
+   * Resolves when the cluster's desired state may have changed (a local change, or the marker check
+   * every stalenessMs for other replicas), or after `ms`. Returns the newer snapshot, or undefined.
+   */
+  async waitForChange(ref: ClusterRef, etag: string, ms: number, signal: AbortSignal): Promise<Snapshot | undefined> {
+    const key = keyOf(makeClusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const deadline = this.clock.now() + ms;
+    while (!signal.aborted) {
+      const remaining = deadline - this.clock.now();
+      if (remaining <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          off();
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(remaining, this.options.stalenessMs));
+        const off = this.bus.on((change) => {
+          if (change.clusterKey === key) done();
+        });
+        signal.addEventListener("abort", done);
+      });
+      if (signal.aborted) return undefined;
+      const snapshot = await this.get(ref);
+      if (snapshot.etag !== etag) return snapshot;
+    }
+    return undefined;
+  }
+}

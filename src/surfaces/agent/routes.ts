@@ -1,0 +1,87 @@
+/**
+ * The agent API (data plane, openapi/agent.json): clusters pull their desired state and report
+ * back. Same server, same ARM error shape; authenticated by the cluster's own key, never by ARM tokens.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { errors } from "../../arm/errors.js";
+import { clusterId, keyOf } from "../../arm/resource-ids.js";
+import type { AgentAuthenticator } from "../../auth/agent-authenticator.js";
+import type { AgentReports, Heartbeat, StatusReport } from "../../domain/agent-reports.js";
+import type { ClusterRef } from "../../domain/clusters.js";
+import { ClusterGoneError, type DesiredState } from "../../domain/desired-state.js";
+import { validateRequestBody } from "../../openapi/index.js";
+import { requireJsonBody } from "../arm/route-table.js";
+
+export interface AgentServices {
+  authenticator: AgentAuthenticator;
+  desired: DesiredState;
+  reports: AgentReports;
+}
+
+const BASE = "/agent/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Kubernetes/connectedClusters/:clusterName";
+export const MAX_WAIT_SECONDS = 60;
+
+type Params = { subscriptionId: string; resourceGroupName: string; clusterName: string; configurationName?: string };
+
+/** the token must speak for the cluster in the path: authentication, then this, then anything else */
+async function authorize(services: AgentServices, request: FastifyRequest): Promise<ClusterRef> {
+  const principal = await services.authenticator.authenticate(request.headers.authorization);
+  const p = request.params as Params;
+  const ref = { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.clusterName };
+  if (principal.clusterKey !== keyOf(clusterId(ref.subscriptionId, ref.resourceGroup, ref.name))) throw errors.agentForbidden();
+  return ref;
+}
+
+function waitSecondsOf(request: FastifyRequest): number {
+  const raw = (request.query as Record<string, unknown>).waitSeconds;
+  if (raw === undefined || raw === "") return 0;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > MAX_WAIT_SECONDS) throw errors.invalidParameter("waitSeconds", `waitSeconds must be an integer from 0 to ${MAX_WAIT_SECONDS}.`);
+  return value;
+}
+
+export function registerAgentRoutes(app: FastifyInstance, services: AgentServices): void {
+  // long polls end (304) when the server closes, so shutdown is not held up by waiting agents
+  const closing = new AbortController();
+  app.addHook("preClose", async () => closing.abort());
+
+  const snapshotOf = async (ref: ClusterRef) => {
+    try {
+      return await services.desired.get(ref);
+    } catch (err) {
+      if (err instanceof ClusterGoneError) throw errors.authenticationInvalid("the token's cluster is not registered");
+      throw err;
+    }
+  };
+
+  app.get(`${BASE}/configurations`, { config: { operationId: "Agent_GetConfigurations" } }, async (request: FastifyRequest, reply: FastifyReply) => {
+    const ref = await authorize(services, request);
+    const waitSeconds = waitSecondsOf(request);
+    let snapshot = await snapshotOf(ref);
+    const known = request.headers["if-none-match"];
+    if (known === snapshot.etag) {
+      const gone = new AbortController();
+      reply.raw.on("close", () => gone.abort());
+      const newer = waitSeconds > 0 ? await services.desired.waitForChange(ref, snapshot.etag, waitSeconds * 1000, AbortSignal.any([gone.signal, closing.signal])) : undefined;
+      if (!newer) return reply.code(304).header("etag", snapshot.etag).send();
+      snapshot = newer;
+    }
+    return reply.code(200).header("etag", snapshot.etag).header("cache-control", "no-store").type("application/json; charset=utf-8").send(services.desired.body(snapshot));
+  });
+
+  app.post(`${BASE}/configurations/:configurationName/status`, { config: { operationId: "Agent_ReportStatus" } }, async (request, reply) => {
+    const ref = await authorize(services, request);
+    const body = requireJsonBody(request);
+    validateRequestBody("Agent_ReportStatus", body);
+    const outcome = await services.reports.status(ref, (request.params as Params).configurationName ?? "", body as unknown as StatusReport);
+    return reply.code(200).type("application/json; charset=utf-8").send(outcome);
+  });
+
+  app.post(`${BASE}/heartbeat`, { config: { operationId: "Agent_Heartbeat" } }, async (request, reply) => {
+    const ref = await authorize(services, request);
+    const body = requireJsonBody(request);
+    validateRequestBody("Agent_Heartbeat", body);
+    await services.reports.heartbeat(ref, body as unknown as Heartbeat);
+    return reply.code(204).send();
+  });
+}
