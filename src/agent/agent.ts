@@ -227,7 +227,7 @@ export class Agent {
       const report: StatusReport = {
         observedGeneration: c.generation,
         complianceState: "Failed",
-        message: errorMessage(err),
+        message: errorMessage(err).slice(0, 4096), // the service's limit
         messageLevel: "Error",
       };
       // a failure is not recorded as applied, so the next change (or restart) tries again

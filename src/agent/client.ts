@@ -21,6 +21,9 @@ export interface AgentClientOptions {
   now?: () => number;
 }
 
+/** the service refuses longer waits (400) */
+export const MAX_WAIT_SECONDS = 60;
+
 export class AgentHttpError extends Error {
   constructor(
     readonly status: number,
@@ -56,7 +59,7 @@ export class AgentClient {
   }
 
   async poll(opts: { waitSeconds?: number; etag?: string; signal?: AbortSignal } = {}): Promise<PollResult> {
-    const wait = Math.max(0, Math.floor(opts.waitSeconds ?? 0));
+    const wait = Math.min(MAX_WAIT_SECONDS, Math.max(0, Math.floor(opts.waitSeconds ?? 0)));
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.etag) headers["if-none-match"] = opts.etag;
     const res = await this.request("GET", `/configurations?waitSeconds=${wait}`, undefined, headers, wait * 1000 + this.timeoutMs, opts.signal);

@@ -63,7 +63,7 @@ export class AgentReports {
         provisioningState: report.complianceState === "Failed" ? "Failed" : "Succeeded",
         complianceStatus: {
           complianceState: report.complianceState,
-          ...(report.lastConfigApplied !== undefined ? { lastConfigApplied: report.lastConfigApplied } : {}),
+          ...(report.lastConfigApplied !== undefined ? { lastConfigApplied: new Date(report.lastConfigApplied).toISOString() } : {}),
           ...(report.message !== undefined ? { message: report.message } : {}),
           ...(report.messageLevel !== undefined ? { messageLevel: report.messageLevel } : {}),
         },

@@ -1,0 +1,156 @@
+import t from "tap";
+import { parse } from "yaml";
+import { FLUX_IMAGE, HELM_OPERATOR_IMAGE, renderManifests, splitArgs, parseSetValues } from "../../src/agent/manifests.js";
+import type { DesiredConfiguration, UnsealedSettings } from "../../src/agent/types.js";
+import { toYaml } from "../../src/agent/yaml-emit.js";
+
+type Doc = Record<string, any>;
+
+function configuration(props: Partial<DesiredConfiguration["properties"]> = {}, name = "cfg1"): DesiredConfiguration {
+  return {
+    name,
+    id: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/${name}`,
+    generation: 3,
+    deleted: false,
+    properties: {
+      repositoryUrl: "git@github.com:example/cluster-config.git",
+      operatorNamespace: "team-a",
+      operatorInstanceName: "flux-a",
+      operatorType: "Flux",
+      operatorScope: "namespace",
+      operatorParams: "--git-readonly --git-branch=main",
+      ...props,
+    },
+  };
+}
+
+function render(c: DesiredConfiguration, s?: UnsealedSettings) {
+  const out = renderManifests(c, s);
+  return out.map((m) => ({ path: m.path, doc: parse(m.yaml) as Doc }));
+}
+const find = (docs: Array<{ doc: Doc }>, kind: string, name?: string) => docs.find((d) => d.doc.kind === kind && (name === undefined || d.doc.metadata.name === name))?.doc;
+const fluxContainer = (docs: Array<{ doc: Doc }>) => find(docs, "Deployment", "flux-a")?.spec.template.spec.containers[0];
+
+t.test("paths are <name>/NN-<kind>.yaml in apply order", async (t) => {
+  const docs = render(configuration());
+  t.ok(docs.every((d, i) => d.path === `cfg1/${String(i).padStart(2, "0")}-${String(d.doc.kind).toLowerCase()}.yaml`), docs.map((d) => d.path).join(","));
+  t.equal(docs[0]?.doc.kind, "Namespace");
+  t.equal(docs[0]?.doc.metadata.name, "team-a");
+  t.equal(find(docs, "ServiceAccount", "flux-a")?.metadata.namespace, "team-a");
+});
+
+t.test("namespace scope: Role + RoleBinding in the namespace, --k8s-allow-namespace", async (t) => {
+  const docs = render(configuration({ operatorScope: "namespace" }));
+  t.notOk(find(docs, "ClusterRole"));
+  t.notOk(find(docs, "ClusterRoleBinding"));
+  const role = find(docs, "Role", "flux-a");
+  t.equal(role?.metadata.namespace, "team-a");
+  const binding = find(docs, "RoleBinding", "flux-a");
+  t.equal(binding?.metadata.namespace, "team-a");
+  t.same(binding?.roleRef, { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "flux-a" });
+  t.same(binding?.subjects, [{ kind: "ServiceAccount", name: "flux-a", namespace: "team-a" }]);
+  t.ok(fluxContainer(docs).args.includes("--k8s-allow-namespace=team-a"));
+});
+
+t.test("cluster scope: ClusterRole + ClusterRoleBinding, no namespace restriction", async (t) => {
+  const docs = render(configuration({ operatorScope: "cluster" }));
+  t.notOk(find(docs, "Role"));
+  t.notOk(find(docs, "RoleBinding"));
+  const role = find(docs, "ClusterRole");
+  t.ok(role);
+  t.notOk(role?.metadata.namespace);
+  t.ok(role?.rules.some((r: Doc) => r.nonResourceURLs));
+  const binding = find(docs, "ClusterRoleBinding");
+  t.equal(binding?.roleRef.kind, "ClusterRole");
+  t.equal(binding?.roleRef.name, role?.metadata.name);
+  t.same(binding?.subjects, [{ kind: "ServiceAccount", name: "flux-a", namespace: "team-a" }]);
+  t.notOk(fluxContainer(docs).args.some((a: string) => a.startsWith("--k8s-allow-namespace")));
+});
+
+t.test("flux Deployment: image, git url, secret name, operatorParams split with quotes", async (t) => {
+  const docs = render(configuration({ operatorParams: `--git-readonly --git-path='apps/team a' --git-user="Flux Bot" --git-branch=main` }));
+  const c = fluxContainer(docs);
+  t.equal(c.image, FLUX_IMAGE);
+  t.equal(find(docs, "Deployment", "flux-a")?.spec.template.spec.serviceAccountName, "flux-a");
+  t.equal(c.args[0], "--git-url=git@github.com:example/cluster-config.git");
+  t.ok(c.args.includes("--k8s-secret-name=flux-a-git-deploy"));
+  t.ok(c.args.includes("--git-readonly"));
+  t.ok(c.args.includes("--git-path=apps/team a"));
+  t.ok(c.args.includes("--git-user=Flux Bot"));
+  t.ok(c.args.includes("--git-branch=main"));
+  t.notOk(c.env, "no credentials env without https settings");
+});
+
+t.test("splitArgs and parseSetValues", async (t) => {
+  t.same(splitArgs(`a  'b c' "d \\"e\\"" f\\ g x='' `), ["a", "b c", 'd "e"', "f g", "x="]);
+  t.same(splitArgs(undefined), []);
+  t.throws(() => splitArgs("--git-path='unterminated"));
+  t.same(parseSetValues("--set helm.versions=v3 --set=a=1,b=x=y --other"), [["helm.versions", "v3"], ["a", "1"], ["b", "x=y"]]);
+});
+
+t.test("no secrets: empty git-deploy Secret (Flux writes its key there), no auth Secret, no known_hosts", async (t) => {
+  const docs = render(configuration());
+  const deploy = find(docs, "Secret", "flux-a-git-deploy");
+  t.ok(deploy);
+  t.notOk(deploy?.data);
+  t.notOk(find(docs, "Secret", "flux-a-git-auth"));
+  t.notOk(find(docs, "ConfigMap"));
+  t.notOk(fluxContainer(docs).volumeMounts.some((m: Doc) => m.mountPath === "/root/.ssh"));
+});
+
+t.test("secrets present: identity as given, https credentials via env, known_hosts mounted at /root/.ssh", async (t) => {
+  const ssh = Buffer.from("-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n").toString("base64");
+  const knownHosts = "github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+  const secrets: UnsealedSettings = {
+    protectedSettings: { sshPrivateKey: ssh, httpsUser: Buffer.from("bot").toString("base64"), httpsKey: Buffer.from("s3cr3t:/@").toString("base64") },
+    sshKnownHostsContents: Buffer.from(knownHosts).toString("base64"),
+  };
+  const docs = render(configuration({ repositoryUrl: "https://github.com/example/repo.git" }), secrets);
+  t.same(find(docs, "Secret", "flux-a-git-deploy")?.data, { identity: ssh });
+  t.same(find(docs, "Secret", "flux-a-git-auth")?.data, { username: secrets.protectedSettings.httpsUser, password: secrets.protectedSettings.httpsKey });
+  const cm = find(docs, "ConfigMap", "flux-a-ssh-config");
+  t.equal(cm?.data.known_hosts, knownHosts, "decoded text");
+  const c = fluxContainer(docs);
+  t.same(
+    c.env.map((e: Doc) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]),
+    [
+      ["GIT_AUTHUSER", "flux-a-git-auth", "username"],
+      ["GIT_AUTHKEY", "flux-a-git-auth", "password"],
+    ],
+  );
+  t.equal(c.args[0], "--git-url=https://$(GIT_AUTHUSER):$(GIT_AUTHKEY)@github.com/example/repo.git");
+  t.ok(c.volumeMounts.some((m: Doc) => m.name === "ssh-config" && m.mountPath === "/root/.ssh"));
+  const volumes = find(docs, "Deployment", "flux-a")?.spec.template.spec.volumes;
+  t.ok(volumes.some((v: Doc) => v.configMap?.name === "flux-a-ssh-config"));
+  t.ok(volumes.some((v: Doc) => v.secret?.secretName === "flux-a-git-deploy"));
+  const all = renderManifests(configuration({ repositoryUrl: "https://github.com/example/repo.git" }), secrets).map((m) => m.yaml).join("\n");
+  t.notOk(all.includes("s3cr3t"), "https key never appears in clear");
+});
+
+t.test("helm operator: only when enabled; image, chart values mapped to flags, the rest recorded", async (t) => {
+  t.notOk(find(render(configuration()), "Deployment", "flux-a-helm-operator"));
+  const docs = render(
+    configuration({
+      enableHelmOperator: true,
+      operatorScope: "namespace",
+      helmOperatorProperties: { chartVersion: "1.4.0", chartValues: "--set helm.versions=v3 --set workers=4,image.tag=x" },
+    }),
+  );
+  const d = find(docs, "Deployment", "flux-a-helm-operator");
+  t.ok(d);
+  const c = d?.spec.template.spec.containers[0];
+  t.equal(c.image, HELM_OPERATOR_IMAGE);
+  t.ok(c.args.includes("--enabled-helm-versions=v3"));
+  t.ok(c.args.includes("--workers=4"));
+  t.ok(c.args.includes("--allow-namespace=team-a"));
+  t.equal(d?.metadata.labels["helm.sh/chart"], "helm-operator-1.4.0");
+  t.same(JSON.parse(d?.metadata.annotations["kubernetesconfiguration.azure.com/unmapped-chart-values"]), { "image.tag": "x" });
+  const cluster = find(render(configuration({ enableHelmOperator: true, operatorScope: "cluster" })), "Deployment", "flux-a-helm-operator");
+  t.same(cluster?.spec.template.spec.containers[0].args, ["--enabled-helm-versions=v3"]);
+});
+
+t.test("the emitter round-trips awkward strings through a real YAML parser", async (t) => {
+  const value = { a: "yes", b: "1.4.0", c: "x: y", d: "line1\nline2\n", e: "", f: [], g: {}, h: [{ i: "-x", j: [1, true, null] }], "k/l": "#", "0n": "~" };
+  t.same(parse(toYaml(value)), value);
+  t.throws(() => renderManifests(configuration({}, "../evil"), undefined));
+});
