@@ -3,6 +3,9 @@
  * (ops endpoints, documents, the ARM routes from their table). Knows nothing of listen or signals.
  */
 import type https from "node:https";
+import os from "node:os";
+import { SecretsSweeper } from "./jobs/secrets-sweeper.js";
+import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import { BODY_LIMIT_BYTES, registerErrorHandling } from "./arm/error-handler.js";
@@ -40,6 +43,8 @@ export interface AppOptions {
   codec?: BodyCodec;
   /** the agent API; defaults in DEFAULT_AGENT_OPTIONS */
   agent?: Partial<AgentOptions>;
+  /** the 48-hour promise; defaults in DEFAULT_RETENTION_OPTIONS */
+  retention?: Partial<RetentionOptions>;
   https?: { key: string; cert: string };
   logLevel?: string;
   /** where log lines go (tests capture them); stdout by default */
@@ -55,12 +60,31 @@ export interface AgentOptions {
   offlineAfterMs: number;
 }
 
+export interface RetentionOptions {
+  secretsRetentionMs: number;
+  purgeAfterDelivery: boolean;
+  sweepIntervalMs: number;
+  sweepBatchSize: number;
+  /** this replica's name for the sweeper lease */
+  holder: string;
+}
+
+export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
+  secretsRetentionMs: 172_800_000,
+  purgeAfterDelivery: false,
+  sweepIntervalMs: 60_000,
+  sweepBatchSize: 500,
+  holder: `${os.hostname()}:${process.pid}`,
+};
+
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 5 * 60_000 };
 
 export interface App {
   app: FastifyInstance;
   services: Services;
   agentServices: AgentServices;
+  /** not started here: main.ts starts it, tests drive runOnce() */
+  sweeper: SecretsSweeper;
   readiness: Readiness;
 }
 
@@ -88,10 +112,11 @@ function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
-export function buildServices(options: AppOptions): { services: Services; agentServices: AgentServices } {
+export function buildServices(options: AppOptions, audit: PurgeAudit): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper } {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
+  const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
-  const repo = new Repository(options.store, options.codec);
+  const repo = new Repository(options.store, options.codec, { secretsRetentionMs: retention.secretsRetentionMs });
   const subscriptions = new Subscriptions(repo, options.clock, {
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,
@@ -110,9 +135,15 @@ export function buildServices(options: AppOptions): { services: Services; agentS
   const agentServices: AgentServices = {
     authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxCachedTokens: 100_000 }),
     desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds }),
-    reports: new AgentReports(repo, bus, options.clock),
+    reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
   };
-  return { services, agentServices };
+  const sweeper = new SecretsSweeper(options.store, repo, bus, options.clock, audit, {
+    intervalMs: retention.sweepIntervalMs,
+    batchSize: retention.sweepBatchSize,
+    holder: retention.holder,
+    leaseMs: Math.max(30_000, retention.sweepIntervalMs * 2),
+  });
+  return { services, agentServices, sweeper };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -132,7 +163,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const app = options.https
     ? (Fastify({ ...serverOptions, https: options.https } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance)
     : Fastify(serverOptions);
-  const { services, agentServices } = buildServices(options);
+  // audit lines and counts of every purge: names and ids only, never a value
+  const audit: PurgeAudit = {
+    purged: (resourceId, valueKinds, reason) => {
+      app.log.info({ audit: "protectedSettingsPurged", resourceId, valueKinds, reason }, "protected settings purged");
+      options.metrics.purged.inc({ reason }, 1);
+    },
+  };
+  const { services, agentServices, sweeper } = buildServices(options, audit);
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
@@ -142,6 +180,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await registerDocs(app);
   registerArmRoutes(app, armRoutes, services);
   registerAgentRoutes(app, agentServices);
+  app.addHook("onClose", async () => sweeper.stop());
   await app.ready();
-  return { app, services, agentServices, readiness };
+  return { app, services, agentServices, sweeper, readiness };
 }

@@ -56,6 +56,7 @@ export interface Config {
   pageSize: number;
   encryption: EncryptionSettings;
   agent: { audience: string; stalenessMs: number; pollIntervalSeconds: number; offlineAfterMs: number };
+  retention: { secretsRetentionMs: number; purgeAfterDelivery: boolean; sweepIntervalMs: number };
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -167,6 +168,12 @@ export function loadConfig(env: Env = process.env): Config {
     runMigrationsAtStartup: boolVar(env, "RUN_MIGRATIONS", store.engine === "sqlite"),
     pageSize: intVar(env, "PAGE_SIZE", 100, 1, 1000),
     encryption: encryptionConfig(env, dataDir),
+    retention: {
+      // at most 48 hours: a longer window would break the promise the service makes
+      secretsRetentionMs: intVar(env, "PROTECTED_SETTINGS_RETENTION_SECONDS", 172_800, 1, 172_800) * 1000,
+      purgeAfterDelivery: boolVar(env, "PURGE_AFTER_DELIVERY", false),
+      sweepIntervalMs: intVar(env, "PURGE_INTERVAL_SECONDS", 60, 1, 3600) * 1000,
+    },
     agent: {
       audience: env.AGENT_AUDIENCE ?? "kubernetesconfiguration-agent",
       stalenessMs: intVar(env, "AGENT_CACHE_STALENESS_MS", 5000, 0, 600_000),

@@ -66,12 +66,12 @@ export class DataKeys {
     this.current = new KeyCache<string>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
   }
 
-  private async create(kind: DocKind, id: string, partition: string, parent: string): Promise<DataKey> {
+  private async create(kind: DocKind, id: string, partition: string, parent: string, expiresAt?: number): Promise<DataKey> {
     const key = crypto.randomBytes(32);
     this.calls.wrap++;
     const wrapped = await this.provider.wrap(key);
     const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };
-    await this.store.create({ kind, key: id, partition, parent, schemaVersion: 1, body });
+    await this.store.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
     const dek = { id, key, kek: wrapped.kek };
     this.cache.set(id, dek);
     return dek;
@@ -104,9 +104,9 @@ export class DataKeys {
     return this.get(partition, id);
   }
 
-  /** a new DEK for one secrets document */
-  newSecretKey(partition: string, parent: string): Promise<DataKey> {
-    return this.create("secretKey", `${SECRET_PREFIX}${crypto.randomUUID()}`, partition, parent);
+  /** a new DEK for one secrets document; it expires with them (Cosmos DB then deletes it on its own too) */
+  newSecretKey(partition: string, parent: string, expiresAt?: number): Promise<DataKey> {
+    return this.create("secretKey", `${SECRET_PREFIX}${crypto.randomUUID()}`, partition, parent, expiresAt);
   }
 
   /** the unwrapped DEK: from memory, else one provider call */

@@ -30,7 +30,7 @@ export class SealingCodec implements BodyCodec {
 
   async encode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (PLAIN_KINDS.has(envelope.kind)) return body;
-    const dek = envelope.kind === "configurationSecrets" ? await this.keys.newSecretKey(envelope.partition, envelope.parent) : await this.keys.forPartition(envelope.partition);
+    const dek = envelope.kind === "configurationSecrets" ? await this.keys.newSecretKey(envelope.partition, envelope.parent, envelope.expiresAt) : await this.keys.forPartition(envelope.partition);
     const kek = `${dek.kek.name}/${dek.kek.version}`;
     const text = JSON.stringify(body);
     const ct = seal(dek.key, additionalData(envelope.kind, envelope.key), Buffer.from(text, "utf8"));

@@ -11,7 +11,13 @@ import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository } from "./repository.js";
+import { silentAudit, type PurgeAudit } from "./purge-audit.js";
 import type { ComplianceState, ConfigurationRecord, MessageLevel } from "./types.js";
+
+/** the names of what a configuration's secrets held (for audit lines: names only) */
+export function valueKinds(record: ConfigurationRecord): string[] {
+  return [...record.secrets.protectedSettingKeys, ...(record.secrets.hasKnownHosts ? ["sshKnownHostsContents"] : [])];
+}
 
 export interface StatusReport {
   observedGeneration: number;
@@ -32,11 +38,18 @@ export interface Heartbeat {
 
 export type StatusOutcome = { accepted: true } | { accepted: false; reason: "stale" | "tombstone" };
 
+export interface AgentReportOptions {
+  /** purge protected settings as soon as the agent acknowledges them, instead of at the end of the window */
+  purgeAfterDelivery: boolean;
+  audit: PurgeAudit;
+}
+
 export class AgentReports {
   constructor(
     private readonly repo: Repository,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
+    private readonly options: AgentReportOptions = { purgeAfterDelivery: false, audit: silentAudit },
   ) {}
 
   async status(ref: ClusterRef, name: string, report: StatusReport): Promise<StatusOutcome> {
@@ -58,19 +71,30 @@ export class AgentReports {
         this.bus.emit({ clusterKey: keyOf(cluster), what: "configurations" });
         return { accepted: true };
       }
+      const delivered = report.protectedSettingsReceived === true && (record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0);
+      const deliveredAt = new Date(this.clock.now()).toISOString();
       const updated: ConfigurationRecord = {
         ...record,
         provisioningState: report.complianceState === "Failed" ? "Failed" : "Succeeded",
         complianceStatus: {
           complianceState: report.complianceState,
           ...(report.lastConfigApplied !== undefined ? { lastConfigApplied: new Date(report.lastConfigApplied).toISOString() } : {}),
-          ...(report.message !== undefined ? { message: report.message } : {}),
+          ...(report.message !== undefined
+            ? { message: report.message }
+            : delivered
+              ? { message: `The protected settings were delivered to the cluster at ${deliveredAt}.` }
+              : {}),
           ...(report.messageLevel !== undefined ? { messageLevel: report.messageLevel } : {}),
         },
         ...(report.repositoryPublicKey !== undefined ? { repositoryPublicKey: report.repositoryPublicKey } : {}),
-        ...(report.protectedSettingsReceived ? { secretsDelivered: { generation: record.generation, at: new Date(this.clock.now()).toISOString() } } : {}),
+        ...(delivered ? { secretsDelivered: { generation: record.generation, at: deliveredAt } } : {}),
       };
       await this.repo.writeConfiguration(ref.subscriptionId, updated, found.etag);
+      if (delivered && this.options.purgeAfterDelivery && (await this.repo.deleteSecrets(ref.subscriptionId, id))) {
+        this.options.audit.purged(id, valueKinds(record), "delivered");
+        await this.repo.bumpDesiredVersion(ref.subscriptionId, cluster);
+        this.bus.emit({ clusterKey: keyOf(cluster), what: "configurations" });
+      }
       return { accepted: true };
     });
   }

@@ -14,7 +14,7 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
-import type { ConfigurationRecord } from "./types.js";
+import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
 
 export interface ConfigurationRef {
@@ -32,6 +32,13 @@ export interface ConfigurationView {
 }
 
 const INITIAL_MESSAGE = "The configuration was accepted; waiting for the cluster agent to apply it.";
+
+export const EXPIRED_BEFORE_DELIVERY =
+  "The protected settings expired before the cluster retrieved them (they are kept at most 48 hours). Submit them again with a PUT of this configuration, and bring the cluster online so its agent can fetch them.";
+
+export function expiredBeforeDelivery(): ConfigurationRecord["complianceStatus"] {
+  return { complianceState: "Failed", message: EXPIRED_BEFORE_DELIVERY, messageLevel: "Error" };
+}
 
 export class Configurations {
   constructor(
@@ -57,10 +64,23 @@ export class Configurations {
     return errors.resourceNotFound(CONFIGURATION_TYPE, ref.configurationName, ref.resourceGroup);
   }
 
-  private async view(ref: ConfigurationRef, found: Versioned<ConfigurationRecord>): Promise<ConfigurationView> {
-    if (!found.record.secrets.hasKnownHosts) return { record: found.record, etag: found.etag };
-    const secrets = await this.repo.getSecrets(ref.subscriptionId, found.record.id);
-    return { record: found.record, etag: found.etag, sshKnownHostsContents: secrets?.record.sshKnownHostsContents };
+  /**
+   * The resource as of now. Secrets past their retention are absent on every read path; when they
+   * expired before the cluster acknowledged this generation's secrets, the configuration shows Failed
+   * with what to do, until a PUT submits them again.
+   */
+  private present(found: Versioned<ConfigurationRecord>, secrets: ConfigurationSecrets | undefined): ConfigurationView {
+    const record = found.record;
+    const hadSecrets = record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
+    const delivered = record.secretsDelivered?.generation === record.generation;
+    if (hadSecrets && !secrets && !delivered) {
+      return { record: { ...record, complianceStatus: expiredBeforeDelivery() }, etag: found.etag };
+    }
+    return { record, etag: found.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents };
+  }
+
+  private static hasSecrets(record: ConfigurationRecord): boolean {
+    return record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
   }
 
   async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
@@ -68,20 +88,17 @@ export class Configurations {
     await this.clusters.require(clusterRef(ref));
     const found = await this.repo.getConfiguration(ref.subscriptionId, this.ids(ref).id);
     if (!found || found.deleted) throw this.notFound(ref);
-    return this.view(ref, found);
+    const secrets = Configurations.hasSecrets(found.record) ? await this.repo.getSecrets(ref.subscriptionId, found.record.id) : undefined;
+    return this.present(found, secrets?.record);
   }
 
   async list(principal: Principal, ref: ClusterRef, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const cluster = await this.clusters.require(ref);
     const page = await this.repo.listConfigurations(ref.subscriptionId, cluster.record.id, limit, continuation);
-    const withHosts = page.items.filter((v) => v.record.secrets.hasKnownHosts).map((v) => v.record.id);
-    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withHosts);
-    const items: ConfigurationView[] = page.items.map((v) => ({
-      record: v.record,
-      etag: v.etag,
-      sshKnownHostsContents: secrets.get(keyOf(v.record.id))?.sshKnownHostsContents,
-    }));
+    const withSecrets = page.items.filter((v) => Configurations.hasSecrets(v.record)).map((v) => v.record.id);
+    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
+    const items = page.items.map((v) => this.present(v, secrets.get(keyOf(v.record.id))?.secrets));
     return { items, continuation: page.continuation };
   }
 
@@ -104,7 +121,8 @@ export class Configurations {
         generation: (existing?.record.generation ?? 0) + 1,
         repositoryPublicKey: live?.record.repositoryPublicKey,
         provisioningState: "Succeeded",
-        complianceStatus: live?.record.complianceStatus ?? { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
+        // new secrets restart the delivery: the state is Pending until the agent reports (this clears an expiry failure)
+        complianceStatus: live && !secrets ? live.record.complianceStatus : { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
         secrets: {
           protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
           hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,

@@ -27,6 +27,8 @@ export interface Snapshot {
   /** the JSON body without pollIntervalSeconds (added per response, with jitter) */
   json: string;
   checkedAt: number;
+  /** when the first secret it carries expires (Infinity when none) */
+  expiresAt: number;
 }
 
 export interface DesiredStateOptions {
@@ -90,8 +92,9 @@ export class DesiredState {
     const key = keyOf(id);
     const cached = this.snapshots.get(key);
     const now = this.clock.now();
-    if (cached && now - cached.checkedAt < this.options.stalenessMs) return cached;
-    if (cached) {
+    if (cached && now >= cached.expiresAt) this.snapshots.delete(key);
+    else if (cached && now - cached.checkedAt < this.options.stalenessMs) return cached;
+    else if (cached) {
       const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
       if (version === cached.version && this.snapshots.get(key) === cached) {
         cached.checkedAt = now;
@@ -116,10 +119,13 @@ export class DesiredState {
     const all = await this.repo.allConfigurations(ref.subscriptionId, id);
     const withSecrets = all.filter((v) => !v.deleted && (v.record.secrets.hasKnownHosts || v.record.secrets.protectedSettingKeys.length > 0)).map((v) => v.record.id);
     const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
+    // the snapshot must not outlive the secrets it carries: it is rebuilt the moment the first expires
+    let expiresAt = Number.POSITIVE_INFINITY;
     const configurations = await Promise.all(
       all.map(async (v) => {
         const own = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
-        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own) : undefined);
+        if (own?.expiresAt !== undefined) expiresAt = Math.min(expiresAt, own.expiresAt);
+        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
       }),
     );
     // the ETag covers what the agent acts on, not the JWE's randomness: version, key, and each item's generation
@@ -128,7 +134,7 @@ export class DesiredState {
       .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined])]))
       .digest("base64url")
       .slice(0, 22);
-    const snapshot: Snapshot = { clusterKey: key, version, etag: `"${digest}"`, json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now() };
+    const snapshot: Snapshot = { clusterKey: key, version, etag: `"${digest}"`, json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now(), expiresAt };
     this.snapshots.set(key, snapshot);
     return snapshot;
   }

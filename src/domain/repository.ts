@@ -23,6 +23,8 @@ export interface CodecEnvelope {
   key: string;
   partition: string;
   parent: string;
+  /** the document's expiry: a key made only for it expires with it */
+  expiresAt?: number;
 }
 
 /** Turns a record into a stored body and back; bound to the document it belongs to. */
@@ -44,6 +46,7 @@ export interface Versioned<T> {
   etag: string;
   deleted: boolean;
   updatedAt: number;
+  expiresAt?: number;
 }
 
 interface Envelope {
@@ -55,8 +58,19 @@ interface Envelope {
   expiresAt?: number;
 }
 
+export interface RepositoryOptions {
+  /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */
+  secretsRetentionMs: number;
+}
+
+export const DEFAULT_SECRETS_RETENTION_MS = 172_800_000;
+
 export class Repository {
-  constructor(readonly store: Store, private readonly codec: BodyCodec = plainCodec) {}
+  constructor(
+    readonly store: Store,
+    private readonly codec: BodyCodec = plainCodec,
+    private readonly options: RepositoryOptions = { secretsRetentionMs: DEFAULT_SECRETS_RETENTION_MS },
+  ) {}
 
   private async toDocument(envelope: Envelope, record: object): Promise<NewDocument> {
     const body = await this.codec.encode(envelope, record as Record<string, unknown>);
@@ -65,7 +79,7 @@ export class Repository {
 
   private async fromDocument<T>(doc: StoredDocument): Promise<Versioned<T>> {
     const record = (await this.codec.decode(doc, doc.body)) as T;
-    return { record, etag: doc.etag, deleted: doc.deleted === true, updatedAt: doc.updatedAt };
+    return { record, etag: doc.etag, deleted: doc.deleted === true, updatedAt: doc.updatedAt, ...(doc.expiresAt !== undefined ? { expiresAt: doc.expiresAt } : {}) };
   }
 
   private async read<T>(kind: DocKind, key: string, partition: string): Promise<Versioned<T> | undefined> {
@@ -223,18 +237,28 @@ export class Repository {
 
   // configuration secrets (the sidecar) ---------------------------------------------------------
 
-  private secretsEnvelope(subscriptionId: string, configuration: ConfigurationRecord): Envelope {
-    return { kind: "configurationSecrets", key: keyOf(configuration.id), partition: partitionOf(subscriptionId), parent: keyOf(configuration.clusterId) };
+  /** the secrets expire with their retention window: every read path treats them as absent after it */
+  private secretsEnvelope(subscriptionId: string, configuration: ConfigurationRecord, submittedAt: number): Envelope {
+    return {
+      kind: "configurationSecrets",
+      key: keyOf(configuration.id),
+      partition: partitionOf(subscriptionId),
+      parent: keyOf(configuration.clusterId),
+      expiresAt: submittedAt + this.options.secretsRetentionMs,
+    };
   }
 
   getSecrets(subscriptionId: string, configurationId: string): Promise<Versioned<ConfigurationSecrets> | undefined> {
     return this.read<ConfigurationSecrets>("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
   }
 
-  async getManySecrets(subscriptionId: string, configurationIds: string[]): Promise<Map<string, ConfigurationSecrets>> {
+  /** live secrets by lower-cased configuration id, with their expiry */
+  async getManySecrets(subscriptionId: string, configurationIds: string[]): Promise<Map<string, { secrets: ConfigurationSecrets; expiresAt?: number }>> {
     if (configurationIds.length === 0) return new Map();
     const docs = await this.store.getMany("configurationSecrets", configurationIds.map(keyOf), partitionOf(subscriptionId));
-    const entries = await Promise.all(docs.map(async (doc) => [doc.key, (await this.fromDocument<ConfigurationSecrets>(doc)).record] as const));
+    const entries = await Promise.all(
+      docs.map(async (doc) => [doc.key, { secrets: (await this.fromDocument<ConfigurationSecrets>(doc)).record, expiresAt: doc.expiresAt }] as const),
+    );
     return new Map(entries);
   }
 
@@ -243,7 +267,7 @@ export class Repository {
    * configuration had (a PUT is a full replace) and then destroys the key of the replaced ones.
    */
   async prepareSecrets(subscriptionId: string, configuration: ConfigurationRecord, secrets: ConfigurationSecrets): Promise<() => Promise<void>> {
-    const envelope = this.secretsEnvelope(subscriptionId, configuration);
+    const envelope = this.secretsEnvelope(subscriptionId, configuration, secrets.submittedAt);
     const doc = await this.toDocument(envelope, secrets);
     return async () => {
       for (;;) {
@@ -261,10 +285,24 @@ export class Repository {
     };
   }
 
-  /** deletes the secrets and destroys their key */
-  async deleteSecrets(subscriptionId: string, configurationId: string): Promise<void> {
+  /** deletes the secrets and destroys their key; true when there were secrets to delete */
+  async deleteSecrets(subscriptionId: string, configurationId: string): Promise<boolean> {
     const previous = await this.store.get("configurationSecrets", keyOf(configurationId), partitionOf(subscriptionId));
-    if (!previous) return;
-    if (await this.store.delete(previous.kind, previous.key, previous.partition)) await this.codec.discard?.(previous, previous.body);
+    if (!previous) return false;
+    // the key first: once it is gone the secrets cannot be opened, even if the delete below never happens
+    await this.codec.discard?.(previous, previous.body);
+    return this.store.delete(previous.kind, previous.key, previous.partition);
+  }
+
+  /**
+   * Purge of one expired secrets document found by the sweeper: destroy its key (crypto-shredding),
+   * then delete it. Idempotent: a second sweeper, or a rerun after a crash, finds the work done.
+   */
+  async purgeExpiredSecrets(doc: StoredDocument): Promise<boolean> {
+    await this.codec.discard?.(doc, doc.body);
+    return this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch((err: unknown) => {
+      if (err instanceof StorePreconditionFailedError) return false; // replaced meanwhile by a new PUT: not ours to purge
+      throw err;
+    });
   }
 }

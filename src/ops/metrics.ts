@@ -34,6 +34,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly purged = new Counter({
+    name: "protected_settings_purged_total",
+    help: "Protected settings and known_hosts purged, by reason (expired, delivered)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -73,6 +73,8 @@ export interface Page {
 /** a cross-partition walk over one kind, in key order (background jobs only: re-wrap, purge) */
 export interface ScanQuery {
   kind: DocKind;
+  /** only documents whose expiresAt has passed (read paths never see them; the purge job does) */
+  expired?: boolean;
 }
 
 export interface DeleteManyQuery {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { buildApp, type AgentOptions, type App } from "../../src/app.js";
+import { buildApp, type AgentOptions, type App, type RetentionOptions } from "../../src/app.js";
 import { loadOrCreateDevIdentity, DEV_AUDIENCE, DEV_ISSUER, type DevIdentity } from "../../src/auth/dev-identity.js";
 import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
 import type { Authenticator } from "../../src/auth/principal.js";
@@ -51,6 +51,8 @@ export interface TestServerOptions {
   keyProvider?: KeyProvider;
   /** how long a subscription's registration may be served from memory (0 in tests: every request reads it) */
   subscriptionCacheMs?: number;
+  /** retention of protected settings, purge options */
+  retention?: Partial<RetentionOptions>;
   /** agent API settings (staleness, poll interval, offline threshold) */
   agent?: Partial<AgentOptions>;
   /** a codec instead of sealing (benchmarks comparing with and without encryption) */
@@ -88,6 +90,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     store,
     codec: options.codec ?? sealing?.codec,
     agent: options.agent,
+    retention: options.retention,
     authenticator,
     clock,
     skipTokenKey: Buffer.alloc(32, 7),

@@ -138,6 +138,10 @@ export function conformance(t: Test, name: string, factory: StoreFactory): void 
     t.same(await store.getMany("configurationSecrets", ["/exp"], P), [], "getMany");
     t.same((await store.list({ kind: "configurationSecrets", partition: P }, { limit: 10 })).items, [], "list");
     await t.rejects(store.replace(doc("/exp", { kind: "configurationSecrets" }), d.etag), StorePreconditionFailedError, "replace");
+    const expired = await store.scan({ kind: "configurationSecrets", expired: true }, { limit: 10 });
+    t.same(expired.items.map((x) => x.key), ["/exp"], "the purge job finds what read paths no longer see");
+    t.same((await store.scan({ kind: "configurationSecrets" }, { limit: 10 })).items, [], "a plain scan does not");
+    t.equal(await store.delete("configurationSecrets", "/exp", P, expired.items[0]?.etag), true, "an expired document can be deleted by etag");
     const again = await store.create(doc("/exp", { kind: "configurationSecrets", body: { fresh: true } }));
     t.same(again.body, { fresh: true }, "an expired document does not block a create");
   });

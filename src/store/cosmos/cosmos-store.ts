@@ -262,7 +262,10 @@ export class CosmosStore implements Store {
       parameters.push({ name: "@after", value: page.continuation });
     }
     const iterator = this.container.items.query<CosmosItem>(
-      { query: `SELECT * FROM c WHERE c.kind = @kind AND (NOT IS_DEFINED(c.expiresAt) OR c.expiresAt > @now) ${after} ORDER BY c.key`, parameters },
+      {
+        query: `SELECT * FROM c WHERE c.kind = @kind AND ${query.expired ? "IS_DEFINED(c.expiresAt) AND c.expiresAt <= @now" : "(NOT IS_DEFINED(c.expiresAt) OR c.expiresAt > @now)"} ${after} ORDER BY c.key`,
+        parameters,
+      },
       { maxItemCount: page.limit + 1 },
     );
     const rows: CosmosItem[] = [];

@@ -192,7 +192,8 @@ export class SqliteStore implements Store {
 
   async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
     const after = page.continuation === undefined ? "" : "AND key > @after";
-    const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND (expires_at IS NULL OR expires_at > @now) ${after} ORDER BY key LIMIT @limit`)
+    const expiry = query.expired ? "expires_at IS NOT NULL AND expires_at <= @now" : "(expires_at IS NULL OR expires_at > @now)";
+    const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) }) as Row[];
     const items = rows.slice(0, page.limit).map(fromRow);
     const last = items[items.length - 1];

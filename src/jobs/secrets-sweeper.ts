@@ -1,0 +1,109 @@
+/**
+ * The third layer of the 48-hour promise: a sweeper that deletes expired protected settings and
+ * known_hosts, and destroys their keys (crypto-shredding), every `intervalMs`.
+ * - Layer one is every read path ignoring expired documents; layer two is Cosmos DB's per-item ttl.
+ * - Idempotent and resumable: each document's key is destroyed, then the document deleted by etag; a
+ *   rerun after a crash, or a second replica, finds the work done and counts nothing twice.
+ * - One replica at a time (a lease in the store); batches are bounded so the API stays responsive.
+ * - A configuration whose secrets expired before the cluster acknowledged them is marked Failed.
+ */
+import { keyOf } from "../arm/resource-ids.js";
+import { valueKinds } from "../domain/agent-reports.js";
+import type { ChangeBus } from "../domain/changes.js";
+import { expiredBeforeDelivery } from "../domain/configurations.js";
+import type { PurgeAudit } from "../domain/purge-audit.js";
+import type { Repository } from "../domain/repository.js";
+import type { Clock } from "../ports/clock.js";
+import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
+import { Lease } from "./lease.js";
+
+
+export interface SweeperOptions {
+  intervalMs: number;
+  batchSize: number;
+  holder: string;
+  leaseMs: number;
+}
+
+export interface SweepReport {
+  ran: boolean;
+  purged: number;
+  keysDestroyed: number;
+}
+
+export class SecretsSweeper {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<SweepReport>;
+  private readonly lease: Lease;
+
+  constructor(
+    private readonly store: Store,
+    private readonly repo: Repository,
+    private readonly bus: ChangeBus,
+    private readonly clock: Clock,
+    private readonly audit: PurgeAudit,
+    private readonly options: SweeperOptions,
+    private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+  ) {
+    this.lease = new Lease(store, clock, "secrets-sweeper", options.holder, options.leaseMs);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce().catch((err: unknown) => this.log("secrets sweep failed", { err })), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** one sweep; overlapping calls share the sweep in progress */
+  runOnce(): Promise<SweepReport> {
+    this.running ??= this.sweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async sweep(): Promise<SweepReport> {
+    const report: SweepReport = { ran: false, purged: 0, keysDestroyed: 0 };
+    if (!(await this.lease.acquire())) return report;
+    report.ran = true;
+    const started = this.clock.now();
+    for (;;) {
+      // always the first page: what was purged no longer matches, so this drains without a cursor
+      const page = await this.store.scan({ kind: "configurationSecrets", expired: true }, { limit: this.options.batchSize });
+      for (const doc of page.items) if (await this.purge(doc)) report.purged++;
+      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
+    }
+    // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
+    for (;;) {
+      const page = await this.store.scan({ kind: "secretKey", expired: true }, { limit: this.options.batchSize });
+      for (const doc of page.items) if (await this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch(() => false)) report.keysDestroyed++;
+      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
+    }
+    if (report.purged > 0 || report.keysDestroyed > 0) this.log("secrets sweep", { ...report, ms: this.clock.now() - started });
+    return report;
+  }
+
+  private async purge(doc: StoredDocument): Promise<boolean> {
+    const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
+    if (!(await this.repo.purgeExpiredSecrets(doc))) return false;
+    this.audit.purged(doc.key, configuration ? valueKinds(configuration.record) : [], "expired");
+    if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
+    await this.repo.bumpDesiredVersion(doc.partition, doc.parent);
+    this.bus.emit({ clusterKey: keyOf(doc.parent), what: "configurations" });
+    return true;
+  }
+
+  /** the user sees why the cluster never got its secrets, and what to do; a cluster that got them is left alone */
+  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Repository["getConfiguration"]>>>): Promise<void> {
+    const record = found.record;
+    if (record.secretsDelivered?.generation === record.generation || record.complianceStatus.complianceState === "Failed") return;
+    try {
+      await this.repo.writeConfiguration(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
+    } catch (err) {
+      // a PUT got there first: it brought new secrets and its own state
+      if (!(err instanceof StorePreconditionFailedError)) throw err;
+    }
+  }
+}
