@@ -11,7 +11,8 @@ export const COSMOS_PARTITION_KEY_PATH = "/partition";
 export const COSMOS_INDEXING_POLICY: IndexingPolicy = {
   indexingMode: "consistent",
   automatic: true,
-  includedPaths: [{ path: "/kind/?" }, { path: "/key/?" }, { path: "/parent/?" }, { path: "/deleted/?" }, { path: "/expiresAt/?" }],
+  // updatedAt: the cross-replica change check (migration 0002 adds it to containers created before it)
+  includedPaths: [{ path: "/kind/?" }, { path: "/key/?" }, { path: "/parent/?" }, { path: "/deleted/?" }, { path: "/expiresAt/?" }, { path: "/updatedAt/?" }],
   excludedPaths: [{ path: "/*" }],
   compositeIndexes: [
     [

@@ -15,6 +15,7 @@ import type { Authenticator } from "./auth/principal.js";
 import { AgentAuthenticator } from "./auth/agent-authenticator.js";
 import { AgentReports } from "./domain/agent-reports.js";
 import { ChangeBus } from "./domain/changes.js";
+import { ChangeWatcher } from "./domain/change-watcher.js";
 import { Clusters } from "./domain/clusters.js";
 import { DesiredState } from "./domain/desired-state.js";
 import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
@@ -80,6 +81,8 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 5 * 60_000 };
 
 export interface App {
+  /** not started here: main.ts starts it (replicas watching each other), single-process tests need none */
+  changeWatcher: ChangeWatcher;
   app: FastifyInstance;
   services: Services;
   agentServices: AgentServices;
@@ -112,7 +115,7 @@ function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
-export function buildServices(options: AppOptions, audit: PurgeAudit): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper } {
+export function buildServices(options: AppOptions, audit: PurgeAudit): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper; changeWatcher: ChangeWatcher } {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
@@ -143,7 +146,10 @@ export function buildServices(options: AppOptions, audit: PurgeAudit): { service
     holder: retention.holder,
     leaseMs: Math.max(30_000, retention.sweepIntervalMs * 2),
   });
-  return { services, agentServices, sweeper };
+  const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 1000 });
+  agentServices.desired.watcher = changeWatcher;
+  agentServices.authenticator.watcher = changeWatcher;
+  return { services, agentServices, sweeper, changeWatcher };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -170,7 +176,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       options.metrics.purged.inc({ reason }, 1);
     },
   };
-  const { services, agentServices, sweeper } = buildServices(options, audit);
+  const { services, agentServices, sweeper, changeWatcher } = buildServices(options, audit);
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
@@ -180,7 +186,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await registerDocs(app);
   registerArmRoutes(app, armRoutes, services);
   registerAgentRoutes(app, agentServices);
-  app.addHook("onClose", async () => sweeper.stop());
+  app.addHook("onClose", async () => {
+    await sweeper.stop();
+    await changeWatcher.stop();
+  });
   await app.ready();
-  return { app, services, agentServices, sweeper, readiness };
+  return { app, services, agentServices, sweeper, changeWatcher, readiness };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
   const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
-  const { app, readiness, sweeper } = await buildApp({
+  const { app, readiness, sweeper, changeWatcher } = await buildApp({
     store,
     codec,
     agent: config.agent,
@@ -45,6 +45,8 @@ async function main(): Promise<void> {
   const address = await app.listen({ port: config.port, host: config.host });
   // the 48-hour sweeper: one replica at a time (a lease), every PURGE_INTERVAL_SECONDS
   sweeper.start();
+  // other replicas' writes reach this one's agent caches within AGENT_CACHE_STALENESS_MS
+  changeWatcher.start();
   app.log.info({ address, store: config.store.engine, auth: config.auth.mode }, "service listening");
   if (auth.devIdentity) {
     const tokenFile = await writeDevToken(config.dataDir, auth.devIdentity);

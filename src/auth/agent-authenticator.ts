@@ -44,13 +44,17 @@ export class AgentAuthenticator {
     private readonly options: AgentAuthOptions,
   ) {
     bus.on((change) => {
-      if (change.what === "identity") this.keys.delete(change.clusterKey);
+      if (change.clusterKey === "*") this.keys.clear();
+      else if (change.what === "identity") this.keys.delete(change.clusterKey);
     });
   }
 
+  /** set when a ChangeWatcher runs: while it is healthy, cached keys stay valid until a change is announced */
+  watcher?: { healthy(): boolean };
+
   private async keyOf(clusterKey: string): Promise<AgentKey | undefined> {
     const cached = this.keys.get(clusterKey);
-    if (cached && this.clock.now() - cached.checkedAt < this.options.stalenessMs) return cached.key;
+    if (cached && (this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return cached.key;
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
     const found = await this.repo.getCluster(m[1] ?? "", clusterKey);

@@ -6,7 +6,7 @@
 import { EventEmitter } from "node:events";
 
 export interface ClusterChange {
-  /** lower-cased cluster id */
+  /** lower-cased cluster id, or "*" for every cluster (too many changes to name them) */
   clusterKey: string;
   /** "configurations": the desired state changed; "identity": the agent key changed or the cluster went away */
   what: "configurations" | "identity";

@@ -83,8 +83,14 @@ export class DesiredState {
     private readonly clock: Clock,
     private readonly options: DesiredStateOptions,
   ) {
-    bus.on((change) => this.snapshots.delete(change.clusterKey));
+    bus.on((change) => {
+      if (change.clusterKey === "*") this.snapshots.clear();
+      else this.snapshots.delete(change.clusterKey);
+    });
   }
+
+  /** set when a ChangeWatcher runs: while it is healthy, snapshots stay valid until a change is announced */
+  watcher?: { healthy(): boolean };
 
   /** the cluster's current snapshot: from memory when fresh, else checked against its version marker */
   async get(ref: ClusterRef): Promise<Snapshot> {
@@ -93,7 +99,7 @@ export class DesiredState {
     const cached = this.snapshots.get(key);
     const now = this.clock.now();
     if (cached && now >= cached.expiresAt) this.snapshots.delete(key);
-    else if (cached && now - cached.checkedAt < this.options.stalenessMs) return cached;
+    else if (cached && (this.watcher?.healthy() || now - cached.checkedAt < this.options.stalenessMs)) return cached;
     else if (cached) {
       const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
       if (version === cached.version && this.snapshots.get(key) === cached) {
@@ -166,7 +172,7 @@ export class DesiredState {
         };
         const timer = setTimeout(done, Math.min(remaining, this.options.stalenessMs));
         const off = this.bus.on((change) => {
-          if (change.clusterKey === key) done();
+          if (change.clusterKey === key || change.clusterKey === "*") done();
         });
         signal.addEventListener("abort", done);
       });

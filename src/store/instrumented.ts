@@ -1,5 +1,5 @@
 /** A Store decorator that times and counts every call (for /metrics); adds no behaviour. */
-import type { DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, ScanQuery, Store, StoredDocument } from "./port.js";
+import type { ChangedSinceQuery, DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, ScanQuery, Store, StoredDocument } from "./port.js";
 
 export type StoreCallObserver = (op: string, engine: string, durationMs: number, outcome: "ok" | "error") => void;
 
@@ -40,6 +40,7 @@ export class InstrumentedStore implements Store {
   delete(kind: DocKind, key: string, partition: string, ifMatch?: string) { return this.timed("delete", () => this.inner.delete(kind, key, partition, ifMatch)); }
   list(query: ListQuery, page: PageRequest): Promise<Page> { return this.timed("list", () => this.inner.list(query, page)); }
   scan(query: ScanQuery, page: PageRequest): Promise<Page> { return this.timed("scan", () => this.inner.scan(query, page)); }
+  changedSince(query: ChangedSinceQuery) { return this.timed("changedSince", () => this.inner.changedSince(query)); }
   deleteMany(query: DeleteManyQuery) { return this.timed("deleteMany", () => this.inner.deleteMany(query)); }
   close() { return this.inner.close(); }
 }

@@ -77,6 +77,18 @@ export interface ScanQuery {
   expired?: boolean;
 }
 
+/** documents written after a point in time, across partitions (replicas watching each other's writes) */
+export interface ChangedSinceQuery {
+  kinds: DocKind[];
+  /** epoch ms; documents with updatedAt greater than this */
+  since: number;
+  limit: number;
+}
+
+export interface ChangedDocument extends DocumentEnvelope {
+  updatedAt: number;
+}
+
 export interface DeleteManyQuery {
   partition: string;
   parent?: string;
@@ -101,6 +113,11 @@ export interface Store {
   list(query: ListQuery, page: PageRequest): Promise<Page>;
   /** every live document of a kind across partitions, ordered by key, paged; for background jobs */
   scan(query: ScanQuery, page: PageRequest): Promise<Page>;
+  /**
+   * Envelopes of documents written after `since` (bodies left out), at most `limit`; `truncated` when
+   * there were more. Backs the cheap cross-replica change check where no change feed exists.
+   */
+  changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }>;
   /** removes every matching document (cascades); returns how many */
   deleteMany(query: DeleteManyQuery): Promise<number>;
   close(): Promise<void>;

@@ -22,6 +22,8 @@ import {
   type Page,
   type PageRequest,
   type ScanQuery,
+  type ChangedSinceQuery,
+  type ChangedDocument,
   type Store,
   type StoredDocument,
 } from "../port.js";
@@ -276,6 +278,24 @@ export class CosmosStore implements Store {
     const items = rows.slice(0, page.limit).map((r) => this.fromItem(r));
     const last = items[items.length - 1];
     return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  /** one cross-partition query on the updatedAt index (migration 0002): the cheap substitute for a change feed */
+  async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
+    const parameters: SqlParameter[] = [{ name: "@since", value: query.since }];
+    query.kinds.forEach((k, i) => parameters.push({ name: `@k${i}`, value: k }));
+    const { resources } = await this.container.items
+      .query<CosmosItem>(
+        {
+          query: `SELECT TOP ${query.limit + 1} c.kind, c.key, c.partition, c.parent, c.deleted, c.schemaVersion, c.updatedAt FROM c WHERE c.updatedAt > @since AND c.kind IN (${query.kinds.map((_, i) => `@k${i}`).join(", ")})`,
+          parameters,
+        },
+        { maxItemCount: query.limit + 1 },
+      )
+      .fetchAll()
+      .catch(unavailable);
+    const items = resources.slice(0, query.limit).map((r) => ({ kind: r.kind, key: r.key, partition: r.partition, parent: r.parent, deleted: r.deleted === true, schemaVersion: r.schemaVersion, updatedAt: r.updatedAt }));
+    return { items, truncated: resources.length > query.limit };
   }
 
   async deleteMany(query: DeleteManyQuery): Promise<number> {

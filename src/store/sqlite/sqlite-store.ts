@@ -20,6 +20,8 @@ import {
   type Page,
   type PageRequest,
   type ScanQuery,
+  type ChangedSinceQuery,
+  type ChangedDocument,
   type Store,
   type StoredDocument,
 } from "../port.js";
@@ -198,6 +200,15 @@ export class SqliteStore implements Store {
     const items = rows.slice(0, page.limit).map(fromRow);
     const last = items[items.length - 1];
     return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+  }
+
+  async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
+    const rows = this.stmt(
+      `SELECT kind, key, partition, parent, deleted, expires_at, schema_version, updated_at FROM documents
+       WHERE updated_at > @since AND kind IN (SELECT value FROM json_each(@kinds)) ORDER BY updated_at LIMIT @limit`,
+    ).all({ since: query.since, kinds: JSON.stringify(query.kinds), limit: query.limit + 1 }) as Omit<Row, "body" | "etag">[];
+    const items = rows.slice(0, query.limit).map((r) => ({ kind: r.kind, key: r.key, partition: r.partition, parent: r.parent, deleted: r.deleted === 1, schemaVersion: r.schema_version, updatedAt: r.updated_at }));
+    return { items, truncated: rows.length > query.limit };
   }
 
   async deleteMany(query: DeleteManyQuery): Promise<number> {

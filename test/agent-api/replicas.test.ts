@@ -1,0 +1,71 @@
+/**
+ * Two replicas on one store (two service instances on one SQLite file): a change made through one
+ * reaches the other's in-memory desired state and agent-key cache within the watcher's interval,
+ * while the other's 304 polls in between touch no store (the watcher's one query per interval aside).
+ */
+import path from "node:path";
+import t from "tap";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import { systemClock } from "../../src/ports/clock.js";
+import { startServer, tempDir } from "../helpers/server.js";
+import { client } from "../helpers/http.js";
+import { testAgent } from "../helpers/agent-token.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
+
+const V = "api-version=2024-11-01";
+const CV = "api-version=2024-01-01";
+const INTERVAL = 300;
+
+t.test("bounded-stale across replicas, no store calls per poll in between", async (t) => {
+  const dir = tempDir();
+  const file = path.join(dir, "store.db");
+  const storeA = new SqliteStore(file, systemClock);
+  await storeA.migrate();
+  const storeB = new SqliteStore(file, systemClock);
+  const a = await startServer({ dataDir: dir, store: storeA, agent: { stalenessMs: INTERVAL } });
+  const b = await startServer({ dataDir: dir, store: storeB, agent: { stalenessMs: INTERVAL } });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  b.changeWatcher.start();
+  const armA = client(a.url, a.ca, a.token);
+  const agent = testAgent("ec");
+  t.equal((await armA(`${clusterPath("rep")}?${CV}`, { method: "PUT", body: clusterBody(agent.publicKeyB64) })).status, 201);
+  t.equal((await armA(`${configurationPath("rep", "c")}?${V}`, { method: "PUT", body: configurationBody() })).status, 201);
+
+  const pollB = async (etag?: string) => client(b.url, b.ca)(`/agent/v1${clusterPath("rep")}/configurations`, { token: await agent.token(clusterPath("rep")), headers: etag ? { "if-none-match": etag } : {} });
+  const first = await pollB();
+  t.equal(first.status, 200);
+  const etag = first.headers.etag as string;
+  await new Promise((r) => setTimeout(r, INTERVAL * 2));
+  t.ok(b.changeWatcher.healthy(), "replica B's watcher is looking");
+  // the watcher has meanwhile replayed the setup writes: the next poll rebuilds once (a real notification)
+  t.equal((await pollB(etag)).status, 304);
+
+  const before = b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0);
+  const callsBefore = JSON.stringify([...b.store.calls]);
+  for (let i = 0; i < 20; i++) t.equal((await pollB(etag)).status, 304);
+  t.equal(b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0), before, `20 polls of replica B made no store call but the watcher's (${callsBefore} -> ${JSON.stringify([...b.store.calls])})`);
+
+  // a change through replica A: replica B's agent sees it within the interval (plus one query)
+  t.equal((await armA(`${configurationPath("rep", "c")}?${V}`, { method: "PUT", body: configurationBody({ operatorParams: "--git-readonly --git-branch=next" }) })).status, 200);
+  const started = Date.now();
+  let seen = 0;
+  while (Date.now() - started < 5000) {
+    const res = await pollB(etag);
+    if (res.status === 200) {
+      seen = Date.now() - started;
+      t.equal(res.json.configurations[0].generation, 2);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  t.ok(seen > 0 && seen <= INTERVAL * 3, `replica B served the change after ${seen} ms (bound ${INTERVAL} ms + one query)`);
+
+  // a replaced agent key through replica A stops working on replica B within the same bound
+  const next = testAgent("ec");
+  t.equal((await armA(`${clusterPath("rep")}?${CV}`, { method: "PUT", body: clusterBody(next.publicKeyB64) })).status, 200);
+  await new Promise((r) => setTimeout(r, INTERVAL * 3));
+  t.equal((await pollB()).status, 401, "the old key is refused by the other replica too");
+});
