@@ -115,7 +115,7 @@ function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
-export function buildServices(options: AppOptions, audit: PurgeAudit): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper; changeWatcher: ChangeWatcher } {
+export function buildServices(options: AppOptions, audit: PurgeAudit, log: (message: string, fields: Record<string, unknown>) => void = () => undefined): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper; changeWatcher: ChangeWatcher } {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
@@ -145,7 +145,7 @@ export function buildServices(options: AppOptions, audit: PurgeAudit): { service
     batchSize: retention.sweepBatchSize,
     holder: retention.holder,
     leaseMs: Math.max(30_000, retention.sweepIntervalMs * 2),
-  });
+  }, log);
   const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 1000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
@@ -176,7 +176,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       options.metrics.purged.inc({ reason }, 1);
     },
   };
-  const { services, agentServices, sweeper, changeWatcher } = buildServices(options, audit);
+  const { services, agentServices, sweeper, changeWatcher } = buildServices(options, audit, (message, fields) => app.log.info(fields, message));
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);

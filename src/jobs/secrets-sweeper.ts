@@ -81,7 +81,10 @@ export class SecretsSweeper {
       for (const doc of page.items) if (await this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch(() => false)) report.keysDestroyed++;
       if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
     }
-    if (report.purged > 0 || report.keysDestroyed > 0) this.log("secrets sweep", { ...report, ms: this.clock.now() - started });
+    if (report.purged > 0 || report.keysDestroyed > 0) {
+      await this.store.compact();
+      this.log("secrets sweep", { ...report, ms: this.clock.now() - started });
+    }
     return report;
   }
 

@@ -42,5 +42,6 @@ export class InstrumentedStore implements Store {
   scan(query: ScanQuery, page: PageRequest): Promise<Page> { return this.timed("scan", () => this.inner.scan(query, page)); }
   changedSince(query: ChangedSinceQuery) { return this.timed("changedSince", () => this.inner.changedSince(query)); }
   deleteMany(query: DeleteManyQuery) { return this.timed("deleteMany", () => this.inner.deleteMany(query)); }
+  compact() { return this.timed("compact", () => this.inner.compact()); }
   close() { return this.inner.close(); }
 }

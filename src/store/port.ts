@@ -120,6 +120,11 @@ export interface Store {
   changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }>;
   /** removes every matching document (cascades); returns how many */
   deleteMany(query: DeleteManyQuery): Promise<number>;
+  /**
+   * After a purge: make deleted content unrecoverable from the engine's own files where the engine
+   * keeps it around (SQLite's WAL); a no-op where it does not.
+   */
+  compact(): Promise<void>;
   close(): Promise<void>;
 }
 

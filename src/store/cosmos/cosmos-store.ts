@@ -330,6 +330,9 @@ export class CosmosStore implements Store {
     return removed;
   }
 
+  /** Cosmos DB keeps no readable copy of a deleted item: nothing to do */
+  async compact(): Promise<void> {}
+
   async close(): Promise<void> {
     this.client.dispose();
   }

@@ -66,6 +66,8 @@ export class SqliteStore implements Store {
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");
+    // deleted rows are overwritten with zeros, so purged secrets leave nothing in free pages
+    this.db.pragma("secure_delete = ON");
     this.db.exec("CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
   }
 
@@ -217,6 +219,11 @@ export class SqliteStore implements Store {
     if (query.kinds) clauses.push("kind IN (SELECT value FROM json_each(@kinds))");
     return this.stmt(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
       .run({ partition: query.partition, parent: query.parent ?? null, kinds: JSON.stringify(query.kinds ?? []) }).changes;
+  }
+
+  /** folds the WAL into the database and truncates it: older page versions (purged secrets) go with it */
+  async compact(): Promise<void> {
+    this.db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   async close(): Promise<void> {
