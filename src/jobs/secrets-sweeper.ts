@@ -18,6 +18,8 @@ import { StorePreconditionFailedError, type Store, type StoredDocument } from ".
 import { Lease } from "./lease.js";
 
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export interface SweeperOptions {
   intervalMs: number;
   batchSize: number;
@@ -72,7 +74,11 @@ export class SecretsSweeper {
     for (;;) {
       // always the first page: what was purged no longer matches, so this drains without a cursor
       const page = await this.store.scan({ kind: "configurationSecrets", expired: true }, { limit: this.options.batchSize });
-      for (const doc of page.items) if (await this.purge(doc)) report.purged++;
+      for (const doc of page.items) {
+        if (await this.purge(doc)) report.purged++;
+        // the embedded store answers synchronously: yield so API requests interleave with a long sweep
+        await yieldToEventLoop();
+      }
       if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
     }
     // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
