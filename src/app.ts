@@ -123,7 +123,7 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
   const subscriptions = new Subscriptions(repo, options.clock, {
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,
-  });
+  }, bus);
   const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs);
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus);
   const services: Services = {

@@ -32,7 +32,7 @@ export interface AgentAuthOptions {
 const invalid = (reason: string) => errors.authenticationInvalid(reason);
 
 export class AgentAuthenticator {
-  private readonly keys = new Map<string, { key: AgentKey | undefined; checkedAt: number }>();
+  private readonly keys = new Map<string, { key: AgentKey; checkedAt: number }>();
   private readonly tokens = new Map<string, { clusterKey: string; fingerprint: string; exp: number }>();
   /** signature verifications made, for tests and metrics */
   verifications = 0;
@@ -58,7 +58,13 @@ export class AgentAuthenticator {
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
     const found = await this.repo.getCluster(m[1] ?? "", clusterKey);
-    const key = found ? parseAgentKey(found.record.properties.agentPublicKeyCertificate) : undefined;
+    if (!found) {
+      // misses are not remembered: an anonymous caller naming random clusters cannot grow this map
+      this.keys.delete(clusterKey);
+      return undefined;
+    }
+    const key = parseAgentKey(found.record.properties.agentPublicKeyCertificate);
+    if (this.keys.size >= this.options.maxCachedTokens) this.keys.clear();
     this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
     return key;
   }
@@ -97,6 +103,8 @@ export class AgentAuthenticator {
         audience: this.options.audience,
         algorithms: [key.jwsAlg],
         clockTolerance: CLOCK_SKEW_SECONDS,
+        // refuses an iat in the future too, so exp cannot sit years ahead of a late iat
+        maxTokenAge: MAX_AGENT_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS,
         requiredClaims: ["sub", "iat", "exp"],
         currentDate: new Date(this.clock.now()),
       });

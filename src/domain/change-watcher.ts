@@ -1,6 +1,7 @@
 /**
  * How a replica learns of other replicas' writes without a change feed: every `intervalMs`, one
- * query for the envelopes written since the last look (desired-state markers, cluster records),
+ * query for the desired-state markers written since the last look (bumped by every change agents care
+ * about: configurations, agent key, cluster or subscription deletion),
  * replayed onto the local ChangeBus. While these checks succeed, the agent-facing caches trust their
  * entries until told otherwise, so a poll costs no store call whatever the fleet size; the staleness
  * bound across replicas is `intervalMs` plus one query. If checks fail for 3 intervals, the caches fall
@@ -63,7 +64,9 @@ export class ChangeWatcher {
   private async look(): Promise<void> {
     const startedAt = this.clock.now();
     const since = this.lastLook - this.options.overlapMs;
-    const { items, truncated } = await this.store.changedSince({ kinds: ["system", "cluster"], since, limit: this.options.limit });
+    // markers only: every change that matters to agents bumps one (configurations, agent key, cluster or
+    // subscription deletion); heartbeats rewrite cluster records and must not flush anything
+    const { items, truncated } = await this.store.changedSince({ kinds: ["system"], since, limit: this.options.limit });
     this.looks++;
     for (const [id, at] of this.announced) if (at <= since) this.announced.delete(id);
     if (truncated) this.bus.emit({ clusterKey: "*", what: "identity" });
@@ -72,8 +75,7 @@ export class ChangeWatcher {
         const id = `${doc.kind}:${doc.key}`;
         if (this.announced.get(id) === doc.updatedAt) continue;
         this.announced.set(id, doc.updatedAt);
-        if (doc.kind === "system" && doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "configurations" });
-        else if (doc.kind === "cluster") this.bus.emit({ clusterKey: doc.key, what: "identity" });
+        if (doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "identity" });
       }
     }
     this.lastLook = startedAt;

@@ -99,6 +99,7 @@ export class Clusters {
       const saved = await this.repo.writeCluster(record, existing?.etag);
       // a replaced agent key stops working at once: the agent-facing caches drop this cluster
       if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
+        await this.repo.bumpDesiredVersion(ref.subscriptionId, id);
         this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
       }
       return { created: existing === undefined, saved: this.current(saved) };
@@ -114,6 +115,8 @@ export class Clusters {
       if (!existing) return false;
       checkDeleteConditions(conditions, existing.etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
+      // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
+      await this.repo.bumpDesiredVersion(ref.subscriptionId, id, this.clock.now() + 86_400_000);
       this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
       return deleted;
     });

@@ -76,6 +76,8 @@ export class DesiredState {
   private readonly building = new Map<string, Promise<Snapshot>>();
   /** snapshots built, for tests and metrics */
   builds = 0;
+  /** bumped by every announced change */
+  private epoch = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -84,8 +86,15 @@ export class DesiredState {
     private readonly options: DesiredStateOptions,
   ) {
     bus.on((change) => {
-      if (change.clusterKey === "*") this.snapshots.clear();
-      else this.snapshots.delete(change.clusterKey);
+      // a build in flight started before this change: its result must not be kept, nor joined
+      this.epoch++;
+      if (change.clusterKey === "*") {
+        this.snapshots.clear();
+        this.building.clear();
+      } else {
+        this.snapshots.delete(change.clusterKey);
+        this.building.delete(change.clusterKey);
+      }
     });
   }
 
@@ -110,7 +119,10 @@ export class DesiredState {
     let pending = this.building.get(key);
     if (!pending) {
       // one build per cluster at a time: a fleet waking up together does not stampede the store
-      pending = this.build(ref, id, key).finally(() => this.building.delete(key));
+      const own: Promise<Snapshot> = this.build(ref, id, key).finally(() => {
+        if (this.building.get(key) === own) this.building.delete(key);
+      });
+      pending = own;
       this.building.set(key, pending);
     }
     return pending;
@@ -118,6 +130,7 @@ export class DesiredState {
 
   private async build(ref: ClusterRef, id: string, key: string): Promise<Snapshot> {
     this.builds++;
+    const startedAt = this.epoch;
     const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
     const cluster = await this.repo.getCluster(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
@@ -141,7 +154,8 @@ export class DesiredState {
       .digest("base64url")
       .slice(0, 22);
     const snapshot: Snapshot = { clusterKey: key, version, etag: `"${digest}"`, json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now(), expiresAt };
-    this.snapshots.set(key, snapshot);
+    // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
+    if (this.epoch === startedAt) this.snapshots.set(key, snapshot);
     return snapshot;
   }
 

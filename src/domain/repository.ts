@@ -178,12 +178,16 @@ export class Repository {
     return typeof doc?.body.version === "number" ? doc.body.version : 0;
   }
 
-  async bumpDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
-    const e = this.markerEnvelope(subscriptionId, keyOf(clusterId));
+  /**
+   * `clusterId` "*" marks a change of every cluster of the subscription (its Deleted cascade); a marker
+   * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then).
+   */
+  async bumpDesiredVersion(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
+    const e = this.markerEnvelope(subscriptionId, clusterId === "*" ? "*" : keyOf(clusterId));
     for (;;) {
       const current = await this.store.get(e.kind, e.key, e.partition);
       const version = (typeof current?.body.version === "number" ? current.body.version : 0) + 1;
-      const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { version } };
+      const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { version }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
       try {
         if (current) await this.store.replace(doc, current.etag);
         else await this.store.create(doc);
@@ -291,7 +295,11 @@ export class Repository {
     if (!previous) return false;
     // the key first: once it is gone the secrets cannot be opened, even if the delete below never happens
     await this.codec.discard?.(previous, previous.body);
-    return this.store.delete(previous.kind, previous.key, previous.partition);
+    // by etag: secrets a concurrent PUT just wrote (with a new key) are not ours to delete
+    return this.store.delete(previous.kind, previous.key, previous.partition, previous.etag).catch((err: unknown) => {
+      if (err instanceof StorePreconditionFailedError) return false;
+      throw err;
+    });
   }
 
   /**

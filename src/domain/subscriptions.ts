@@ -9,6 +9,7 @@ import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
 import type { Principal } from "../auth/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
+import type { ChangeBus } from "./changes.js";
 import type { Repository, Versioned } from "./repository.js";
 import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
 
@@ -56,7 +57,12 @@ function withoutPii(properties: Record<string, unknown> | undefined): Record<str
 export class Subscriptions {
   private readonly cache = new Map<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>();
 
-  constructor(private readonly repo: Repository, private readonly clock: Clock, private readonly options: SubscriptionOptions) {}
+  constructor(
+    private readonly repo: Repository,
+    private readonly clock: Clock,
+    private readonly options: SubscriptionOptions,
+    private readonly bus?: ChangeBus,
+  ) {}
 
   private async load(subscriptionId: string): Promise<Versioned<SubscriptionRecord> | undefined> {
     const key = subscriptionId.toLowerCase();
@@ -123,7 +129,12 @@ export class Subscriptions {
       };
       try {
         // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
-        if (record.state === "Deleted") await this.repo.deleteSubscriptionContent(subscriptionId);
+        if (record.state === "Deleted") {
+          await this.repo.deleteSubscriptionContent(subscriptionId);
+          // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
+          await this.repo.bumpDesiredVersion(subscriptionId, "*", this.clock.now() + 86_400_000);
+          this.bus?.emit({ clusterKey: "*", what: "identity" });
+        }
         await this.repo.writeSubscription(record, current?.etag);
         this.forget(subscriptionId);
         return record;

@@ -95,10 +95,18 @@ export class SecretsSweeper {
   }
 
   private async purge(doc: StoredDocument): Promise<boolean> {
-    const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
+    // shredding first: it needs no key provider and no readable record, so nothing can hold it up
     if (!(await this.repo.purgeExpiredSecrets(doc))) return false;
-    this.audit.purged(doc.key, configuration ? valueKinds(configuration.record) : [], "expired");
-    if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
+    let kinds: string[] = [];
+    try {
+      const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
+      if (configuration) kinds = valueKinds(configuration.record);
+      if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
+    } catch (err) {
+      // an unreadable record (key provider down, integrity failure) must not stop the purge of others
+      this.log("could not mark a configuration whose secrets expired", { resourceId: doc.key, err });
+    }
+    this.audit.purged(doc.key, kinds, "expired");
     await this.repo.bumpDesiredVersion(doc.partition, doc.parent);
     this.bus.emit({ clusterKey: keyOf(doc.parent), what: "configurations" });
     return true;

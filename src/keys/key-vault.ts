@@ -58,8 +58,12 @@ export class KeyVaultKeyProvider implements KeyProvider {
       return this.currentVersion.ref;
     } catch (err) {
       if (err instanceof KeyRefusedError) throw err;
-      // a known version keeps serving new DEKs while the vault is briefly unreachable
-      if (cached) return cached.ref;
+      // a known version keeps serving new DEKs while the vault is briefly unreachable; not asked again
+      // before the next refresh, so an outage does not cost a getKey (and its retries) per wrap
+      if (cached) {
+        this.currentVersion = { ref: cached.ref, readAt: this.now() };
+        return cached.ref;
+      }
       return translate(err, "getKey");
     }
   }

@@ -33,8 +33,21 @@ const newVersion = (): KeyFileVersion => ({ key: crypto.randomBytes(32).toString
 function writeKeyFile(file: string, content: KeyFile): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(content, null, 2), { mode: 0o600 });
+  // durable before visible: a crash must never leave the only copy of the KEK empty or torn
+  const fd = fs.openSync(tmp, "w", 0o600);
+  try {
+    fs.writeSync(fd, JSON.stringify(content, null, 2));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, file); // atomic: a reader sees the old file or the new one
+  const dir = fs.openSync(path.dirname(file), "r");
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
 }
 
 /** creates the file with one version when absent */

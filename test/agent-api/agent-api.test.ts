@@ -60,6 +60,7 @@ t.test("identity", async (t) => {
     ["wrong audience", a.token(clusterPath("id-a"), { audience: "someone-else" })],
     ["expired", a.token(clusterPath("id-a"), { iat: Math.floor(Date.now() / 1000) - 3600, lifetimeSeconds: 300 })],
     ["lifetime over 10 minutes", a.token(clusterPath("id-a"), { lifetimeSeconds: 3600 })],
+    ["iat in the future (a token good for years)", a.token(clusterPath("id-a"), { iat: Math.floor(Date.now() / 1000) + 5 * 365 * 86_400 })],
   ];
   for (const [label, token] of cases) {
     const res = await raw(`${agentBase("id-a")}/configurations`, { token: (await token) || null });

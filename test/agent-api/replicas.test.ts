@@ -68,4 +68,19 @@ t.test("bounded-stale across replicas, no store calls per poll in between", asyn
   t.equal((await armA(`${clusterPath("rep")}?${CV}`, { method: "PUT", body: clusterBody(next.publicKeyB64) })).status, 200);
   await new Promise((r) => setTimeout(r, INTERVAL * 3));
   t.equal((await pollB()).status, 401, "the old key is refused by the other replica too");
+  const pollNext = async () => client(b.url, b.ca)(`/agent/v1${clusterPath("rep")}/configurations`, { token: await next.token(clusterPath("rep")) });
+  t.equal((await pollNext()).status, 200, "the new key works there");
+
+  // heartbeats rewrite the cluster record: they must not flush the other replica's caches
+  const beat = await client(a.url, a.ca)(`/agent/v1${clusterPath("rep")}/heartbeat`, { method: "POST", token: await next.token(clusterPath("rep")), body: { agentVersion: "1", kubernetesVersion: "1.30", totalNodeCount: 1 } });
+  t.equal(beat.status, 204);
+  await new Promise((r) => setTimeout(r, INTERVAL * 3));
+  const steady = b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0);
+  t.equal((await pollNext()).status, 200);
+  t.equal(b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0), steady, "a heartbeat on replica A cost replica B no store call");
+
+  // a cluster deleted through replica A is refused by replica B within the bound
+  t.equal((await armA(`${clusterPath("rep")}?${CV}`, { method: "DELETE" })).status, 200);
+  await new Promise((r) => setTimeout(r, INTERVAL * 3));
+  t.equal((await pollNext()).status, 401, "the deleted cluster's agent is refused on the other replica");
 });
