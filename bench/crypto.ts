@@ -62,7 +62,7 @@ interface Served {
 }
 
 /** the service in its own process, so the load generator does not share its event loop */
-async function serve(mode: "plain" | "sealed", env: Record<string, string>): Promise<Served> {
+async function serve(mode: "plain" | "sealed" | "local", env: Record<string, string>): Promise<Served> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/serve.ts")], { cwd: root, env: { ...process.env, ...env, MODE: mode, LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = "";
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   await kv.start();
   kv.rotate("bench-kek");
   const plain = await serve("plain", {});
-  const sealed = await serve("sealed", { KV_URL: kv.url, KV_TOKEN: kv.token, KV_CA_FILE: path.join(workDir, "tls", "cert.pem") });
+  const sealed = await serve(process.env.BENCH_SEALED_MODE === "local" ? "local" : "sealed", { KV_URL: kv.url, KV_TOKEN: kv.token, KV_CA_FILE: path.join(workDir, "tls", "cert.pem") });
   // a PUT without protected settings or known_hosts: the secrets case costs one wrapKey per PUT by design
   const body = JSON.stringify(configurationBody());
   for (const s of [plain, sealed]) {

@@ -3,6 +3,7 @@
  * agent will be told about), and the secrets sidecar that keeps protected settings and known_hosts
  * apart from the resource record.
  */
+import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
 import { CONFIGURATION_TYPE, clusterId, configurationId, keyOf } from "../arm/resource-ids.js";
@@ -35,6 +36,15 @@ const INITIAL_MESSAGE = "The configuration was accepted; waiting for the cluster
 
 export const EXPIRED_BEFORE_DELIVERY =
   "The protected settings expired before the cluster retrieved them (they are kept at most 48 hours). Submit them again with a PUT of this configuration, and bring the cluster online so its agent can fetch them.";
+
+export const REPLACED_CONCURRENTLY =
+  "The protected settings of this configuration were replaced by a concurrent request that did not complete. Submit them again with a PUT of this configuration.";
+
+/** the stored secrets, if they are the ones this record was written with */
+export function secretsOf(record: ConfigurationRecord, stored: ConfigurationSecrets | undefined): ConfigurationSecrets | undefined {
+  if (!stored) return undefined;
+  return record.secrets.version === undefined || stored.version === record.secrets.version ? stored : undefined;
+}
 
 export function expiredBeforeDelivery(): ConfigurationRecord["complianceStatus"] {
   return { complianceState: "Failed", message: EXPIRED_BEFORE_DELIVERY, messageLevel: "Error" };
@@ -69,10 +79,14 @@ export class Configurations {
    * expired before the cluster acknowledged this generation's secrets, the configuration shows Failed
    * with what to do, until a PUT submits them again.
    */
-  private present(found: Versioned<ConfigurationRecord>, secrets: ConfigurationSecrets | undefined): ConfigurationView {
+  private present(found: Versioned<ConfigurationRecord>, stored: ConfigurationSecrets | undefined): ConfigurationView {
     const record = found.record;
     const hadSecrets = record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
     const delivered = record.secretsDelivered?.generation === record.generation;
+    const secrets = secretsOf(record, stored);
+    if (hadSecrets && stored && !secrets) {
+      return { record: { ...record, complianceStatus: { complianceState: "Failed", message: REPLACED_CONCURRENTLY, messageLevel: "Error" } }, etag: found.etag };
+    }
     if (hadSecrets && !secrets && !delivered) {
       return { record: { ...record, complianceStatus: expiredBeforeDelivery() }, etag: found.etag };
     }
@@ -113,6 +127,8 @@ export class Configurations {
       const live = existing && !existing.deleted ? existing : undefined;
       checkPutConditions(conditions, live?.etag);
       const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
+      // a PUT that loses the race for the record after writing its secrets must not lend them to the winner
+      const secretsVersion = secrets ? crypto.randomUUID() : undefined;
       const record: ConfigurationRecord = {
         id,
         name: ref.configurationName,
@@ -126,11 +142,12 @@ export class Configurations {
         secrets: {
           protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
           hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,
+          ...(secretsVersion !== undefined ? { version: secretsVersion } : {}),
         },
         systemData: nextSystemData(live?.record.systemData, actor),
       };
       // seal everything before writing anything: a key-provider failure leaves nothing half-written
-      const writeSecrets = secrets ? await this.repo.prepareSecrets(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now() }) : undefined;
+      const writeSecrets = secrets ? await this.repo.prepareSecrets(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now(), version: secretsVersion }) : undefined;
       const writeRecord = await this.repo.prepareConfiguration(ref.subscriptionId, record, existing?.etag);
       // secrets first: a record never points at secrets that are not there yet
       if (writeSecrets) await writeSecrets();

@@ -18,6 +18,7 @@ import { parseAgentKey, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Repository } from "./repository.js";
+import { secretsOf } from "./configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 
 export interface Snapshot {
@@ -142,7 +143,9 @@ export class DesiredState {
     let expiresAt = Number.POSITIVE_INFINITY;
     const configurations = await Promise.all(
       all.map(async (v) => {
-        const own = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
+        const stored = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
+        // never seal to the cluster secrets that are not this record's (a PUT that lost its race)
+        const own = stored && secretsOf(v.record, stored.secrets) ? stored : undefined;
         if (own?.expiresAt !== undefined) expiresAt = Math.min(expiresAt, own.expiresAt);
         return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
       }),

@@ -81,7 +81,12 @@ export interface ConfigurationRecord {
   provisioningState: "Accepted" | "Deleting" | "Running" | "Succeeded" | "Failed";
   complianceStatus: ComplianceStatus;
   /** whether a secrets sidecar exists and what it holds (names only, never values) */
-  secrets: { protectedSettingKeys: string[]; hasKnownHosts: boolean };
+  secrets: {
+    protectedSettingKeys: string[];
+    hasKnownHosts: boolean;
+    /** names the secrets document written with this record: a sidecar with another version is not this record's */
+    version?: string;
+  };
   /** when the cluster agent acknowledged receiving this generation's secrets */
   secretsDelivered?: { generation: number; at: string };
   systemData: SystemData;
@@ -96,4 +101,6 @@ export interface ConfigurationSecrets {
   sshKnownHostsContents?: string;
   /** epoch ms of the PUT that submitted these values (retention is measured from it) */
   submittedAt: number;
+  /** the version of the record that points at these secrets */
+  version?: string;
 }
