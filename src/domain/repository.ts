@@ -5,6 +5,7 @@
  */
 import { keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
+  type DocumentEnvelope,
   StoreConflictError,
   StorePreconditionFailedError,
   type DocKind,
@@ -49,14 +50,7 @@ export interface Versioned<T> {
   expiresAt?: number;
 }
 
-interface Envelope {
-  kind: DocKind;
-  key: string;
-  partition: string;
-  parent: string;
-  deleted?: boolean;
-  expiresAt?: number;
-}
+type Envelope = Omit<DocumentEnvelope, "schemaVersion">;
 
 export interface RepositoryOptions {
   /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */

@@ -7,7 +7,7 @@
  * treats them as absent on time even where TTL does not run (the test server, or TTL lag).
  */
 import crypto from "node:crypto";
-import { ErrorResponse, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
+import { ErrorResponse, type QueryIterator, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
 import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
 import type { Clock } from "../../ports/clock.js";
 import { pending, type MigrationReport } from "../migration-runner.js";
@@ -242,14 +242,19 @@ export class CosmosStore implements Store {
       { query: `SELECT * FROM c WHERE ${clauses.join(" AND ")} ORDER BY c.key`, parameters },
       { partitionKey: query.partition, maxItemCount: page.limit + 1 },
     );
+    return this.keysetPage(iterator, page.limit);
+  }
+
+  /** reads one more row than the page holds: its presence says whether a next page exists */
+  private async keysetPage(iterator: QueryIterator<CosmosItem>, limit: number): Promise<Page> {
     const rows: CosmosItem[] = [];
-    while (rows.length <= page.limit && iterator.hasMoreResults()) {
+    while (rows.length <= limit && iterator.hasMoreResults()) {
       const { resources } = await iterator.fetchNext().catch(unavailable);
       rows.push(...resources);
     }
-    const items = rows.slice(0, page.limit).map((r) => this.fromItem(r));
+    const items = rows.slice(0, limit).map((r) => this.fromItem(r));
     const last = items[items.length - 1];
-    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+    return rows.length > limit && last ? { items, continuation: last.key } : { items };
   }
 
   /** cross-partition, so only background jobs call it; keyset-paged like list */
@@ -270,14 +275,7 @@ export class CosmosStore implements Store {
       },
       { maxItemCount: page.limit + 1 },
     );
-    const rows: CosmosItem[] = [];
-    while (rows.length <= page.limit && iterator.hasMoreResults()) {
-      const { resources } = await iterator.fetchNext().catch(unavailable);
-      rows.push(...resources);
-    }
-    const items = rows.slice(0, page.limit).map((r) => this.fromItem(r));
-    const last = items[items.length - 1];
-    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+    return this.keysetPage(iterator, page.limit);
   }
 
   /** one cross-partition query on the updatedAt index (migration 0002): the cheap substitute for a change feed */
