@@ -50,7 +50,7 @@ export class AgentClient {
   private readonly tokens: AgentTokenSource;
   private readonly timeoutMs: number;
 
-  constructor(private readonly options: AgentClientOptions) {
+  constructor(options: AgentClientOptions) {
     const clusterId = options.clusterId.startsWith("/") ? options.clusterId : `/${options.clusterId}`;
     this.base = `${options.serviceUrl.replace(/\/+$/, "")}/agent/v1${clusterId}`;
     this.httpsAgent = new https.Agent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) });

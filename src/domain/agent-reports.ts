@@ -5,9 +5,10 @@
  * properties, connectivity). A report about an older generation never overwrites a newer state.
  */
 import { errors } from "../arm/errors.js";
-import { clusterId, configurationId, CONFIGURATION_TYPE, keyOf } from "../arm/resource-ids.js";
+import { clusterId, configurationId, CONFIGURATION_TYPE } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
-import type { ChangeBus } from "./changes.js";
+import { announce, type ChangeBus } from "./changes.js";
+import { hasSecrets } from "./configurations.js";
 import type { ClusterRef } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository } from "./repository.js";
@@ -67,11 +68,10 @@ export class AgentReports {
         if (!report.removed) return { accepted: false, reason: "tombstone" };
         // the agent removed it: the tombstone has served its purpose
         await this.repo.removeTombstone(ref.subscriptionId, id, found.etag);
-        await this.repo.bumpDesiredVersion(ref.subscriptionId, cluster);
-        this.bus.emit({ clusterKey: keyOf(cluster), what: "configurations" });
+        await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
         return { accepted: true };
       }
-      const delivered = report.protectedSettingsReceived === true && (record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0);
+      const delivered = report.protectedSettingsReceived === true && hasSecrets(record);
       const deliveredAt = new Date(this.clock.now()).toISOString();
       const updated: ConfigurationRecord = {
         ...record,
@@ -92,8 +92,7 @@ export class AgentReports {
       await this.repo.writeConfiguration(ref.subscriptionId, updated, found.etag);
       if (delivered && this.options.purgeAfterDelivery && (await this.repo.deleteSecrets(ref.subscriptionId, id))) {
         this.options.audit.purged(id, valueKinds(record), "delivered");
-        await this.repo.bumpDesiredVersion(ref.subscriptionId, cluster);
-        this.bus.emit({ clusterKey: keyOf(cluster), what: "configurations" });
+        await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       }
       return { accepted: true };
     });

@@ -4,6 +4,8 @@
  * check of a version marker in the store (see desired-state.ts).
  */
 import { EventEmitter } from "node:events";
+import { keyOf } from "../arm/resource-ids.js";
+import type { Repository } from "./repository.js";
 
 export interface ClusterChange {
   /** lower-cased cluster id, or "*" for every cluster (too many changes to name them) */
@@ -28,4 +30,24 @@ export class ChangeBus {
     this.emitter.on("change", listener);
     return () => this.emitter.off("change", listener);
   }
+}
+
+/** a marker left for something deleted outlives it this long: every replica has looked by then */
+export const DELETED_MARKER_LIFETIME_MS = 86_400_000;
+
+/**
+ * A change agents care about: bump the cluster's version marker (how other replicas learn of it, see
+ * change-watcher.ts) and tell this process's caches at once. `clusterId` "*" stands for every cluster
+ * of the subscription; `markerExpiresAt` is set when the cluster (or subscription content) is gone.
+ */
+export async function announce(
+  repo: Pick<Repository, "bumpDesiredVersion">,
+  bus: ChangeBus | undefined,
+  subscriptionId: string,
+  clusterId: string,
+  what: ClusterChange["what"],
+  markerExpiresAt?: number,
+): Promise<void> {
+  await repo.bumpDesiredVersion(subscriptionId, clusterId, markerExpiresAt);
+  bus?.emit({ clusterKey: clusterId === "*" ? "*" : keyOf(clusterId), what });
 }

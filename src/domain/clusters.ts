@@ -2,9 +2,9 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CLUSTER_TYPE, clusterId, keyOf } from "../arm/resource-ids.js";
+import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
-import type { ChangeBus } from "./changes.js";
+import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../auth/principal.js";
 import { validateClusterPut } from "./validation/cluster.js";
@@ -99,8 +99,7 @@ export class Clusters {
       const saved = await this.repo.writeCluster(record, existing?.etag);
       // a replaced agent key stops working at once: the agent-facing caches drop this cluster
       if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
-        await this.repo.bumpDesiredVersion(ref.subscriptionId, id);
-        this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
+        await announce(this.repo, this.bus, ref.subscriptionId, id, "identity");
       }
       return { created: existing === undefined, saved: this.current(saved) };
     });
@@ -116,8 +115,7 @@ export class Clusters {
       checkDeleteConditions(conditions, existing.etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
-      await this.repo.bumpDesiredVersion(ref.subscriptionId, id, this.clock.now() + 86_400_000);
-      this.bus.emit({ clusterKey: keyOf(id), what: "identity" });
+      await announce(this.repo, this.bus, ref.subscriptionId, id, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       return deleted;
     });
   }

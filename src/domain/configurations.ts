@@ -13,7 +13,7 @@ import type { Clock } from "../ports/clock.js";
 import type { ClusterRef, Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
-import type { ChangeBus } from "./changes.js";
+import { announce, type ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
@@ -40,6 +40,11 @@ export const EXPIRED_BEFORE_DELIVERY =
 export const REPLACED_CONCURRENTLY =
   "The protected settings of this configuration were replaced by a concurrent request that did not complete. Submit them again with a PUT of this configuration.";
 
+/** whether the record was written with protected settings or known_hosts */
+export function hasSecrets(record: ConfigurationRecord): boolean {
+  return record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
+}
+
 /** the stored secrets, if they are the ones this record was written with */
 export function secretsOf(record: ConfigurationRecord, stored: ConfigurationSecrets | undefined): ConfigurationSecrets | undefined {
   if (!stored) return undefined;
@@ -59,12 +64,6 @@ export class Configurations {
     private readonly bus: ChangeBus,
   ) {}
 
-  /** the cluster's desired state changed: bump its marker (other replicas) and tell this process's caches */
-  private async announce(subscriptionId: string, clusterId: string): Promise<void> {
-    await this.repo.bumpDesiredVersion(subscriptionId, clusterId);
-    this.bus.emit({ clusterKey: keyOf(clusterId), what: "configurations" });
-  }
-
   private ids(ref: ConfigurationRef) {
     const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
     return { cluster, id: configurationId(cluster, ref.configurationName) };
@@ -81,7 +80,7 @@ export class Configurations {
    */
   private present(found: Versioned<ConfigurationRecord>, stored: ConfigurationSecrets | undefined): ConfigurationView {
     const record = found.record;
-    const hadSecrets = record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
+    const hadSecrets = hasSecrets(record);
     const delivered = record.secretsDelivered?.generation === record.generation;
     const secrets = secretsOf(record, stored);
     if (hadSecrets && stored && !secrets) {
@@ -93,16 +92,12 @@ export class Configurations {
     return { record, etag: found.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents };
   }
 
-  private static hasSecrets(record: ConfigurationRecord): boolean {
-    return record.secrets.hasKnownHosts || record.secrets.protectedSettingKeys.length > 0;
-  }
-
   async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     await this.clusters.require(clusterRef(ref));
     const found = await this.repo.getConfiguration(ref.subscriptionId, this.ids(ref).id);
     if (!found || found.deleted) throw this.notFound(ref);
-    const secrets = Configurations.hasSecrets(found.record) ? await this.repo.getSecrets(ref.subscriptionId, found.record.id) : undefined;
+    const secrets = hasSecrets(found.record) ? await this.repo.getSecrets(ref.subscriptionId, found.record.id) : undefined;
     return this.present(found, secrets?.record);
   }
 
@@ -110,7 +105,7 @@ export class Configurations {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const cluster = await this.clusters.require(ref);
     const page = await this.repo.listConfigurations(ref.subscriptionId, cluster.record.id, limit, continuation);
-    const withSecrets = page.items.filter((v) => Configurations.hasSecrets(v.record)).map((v) => v.record.id);
+    const withSecrets = page.items.filter((v) => hasSecrets(v.record)).map((v) => v.record.id);
     const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
     const items = page.items.map((v) => this.present(v, secrets.get(keyOf(v.record.id))?.secrets));
     return { items, continuation: page.continuation };
@@ -152,9 +147,9 @@ export class Configurations {
       // secrets first: a record never points at secrets that are not there yet
       if (writeSecrets) await writeSecrets();
       const saved = await writeRecord();
-      const hadSecrets = existing !== undefined && (existing.record.secrets.hasKnownHosts || existing.record.secrets.protectedSettingKeys.length > 0);
+      const hadSecrets = existing !== undefined && hasSecrets(existing.record);
       if (!secrets && hadSecrets) await this.repo.deleteSecrets(ref.subscriptionId, record.id);
-      await this.announce(ref.subscriptionId, cluster.record.id);
+      await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
     });
   }
@@ -177,7 +172,7 @@ export class Configurations {
       const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
       await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
-      await this.announce(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName));
+      await announce(this.repo, this.bus, ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName), "configurations");
       return true;
     });
   }

@@ -18,7 +18,7 @@ import { parseAgentKey, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Repository } from "./repository.js";
-import { secretsOf } from "./configurations.js";
+import { hasSecrets, secretsOf } from "./configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 
 export interface Snapshot {
@@ -137,7 +137,7 @@ export class DesiredState {
     if (!cluster) throw new ClusterGoneError(key);
     const agentKey = parseAgentKey(cluster.record.properties.agentPublicKeyCertificate);
     const all = await this.repo.allConfigurations(ref.subscriptionId, id);
-    const withSecrets = all.filter((v) => !v.deleted && (v.record.secrets.hasKnownHosts || v.record.secrets.protectedSettingKeys.length > 0)).map((v) => v.record.id);
+    const withSecrets = all.filter((v) => !v.deleted && hasSecrets(v.record)).map((v) => v.record.id);
     const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
     // the snapshot must not outlive the secrets it carries: it is rebuilt the moment the first expires
     let expiresAt = Number.POSITIVE_INFINITY;

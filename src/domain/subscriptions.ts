@@ -9,7 +9,7 @@ import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
 import type { Principal } from "../auth/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
-import type { ChangeBus } from "./changes.js";
+import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import type { Repository, Versioned } from "./repository.js";
 import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
 
@@ -132,8 +132,7 @@ export class Subscriptions {
         if (record.state === "Deleted") {
           await this.repo.deleteSubscriptionContent(subscriptionId);
           // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
-          await this.repo.bumpDesiredVersion(subscriptionId, "*", this.clock.now() + 86_400_000);
-          this.bus?.emit({ clusterKey: "*", what: "identity" });
+          await announce(this.repo, this.bus, subscriptionId, "*", "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
         }
         await this.repo.writeSubscription(record, current?.etag);
         this.forget(subscriptionId);

@@ -7,9 +7,8 @@
  * - One replica at a time (a lease in the store); batches are bounded so the API stays responsive.
  * - A configuration whose secrets expired before the cluster acknowledged them is marked Failed.
  */
-import { keyOf } from "../arm/resource-ids.js";
 import { valueKinds } from "../domain/agent-reports.js";
-import type { ChangeBus } from "../domain/changes.js";
+import { announce, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { Repository } from "../domain/repository.js";
@@ -107,8 +106,7 @@ export class SecretsSweeper {
       this.log("could not mark a configuration whose secrets expired", { resourceId: doc.key, err });
     }
     this.audit.purged(doc.key, kinds, "expired");
-    await this.repo.bumpDesiredVersion(doc.partition, doc.parent);
-    this.bus.emit({ clusterKey: keyOf(doc.parent), what: "configurations" });
+    await announce(this.repo, this.bus, doc.partition, doc.parent, "configurations");
     return true;
   }
 

@@ -10,7 +10,7 @@ import t from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
-import { b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
 import { ManualClock } from "../../src/ports/clock.js";
 
 const V = "api-version=2024-11-01";
