@@ -11,10 +11,18 @@ export interface AgentKey {
   fingerprint: string;
 }
 
+export class NotBase64Error extends Error {}
+
+/** the registered value as a key: PEM, or base64 DER SubjectPublicKeyInfo; throws when it is neither */
+export function readAgentPublicKey(registered: string): crypto.KeyObject {
+  if (registered.includes("-----BEGIN")) return crypto.createPublicKey({ key: registered, format: "pem" });
+  const der = decodeBase64Strict(registered);
+  if (!der) throw new NotBase64Error("neither PEM nor base64");
+  return crypto.createPublicKey({ key: der, format: "der", type: "spki" });
+}
+
 export function parseAgentKey(registered: string): AgentKey {
-  const key = registered.includes("-----BEGIN")
-    ? crypto.createPublicKey({ key: registered, format: "pem" })
-    : crypto.createPublicKey({ key: decodeBase64Strict(registered) ?? Buffer.alloc(0), format: "der", type: "spki" });
+  const key = readAgentPublicKey(registered);
   const rsa = key.asymmetricKeyType === "rsa";
   return {
     key,

@@ -6,7 +6,7 @@ import crypto from "node:crypto";
 import t, { type Test } from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client, type HttpResponse, type RequestOptions } from "../helpers/http.js";
-import { agentPublicKey, b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
+import { agentPublicKey, b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64, sshString as sshStr, u32 } from "../helpers/fixtures.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
@@ -30,15 +30,6 @@ t.teardown(() => server.close());
 const uniq = (prefix: string): string => `${prefix}-${++seq}`;
 const cfgUrl = (name: string, query = V): string => `${configurationPath(CLUSTER, name)}${query ? `?${query}` : ""}`;
 
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const sshStr = (v: Buffer | string): Buffer => {
-  const b = typeof v === "string" ? Buffer.from(v, "latin1") : v;
-  return Buffer.concat([u32(b.length), b]);
-};
 
 /** a real OpenSSH-format (openssh-key-v1) ed25519 private key, optionally claiming a cipher */
 function openSshEd25519(cipher = "none"): string {

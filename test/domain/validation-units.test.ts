@@ -9,16 +9,7 @@ import { operatorParamsProblem } from "../../src/domain/validation/operator-para
 import { repositoryTransport } from "../../src/domain/validation/repository-url.js";
 import { parsePrivateKey } from "../../src/domain/validation/ssh-keys.js";
 import { ArmError } from "../../src/arm/errors.js";
-
-const u32 = (n: number): Buffer => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
-const sshStr = (v: Buffer | string): Buffer => {
-  const b = typeof v === "string" ? Buffer.from(v, "latin1") : v;
-  return Buffer.concat([u32(b.length), b]);
-};
+import { sshString as sshStr, u32 } from "../helpers/fixtures.js";
 
 interface OpenSshOptions {
   cipher?: string;

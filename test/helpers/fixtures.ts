@@ -23,10 +23,17 @@ export function clusterBody(publicKeyB64 = agentPublicKey().publicKeyB64, extra:
   };
 }
 
-const sshString = (b: Buffer): Buffer => {
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(b.length);
-  return Buffer.concat([len, b]);
+/** SSH wire encoding: a big-endian uint32 */
+export const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
+/** SSH wire encoding: a length-prefixed string */
+export const sshString = (v: Buffer | string): Buffer => {
+  const b = typeof v === "string" ? Buffer.from(v, "latin1") : v;
+  return Buffer.concat([u32(b.length), b]);
 };
 
 /** base64 of an unencrypted PKCS#8 PEM ed25519 private key */

@@ -5,7 +5,7 @@
  */
 import crypto from "node:crypto";
 import type { ClusterRecord } from "../types.js";
-import { decodeBase64Strict } from "./base64.js";
+import { NotBase64Error, readAgentPublicKey } from "../agent-keys.js";
 import { Problems } from "./problems.js";
 
 export interface ClusterInput {
@@ -32,14 +32,9 @@ const READ_ONLY = ["agentVersion", "kubernetesVersion", "totalNodeCount", "total
 export function agentKeyProblem(value: string): string | undefined {
   let key: crypto.KeyObject;
   try {
-    if (value.includes("-----BEGIN")) key = crypto.createPublicKey({ key: value, format: "pem" });
-    else {
-      const der = decodeBase64Strict(value);
-      if (!der) return "it is neither PEM nor base64";
-      key = crypto.createPublicKey({ key: der, format: "der", type: "spki" });
-    }
-  } catch {
-    return "it is not a public key (expected a SubjectPublicKeyInfo)";
+    key = readAgentPublicKey(value);
+  } catch (err) {
+    return err instanceof NotBase64Error ? "it is neither PEM nor base64" : "it is not a public key (expected a SubjectPublicKeyInfo)";
   }
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys must have at least 2048 bits (got ${details.modulusLength ?? 0})`;

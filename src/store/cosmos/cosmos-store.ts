@@ -10,6 +10,7 @@ import crypto from "node:crypto";
 import { ErrorResponse, type QueryIterator, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
 import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
 import type { Clock } from "../../ports/clock.js";
+import { keysetPage } from "../keyset.js";
 import { pending, type MigrationReport } from "../migration-runner.js";
 import {
   StoreConflictError,
@@ -245,16 +246,14 @@ export class CosmosStore implements Store {
     return this.keysetPage(iterator, page.limit);
   }
 
-  /** reads one more row than the page holds: its presence says whether a next page exists */
+  /** reads up to one more row than the page holds (see keyset.ts) */
   private async keysetPage(iterator: QueryIterator<CosmosItem>, limit: number): Promise<Page> {
     const rows: CosmosItem[] = [];
     while (rows.length <= limit && iterator.hasMoreResults()) {
       const { resources } = await iterator.fetchNext().catch(unavailable);
       rows.push(...resources);
     }
-    const items = rows.slice(0, limit).map((r) => this.fromItem(r));
-    const last = items[items.length - 1];
-    return rows.length > limit && last ? { items, continuation: last.key } : { items };
+    return keysetPage(rows.map((r) => this.fromItem(r)), limit);
   }
 
   /** cross-partition, so only background jobs call it; keyset-paged like list */

@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
 import type { Clock } from "../../ports/clock.js";
+import { keysetPage } from "../keyset.js";
 import { pending, type MigrationReport } from "../migration-runner.js";
 import {
   StoreConflictError,
@@ -189,9 +190,7 @@ export class SqliteStore implements Store {
     if (page.continuation !== undefined) clauses.push("key > @after");
     const rows = this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
-    const items = rows.slice(0, page.limit).map(fromRow);
-    const last = items[items.length - 1];
-    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+    return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
@@ -199,9 +198,7 @@ export class SqliteStore implements Store {
     const expiry = query.expired ? "expires_at IS NOT NULL AND expires_at <= @now" : "(expires_at IS NULL OR expires_at > @now)";
     const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) }) as Row[];
-    const items = rows.slice(0, page.limit).map(fromRow);
-    const last = items[items.length - 1];
-    return rows.length > page.limit && last ? { items, continuation: last.key } : { items };
+    return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
