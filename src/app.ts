@@ -5,6 +5,8 @@
 import type https from "node:https";
 import os from "node:os";
 import { SecretsSweeper } from "./jobs/secrets-sweeper.js";
+import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignment-reconciler.js";
+import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
@@ -46,6 +48,8 @@ export interface AppOptions {
   agent?: Partial<AgentOptions>;
   /** the 48-hour promise; defaults in DEFAULT_RETENTION_OPTIONS */
   retention?: Partial<RetentionOptions>;
+  /** configuration assignment reconciler: pass interval, batch size, lease, compliance refresh */
+  assignments?: Partial<AssignmentOptions>;
   https?: { key: string; cert: string };
   logLevel?: string;
   /** where log lines go (tests capture them); stdout by default */
@@ -78,6 +82,10 @@ export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
   holder: `${os.hostname()}:${process.pid}`,
 };
 
+export type AssignmentOptions = Omit<ReconcilerOptions, "holder">;
+
+export const DEFAULT_ASSIGNMENT_OPTIONS: AssignmentOptions = { intervalMs: 1000, batchSize: 100, leaseMs: 30_000, complianceIntervalMs: 10_000 };
+
 export const DEFAULT_AGENT_OPTIONS: AgentOptions = { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 5 * 60_000 };
 
 export interface App {
@@ -88,6 +96,8 @@ export interface App {
   agentServices: AgentServices;
   /** not started here: main.ts starts it, tests drive runOnce() */
   sweeper: SecretsSweeper;
+  /** not started here: main.ts starts it, tests drive runOnce() / settle() */
+  reconciler: AssignmentReconciler;
   readiness: Readiness;
 }
 
@@ -115,7 +125,15 @@ function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
-export function buildServices(options: AppOptions, audit: PurgeAudit, log: (message: string, fields: Record<string, unknown>) => void = () => undefined): { services: Services; agentServices: AgentServices; sweeper: SecretsSweeper; changeWatcher: ChangeWatcher } {
+interface Built {
+  services: Services;
+  agentServices: AgentServices;
+  sweeper: SecretsSweeper;
+  changeWatcher: ChangeWatcher;
+  reconciler: AssignmentReconciler;
+}
+
+export function buildServices(options: AppOptions, audit: PurgeAudit, log: (message: string, fields: Record<string, unknown>) => void = () => undefined): Built {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
@@ -124,13 +142,16 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,
   }, bus);
-  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs);
+  const reconciler = new AssignmentReconciler(options.store, repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
+  const wake = () => reconciler.wake();
+  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake);
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus);
   const services: Services = {
     authenticator: options.authenticator,
     subscriptions,
     clusters,
     configurations,
+    assignments: new Assignments(repo, subscriptions, wake),
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,
@@ -149,7 +170,7 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
   const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 1000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
-  return { services, agentServices, sweeper, changeWatcher };
+  return { services, agentServices, sweeper, changeWatcher, reconciler };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -176,7 +197,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       options.metrics.purged.inc({ reason }, 1);
     },
   };
-  const { services, agentServices, sweeper, changeWatcher } = buildServices(options, audit, (message, fields) => app.log.info(fields, message));
+  const { services, agentServices, sweeper, changeWatcher, reconciler } = buildServices(options, audit, (message, fields) => app.log.info(fields, message));
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
@@ -189,7 +210,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.addHook("onClose", async () => {
     await sweeper.stop();
     await changeWatcher.stop();
+    await reconciler.stop();
   });
   await app.ready();
-  return { app, services, agentServices, sweeper, changeWatcher, readiness };
+  return { app, services, agentServices, sweeper, changeWatcher, reconciler, readiness };
 }

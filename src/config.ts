@@ -57,6 +57,8 @@ export interface Config {
   encryption: EncryptionSettings;
   agent: { audience: string; stalenessMs: number; pollIntervalSeconds: number; offlineAfterMs: number };
   retention: { secretsRetentionMs: number; purgeAfterDelivery: boolean; sweepIntervalMs: number };
+  /** configuration assignment reconciler (issue #6) */
+  assignments: { intervalMs: number; batchSize: number; complianceIntervalMs: number };
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -173,6 +175,11 @@ export function loadConfig(env: Env = process.env): Config {
       secretsRetentionMs: intVar(env, "PROTECTED_SETTINGS_RETENTION_SECONDS", 172_800, 1, 172_800) * 1000,
       purgeAfterDelivery: boolVar(env, "PURGE_AFTER_DELIVERY", false),
       sweepIntervalMs: intVar(env, "PURGE_INTERVAL_SECONDS", 60, 1, 3600) * 1000,
+    },
+    assignments: {
+      intervalMs: intVar(env, "ASSIGNMENT_RECONCILE_INTERVAL_MS", 1000, 50, 600_000),
+      batchSize: intVar(env, "ASSIGNMENT_BATCH_SIZE", 100, 1, 10_000),
+      complianceIntervalMs: intVar(env, "ASSIGNMENT_COMPLIANCE_INTERVAL_SECONDS", 10, 1, 3600) * 1000,
     },
     agent: {
       audience: env.AGENT_AUDIENCE ?? "kubernetesconfiguration-agent",

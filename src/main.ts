@@ -26,11 +26,12 @@ async function main(): Promise<void> {
   const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
   const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
-  const { app, readiness, sweeper, changeWatcher } = await buildApp({
+  const { app, readiness, sweeper, changeWatcher, reconciler } = await buildApp({
     store,
     codec,
     agent: config.agent,
     retention: config.retention,
+    assignments: config.assignments,
     authenticator: auth.authenticator,
     clock,
     skipTokenKey: loadOrCreateSkipTokenKey(config.dataDir, config.skipTokenKey),
@@ -47,6 +48,8 @@ async function main(): Promise<void> {
   sweeper.start();
   // other replicas' writes reach this one's agent caches within AGENT_CACHE_STALENESS_MS
   changeWatcher.start();
+  // configuration assignments reach their clusters: one replica at a time (a lease), in bounded batches
+  reconciler.start();
   app.log.info({ address, store: config.store.engine, auth: config.auth.mode }, "service listening");
   if (auth.devIdentity) {
     const tokenFile = await writeDevToken(config.dataDir, auth.devIdentity);

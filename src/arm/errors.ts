@@ -101,6 +101,16 @@ export const errors = {
 
   conflict: (message: string, target?: string) => new ArmError(409, "Conflict", message, target),
 
+  managedByAssignment: (configurationName: string, assignmentId: string, what: "change" | "delete") =>
+    new ArmError(
+      409,
+      "ManagedByConfigurationAssignment",
+      `The configuration '${configurationName}' is managed by the configuration assignment '${assignmentId}'; ${what === "change" ? "change it" : "remove it"} through that assignment, or set the assignment's enforcementMode to DoNotEnforce.`,
+    ),
+
+  assignmentDeleting: (name: string) =>
+    new ArmError(409, "AssignmentBeingDeleted", `The configuration assignment '${name}' is being deleted; wait until its deletion completes before writing it again.`),
+
   concurrentWrite: () =>
     new ArmError(409, "ConcurrentUpdate", "The resource was changed by another request at the same time; retry the request."),
 

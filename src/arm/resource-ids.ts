@@ -4,6 +4,7 @@
  */
 export const CLUSTER_TYPE = "Microsoft.Kubernetes/connectedClusters";
 export const CONFIGURATION_TYPE = "Microsoft.KubernetesConfiguration/sourceControlConfigurations";
+export const ASSIGNMENT_TYPE = "Microsoft.KubernetesConfiguration/configurationAssignments";
 export const CONFIGURATION_NAMESPACE = "Microsoft.KubernetesConfiguration";
 
 export const keyOf = (id: string): string => id.toLowerCase();
@@ -19,3 +20,10 @@ export const clusterId = (subscriptionId: string, resourceGroup: string, name: s
 
 export const configurationId = (cluster: string, name: string): string =>
   `${cluster}/providers/${CONFIGURATION_TYPE}/${name}`;
+
+/** the scope of a configuration assignment: a subscription or one of its resource groups */
+export const assignmentScopeId = (subscriptionId: string, resourceGroup?: string): string =>
+  resourceGroup === undefined ? subscriptionResourceId(subscriptionId) : resourceGroupId(subscriptionId, resourceGroup);
+
+export const assignmentId = (subscriptionId: string, resourceGroup: string | undefined, name: string): string =>
+  `${assignmentScopeId(subscriptionId, resourceGroup)}/providers/${ASSIGNMENT_TYPE}/${name}`;

@@ -12,7 +12,7 @@ import { UnknownDataKeyError } from "./data-keys.js";
 import { KeyCache } from "./key-cache.js";
 import { additionalData, FORMAT, IntegrityError, isSealed, open, seal } from "./envelope.js";
 
-const PLAIN_KINDS: ReadonlySet<DocKind> = new Set<DocKind>(["system", "dataKey", "secretKey"]);
+const PLAIN_KINDS: ReadonlySet<DocKind> = new Set<DocKind>(["system", "dataKey", "secretKey", "clusterWork"]);
 
 export class SealingCodec implements BodyCodec {
   /**

@@ -76,6 +76,7 @@ export class AgentReports {
       const updated: ConfigurationRecord = {
         ...record,
         provisioningState: report.complianceState === "Failed" ? "Failed" : "Succeeded",
+        observedGeneration: record.generation,
         complianceStatus: {
           complianceState: report.complianceState,
           ...(report.lastConfigApplied !== undefined ? { lastConfigApplied: new Date(report.lastConfigApplied).toISOString() } : {}),

@@ -32,6 +32,8 @@ export class Clusters {
     private readonly clock: Clock,
     /** a Connected cluster not heard from for this long shows Offline */
     private readonly offlineAfterMs: number,
+    /** tells this process's assignment reconciler that a cluster changed (its outbox holds what) */
+    private readonly wakeReconciler: () => void = () => undefined,
   ) {}
 
   /** connectivity as of now: Connected turns Offline when the agent has been silent too long */
@@ -96,7 +98,15 @@ export class Clusters {
         },
         systemData: nextSystemData(previous?.systemData, actor),
       };
+      // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
+      // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
+      const selectable = !previous || selectionChanged(previous, record);
+      if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
       const saved = await this.repo.writeCluster(record, existing?.etag);
+      if (selectable) {
+        await this.repo.touchClusterWork(ref.subscriptionId, id);
+        this.wakeReconciler();
+      }
       // a replaced agent key stops working at once: the agent-facing caches drop this cluster
       if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
         await announce(this.repo, this.bus, ref.subscriptionId, id, "identity");
@@ -119,4 +129,10 @@ export class Clusters {
       return deleted;
     });
   }
+}
+
+/** whether what an assignment's cluster selector looks at changed */
+function selectionChanged(before: ClusterRecord, after: ClusterRecord): boolean {
+  const tags = (r: ClusterRecord) => JSON.stringify(Object.entries(r.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return tags(before) !== tags(after) || before.properties.distribution !== after.properties.distribution || before.properties.infrastructure !== after.properties.infrastructure;
 }

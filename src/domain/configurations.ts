@@ -51,6 +51,11 @@ export function secretsOf(record: ConfigurationRecord, stored: ConfigurationSecr
   return record.secrets.version === undefined || stored.version === record.secrets.version ? stored : undefined;
 }
 
+/** what stays of a deleted configuration until its agent reports it removed: a new generation, no secrets */
+export function tombstoneOf(record: ConfigurationRecord): ConfigurationRecord {
+  return { ...record, generation: record.generation + 1, provisioningState: "Deleting", secrets: { protectedSettingKeys: [], hasKnownHosts: false } };
+}
+
 export function expiredBeforeDelivery(): ConfigurationRecord["complianceStatus"] {
   return { complianceState: "Failed", message: EXPIRED_BEFORE_DELIVERY, messageLevel: "Error" };
 }
@@ -121,6 +126,7 @@ export class Configurations {
       const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
       checkPutConditions(conditions, live?.etag);
+      if (live) await this.refuseIfEnforced(ref, live.record, "change");
       const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
       // a PUT that loses the race for the record after writing its secrets must not lend them to the winner
       const secretsVersion = secrets ? crypto.randomUUID() : undefined;
@@ -131,6 +137,8 @@ export class Configurations {
         spec,
         generation: (existing?.record.generation ?? 0) + 1,
         repositoryPublicKey: live?.record.repositoryPublicKey,
+        // a change allowed under DoNotEnforce leaves the configuration the assignment's: Default enforces it again
+        ...(live?.record.managedBy !== undefined ? { managedBy: live.record.managedBy } : {}),
         provisioningState: "Succeeded",
         // new secrets restart the delivery: the state is Pending until the agent reports (this clears an expiry failure)
         complianceStatus: live && !secrets ? live.record.complianceStatus : { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
@@ -154,6 +162,18 @@ export class Configurations {
     });
   }
 
+  /**
+   * A configuration an assignment manages changes only through the assignment, unless its
+   * enforcementMode is DoNotEnforce (or the assignment is gone).
+   */
+  private async refuseIfEnforced(ref: ConfigurationRef, record: ConfigurationRecord, what: "change" | "delete"): Promise<void> {
+    if (record.managedBy === undefined) return;
+    const assignment = await this.repo.getAssignment(ref.subscriptionId, record.managedBy);
+    if (!assignment) return;
+    if (assignment.record.spec.enforcementMode === "DoNotEnforce" && assignment.record.deletion === undefined) return;
+    throw errors.managedByAssignment(ref.configurationName, assignment.record.id, what);
+  }
+
   /** 200 when it existed (a tombstone remains for the agent), 204 when not */
   async delete(principal: Principal, ref: ConfigurationRef, conditions: Conditions): Promise<boolean> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
@@ -163,13 +183,8 @@ export class Configurations {
       const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
       if (!existing || existing.deleted) return false;
       checkDeleteConditions(conditions, existing.etag);
-      const tombstone: ConfigurationRecord = {
-        ...existing.record,
-        generation: existing.record.generation + 1,
-        provisioningState: "Deleting",
-        secrets: { protectedSettingKeys: [], hasKnownHosts: false },
-      };
-      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstone, existing.etag, true);
+      await this.refuseIfEnforced(ref, existing.record, "delete");
+      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstoneOf(existing.record), existing.etag, true);
       await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
       await announce(this.repo, this.bus, ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName), "configurations");

@@ -3,7 +3,7 @@
  * from records and back. The body passes through a codec: the place where payloads are sealed before
  * they leave the process (issue #3); the identity codec keeps them as they are.
  */
-import { keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
+import { assignmentScopeId, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
   type DocumentEnvelope,
   StoreConflictError,
@@ -14,7 +14,7 @@ import {
   type Store,
   type StoredDocument,
 } from "../store/port.js";
-import type { ClusterRecord, ConfigurationRecord, ConfigurationSecrets, SubscriptionRecord } from "./types.js";
+import type { AssignmentRecord, AssignmentStatus, ClusterRecord, ConfigurationRecord, ConfigurationSecrets, SubscriptionRecord } from "./types.js";
 
 export const SCHEMA_VERSION = 1;
 
@@ -123,7 +123,7 @@ export class Repository {
    * the data keys that registration is sealed with. Secret keys go too: their secrets are shredded.
    */
   deleteSubscriptionContent(subscriptionId: string): Promise<number> {
-    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets", "secretKey", "system"] });
+    return this.store.deleteMany({ partition: partitionOf(subscriptionId), kinds: ["cluster", "configuration", "configurationSecrets", "secretKey", "system", "assignment", "assignmentStatus", "clusterWork"] });
   }
 
   // clusters ------------------------------------------------------------------------------------
@@ -149,6 +149,16 @@ export class Repository {
     const parent = resourceGroup === undefined ? undefined : keyOf(resourceGroupId(subscriptionId, resourceGroup));
     const page = await this.store.list({ kind: "cluster", partition: partitionOf(subscriptionId), parent }, { limit, continuation });
     return this.page<ClusterRecord>(page);
+  }
+
+  /** every cluster of a scope (subscription, or one resource group), one page; bodies left sealed */
+  listClusterDocuments(subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string): Promise<Page> {
+    const parent = resourceGroup === undefined ? undefined : keyOf(resourceGroupId(subscriptionId, resourceGroup));
+    return this.store.list({ kind: "cluster", partition: partitionOf(subscriptionId), parent }, { limit, continuation });
+  }
+
+  decodeCluster(doc: StoredDocument): Promise<Versioned<ClusterRecord>> {
+    return this.fromDocument<ClusterRecord>(doc);
   }
 
   /** removes a cluster's configurations (tombstones included) and their secrets, then the cluster */
@@ -231,6 +241,105 @@ export class Repository {
   async listConfigurations(subscriptionId: string, clusterId: string, limit: number, continuation?: string) {
     const query = { kind: "configuration" as const, partition: partitionOf(subscriptionId), parent: keyOf(clusterId) };
     return this.page<ConfigurationRecord>(await this.store.list(query, { limit, continuation }));
+  }
+
+  /** the live configurations of these ids, by lower-cased id */
+  async getManyConfigurations(subscriptionId: string, ids: string[]): Promise<Map<string, Versioned<ConfigurationRecord>>> {
+    if (ids.length === 0) return new Map();
+    const docs = await this.store.getMany("configuration", ids.map(keyOf), partitionOf(subscriptionId));
+    const found = await Promise.all(docs.filter((d) => d.deleted !== true).map(async (d) => [d.key, await this.fromDocument<ConfigurationRecord>(d)] as const));
+    return new Map(found);
+  }
+
+  // configuration assignments -------------------------------------------------------------------
+
+  private assignmentEnvelope(record: Pick<AssignmentRecord, "id" | "subscriptionId" | "resourceGroup">): Envelope {
+    return { kind: "assignment", key: keyOf(record.id), partition: partitionOf(record.subscriptionId), parent: keyOf(assignmentScopeId(record.subscriptionId, record.resourceGroup)) };
+  }
+
+  getAssignment(subscriptionId: string, id: string): Promise<Versioned<AssignmentRecord> | undefined> {
+    return this.read<AssignmentRecord>("assignment", keyOf(id), partitionOf(subscriptionId));
+  }
+
+  decodeAssignment(doc: StoredDocument): Promise<Versioned<AssignmentRecord>> {
+    return this.fromDocument<AssignmentRecord>(doc);
+  }
+
+  writeAssignment(record: AssignmentRecord, etag: string | undefined): Promise<Versioned<AssignmentRecord>> {
+    return this.write(this.assignmentEnvelope(record), record, etag);
+  }
+
+  /** the assignment and its status go together, once its rollout has removed what it managed */
+  async deleteAssignment(record: AssignmentRecord, etag: string): Promise<boolean> {
+    const e = this.assignmentEnvelope(record);
+    await this.store.delete("assignmentStatus", e.key, e.partition).catch(() => false);
+    return this.store.delete("assignment", e.key, e.partition, etag);
+  }
+
+  /** `resourceGroup` undefined: every assignment of the subscription, whatever its scope */
+  async listAssignments(subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+    const parent = resourceGroup === undefined ? undefined : keyOf(resourceGroupId(subscriptionId, resourceGroup));
+    return this.page<AssignmentRecord>(await this.store.list({ kind: "assignment", partition: partitionOf(subscriptionId), parent }, { limit, continuation }));
+  }
+
+  /** every assignment of a subscription, all pages (assignments are few: a handful per scope) */
+  async allAssignments(subscriptionId: string): Promise<Versioned<AssignmentRecord>[]> {
+    const out: Versioned<AssignmentRecord>[] = [];
+    let continuation: string | undefined;
+    do {
+      const page = await this.listAssignments(subscriptionId, undefined, 200, continuation);
+      out.push(...page.items);
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    return out;
+  }
+
+  private statusEnvelope(subscriptionId: string, assignmentKey: string): Envelope {
+    return { kind: "assignmentStatus", key: assignmentKey, partition: partitionOf(subscriptionId), parent: "" };
+  }
+
+  getAssignmentStatus(subscriptionId: string, assignmentId: string): Promise<Versioned<AssignmentStatus> | undefined> {
+    return this.read<AssignmentStatus>("assignmentStatus", keyOf(assignmentId), partitionOf(subscriptionId));
+  }
+
+  async getManyAssignmentStatuses(subscriptionId: string, assignmentIds: string[]): Promise<Map<string, AssignmentStatus>> {
+    if (assignmentIds.length === 0) return new Map();
+    const docs = await this.store.getMany("assignmentStatus", assignmentIds.map(keyOf), partitionOf(subscriptionId));
+    return new Map(await Promise.all(docs.map(async (d) => [d.key, (await this.fromDocument<AssignmentStatus>(d)).record] as const)));
+  }
+
+  writeAssignmentStatus(subscriptionId: string, assignmentId: string, status: AssignmentStatus, etag: string | undefined): Promise<Versioned<AssignmentStatus>> {
+    return this.write(this.statusEnvelope(subscriptionId, keyOf(assignmentId)), status, etag);
+  }
+
+  // the reconciler's outbox of changed clusters -------------------------------------------------
+
+  /**
+   * Records that a cluster's assignments must be re-evaluated. Written before the cluster (a crash
+   * in between leaves work, never a miss) and again after it: the second write changes the item's
+   * etag, so a reconciler that read the cluster before this write cannot retire the item.
+   */
+  async touchClusterWork(subscriptionId: string, clusterId: string): Promise<void> {
+    const envelope: Envelope = { kind: "clusterWork", key: keyOf(clusterId), partition: partitionOf(subscriptionId), parent: "" };
+    for (;;) {
+      const current = await this.store.get(envelope.kind, envelope.key, envelope.partition);
+      const doc: NewDocument = { ...envelope, schemaVersion: SCHEMA_VERSION, body: { touches: (typeof current?.body.touches === "number" ? current.body.touches : 0) + 1 } };
+      try {
+        if (current) await this.store.replace(doc, current.etag);
+        else await this.store.create(doc);
+        return;
+      } catch (err) {
+        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
+      }
+    }
+  }
+
+  /** retires a work item unless it was touched since it was read */
+  retireClusterWork(doc: StoredDocument): Promise<boolean> {
+    return this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch((err: unknown) => {
+      if (err instanceof StorePreconditionFailedError) return false;
+      throw err;
+    });
   }
 
   // configuration secrets (the sidecar) ---------------------------------------------------------

@@ -89,6 +89,10 @@ export interface ConfigurationRecord {
   };
   /** when the cluster agent acknowledged receiving this generation's secrets */
   secretsDelivered?: { generation: number; at: string };
+  /** the generation the agent's last accepted report was about: complianceStatus describes it */
+  observedGeneration?: number;
+  /** the id of the configuration assignment that created this configuration and keeps it (absent: a user's) */
+  managedBy?: string;
   systemData: SystemData;
 }
 
@@ -103,4 +107,67 @@ export interface ConfigurationSecrets {
   submittedAt: number;
   /** the version of the record that points at these secrets */
   version?: string;
+}
+
+// configuration assignments (issue #6) ----------------------------------------------------------
+
+export const ENFORCEMENT_MODES = ["Default", "DoNotEnforce"] as const;
+export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
+
+/** which clusters of the scope an assignment applies to; every criterion given must hold */
+export interface ClusterSelector {
+  /** each tag present with this value (keys compared case-insensitively, values exactly) */
+  tags?: Record<string, string>;
+  /** compared case-insensitively */
+  distribution?: string;
+  infrastructure?: string;
+}
+
+export interface AssignmentSpec {
+  /** the sourceControlConfiguration name created on each cluster; fixed at creation */
+  configurationName: string;
+  configuration: ConfigurationSpec;
+  clusterSelector?: ClusterSelector;
+  enforcementMode: EnforcementMode;
+}
+
+export interface AssignmentRecord {
+  id: string;
+  name: string;
+  subscriptionId: string;
+  /** absent for an assignment at subscription scope */
+  resourceGroup?: string;
+  spec: AssignmentSpec;
+  /** bumped whenever the spec changes, and by the deletion: what a rollout converges on */
+  generation: number;
+  /** set by DELETE: the rollout then removes every managed configuration, and the assignment goes */
+  deletion?: { operationId: string; requestedAt: string };
+  systemData: SystemData;
+}
+
+export const ASSIGNMENT_COMPLIANCE_STATES = ["Compliant", "Pending", "NonCompliant", "Failed"] as const;
+export type AssignmentComplianceState = (typeof ASSIGNMENT_COMPLIANCE_STATES)[number];
+
+export interface ComplianceSummary {
+  totalClusters: number;
+  compliant: number;
+  pending: number;
+  nonCompliant: number;
+  failed: number;
+  evaluatedAt: string;
+}
+
+/** what the reconciler keeps about an assignment, apart from the user's document (no etag contention) */
+export interface AssignmentStatus {
+  /** the assignment generation being (or last) rolled out */
+  generation: number;
+  state: "InProgress" | "Completed";
+  /** store continuation after the last cluster processed: where a restarted rollout resumes */
+  cursor?: string;
+  clustersProcessed: number;
+  /** clusters in the scope when the rollout started */
+  clustersTotal: number;
+  startedAt: string;
+  completedAt?: string;
+  complianceSummary?: ComplianceSummary;
 }

@@ -19,6 +19,12 @@ export type DocKind =
   | "dataKey"
   /** the data-encryption key of one secrets document: destroying it shreds the secrets */
   | "secretKey"
+  /** a configuration assignment (one configuration for every matching cluster of a scope) */
+  | "assignment"
+  /** the reconciler's view of one assignment: rollout progress and compliance summary */
+  | "assignmentStatus"
+  /** a cluster whose assignments must be re-evaluated (created, or its tags changed): the reconciler's outbox */
+  | "clusterWork"
   /** small internal records: migration markers, leases, counters */
   | "system";
 

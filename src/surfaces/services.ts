@@ -1,6 +1,7 @@
 /** What the surfaces need from the layers below, assembled once in app.ts. */
 import type { SkipTokens } from "../arm/skip-token.js";
 import type { Authenticator } from "../auth/principal.js";
+import type { Assignments } from "../domain/assignments.js";
 import type { Clusters } from "../domain/clusters.js";
 import type { Configurations } from "../domain/configurations.js";
 import type { Subscriptions } from "../domain/subscriptions.js";
@@ -11,6 +12,7 @@ export interface Services {
   subscriptions: Subscriptions;
   clusters: Clusters;
   configurations: Configurations;
+  assignments: Assignments;
   skipTokens: SkipTokens;
   clock: Clock;
   pageSize: number;

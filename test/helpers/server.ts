@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { buildApp, type AgentOptions, type App, type RetentionOptions } from "../../src/app.js";
+import { buildApp, type AgentOptions, type AssignmentOptions, type App, type RetentionOptions } from "../../src/app.js";
 import { loadOrCreateDevIdentity, DEV_AUDIENCE, DEV_ISSUER, type DevIdentity } from "../../src/auth/dev-identity.js";
 import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
 import type { Authenticator } from "../../src/auth/principal.js";
@@ -57,6 +57,8 @@ export interface TestServerOptions {
   agent?: Partial<AgentOptions>;
   /** a codec instead of sealing (benchmarks comparing with and without encryption) */
   codec?: BodyCodec;
+  /** the assignment reconciler's settings (not started: tests call reconciler.settle() or start()) */
+  assignments?: Partial<AssignmentOptions>;
 }
 
 export function tempDir(prefix = "kcrp-"): string {
@@ -91,6 +93,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     codec: options.codec ?? sealing?.codec,
     agent: options.agent,
     retention: options.retention,
+    assignments: options.assignments,
     authenticator,
     clock,
     skipTokenKey: Buffer.alloc(32, 7),

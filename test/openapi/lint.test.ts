@@ -20,7 +20,7 @@ const REFERENCE =
 /** the reference's error count when it was last linted (openapi-validator-rulesets 2.2.6); used when the file is absent */
 const RECORDED_REFERENCE_ERRORS = 9;
 
-const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "operations", "subscriptions"] as const;
+const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "configurationAssignments", "operations", "subscriptions"] as const;
 type ArmDocument = (typeof ARM_DOCUMENTS)[number];
 const SCC: ArmDocument = "sourceControlConfigurations";
 
@@ -31,11 +31,11 @@ const ALLOWED: Record<string, { documents: ArmDocument[]; reason: string }> = {
     reason: "DELETE is synchronous 200/204 as in the reference swagger (oav flags 202); x-ms-long-running-operation stays so SDKs keep their beginDelete poller.",
   },
   LroErrorContent: {
-    documents: ["sourceControlConfigurations", "connectedClusters"],
+    documents: ["sourceControlConfigurations", "connectedClusters", "configurationAssignments"],
     reason: "The rule wants a $ref into common-types v2+; our documents are self-contained (served as written and compiled by ajv), so ErrorResponse is an inline copy.",
   },
   SystemDataDefinitionsCommonTypes: {
-    documents: ["sourceControlConfigurations", "connectedClusters"],
+    documents: ["sourceControlConfigurations", "connectedClusters", "configurationAssignments"],
     reason: "The rule wants a $ref into common-types; systemData is an inline copy of the common-types definition because the documents are self-contained.",
   },
   OperationsApiSchemaUsesCommonTypes: {

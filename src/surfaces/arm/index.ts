@@ -1,3 +1,4 @@
+import { assignmentRoutes } from "./assignments.js";
 import { clusterRoutes } from "./clusters.js";
 import { configurationRoutes } from "./configurations.js";
 import { operationRoutes } from "./operations.js";
@@ -5,6 +6,6 @@ import type { ArmRoute } from "./route-table.js";
 import { subscriptionRoutes } from "./subscriptions.js";
 
 /** every ARM route the service serves; a test checks this table against openapi/ one to one */
-export const armRoutes: readonly ArmRoute[] = [...subscriptionRoutes, ...clusterRoutes, ...configurationRoutes, ...operationRoutes];
+export const armRoutes: readonly ArmRoute[] = [...subscriptionRoutes, ...clusterRoutes, ...configurationRoutes, ...assignmentRoutes, ...operationRoutes];
 
 export { registerArmRoutes } from "./route-table.js";

@@ -2,6 +2,7 @@
  * List paging per the RPC: `{"value": [...], "nextLink": ...}`; nextLink is absolute, carries the
  * api-version (the SDK uses it verbatim) and an opaque, sealed $skipToken; absent on the last page.
  */
+import { baseUrl } from "./links.js";
 import type { ArmCall } from "./route-table.js";
 
 function skipTokenParam(call: ArmCall): string | undefined {
@@ -16,19 +17,6 @@ export function pageRequest(call: ArmCall): { limit: number; continuation?: stri
   const token = skipTokenParam(call);
   const continuation = token === undefined ? undefined : call.services.skipTokens.open(token, scopeOf(call));
   return { limit: call.services.pageSize, continuation };
-}
-
-/** ARM builds links from the Referer it sends; direct callers get links on the host they called */
-function baseUrl(call: ArmCall): URL {
-  const referer = call.request.headers.referer;
-  if (typeof referer === "string") {
-    try {
-      return new URL(referer);
-    } catch {
-      // fall through to the request's own host
-    }
-  }
-  return new URL(`${call.request.protocol}://${call.request.headers.host ?? "localhost"}${call.request.url}`);
 }
 
 export function listBody(call: ArmCall, value: unknown[], continuation: string | undefined): { value: unknown[]; nextLink?: string } {

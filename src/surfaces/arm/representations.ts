@@ -3,9 +3,11 @@
  * cannot reach a response, whatever the stored record holds. Protected settings are never copied:
  * the response always carries an empty `configurationProtectedSettings`.
  */
-import { CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
+import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
+import type { ClusterCompliance } from "../../domain/assignment-rules.js";
+import type { AssignmentView } from "../../domain/assignments.js";
 import type { ConfigurationView } from "../../domain/configurations.js";
-import type { ClusterRecord, SubscriptionRecord, SystemData } from "../../domain/types.js";
+import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord, SystemData } from "../../domain/types.js";
 
 type Json = Record<string, unknown>;
 
@@ -25,33 +27,82 @@ function systemDataOf(s: SystemData): Json {
   });
 }
 
+/** the user-set fields of a configuration, shared by the configuration and the assignment that creates it */
+function specFields(spec: ConfigurationSpec): Json {
+  return {
+    repositoryUrl: spec.repositoryUrl,
+    operatorNamespace: spec.operatorNamespace,
+    operatorInstanceName: spec.operatorInstanceName,
+    operatorType: spec.operatorType,
+    operatorParams: spec.operatorParams,
+    operatorScope: spec.operatorScope,
+    enableHelmOperator: spec.enableHelmOperator,
+    helmOperatorProperties:
+      spec.helmOperatorProperties === undefined
+        ? undefined
+        : compact({ chartVersion: spec.helmOperatorProperties.chartVersion, chartValues: spec.helmOperatorProperties.chartValues }),
+  };
+}
+
 export function configurationResource(view: ConfigurationView): Json {
   const { record } = view;
-  const { spec, complianceStatus: c } = record;
-  return {
+  const { complianceStatus: c } = record;
+  return compact({
     id: record.id,
     name: record.name,
     type: CONFIGURATION_TYPE,
+    managedBy: record.managedBy,
     systemData: systemDataOf(record.systemData),
     properties: compact({
-      repositoryUrl: spec.repositoryUrl,
-      operatorNamespace: spec.operatorNamespace,
-      operatorInstanceName: spec.operatorInstanceName,
-      operatorType: spec.operatorType,
-      operatorParams: spec.operatorParams,
+      ...specFields(record.spec),
       configurationProtectedSettings: {},
-      operatorScope: spec.operatorScope,
       repositoryPublicKey: record.repositoryPublicKey ?? "",
       sshKnownHostsContents: view.sshKnownHostsContents,
-      enableHelmOperator: spec.enableHelmOperator,
-      helmOperatorProperties:
-        spec.helmOperatorProperties === undefined
-          ? undefined
-          : compact({ chartVersion: spec.helmOperatorProperties.chartVersion, chartValues: spec.helmOperatorProperties.chartValues }),
       provisioningState: record.provisioningState,
       complianceStatus: compact({ complianceState: c.complianceState, lastConfigApplied: c.lastConfigApplied, message: c.message, messageLevel: c.messageLevel }),
     }),
+  });
+}
+
+/**
+ * provisioningState follows the rollout (ARM clients poll the resource until it is terminal):
+ * Accepted before the first batch, Updating while it runs, Succeeded once every cluster was visited.
+ */
+export function assignmentResource(view: AssignmentView): Json {
+  const { record: a, status } = view;
+  const current = status?.generation === a.generation ? status : undefined;
+  const provisioningState = a.deletion ? "Deleting" : current?.state === "Completed" ? "Succeeded" : status ? "Updating" : "Accepted";
+  const selector = a.spec.clusterSelector;
+  const summary = status?.complianceSummary;
+  return {
+    id: a.id,
+    name: a.name,
+    type: ASSIGNMENT_TYPE,
+    systemData: systemDataOf(a.systemData),
+    properties: compact({
+      configurationName: a.spec.configurationName,
+      configuration: compact(specFields(a.spec.configuration)),
+      clusterSelector: selector === undefined ? undefined : compact({ tags: selector.tags, distribution: selector.distribution, infrastructure: selector.infrastructure }),
+      enforcementMode: a.spec.enforcementMode,
+      provisioningState,
+      rollout: compact({
+        status: current?.state ?? "InProgress",
+        generation: a.generation,
+        clustersProcessed: current?.clustersProcessed ?? 0,
+        clustersTotal: current?.clustersTotal,
+        startedAt: current?.startedAt,
+        completedAt: current?.completedAt,
+      }),
+      complianceSummary:
+        summary === undefined
+          ? undefined
+          : { totalClusters: summary.totalClusters, compliant: summary.compliant, pending: summary.pending, nonCompliant: summary.nonCompliant, failed: summary.failed, evaluatedAt: summary.evaluatedAt },
+    }),
   };
+}
+
+export function complianceResult(result: ClusterCompliance): Json {
+  return compact({ clusterId: result.clusterId, complianceState: result.complianceState, message: result.message, configurationId: result.configurationId });
 }
 
 export function clusterResource(record: ClusterRecord): Json {

@@ -33,6 +33,8 @@ export interface ArmResult {
   body?: unknown;
   /** store etag of the resource, sent as the ETag header */
   etag?: string;
+  /** e.g. Location and Retry-After of an asynchronous operation */
+  headers?: Record<string, string>;
 }
 
 export interface ArmRoute {
@@ -85,6 +87,7 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const result = await route.handler(call);
   reply.code(result.status);
   if (result.etag !== undefined) reply.header("etag", etagHeader(result.etag));
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
   if (result.body === undefined) return reply.send();
   return reply.type("application/json; charset=utf-8").send(result.body);
 }

@@ -1,0 +1,102 @@
+/**
+ * The pure rules of configuration assignments: which clusters an assignment applies to, what it wants
+ * on each, and how each cluster complies. The reconciler, the compliance results and the summary all
+ * use these, so what is enforced and what is reported cannot disagree.
+ */
+import { configurationId, keyOf } from "../arm/resource-ids.js";
+import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ClusterSelector, ConfigurationRecord, ConfigurationSpec } from "./types.js";
+
+/** the cluster is in the assignment's scope (its subscription, or its resource group) */
+export function inScope(assignment: AssignmentRecord, cluster: ClusterRecord): boolean {
+  if (cluster.subscriptionId.toLowerCase() !== assignment.subscriptionId.toLowerCase()) return false;
+  return assignment.resourceGroup === undefined || cluster.resourceGroup.toLowerCase() === assignment.resourceGroup.toLowerCase();
+}
+
+const sameText = (a: string | undefined, b: string): boolean => a !== undefined && a.toLowerCase() === b.toLowerCase();
+
+/** every criterion given holds: tags (keys case-insensitive, values exact), distribution, infrastructure */
+export function selects(selector: ClusterSelector | undefined, cluster: ClusterRecord): boolean {
+  if (!selector) return true;
+  const tags = Object.entries(cluster.tags ?? {});
+  for (const [key, value] of Object.entries(selector.tags ?? {})) {
+    if (!tags.some(([k, v]) => sameText(k, key) && v === value)) return false;
+  }
+  if (selector.distribution !== undefined && !sameText(cluster.properties.distribution, selector.distribution)) return false;
+  if (selector.infrastructure !== undefined && !sameText(cluster.properties.infrastructure, selector.infrastructure)) return false;
+  return true;
+}
+
+/** the assignment applies to this cluster now (a deleting assignment applies to none) */
+export function matches(assignment: AssignmentRecord, cluster: ClusterRecord): boolean {
+  return assignment.deletion === undefined && inScope(assignment, cluster) && selects(assignment.spec.clusterSelector, cluster);
+}
+
+export const managedConfigurationId = (assignment: AssignmentRecord, cluster: Pick<ClusterRecord, "id">): string =>
+  configurationId(cluster.id, assignment.spec.configurationName);
+
+export const isManagedBy = (record: ConfigurationRecord, assignment: Pick<AssignmentRecord, "id">): boolean =>
+  record.managedBy !== undefined && keyOf(record.managedBy) === keyOf(assignment.id);
+
+/** field by field, so that key order or an absent optional never counts as a difference */
+export function sameSpec(a: ConfigurationSpec, b: ConfigurationSpec): boolean {
+  return (
+    a.repositoryUrl === b.repositoryUrl &&
+    a.operatorNamespace === b.operatorNamespace &&
+    a.operatorInstanceName === b.operatorInstanceName &&
+    a.operatorType === b.operatorType &&
+    a.operatorParams === b.operatorParams &&
+    a.operatorScope === b.operatorScope &&
+    a.enableHelmOperator === b.enableHelmOperator &&
+    a.helmOperatorProperties?.chartVersion === b.helmOperatorProperties?.chartVersion &&
+    a.helmOperatorProperties?.chartValues === b.helmOperatorProperties?.chartValues
+  );
+}
+
+export interface ClusterCompliance {
+  clusterId: string;
+  complianceState: AssignmentComplianceState;
+  message: string;
+  configurationId?: string;
+}
+
+const owner = (record: ConfigurationRecord): string =>
+  record.managedBy === undefined ? "it was created by a user" : `it is managed by the configuration assignment '${record.managedBy}'`;
+
+/**
+ * How a matching cluster complies. Compliant means the agent reported Installed or Compliant for the
+ * configuration's current generation; a report about an older generation leaves it Pending.
+ */
+export function complianceOf(assignment: AssignmentRecord, cluster: ClusterRecord, configuration: ConfigurationRecord | undefined): ClusterCompliance {
+  const name = assignment.spec.configurationName;
+  const enforced = assignment.spec.enforcementMode === "Default";
+  const base = { clusterId: cluster.id };
+  if (!configuration) {
+    return enforced
+      ? { ...base, complianceState: "Pending", message: `The configuration '${name}' has not been created on this cluster yet.` }
+      : { ...base, complianceState: "NonCompliant", message: `The cluster has no configuration named '${name}'.` };
+  }
+  const withId = { ...base, configurationId: configuration.id };
+  if (enforced && !isManagedBy(configuration, assignment)) {
+    return { ...withId, complianceState: "NonCompliant", message: `A configuration named '${name}' already exists on this cluster and ${owner(configuration)}; it was left as it is. Rename or delete it, or change the assignment's configurationName.` };
+  }
+  if (!sameSpec(configuration.spec, assignment.spec.configuration)) {
+    return enforced
+      ? { ...withId, complianceState: "Pending", message: `The configuration '${name}' is being updated to the assignment's generation ${assignment.generation}.` }
+      : { ...withId, complianceState: "NonCompliant", message: `The configuration '${name}' differs from the one the assignment describes.` };
+  }
+  const status = configuration.complianceStatus;
+  if (configuration.observedGeneration !== configuration.generation) {
+    return { ...withId, complianceState: "Pending", message: `Waiting for the cluster agent to apply generation ${configuration.generation} of '${name}'.` };
+  }
+  switch (status.complianceState) {
+    case "Installed":
+    case "Compliant":
+      return { ...withId, complianceState: "Compliant", message: status.message ?? `The cluster agent applied '${name}'.` };
+    case "Failed":
+      return { ...withId, complianceState: "Failed", message: status.message ?? `The cluster agent failed to apply '${name}'.` };
+    case "Noncompliant":
+      return { ...withId, complianceState: "NonCompliant", message: status.message ?? `The cluster agent reports '${name}' as non-compliant.` };
+    default:
+      return { ...withId, complianceState: "Pending", message: status.message ?? `Waiting for the cluster agent to apply '${name}'.` };
+  }
+}

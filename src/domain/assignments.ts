@@ -1,0 +1,162 @@
+/**
+ * Configuration assignments: one configuration for every matching cluster of a subscription or
+ * resource group. Writes here only record intent (the spec, a generation, a deletion request);
+ * the reconciler (jobs/assignment-reconciler.ts) carries it to the clusters in bounded batches.
+ */
+import crypto from "node:crypto";
+import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
+import { errors } from "../arm/errors.js";
+import { ASSIGNMENT_TYPE, assignmentId, keyOf } from "../arm/resource-ids.js";
+import { nextSystemData, type WriteActor } from "../arm/system-data.js";
+import type { Principal } from "../auth/principal.js";
+import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
+import { withOptimisticRetry } from "./optimistic.js";
+import type { Repository, Versioned } from "./repository.js";
+import type { Subscriptions } from "./subscriptions.js";
+import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord } from "./types.js";
+import { requireProperties, validateAssignmentPut } from "./validation/assignment.js";
+
+export interface AssignmentRef {
+  subscriptionId: string;
+  /** absent at subscription scope */
+  resourceGroup?: string;
+  name: string;
+}
+
+export interface AssignmentView {
+  record: AssignmentRecord;
+  etag: string;
+  status?: AssignmentStatus;
+}
+
+const sameSpec = (a: AssignmentSpec, b: AssignmentSpec): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+
+/** key order does not make two specs differ */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+}
+
+export class Assignments {
+  constructor(
+    private readonly repo: Repository,
+    private readonly subscriptions: Subscriptions,
+    /** tells this process's reconciler there is work (other replicas' reconcilers find it on their next pass) */
+    private readonly wake: () => void = () => undefined,
+  ) {}
+
+  private id(ref: AssignmentRef): string {
+    return assignmentId(ref.subscriptionId, ref.resourceGroup, ref.name);
+  }
+
+  private notFound(ref: AssignmentRef) {
+    return errors.resourceNotFound(ASSIGNMENT_TYPE, ref.name, ref.resourceGroup ?? "");
+  }
+
+  private async find(ref: AssignmentRef): Promise<Versioned<AssignmentRecord>> {
+    const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
+    if (!found) throw this.notFound(ref);
+    return found;
+  }
+
+  async get(principal: Principal, ref: AssignmentRef): Promise<AssignmentView> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const found = await this.find(ref);
+    const status = await this.repo.getAssignmentStatus(ref.subscriptionId, found.record.id);
+    return { record: found.record, etag: found.etag, status: status?.record };
+  }
+
+  /** `resourceGroup` undefined: every assignment of the subscription */
+  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+    await this.subscriptions.authorize(principal, subscriptionId, "read");
+    const page = await this.repo.listAssignments(subscriptionId, resourceGroup, limit, continuation);
+    const statuses = await this.repo.getManyAssignmentStatuses(subscriptionId, page.items.map((v) => v.record.id));
+    const items: AssignmentView[] = page.items.map((v) => ({ record: v.record, etag: v.etag, status: statuses.get(keyOf(v.record.id)) }));
+    return { items, continuation: page.continuation };
+  }
+
+  async put(principal: Principal, ref: AssignmentRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const id = this.id(ref);
+    const properties = requireProperties(body);
+    const result = await withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getAssignment(ref.subscriptionId, id);
+      checkPutConditions(conditions, existing?.etag);
+      if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
+      const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
+      const changed = !existing || !sameSpec(existing.record.spec, spec);
+      const record: AssignmentRecord = {
+        id: existing?.record.id ?? id,
+        name: existing?.record.name ?? ref.name,
+        subscriptionId: ref.subscriptionId,
+        ...(ref.resourceGroup !== undefined ? { resourceGroup: ref.resourceGroup } : {}),
+        spec,
+        // an unchanged spec is no new rollout: a repeated PUT is idempotent
+        generation: (existing?.record.generation ?? 0) + (changed ? 1 : 0),
+        systemData: nextSystemData(existing?.record.systemData, actor),
+      };
+      const saved = await this.repo.writeAssignment(record, existing?.etag);
+      const status = await this.repo.getAssignmentStatus(ref.subscriptionId, id);
+      return { created: existing === undefined, view: { record, etag: saved.etag, status: status?.record } };
+    });
+    this.wake();
+    return result;
+  }
+
+  /**
+   * Asynchronous: marks the assignment for deletion and returns the operation id to poll. The
+   * reconciler removes every configuration the assignment manages, then the assignment itself.
+   * Undefined when there was nothing to delete.
+   */
+  async delete(principal: Principal, ref: AssignmentRef, conditions: Conditions, actor: WriteActor): Promise<string | undefined> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
+    const id = this.id(ref);
+    const operationId = await withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getAssignment(ref.subscriptionId, id);
+      if (!existing) return undefined;
+      checkDeleteConditions(conditions, existing.etag);
+      if (existing.record.deletion) return existing.record.deletion.operationId;
+      const deletion = { operationId: crypto.randomUUID(), requestedAt: actor.at };
+      await this.repo.writeAssignment({ ...existing.record, generation: existing.record.generation + 1, deletion }, existing.etag);
+      return deletion.operationId;
+    });
+    if (operationId !== undefined) this.wake();
+    return operationId;
+  }
+
+  /** true while the deletion named by `operationId` is still removing configurations */
+  async deletionRunning(principal: Principal, ref: AssignmentRef, operationId: string): Promise<boolean> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
+    return found?.record.deletion?.operationId === operationId;
+  }
+
+  /**
+   * One page of per-cluster compliance: the clusters of the scope, those the assignment selects, and
+   * how each complies now. A page may hold fewer results than clusters read (those not selected).
+   */
+  async complianceResults(principal: Principal, ref: AssignmentRef, limit: number, continuation?: string): Promise<{ items: ClusterCompliance[]; continuation?: string }> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const found = await this.find(ref);
+    return evaluateCompliancePage(this.repo, found.record, limit, continuation);
+  }
+}
+
+/** one page of the scope's clusters, evaluated: the results page and the summary walk share it */
+export async function evaluateCompliancePage(
+  repo: Repository,
+  assignment: AssignmentRecord,
+  limit: number,
+  continuation?: string,
+): Promise<{ items: ClusterCompliance[]; continuation?: string }> {
+  const page = await repo.listClusterDocuments(assignment.subscriptionId, assignment.resourceGroup, limit, continuation);
+  const clusters: ClusterRecord[] = [];
+  for (const doc of page.items) {
+    const cluster = (await repo.decodeCluster(doc)).record;
+    if (matches(assignment, cluster)) clusters.push(cluster);
+  }
+  const configurations = await repo.getManyConfigurations(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
+  const items = clusters.map((c) => complianceOf(assignment, c, configurations.get(keyOf(managedConfigurationId(assignment, c)))?.record));
+  return { items, continuation: page.continuation };
+}

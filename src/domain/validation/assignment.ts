@@ -1,0 +1,108 @@
+/**
+ * The rules of a configurationAssignments PUT beyond its schema. The configuration part is checked by
+ * the same rules as a sourceControlConfigurations PUT, except that sensitive inputs are refused: they
+ * are kept at most 48 hours, while an assignment applies to clusters that register months later.
+ */
+import type { AssignmentRecord, AssignmentSpec, ClusterSelector, EnforcementMode } from "../types.js";
+import { ENFORCEMENT_MODES } from "../types.js";
+import { errors, type ArmErrorDetail } from "../../arm/errors.js";
+import { ArmError } from "../../arm/errors.js";
+import { validateConfigurationPut } from "./configuration.js";
+import { kubernetesNameProblem } from "./names.js";
+import { Problems } from "./problems.js";
+import { CONFIGURATION_NAME_MAX } from "./configuration.js";
+
+const P = "properties";
+
+export const SENSITIVE_INPUT_REFUSED =
+  "An assignment cannot carry protected settings or SSH known_hosts: they are kept at most 48 hours, while an assignment applies to every matching cluster, including clusters that register later. Use a public repository, or the deploy key each cluster generates (shown as repositoryPublicKey on the cluster's configuration) and grant it read access to the repository.";
+
+export interface AssignmentInput {
+  name: string;
+  properties: Record<string, unknown> | undefined;
+  existing?: AssignmentRecord;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function checkSelector(problems: Problems, raw: unknown): ClusterSelector | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) {
+    problems.add(`${P}.clusterSelector`, "The cluster selector must be an object with 'tags', 'distribution' and/or 'infrastructure'.");
+    return undefined;
+  }
+  const selector: ClusterSelector = {};
+  if (raw.tags !== undefined && raw.tags !== null) {
+    if (!isObject(raw.tags) || Object.values(raw.tags).some((v) => typeof v !== "string")) {
+      problems.add(`${P}.clusterSelector.tags`, "The selector's tags must map tag names to string values.");
+    } else if (Object.keys(raw.tags).length > 0) selector.tags = { ...(raw.tags as Record<string, string>) };
+  }
+  for (const field of ["distribution", "infrastructure"] as const) {
+    const value = raw[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== "string" || value.length === 0) problems.add(`${P}.clusterSelector.${field}`, `The selector's ${field} must be a non-empty string.`);
+    else selector[field] = value;
+  }
+  for (const key of Object.keys(raw)) {
+    if (!["tags", "distribution", "infrastructure"].includes(key)) problems.add(`${P}.clusterSelector.${key}`, `The selector has no criterion '${key}'; use 'tags', 'distribution' or 'infrastructure'.`);
+  }
+  return Object.keys(selector).length > 0 ? selector : undefined;
+}
+
+/** the configuration's own rule errors, re-targeted under properties.configuration */
+function checkConfiguration(problems: Problems, configurationName: string, raw: Record<string, unknown>): AssignmentSpec["configuration"] | undefined {
+  try {
+    return validateConfigurationPut({ name: configurationName, properties: raw }).spec;
+  } catch (err) {
+    if (!(err instanceof ArmError)) throw err;
+    const details: ArmErrorDetail[] = err.details?.length ? err.details : [{ code: err.code, message: err.message, target: err.target }];
+    for (const d of details) {
+      const target = (d.target ?? "").replace(/^properties\b/, `${P}.configuration`).replace(/^name$/, `${P}.configurationName`);
+      problems.add(target, d.message, d.code);
+    }
+    return undefined;
+  }
+}
+
+export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
+  const problems = new Problems();
+  const props = input.properties ?? {};
+
+  const configurationName = typeof props.configurationName === "string" ? props.configurationName : undefined;
+  if (!configurationName) problems.add(`${P}.configurationName`, "The property 'configurationName' is required: the name of the configuration created on each cluster.");
+  else {
+    const problem = kubernetesNameProblem(configurationName.toLowerCase(), CONFIGURATION_NAME_MAX);
+    if (problem) problems.add(`${P}.configurationName`, `The configuration name '${configurationName}' is invalid: it ${problem}.`);
+    // renaming would orphan every configuration the assignment created under the old name
+    if (input.existing && input.existing.spec.configurationName.toLowerCase() !== configurationName.toLowerCase()) {
+      problems.add(`${P}.configurationName`, `The configuration name cannot change after the assignment is created (it is '${input.existing.spec.configurationName}'); delete the assignment and create a new one.`, "PropertyChangeNotAllowed");
+    }
+  }
+
+  const raw = props.configuration;
+  let configuration: AssignmentSpec["configuration"] | undefined;
+  if (!isObject(raw)) problems.add(`${P}.configuration`, "The property 'configuration' is required: the properties of the configuration created on each cluster.");
+  else {
+    const sensitive = ["configurationProtectedSettings", "sshKnownHostsContents"].filter((k) => raw[k] !== undefined && raw[k] !== null && !(isObject(raw[k]) && Object.keys(raw[k]).length === 0));
+    for (const key of sensitive) problems.add(`${P}.configuration.${key}`, SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
+    if (sensitive.length === 0) configuration = checkConfiguration(problems, configurationName ?? input.name, raw);
+  }
+
+  const mode = props.enforcementMode ?? "Default";
+  if (!ENFORCEMENT_MODES.includes(mode as EnforcementMode)) problems.add(`${P}.enforcementMode`, "The property 'enforcementMode' must be 'Default' or 'DoNotEnforce'.");
+  const clusterSelector = checkSelector(problems, props.clusterSelector);
+  problems.throwIfAny();
+
+  return {
+    configurationName: configurationName ?? "",
+    configuration: configuration ?? ({} as AssignmentSpec["configuration"]),
+    ...(clusterSelector ? { clusterSelector } : {}),
+    enforcementMode: mode as EnforcementMode,
+  };
+}
+
+/** throws when nothing is there to validate: ARM's body-level error */
+export function requireProperties(body: Record<string, unknown>): Record<string, unknown> {
+  if (!isObject(body.properties)) throw errors.invalidParameter("properties", "The property 'properties' is required.");
+  return body.properties;
+}

@@ -1,0 +1,345 @@
+/**
+ * Carries configuration assignments to clusters, every `intervalMs` and whenever this process is told
+ * there is work (wake):
+ * 1. changed clusters (the outbox the cluster PUT writes): every assignment of the subscription is
+ *    applied to each, so a cluster registered later, or whose tags changed, gets (or loses) its
+ *    configurations;
+ * 2. rollouts: an assignment whose generation differs from its status is applied to the clusters of
+ *    its scope in key order, `batchSize` clusters at a time; the status records where it got to, so a
+ *    restarted rollout resumes there; a deleting assignment goes once its rollout has removed
+ *    everything it managed;
+ * 3. compliance summaries of the subscriptions where something changed, at most every
+ *    `complianceIntervalMs`.
+ * Every step is idempotent (assignment-apply.ts writes only differences; status and outbox writes are
+ * etag-conditional), and one replica at a time runs it (a lease); the API stays responsive because
+ * the job yields to the event loop after every cluster.
+ */
+import { applyAssignment, type ApplyDeps, type ApplyOutcome } from "../domain/assignment-apply.js";
+import { evaluateCompliancePage } from "../domain/assignments.js";
+import type { ChangeBus } from "../domain/changes.js";
+import type { Repository, Versioned } from "../domain/repository.js";
+import type { AssignmentRecord, AssignmentStatus, ComplianceSummary } from "../domain/types.js";
+import type { Clock } from "../ports/clock.js";
+import { StorePreconditionFailedError, StoreConflictError, type Store } from "../store/port.js";
+import { Lease } from "./lease.js";
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const SYSTEM_PARTITION = "_system";
+
+export interface ReconcilerOptions {
+  intervalMs: number;
+  batchSize: number;
+  holder: string;
+  leaseMs: number;
+  complianceIntervalMs: number;
+}
+
+export interface ReconcileReport {
+  ran: boolean;
+  /** configurations written or removed, by outcome */
+  outcomes: Record<ApplyOutcome, number>;
+  clustersFromOutbox: number;
+  rolloutsCompleted: number;
+  assignmentsDeleted: number;
+  summariesWritten: number;
+}
+
+/** test hook: called after each cluster a rollout batch applied; a throw there is a crash mid-batch */
+export type AfterApplyHook = (clusterId: string) => void;
+
+const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
+
+export class AssignmentReconciler {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<ReconcileReport>;
+  private again = false;
+  private readonly lease: Lease;
+  /** subscriptions whose compliance summaries may be out of date */
+  private readonly dirty = new Set<string>();
+  private lastComplianceAt = Number.NEGATIVE_INFINITY;
+  private changesSeenUntil = 0;
+  afterApply?: AfterApplyHook;
+  private readonly deps: ApplyDeps;
+
+  constructor(
+    private readonly store: Store,
+    private readonly repo: Repository,
+    bus: ChangeBus,
+    private readonly clock: Clock,
+    private readonly options: ReconcilerOptions,
+    private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+  ) {
+    this.lease = new Lease(store, clock, "assignment-reconciler", options.holder, options.leaseMs);
+    this.deps = { repo, bus, clock };
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.options.intervalMs);
+    this.timer.unref();
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.again = false;
+    await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * Run soon, once started (before start() nothing runs by itself: tests drive runOnce/settle); a
+   * wake during a pass runs one more pass after it (nothing is missed, nothing piles up).
+   */
+  wake(): void {
+    if (this.timer === undefined) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    void this.runOnce().catch((err: unknown) => this.log("assignment reconciliation failed", { err }));
+  }
+
+  /** one pass; overlapping calls share the pass in progress */
+  runOnce(): Promise<ReconcileReport> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+    return this.running;
+  }
+
+  /** passes until nothing is left to do (tests, and the rollout benchmark) */
+  async settle(maxPasses = 10_000): Promise<void> {
+    for (let i = 0; i < maxPasses; i++) {
+      const report = await this.runOnce();
+      const wrote = Object.values(report.outcomes).some((n) => n > 0) || report.rolloutsCompleted + report.assignmentsDeleted + report.clustersFromOutbox > 0;
+      if (report.ran && !wrote && !(await this.pending())) return;
+    }
+    throw new Error("assignment reconciliation did not settle");
+  }
+
+  private async pass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = {
+      ran: false,
+      outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0 },
+      clustersFromOutbox: 0,
+      rolloutsCompleted: 0,
+      assignmentsDeleted: 0,
+      summariesWritten: 0,
+    };
+    if (!(await this.lease.acquire())) return report;
+    report.ran = true;
+    // rollouts advance one batch per assignment per round, the outbox is drained between rounds:
+    // a cluster registering during a long rollout still gets its configurations at once
+    for (;;) {
+      await this.drainOutbox(report);
+      let more = false;
+      for (const assignment of await this.allAssignments()) {
+        if ((await this.rolloutBatch(assignment, report)) === "more") more = true;
+      }
+      if (!more || !(await this.lease.acquire())) break;
+      await this.refreshCompliance(report, false);
+    }
+    await this.refreshCompliance(report, false);
+    return report;
+  }
+
+  /** whether any rollout or outbox item is waiting (for settle) */
+  private async pending(): Promise<boolean> {
+    if ((await this.store.scan({ kind: "clusterWork" }, { limit: 1 })).items.length > 0) return true;
+    for (const a of await this.allAssignments()) {
+      const status = await this.repo.getAssignmentStatus(a.record.subscriptionId, a.record.id);
+      if (!status || status.record.generation !== a.record.generation || status.record.state !== "Completed" || a.record.deletion) return true;
+    }
+    return false;
+  }
+
+  private async allAssignments(): Promise<Versioned<AssignmentRecord>[]> {
+    const out: Versioned<AssignmentRecord>[] = [];
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.scan({ kind: "assignment" }, { limit: 200, continuation });
+      for (const doc of page.items) {
+        try {
+          out.push(await this.repo.decodeAssignment(doc));
+        } catch (err) {
+          // one unreadable assignment (key provider down, integrity failure) must not stop the others
+          this.log("could not read a configuration assignment", { resourceId: doc.key, err });
+        }
+      }
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    return out;
+  }
+
+  // 1. the outbox of changed clusters ----------------------------------------------------------
+
+  private async drainOutbox(report: ReconcileReport): Promise<void> {
+    const bySubscription = new Map<string, Versioned<AssignmentRecord>[]>();
+    for (;;) {
+      const page = await this.store.scan({ kind: "clusterWork" }, { limit: this.options.batchSize });
+      for (const item of page.items) {
+        const cluster = await this.repo.getCluster(item.partition, item.key);
+        if (cluster) {
+          let assignments = bySubscription.get(item.partition);
+          if (!assignments) {
+            assignments = await this.repo.allAssignments(item.partition);
+            bySubscription.set(item.partition, assignments);
+          }
+          for (const a of assignments) report.outcomes[await applyAssignment(this.deps, a.record, cluster.record)]++;
+        }
+        // touched again meanwhile (the cluster changed while we read it): the next round sees it
+        await this.repo.retireClusterWork(item);
+        report.clustersFromOutbox++;
+        this.dirty.add(item.partition);
+        await yieldToEventLoop();
+      }
+      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) return;
+    }
+  }
+
+  // 2. rollouts --------------------------------------------------------------------------------
+
+  private async countClusters(a: AssignmentRecord): Promise<number> {
+    let total = 0;
+    let continuation: string | undefined;
+    do {
+      const page = await this.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, 1000, continuation);
+      total += page.items.length;
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    return total;
+  }
+
+  /** the status of the assignment's current generation: a new generation starts a new rollout */
+  private async currentStatus(a: AssignmentRecord): Promise<Versioned<AssignmentStatus>> {
+    const status = await this.repo.getAssignmentStatus(a.subscriptionId, a.id);
+    if (status && status.record.generation === a.generation) return status;
+    const fresh: AssignmentStatus = {
+      generation: a.generation,
+      state: "InProgress",
+      clustersProcessed: 0,
+      clustersTotal: await this.countClusters(a),
+      startedAt: new Date(this.clock.now()).toISOString(),
+      ...(status?.record.complianceSummary ? { complianceSummary: status.record.complianceSummary } : {}),
+    };
+    return this.repo.writeAssignmentStatus(a.subscriptionId, a.id, fresh, status?.etag);
+  }
+
+  private async rolloutBatch(listed: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<"more" | "done"> {
+    // fresh: a PUT since the scan restarts the rollout with the new generation
+    const found = await this.repo.getAssignment(listed.record.subscriptionId, listed.record.id);
+    if (!found) return "done";
+    const a = found.record;
+    try {
+      const status = await this.currentStatus(a);
+      if (status.record.state === "Completed") return (await this.finishDeletion(found, report)) ? "more" : "done";
+      const page = await this.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, this.options.batchSize, status.record.cursor);
+      for (const doc of page.items) {
+        const cluster = await this.repo.decodeCluster(doc);
+        report.outcomes[await applyAssignment(this.deps, a, cluster.record)]++;
+        this.afterApply?.(cluster.record.id);
+        await yieldToEventLoop();
+      }
+      const processed = status.record.clustersProcessed + page.items.length;
+      const done = page.continuation === undefined;
+      const next: AssignmentStatus = {
+        ...status.record,
+        clustersProcessed: processed,
+        // clusters registered during the rollout count too (the outbox handled them as well)
+        clustersTotal: Math.max(status.record.clustersTotal, processed),
+        state: done ? "Completed" : "InProgress",
+      };
+      if (done) {
+        delete next.cursor;
+        next.completedAt = new Date(this.clock.now()).toISOString();
+      } else next.cursor = page.continuation;
+      await this.repo.writeAssignmentStatus(a.subscriptionId, a.id, next, status.etag);
+      this.dirty.add(a.subscriptionId.toLowerCase());
+      if (done) {
+        report.rolloutsCompleted++;
+        this.log("assignment rollout completed", { resourceId: a.id, generation: a.generation, clusters: processed, outcomes: report.outcomes });
+      }
+      return "more";
+    } catch (err) {
+      // another replica moved the status or the assignment first: the next round reads the new state
+      if (lostRace(err)) return "more";
+      throw err;
+    }
+  }
+
+  /** a deleting assignment whose rollout removed everything it managed goes, with its status */
+  private async finishDeletion(found: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<boolean> {
+    if (!found.record.deletion) return false;
+    if (await this.repo.deleteAssignment(found.record, found.etag)) {
+      report.assignmentsDeleted++;
+      this.log("configuration assignment deleted", { resourceId: found.record.id });
+    }
+    return true;
+  }
+
+  // 3. compliance summaries --------------------------------------------------------------------
+
+  /** subscriptions where a configuration, an assignment or a desired-state marker changed */
+  private async changedSubscriptions(): Promise<Set<string> | "all"> {
+    const since = this.changesSeenUntil;
+    const now = this.clock.now();
+    if (since === 0) {
+      this.changesSeenUntil = now;
+      return "all";
+    }
+    // overlap: a write stamped by another replica's clock a little in the past is not missed
+    const changes = await this.store.changedSince({ kinds: ["configuration", "assignment", "system"], since: since - 2000, limit: 1000 });
+    this.changesSeenUntil = now;
+    if (changes.truncated) return "all";
+    return new Set(changes.items.map((c) => c.partition).filter((p) => p !== SYSTEM_PARTITION));
+  }
+
+  private async refreshCompliance(report: ReconcileReport, force: boolean): Promise<void> {
+    if (!force && this.clock.now() - this.lastComplianceAt < this.options.complianceIntervalMs) return;
+    this.lastComplianceAt = this.clock.now();
+    const changed = await this.changedSubscriptions();
+    for (const a of await this.allAssignments()) {
+      const partition = a.record.subscriptionId.toLowerCase();
+      if (a.record.deletion || (changed !== "all" && !changed.has(partition) && !this.dirty.has(partition))) continue;
+      if (await this.writeSummary(a.record)) report.summariesWritten++;
+    }
+    this.dirty.clear();
+  }
+
+  /** walks the scope, counts matching clusters by state, keeps the counts in the status */
+  async writeSummary(a: AssignmentRecord): Promise<boolean> {
+    const summary: ComplianceSummary = { totalClusters: 0, compliant: 0, pending: 0, nonCompliant: 0, failed: 0, evaluatedAt: new Date(this.clock.now()).toISOString() };
+    let continuation: string | undefined;
+    do {
+      const page = await evaluateCompliancePage(this.repo, a, this.options.batchSize, continuation);
+      for (const r of page.items) {
+        summary.totalClusters++;
+        if (r.complianceState === "Compliant") summary.compliant++;
+        else if (r.complianceState === "Pending") summary.pending++;
+        else if (r.complianceState === "NonCompliant") summary.nonCompliant++;
+        else summary.failed++;
+      }
+      continuation = page.continuation;
+      await yieldToEventLoop();
+    } while (continuation !== undefined);
+    const status = await this.repo.getAssignmentStatus(a.subscriptionId, a.id);
+    if (!status) return false; // the rollout writes the first status; the next refresh fills it in
+    try {
+      await this.repo.writeAssignmentStatus(a.subscriptionId, a.id, { ...status.record, complianceSummary: summary }, status.etag);
+      return true;
+    } catch (err) {
+      if (lostRace(err)) return false;
+      throw err;
+    }
+  }
+
+  /** recompute every summary now (tests: after agents report, without waiting for the interval) */
+  async refreshAllSummaries(): Promise<void> {
+    for (const a of await this.allAssignments()) if (!a.record.deletion) await this.writeSummary(a.record);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Handlers of Microsoft.KubernetesConfiguration/configurationAssignments, at resource-group and at
+ * subscription scope: the same handlers, the scope read from the path.
+ */
+import { ASSIGNMENT_TYPE } from "../../arm/resource-ids.js";
+import type { AssignmentRef } from "../../domain/assignments.js";
+import { linkTo } from "./links.js";
+import { listBody, pageRequest } from "./paging.js";
+import { assignmentResource, complianceResult } from "./representations.js";
+import type { ArmCall, ArmResult, ArmRoute } from "./route-table.js";
+
+const RG_BASE = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.KubernetesConfiguration/configurationAssignments";
+const SUB_BASE = "/subscriptions/:subscriptionId/providers/Microsoft.KubernetesConfiguration/configurationAssignments";
+
+/** seconds a client should wait between polls of a deletion */
+const RETRY_AFTER_SECONDS = "5";
+
+const refOf = (call: ArmCall): AssignmentRef => ({
+  subscriptionId: call.params.subscriptionId ?? "",
+  ...(call.params.resourceGroupName !== undefined ? { resourceGroup: call.params.resourceGroupName } : {}),
+  name: call.params.configurationAssignmentName ?? "",
+});
+
+/** the assignment's own path, as the caller spelled it */
+const assignmentPath = (call: ArmCall): string => {
+  const path = call.request.url.split("?")[0] ?? "";
+  return path.replace(/\/operationResults\/[^/]*$/i, "");
+};
+
+const pollHeaders = (call: ArmCall, operationId: string): Record<string, string> => ({
+  location: linkTo(call, `${assignmentPath(call)}/operationResults/${operationId}`),
+  "retry-after": RETRY_AFTER_SECONDS,
+});
+
+async function get(call: ArmCall): Promise<ArmResult> {
+  const view = await call.services.assignments.get(call.principal, refOf(call));
+  return { status: 200, body: assignmentResource(view), etag: view.etag };
+}
+
+async function put(call: ArmCall): Promise<ArmResult> {
+  const { created, view } = await call.services.assignments.put(call.principal, refOf(call), call.body, call.conditions, call.actor());
+  return { status: created ? 201 : 200, body: assignmentResource(view), etag: view.etag };
+}
+
+/** 202 and a Location to poll while the managed configurations are removed; 204 when there was nothing */
+async function remove(call: ArmCall): Promise<ArmResult> {
+  const operationId = await call.services.assignments.delete(call.principal, refOf(call), call.conditions, call.actor());
+  if (operationId === undefined) return { status: 204 };
+  return { status: 202, headers: pollHeaders(call, operationId) };
+}
+
+async function operationResult(call: ArmCall): Promise<ArmResult> {
+  const operationId = call.params.operationId ?? "";
+  const running = await call.services.assignments.deletionRunning(call.principal, refOf(call), operationId);
+  return running ? { status: 202, headers: pollHeaders(call, operationId) } : { status: 200 };
+}
+
+function lister(byResourceGroup: boolean) {
+  return async (call: ArmCall): Promise<ArmResult> => {
+    const { limit, continuation } = pageRequest(call);
+    const resourceGroup = byResourceGroup ? call.params.resourceGroupName : undefined;
+    const page = await call.services.assignments.list(call.principal, call.params.subscriptionId ?? "", resourceGroup, limit, continuation);
+    return { status: 200, body: listBody(call, page.items.map(assignmentResource), page.continuation) };
+  };
+}
+
+async function complianceResults(call: ArmCall): Promise<ArmResult> {
+  const { limit, continuation } = pageRequest(call);
+  const page = await call.services.assignments.complianceResults(call.principal, refOf(call), limit, continuation);
+  return { status: 200, body: listBody(call, page.items.map(complianceResult), page.continuation) };
+}
+
+function routesAt(base: string, suffix: "" | "AtSubscription", listOperation: string, byResourceGroup: boolean): ArmRoute[] {
+  const one = `${base}/:configurationAssignmentName`;
+  const t = ASSIGNMENT_TYPE;
+  return [
+    { operationId: `ConfigurationAssignments_Get${suffix}`, method: "GET", url: one, resourceType: t, handler: get },
+    { operationId: `ConfigurationAssignments_CreateOrUpdate${suffix}`, method: "PUT", url: one, resourceType: t, handler: put },
+    { operationId: `ConfigurationAssignments_Delete${suffix}`, method: "DELETE", url: one, resourceType: t, handler: remove },
+    { operationId: listOperation, method: "GET", url: base, resourceType: t, handler: lister(byResourceGroup) },
+    { operationId: `ConfigurationAssignments_ListComplianceResults${suffix}`, method: "GET", url: `${one}/complianceResults`, resourceType: t, handler: complianceResults },
+    { operationId: `ConfigurationAssignments_GetOperationResult${suffix}`, method: "GET", url: `${one}/operationResults/:operationId`, resourceType: t, handler: operationResult },
+  ];
+}
+
+export const assignmentRoutes: ArmRoute[] = [
+  ...routesAt(RG_BASE, "", "ConfigurationAssignments_ListByResourceGroup", true),
+  ...routesAt(SUB_BASE, "AtSubscription", "ConfigurationAssignments_ListBySubscription", false),
+];
