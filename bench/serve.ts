@@ -29,8 +29,9 @@ else {
   });
   server = await startServer({ keyProvider, subscriptionCacheMs: 5000, agent });
 }
-// as in production (src/main.ts): the cross-replica change check runs
+// as in production (src/main.ts): the cross-replica change check and the assignment reconciler run
 server.changeWatcher.start();
+server.reconciler.start();
 process.stdout.write(`${JSON.stringify({ url: server.url, ca: server.ca, token: server.token })}\n`);
 // CPU time is steadier than throughput on a shared machine: the bench asks for it around each run
 // (with resident memory and the store's call count, which bench/fleet.ts reads)
