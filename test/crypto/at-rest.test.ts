@@ -16,6 +16,7 @@ import { systemClock } from "../../src/ports/clock.js";
 import type { Store } from "../../src/store/port.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
 import { agentPublicKey, b64, clusterBody, clusterPath, configurationBody, configurationPath, configurationsPath, knownHostsB64, RG, sshPrivateKeyB64, SUB } from "../helpers/fixtures.js";
+import { ASSIGNMENT_API, assignmentBody, assignmentPath } from "../helpers/assignments.js";
 import { client } from "../helpers/http.js";
 import { cosmosItems, findIn, readAllFiles, readSqliteFiles, sqliteRows, sqliteSchema, withSqlite } from "../helpers/raw-store.js";
 import { startServer, type TestServer } from "../helpers/server.js";
@@ -24,7 +25,7 @@ const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
 const SUB2 = "00000000-0000-0000-0000-000000000002";
 
-const SEALED_KINDS = ["subscription", "cluster", "configuration", "configurationSecrets"];
+const SEALED_KINDS = ["subscription", "cluster", "configuration", "configurationSecrets", "assignment", "assignmentStatus"];
 const SQLITE_TABLES: Record<string, string[]> = {
   documents: ["kind", "key", "partition", "parent", "deleted", "expires_at", "schema_version", "body", "etag", "updated_at"],
   migrations: ["id", "description", "applied_at"],
@@ -34,8 +35,10 @@ const COSMOS_FIELDS = new Set(["id", "kind", "key", "partition", "parent", "dele
 const PLAIN_BODIES: Record<string, string[][]> = {
   dataKey: [["createdAt", "kek", "wrapped"], ["dek"]],
   secretKey: [["createdAt", "kek", "wrapped"]],
-  // migration records; per-cluster desired-state version markers (a counter, no customer data)
-  system: [["appliedAt", "description", "id"], ["version"]],
+  // migration records; per-cluster desired-state version markers (a counter, no customer data); job leases (replica name, expiry)
+  system: [["appliedAt", "description", "id"], ["version"], ["holder", "until"]],
+  // the assignment reconciler's outbox: the key names the cluster, the body is a counter
+  clusterWork: [["touches"]],
 };
 
 interface Adapter {
@@ -133,6 +136,25 @@ for (const adapter of ADAPTERS) {
       });
       t.equal(sshCfg.status, 201, sshCfg.text);
 
+      // an assignment carrying canaries in every field it takes, carried to the cluster by the reconciler
+      const assignment = await http(`${assignmentPath("atrest-assignment", RG)}?api-version=${ASSIGNMENT_API}`, {
+        method: "PUT",
+        headers,
+        body: assignmentBody(
+          { configurationName: "assigned-cfg", clusterSelector: { tags: { env: c("tagvalue") }, distribution: c("distribution") } },
+          { repositoryUrl: `https://canary-host.example/${c("assignrepo")}`, operatorParams: `--git-readonly --git-user=${c("assignuser")}`, helmOperatorProperties: { chartVersion: "1.4.0", chartValues: `--set canary=${c("assignvalues")}` } },
+        ),
+      });
+      t.equal(assignment.status, 201, assignment.text);
+      await server.reconciler.settle();
+      await server.reconciler.refreshAllSummaries();
+      const assigned = await http(`${configurationPath("atrest", "assigned-cfg")}?${V}`);
+      t.equal(assigned.status, 200, "the reconciler created the managed configuration");
+      t.equal(assigned.json.properties.repositoryUrl, `https://canary-host.example/${c("assignrepo")}`);
+      const gotAssignment = await http(`${assignmentPath("atrest-assignment", RG)}?api-version=${ASSIGNMENT_API}`);
+      t.equal(gotAssignment.json.properties.configuration.operatorParams, `--git-readonly --git-user=${c("assignuser")}`, "the assignment is served");
+      t.equal(gotAssignment.json.properties.complianceSummary.totalClusters, 1, "its status (with the summary) is stored");
+
       // the API serves what it should
       const gotCluster = await http(`${clusterPath("atrest")}?${CV}`);
       t.equal(gotCluster.status, 200, gotCluster.text);
@@ -158,10 +180,10 @@ for (const adapter of ADAPTERS) {
 
       const list = await http(`${configurationsPath("atrest")}?${V}`);
       t.equal(list.status, 200, list.text);
-      t.same(list.json.value.map((v: { name: string }) => v.name).sort(), ["https-cfg", "ssh-cfg"]);
+      t.same(list.json.value.map((v: { name: string }) => v.name).sort(), ["assigned-cfg", "https-cfg", "ssh-cfg"]);
       t.equal(list.json.value.find((v: { name: string }) => v.name === "ssh-cfg").properties.sshKnownHostsContents, knownHosts, "the list serves known_hosts too");
 
-      const responses = [cluster, httpsCfg, sshCfg, gotCluster, gotHttps, gotSsh, list].map((r) => r.text);
+      const responses = [cluster, httpsCfg, sshCfg, assignment, gotAssignment, assigned, gotCluster, gotHttps, gotSsh, list].map((r) => r.text);
       for (const s of secrets) t.notOk(responses.some((r) => r.includes(s)), `no response holds the secret ${s.slice(0, 14)}…`);
 
       // the raw store holds the canary nowhere, in no encoding
@@ -210,7 +232,7 @@ for (const adapter of ADAPTERS) {
           t.ok(shapes?.some((s) => s.join(",") === keys), `${doc.kind} ${doc.key}: body fields ${keys} are an allowed shape`);
         }
       }
-      for (const kind of [...SEALED_KINDS, "dataKey", "secretKey"]) t.ok(seenKinds.has(kind), `documents of kind ${kind} were inspected`);
+      for (const kind of [...SEALED_KINDS, "dataKey", "secretKey", "system"]) t.ok(seenKinds.has(kind), `documents of kind ${kind} were inspected`);
     });
 
     t.test("4. replacing or deleting protected settings destroys their key", async (t) => {
