@@ -112,12 +112,17 @@ export class AssignmentReconciler {
     return this.running;
   }
 
-  /** passes until nothing is left to do (tests, and the rollout benchmark) */
-  async settle(maxPasses = 10_000): Promise<void> {
-    for (let i = 0; i < maxPasses; i++) {
+  /**
+   * Passes until nothing is left to do (tests): when another replica holds the lease, waits for it
+   * to finish the work instead.
+   */
+  async settle(timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
       const report = await this.runOnce();
       const wrote = Object.values(report.outcomes).some((n) => n > 0) || report.rolloutsCompleted + report.assignmentsDeleted + report.clustersFromOutbox > 0;
-      if (report.ran && !wrote && !(await this.pending())) return;
+      if (!wrote && !(await this.pending())) return;
+      if (!report.ran) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error("assignment reconciliation did not settle");
   }

@@ -1,0 +1,614 @@
+/**
+ * npm run bench:rollout — one subscription-scope configuration assignment rolled out to a fleet, measured
+ * in one run:
+ * 1. the service (bench/serve.ts, own process, local sealing, the assignment reconciler started as in
+ *    production); setup over HTTPS: ROLLOUT_CLUSTERS clusters in one subscription across 4 resource
+ *    groups, all tagged ring=prod, each with its own P-256 agent key; one token and one poll per agent
+ *    for its ETag (empty desired state);
+ * 2. baselines in the same run, before the rollout: 8 connections GETting random clusters (ARM API
+ *    latency) alone, then the same with the agents polling round-robin (all 304s);
+ * 3. t0 = PUT of the assignment (selector ring=prod); until both are done: the assignment is polled
+ *    every 500 ms (progress, time until rollout.status is Completed), the agents poll round-robin
+ *    (If-None-Match, no long-poll) until each has received the configuration, and the 8-connection GET
+ *    loop runs until the rollout completes (ratio of its p99 to the baseline's);
+ * 4. service CPU, RSS and store calls (SIGUSR2) around the rollout; 200 random configurations checked.
+ * The GET loop runs in a child process of its own (this file with --probe), so the agent pollers'
+ * work in this process does not queue its requests; the machine's cores are still shared.
+ * Options: ROLLOUT_CLUSTERS (default 10000), BENCH_CONNECTIONS (agent pollers, default 64),
+ * SETUP_CONCURRENCY (default 64).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import https from "node:https";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { client, type HttpResponse } from "../test/helpers/http.js";
+import { testAgent, type TestAgent } from "../test/helpers/agent-token.js";
+import { clusterBody, clusterPath, configurationPath, SUB } from "../test/helpers/fixtures.js";
+import { assignmentBody, assignmentPath, withApi } from "../test/helpers/assignments.js";
+
+const CLUSTERS = Number(process.env.ROLLOUT_CLUSTERS ?? 10_000);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const SETUP_CONCURRENCY = Number(process.env.SETUP_CONCURRENCY ?? 64);
+const PROBE_CONNECTIONS = 8;
+const BASELINE_SECONDS = 5;
+const VERIFY_SAMPLES = 200;
+const ROLLOUT_DEADLINE_MS = 30 * 60_000;
+const RECEIPT_GRACE_MS = 5 * 60_000;
+const TOKEN_LIFETIME_S = 600; // the agent API's maximum
+const CV = "api-version=2024-01-01";
+const V = "api-version=2024-11-01";
+const ASSIGNMENT = "bench-baseline";
+const CONFIG_NAME = "baseline";
+const RGS = ["rollout-a", "rollout-b", "rollout-c", "rollout-d"];
+const root = path.resolve(import.meta.dirname, "..");
+const self = fileURLToPath(import.meta.url);
+
+interface Stats {
+  cpuMicros: number;
+  rss: number;
+  storeCalls: number;
+}
+
+interface Member {
+  name: string;
+  rg: string;
+  id: string;
+  agent: TestAgent;
+  auth: string;
+  /** expiry of `auth`, seconds */
+  exp: number;
+  path: string;
+  etag: string;
+  /** ms after t0 when a poll first returned the assigned configuration */
+  receivedAt?: number;
+}
+
+interface ProbeSummary {
+  n: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  non200: number;
+  /** 5 s windows: p99 over time */
+  windows: { from: number; n: number; p50: number; p99: number }[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
+};
+const header = (h: Record<string, unknown>, name: string): string | undefined => {
+  for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return Array.isArray(v) ? String(v[0]) : String(v);
+  return undefined;
+};
+const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const ms2 = (x: number) => `${x.toFixed(2)} ms`;
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+
+// --- the ARM latency probe (child process) ----------------------------------------------------------
+
+/** this file run with --probe: 8 connections GETting random clusters between "start" and "stop" */
+async function probeProcess(): Promise<void> {
+  let config: { url: string; ca: string; token: string; paths: string[]; connections: number } | undefined;
+  let running: Promise<ProbeSummary> | undefined;
+  let stopping = false;
+  const run = async (): Promise<ProbeSummary> => {
+    const c = config!;
+    const agent = new https.Agent({ ca: c.ca, keepAlive: true, maxSockets: c.connections });
+    const samples: number[] = [];
+    const at: number[] = [];
+    let errors = 0;
+    let non200 = 0;
+    const start = performance.now();
+    const one = () =>
+      new Promise<number>((resolve, reject) => {
+        const p = c.paths[Math.floor(Math.random() * c.paths.length)] as string;
+        const req = https.request(new URL(p, c.url), { agent, headers: { authorization: `Bearer ${c.token}` } }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    await Promise.all(
+      Array.from({ length: c.connections }, async () => {
+        while (!stopping) {
+          const t = performance.now();
+          try {
+            const status = await one();
+            if (status !== 200) non200++;
+            samples.push(performance.now() - t);
+            at.push(t - start);
+          } catch {
+            errors++;
+            await sleep(10);
+          }
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    agent.destroy();
+    const windows: ProbeSummary["windows"] = [];
+    for (let from = 0; from < seconds; from += 5) {
+      const xs = samples.filter((_, i) => (at[i] as number) >= from * 1000 && (at[i] as number) < (from + 5) * 1000);
+      windows.push({ from, n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) });
+    }
+    return { n: samples.length, seconds, rps: samples.length / seconds, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: Math.max(...samples), errors, non200, windows };
+  };
+  process.on("disconnect", () => process.exit(0));
+  process.on("message", (msg: { type: string } & Record<string, unknown>) => {
+    if (msg.type === "config") {
+      config = msg as unknown as typeof config;
+      process.send?.({ type: "ready" });
+    } else if (msg.type === "start") {
+      stopping = false;
+      running = run();
+      process.send?.({ type: "started" });
+    } else if (msg.type === "stop") {
+      stopping = true;
+      void running?.then((summary) => process.send?.({ type: "result", summary }));
+    } else if (msg.type === "exit") process.exit(0);
+  });
+}
+
+interface Probe {
+  child: ChildProcess;
+  start(): Promise<void>;
+  stop(): Promise<ProbeSummary>;
+}
+
+async function startProbe(url: string, ca: string, token: string, paths: string[]): Promise<Probe> {
+  const child = spawn(process.execPath, ["--import", "tsx", self, "--probe"], { cwd: root, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const next = (type: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMessage = (msg: { type: string } & Record<string, unknown>) => {
+        if (msg.type !== type) return;
+        child.off("message", onMessage);
+        resolve(msg);
+      };
+      child.on("message", onMessage);
+      child.once("exit", (code) => reject(new Error(`probe exited (${code})`)));
+    });
+  const ready = next("ready");
+  child.send({ type: "config", url, ca, token, paths, connections: PROBE_CONNECTIONS });
+  await ready;
+  return {
+    child,
+    async start() {
+      const started = next("started");
+      child.send({ type: "start" });
+      await started;
+    },
+    async stop() {
+      const result = next("result");
+      child.send({ type: "stop" });
+      return (await result).summary as ProbeSummary;
+    },
+  };
+}
+
+// --- the service (as bench/fleet.ts) ----------------------------------------------------------------
+
+/** splits a child's stdout into lines */
+function lines(child: ChildProcess, onLine: (line: string) => void): void {
+  let buf = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+    }
+  });
+}
+
+async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(): Promise<Stats> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/serve.ts")], {
+    cwd: root,
+    env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000", LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const waiting: ((s: Stats) => void)[] = [];
+  const first = new Promise<{ url: string; ca: string; token: string }>((resolve, reject) => {
+    lines(child, (line) => {
+      if (line.includes('"url"')) resolve(JSON.parse(line) as { url: string; ca: string; token: string });
+      else if (line.includes("cpuMicros")) waiting.shift()?.(JSON.parse(line) as Stats);
+    });
+    child.on("exit", (code) => reject(new Error(`service exited (${code})`)));
+  });
+  const info = await first;
+  const stats = () =>
+    new Promise<Stats>((resolve) => {
+      waiting.push(resolve);
+      child.kill("SIGUSR2");
+    });
+  return { ...info, child, stats };
+}
+
+/** runs fn over items with at most `limit` in flight */
+async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i] as T, i);
+      done++;
+      progress?.(done);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+// --- the agents -------------------------------------------------------------------------------------
+
+async function authOf(m: Member): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  if (m.exp - now < 60) {
+    m.auth = `Bearer ${await m.agent.token(m.id, { lifetimeSeconds: TOKEN_LIFETIME_S, iat: now })}`;
+    m.exp = now + TOKEN_LIFETIME_S;
+  }
+  return m.auth;
+}
+
+const hasAssigned = (res: HttpResponse): boolean => {
+  const configurations = (res.json as { configurations?: { name?: string; deleted?: boolean }[] } | undefined)?.configurations;
+  return Array.isArray(configurations) && configurations.some((c) => c.name === CONFIG_NAME && c.deleted !== true);
+};
+
+interface PollRun {
+  polls: number;
+  statuses: Record<string, number>;
+  errors: number;
+  /** ms per round-robin pass over the fleet (agents that already received are skipped) */
+  cycles: { ms: number; polled: number }[];
+}
+
+/**
+ * CONNECTIONS workers poll the agents round-robin (plain polls with If-None-Match), skipping agents
+ * that already received, until stop() says so; onReceived is called on the first 200 carrying the
+ * assigned configuration.
+ */
+async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop: () => boolean, onReceived?: (m: Member) => void): Promise<PollRun> {
+  const run: PollRun = { polls: 0, statuses: {}, errors: 0, cycles: [] };
+  const n = fleet.length;
+  let next = 0;
+  let cycleStart = performance.now();
+  let cyclePolled = 0;
+  let received = fleet.filter((m) => m.receivedAt !== undefined).length;
+  const worker = async () => {
+    while (!stop() && received < n) {
+      const i = next++;
+      if (i > 0 && i % n === 0) {
+        const now = performance.now();
+        run.cycles.push({ ms: now - cycleStart, polled: cyclePolled });
+        cycleStart = now;
+        cyclePolled = 0;
+      }
+      const m = fleet[i % n] as Member;
+      if (m.receivedAt !== undefined) continue;
+      cyclePolled++;
+      try {
+        const res = await raw(m.path, { headers: { authorization: await authOf(m), "if-none-match": m.etag } });
+        run.polls++;
+        run.statuses[res.status] = (run.statuses[res.status] ?? 0) + 1;
+        if (res.status === 200) {
+          const etag = header(res.headers, "etag");
+          if (etag) m.etag = etag;
+          if (onReceived && m.receivedAt === undefined && hasAssigned(res)) {
+            onReceived(m);
+            received++;
+          }
+        }
+      } catch {
+        run.errors++;
+        await sleep(10);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  return run;
+}
+
+// --- the bench --------------------------------------------------------------------------------------
+
+async function main(children: ChildProcess[]): Promise<void> {
+  const benchCpu0 = process.cpuUsage();
+  const svc = await serve();
+  children.push(svc.child);
+  const arm = client(svc.url, svc.ca, svc.token);
+  const raw = client(svc.url, svc.ca);
+
+  // --- setup ---------------------------------------------------------------------------------------
+  let t = performance.now();
+  const fleet: Member[] = Array.from({ length: CLUSTERS }, (_, i) => {
+    const rg = RGS[i % RGS.length] as string;
+    const name = `c${String(i).padStart(6, "0")}`;
+    const id = clusterPath(name, SUB, rg);
+    return { name, rg, id, agent: testAgent("ec"), auth: "", exp: 0, path: `/agent/v1${id}/configurations`, etag: "" };
+  });
+  const keysMs = performance.now() - t;
+  t = performance.now();
+  const step = Math.max(1, Math.floor(CLUSTERS / 10));
+  await pool(
+    fleet,
+    SETUP_CONCURRENCY,
+    async (m) => {
+      const res = await arm(`${clusterPath(m.name, SUB, m.rg)}?${CV}`, { method: "PUT", body: clusterBody(m.agent.publicKeyB64, { tags: { ring: "prod" } }) });
+      if (res.status !== 200 && res.status !== 201) throw new Error(`cluster PUT ${m.name}: ${res.status} ${res.text}`);
+    },
+    (done) => {
+      if (done % step === 0 || done === CLUSTERS) console.log(`  setup ${done}/${CLUSTERS} clusters, ${s1(performance.now() - t)}`);
+    },
+  );
+  const setupMs = performance.now() - t;
+  t = performance.now();
+  await Promise.all(fleet.map((m) => authOf(m)));
+  const signMs = performance.now() - t;
+  t = performance.now();
+  let notEmpty = 0;
+  await pool(fleet, SETUP_CONCURRENCY, async (m) => {
+    const res = await raw(m.path, { headers: { authorization: m.auth } });
+    if (res.status !== 200) throw new Error(`agent GET ${m.name}: ${res.status} ${res.text}`);
+    m.etag = String(res.headers.etag);
+    if (hasAssigned(res)) notEmpty++;
+  });
+  const firstGetMs = performance.now() - t;
+  console.log(
+    `setup: ${CLUSTERS} agent keys ${s1(keysMs)}; ${CLUSTERS} clusters (1 subscription, ${RGS.length} resource groups, tag ring=prod) over HTTPS, ${SETUP_CONCURRENCY} in flight: ${s1(setupMs)} (${(CLUSTERS / (setupMs / 1000)).toFixed(0)} PUT/s); tokens ${s1(signMs)}; first poll per agent ${s1(firstGetMs)}${notEmpty ? ` (${notEmpty} already had '${CONFIG_NAME}'!)` : ""}`,
+  );
+
+  // the reconciler drains the outbox the cluster PUTs wrote (no assignment yet): wait until the service idles
+  t = performance.now();
+  let quiet = await svc.stats();
+  let idleShare = 1;
+  while (performance.now() - t < 180_000) {
+    await sleep(2000);
+    const now = await svc.stats();
+    idleShare = (now.cpuMicros - quiet.cpuMicros) / 2_000_000;
+    quiet = now;
+    if (idleShare < 0.05) break;
+  }
+  console.log(`quiesce: ${s1(performance.now() - t)} until the service used < 5 % of a core (last 2 s: ${(idleShare * 100).toFixed(1)} %)`);
+
+  // --- baselines -----------------------------------------------------------------------------------
+  const probe = await startProbe(
+    svc.url,
+    svc.ca,
+    svc.token,
+    fleet.map((m) => `${clusterPath(m.name, SUB, m.rg)}?${CV}`),
+  );
+  children.push(probe.child);
+  // warm-up (JIT, TLS, the probe's connections)
+  await probe.start();
+  await sleep(1000);
+  await probe.stop();
+  let before = await svc.stats();
+  await probe.start();
+  await sleep(BASELINE_SECONDS * 1000);
+  const baseline = await probe.stop();
+  let after = await svc.stats();
+  const storeCallsPerGet = (after.storeCalls - before.storeCalls) / Math.max(1, baseline.n);
+  const baselineCpu = (after.cpuMicros - before.cpuMicros) / (baseline.seconds * 1e6);
+  console.log(`baseline: cluster GET x ${PROBE_CONNECTIONS} connections alone, ${baseline.seconds.toFixed(1)} s: ${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}`);
+
+  before = await svc.stats();
+  await probe.start();
+  let stopPolling = false;
+  const pollTimer = setTimeout(() => (stopPolling = true), BASELINE_SECONDS * 1000);
+  const t304 = performance.now();
+  const idlePolls = await pollAgents(fleet, raw, () => stopPolling);
+  const idlePollSeconds = (performance.now() - t304) / 1000;
+  clearTimeout(pollTimer);
+  const withPolling = await probe.stop();
+  after = await svc.stats();
+  const storeCallsPer304 = Math.max(0, after.storeCalls - before.storeCalls - storeCallsPerGet * withPolling.n) / Math.max(1, idlePolls.polls);
+  const idlePollRate = idlePolls.polls / idlePollSeconds;
+  const idleCycleMs = CLUSTERS / idlePollRate * 1000;
+  console.log(
+    `baseline: the same with ${CONNECTIONS} agent pollers (no rollout), ${withPolling.seconds.toFixed(1)} s: ${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}; agents ${idlePollRate.toFixed(0)} polls/s (${JSON.stringify(idlePolls.statuses)}, errors ${idlePolls.errors}) = one pass over ${CLUSTERS} agents every ${s1(idleCycleMs)}`,
+  );
+
+  // --- the rollout ---------------------------------------------------------------------------------
+  const rolloutBefore = await svc.stats();
+  const benchCpuBefore = process.cpuUsage();
+  const t0 = performance.now();
+  const wall0 = Date.now();
+  const put = await arm(withApi(assignmentPath(ASSIGNMENT)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }) });
+  const putMs = performance.now() - t0;
+  if (put.status !== 200 && put.status !== 201) throw new Error(`assignment PUT: ${put.status} ${put.text}`);
+  const generation = (put.json as { properties?: { rollout?: { generation?: number } } }).properties?.rollout?.generation;
+  console.log(`\nrollout: PUT ${assignmentPath(ASSIGNMENT)} -> ${put.status} in ${ms2(putMs)} (provisioningState ${String((put.json as { properties?: { provisioningState?: string } }).properties?.provisioningState)})`);
+  await probe.start();
+
+  let received = 0;
+  const receipts: number[] = [];
+  let rolloutDoneMs: number | undefined;
+  let rolloutStats: Stats | undefined;
+  let probeDuring: ProbeSummary | undefined;
+  let lastRollout: Record<string, unknown> = {};
+  let assignmentGets = 0;
+  let assignmentErrors = 0;
+  const states = new Map<string, number>(); // provisioningState -> first seen (ms after t0)
+  const progressLines: { at: number; processed: number; rate: number; cpu: number }[] = [];
+  let peakRss = rolloutBefore.rss;
+
+  const progress = (async () => {
+    let lastLine = { at: 0, processed: 0, stats: rolloutBefore };
+    while (performance.now() - t0 < ROLLOUT_DEADLINE_MS) {
+      await sleep(500);
+      let res: HttpResponse;
+      try {
+        res = await arm(withApi(assignmentPath(ASSIGNMENT)));
+        assignmentGets++;
+      } catch {
+        assignmentErrors++;
+        continue;
+      }
+      const now = performance.now() - t0;
+      if (res.status !== 200) {
+        assignmentErrors++;
+        continue;
+      }
+      const p = (res.json as { properties: { provisioningState?: string; rollout?: Record<string, unknown> } }).properties;
+      if (p.provisioningState && !states.has(p.provisioningState)) states.set(p.provisioningState, now);
+      const r = p.rollout ?? {};
+      lastRollout = r;
+      const processed = Number(r.clustersProcessed ?? 0);
+      const done = r.status === "Completed" && (generation === undefined || r.generation === generation);
+      if (now - lastLine.at >= 5000 || done) {
+        const stats = await svc.stats();
+        peakRss = Math.max(peakRss, stats.rss);
+        const rate = ((processed - lastLine.processed) / (now - lastLine.at)) * 1000;
+        const cpu = (stats.cpuMicros - lastLine.stats.cpuMicros) / ((now - lastLine.at) * 1000);
+        progressLines.push({ at: now, processed, rate, cpu });
+        console.log(
+          `  ${s1(now).padStart(8)}  ${String(processed).padStart(6)}/${String(r.clustersTotal ?? "?")} clusters  ${rate.toFixed(0).padStart(5)} clusters/s (overall ${((processed / now) * 1000).toFixed(0)})  ${String(p.provisioningState).padEnd(9)}  agents received ${received}  service CPU ${(cpu * 100).toFixed(0)} %, RSS ${mib(stats.rss)}`,
+        );
+        lastLine = { at: now, processed, stats };
+      }
+      if (done) {
+        rolloutDoneMs = now;
+        rolloutStats = await svc.stats();
+        probeDuring = await probe.stop();
+        return;
+      }
+    }
+    probeDuring = await probe.stop();
+  })();
+
+  let receiptDeadline = Number.POSITIVE_INFINITY;
+  const agents = pollAgents(
+    fleet,
+    raw,
+    () => performance.now() > receiptDeadline || performance.now() - t0 > ROLLOUT_DEADLINE_MS + RECEIPT_GRACE_MS,
+    (m) => {
+      m.receivedAt = performance.now() - t0;
+      receipts.push(m.receivedAt);
+      received++;
+    },
+  );
+  await progress;
+  receiptDeadline = performance.now() + RECEIPT_GRACE_MS;
+  const rolloutPolls = await agents;
+  const agentsDoneMs = performance.now() - t0;
+  const allStats = await svc.stats();
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  peakRss = Math.max(peakRss, allStats.rss);
+
+  // the compliance summary (computed every ~10 s) once it has seen the finished rollout
+  let summary: Record<string, unknown> | undefined;
+  let summaryMs: number | undefined;
+  const summaryDeadline = performance.now() + 30_000;
+  const completedAtWall = typeof lastRollout.completedAt === "string" ? Date.parse(lastRollout.completedAt) : Date.now();
+  while (performance.now() < summaryDeadline) {
+    const res = await arm(withApi(assignmentPath(ASSIGNMENT)));
+    const s = (res.json as { properties?: { complianceSummary?: Record<string, unknown> } } | undefined)?.properties?.complianceSummary;
+    if (s) summary = s;
+    if (s && Date.parse(String(s.evaluatedAt)) >= completedAtWall) {
+      summaryMs = performance.now() - t0;
+      break;
+    }
+    await sleep(1000);
+  }
+
+  // 200 random configurations: there, and managed by the assignment
+  const sample = [...fleet].sort(() => Math.random() - 0.5).slice(0, Math.min(VERIFY_SAMPLES, CLUSTERS));
+  let verified = 0;
+  const verifyFailures: string[] = [];
+  await pool(sample, 8, async (m) => {
+    const res = await arm(`${configurationPath(m.name, CONFIG_NAME, SUB, m.rg)}?${V}`);
+    const managedBy = (res.json as { managedBy?: string } | undefined)?.managedBy;
+    if (res.status === 200 && typeof managedBy === "string" && managedBy.toLowerCase().endsWith(`/configurationassignments/${ASSIGNMENT}`)) verified++;
+    else if (verifyFailures.length < 3) verifyFailures.push(`${m.name}: ${res.status} managedBy=${String(managedBy)}`);
+  });
+
+  // calibration of the non-reconciler store calls: an assignment GET, an agent poll answered 200
+  let cal = await svc.stats();
+  for (let i = 0; i < 20; i++) await arm(withApi(assignmentPath(ASSIGNMENT)));
+  let cal2 = await svc.stats();
+  const storeCallsPerAssignmentGet = (cal2.storeCalls - cal.storeCalls) / 20;
+  cal = cal2;
+  for (const m of fleet.slice(0, 20)) await raw(m.path, { headers: { authorization: await authOf(m) } });
+  cal2 = await svc.stats();
+  const storeCallsPer200 = (cal2.storeCalls - cal.storeCalls) / 20;
+
+  // --- report --------------------------------------------------------------------------------------
+  const doneMs = rolloutDoneMs ?? NaN;
+  const during = probeDuring as ProbeSummary;
+  const rs = rolloutStats ?? allStats;
+  const rolloutCpu = rs.cpuMicros - rolloutBefore.cpuMicros;
+  const storeCalls = rs.storeCalls - rolloutBefore.storeCalls;
+  const storeCallsAll = allStats.storeCalls - rolloutBefore.storeCalls;
+  const polls200 = rolloutPolls.statuses["200"] ?? 0;
+  const polls304 = rolloutPolls.statuses["304"] ?? 0;
+  const others = storeCallsPerGet * during.n + storeCallsPerAssignmentGet * assignmentGets + storeCallsPer200 * polls200 + storeCallsPer304 * polls304;
+  const server = lastRollout;
+  const serverMs = typeof server.startedAt === "string" && typeof server.completedAt === "string" ? Date.parse(server.completedAt) - Date.parse(server.startedAt) : NaN;
+  const startLag = typeof server.startedAt === "string" ? Date.parse(server.startedAt) - wall0 : NaN;
+  const cycles = rolloutPolls.cycles;
+  const firstCycle = cycles[0];
+  const missing = CLUSTERS - received;
+  const rates = progressLines.filter((l) => l.processed > 0 || l.at > 5000).map((l) => l.rate);
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+
+  console.log(
+    `\nrollout: ${CLUSTERS} clusters (1 subscription, ${RGS.length} resource groups), ${CONNECTIONS} agent pollers, ${PROBE_CONNECTIONS}-connection cluster GET probe, HTTPS on 127.0.0.1, ${os.cpus().length} cores, node ${process.version}, SQLite store, local sealing, service in its own process`,
+  );
+  const row = (label: string, value: string) => console.log(`${label.padEnd(30)} ${value}`);
+  row("setup", `${s1(setupMs)} for ${CLUSTERS} cluster PUTs (${(CLUSTERS / (setupMs / 1000)).toFixed(0)}/s), keys ${s1(keysMs)}, tokens ${s1(signMs)}, first polls ${s1(firstGetMs)}`);
+  row("assignment PUT", `${put.status} in ${ms2(putMs)}; rollout started ${Number.isFinite(startLag) ? `${startLag} ms` : "?"} after t0 (server clock)`);
+  row("rollout completed (client)", `${s1(doneMs)} after t0 = ${((CLUSTERS / doneMs) * 1000).toFixed(0)} clusters/s; ${String(server.clustersProcessed)}/${String(server.clustersTotal)} processed, generation ${String(server.generation)}`);
+  row("rollout startedAt->completedAt", `${s1(serverMs)} (server)`);
+  row("reconciler rate (5 s lines)", rates.length ? `min ${Math.min(...rates).toFixed(0)}, median ${quantile(rates, 0.5).toFixed(0)}, max ${Math.max(...rates).toFixed(0)} clusters/s` : "-");
+  row("provisioningState seen", [...states].map(([s, at]) => `${s} at ${s1(at)}`).join(", "));
+  row("compliance summary", summary ? `${JSON.stringify(summary)}${summaryMs !== undefined ? ` (first evaluated after completion: ${s1(summaryMs)} after t0)` : " (none evaluated after completion within 30 s)"}` : "none within 30 s");
+  row("verified configurations", `${verified}/${sample.length} GET 200 with managedBy = the assignment${verifyFailures.length ? `; e.g. ${verifyFailures.join("; ")}` : ""}`);
+  row("agents received", `${received}/${CLUSTERS}${missing ? ` (${missing} NOT within ${s1(RECEIPT_GRACE_MS)} after completion)` : ""}; every agent by ${s1(Math.max(...receipts))} after t0 (${s1(agentsDoneMs - doneMs)} after the rollout completed)`);
+  row("receipt after t0", `p50 ${s1(quantile(receipts, 0.5))}, p90 ${s1(quantile(receipts, 0.9))}, p99 ${s1(quantile(receipts, 0.99))}, max ${s1(Math.max(...receipts))}`);
+  row("agent polls during rollout", `${rolloutPolls.polls} in ${s1(agentsDoneMs)} = ${((rolloutPolls.polls / agentsDoneMs) * 1000).toFixed(0)}/s; ${JSON.stringify(rolloutPolls.statuses)}, errors ${rolloutPolls.errors}`);
+  row(
+    "round-robin pass",
+    `${cycles.length} passes; first ${firstCycle ? `${s1(firstCycle.ms)} over ${firstCycle.polled} agents` : "-"}; median ${s1(quantile(cycles.map((c) => c.ms), 0.5))}, max ${s1(Math.max(0, ...cycles.map((c) => c.ms)))} (passes skip agents that received; before the rollout one pass over all ${CLUSTERS} took ${s1(idleCycleMs)})`,
+  );
+  row("cluster GET baseline", `${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}, max ${ms2(baseline.max)} (alone, ${baseline.seconds.toFixed(1)} s; service CPU ${pct(baselineCpu)})`);
+  row("  ... with agents polling", `${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}, max ${ms2(withPolling.max)} (${withPolling.seconds.toFixed(1)} s, no rollout)`);
+  row("cluster GET during rollout", `${during.rps.toFixed(0)} req/s, p50 ${ms2(during.p50)}, p99 ${ms2(during.p99)}, max ${ms2(during.max)} (${during.seconds.toFixed(1)} s, ${during.n} GETs, non-200 ${during.non200}, errors ${during.errors})`);
+  row("  p99 during / baseline", `${(during.p99 / baseline.p99).toFixed(2)}x alone; ${(during.p99 / withPolling.p99).toFixed(2)}x the baseline with agents polling; rps ${pct(during.rps / baseline.rps)} of alone`);
+  row("  p99 by 5 s window", during.windows.map((w) => `${w.p99.toFixed(0)}`).join(" ") + " ms");
+  row("service CPU", `${(rolloutCpu / 1e6).toFixed(1)} s during the rollout (t0 -> completed) = ${pct(rolloutCpu / (doneMs * 1000))} of one core; ${((allStats.cpuMicros - rolloutBefore.cpuMicros) / 1e6).toFixed(1)} s until every agent received`);
+  row("service RSS", `${mib(rolloutBefore.rss)} before, ${mib(rs.rss)} at completion, peak sampled ${mib(peakRss)}`);
+  row(
+    "store calls",
+    `${storeCalls} during the rollout = ${(storeCalls / CLUSTERS).toFixed(1)} per cluster (all traffic); minus the probe's GETs (${storeCallsPerGet.toFixed(1)} each), assignment GETs (${storeCallsPerAssignmentGet.toFixed(1)}), agent 200s (${storeCallsPer200.toFixed(1)}) and 304s (${storeCallsPer304.toFixed(3)}): ~${(Math.max(0, storeCalls - others) / CLUSTERS).toFixed(1)} per cluster; ${storeCallsAll} until every agent received`,
+  );
+  row("bench process CPU", `${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s over the rollout and receipts (this process shares the ${os.cpus().length} cores); whole run ${((process.cpuUsage(benchCpu0).user + process.cpuUsage(benchCpu0).system) / 1e6).toFixed(1)} s`);
+  probe.child.send({ type: "exit" });
+}
+
+if (process.argv.includes("--probe")) await probeProcess();
+else {
+  const children: ChildProcess[] = [];
+  const killAll = () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+  };
+  process.on("SIGINT", () => {
+    killAll();
+    process.exit(130);
+  });
+  try {
+    await main(children);
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  } finally {
+    killAll();
+  }
+}
