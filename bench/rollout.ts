@@ -40,6 +40,8 @@ const CV = "api-version=2024-01-01";
 const V = "api-version=2024-11-01";
 const ASSIGNMENT = "bench-baseline";
 const CONFIG_NAME = "baseline";
+const ALONE_ASSIGNMENT = "bench-alone";
+const ALONE_CONFIG_NAME = "baseline-alone";
 const RGS = ["rollout-a", "rollout-b", "rollout-c", "rollout-d"];
 const root = path.resolve(import.meta.dirname, "..");
 const self = fileURLToPath(import.meta.url);
@@ -62,6 +64,8 @@ interface Member {
   etag: string;
   /** ms after t0 when a poll first returned the assigned configuration */
   receivedAt?: number;
+  /** a poll of this agent is in flight (a worker never polls an agent another worker is polling) */
+  polling?: boolean;
 }
 
 interface ProbeSummary {
@@ -284,6 +288,7 @@ async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop:
   let cyclePolled = 0;
   let received = fleet.filter((m) => m.receivedAt !== undefined).length;
   const worker = async () => {
+    let skipped = 0;
     while (!stop() && received < n) {
       const i = next++;
       if (i > 0 && i % n === 0) {
@@ -293,8 +298,17 @@ async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop:
         cyclePolled = 0;
       }
       const m = fleet[i % n] as Member;
-      if (m.receivedAt !== undefined) continue;
+      if (m.receivedAt !== undefined || m.polling) {
+        // fewer agents left than workers: wait a moment instead of spinning
+        if (++skipped >= n) {
+          skipped = 0;
+          await sleep(1);
+        }
+        continue;
+      }
+      skipped = 0;
       cyclePolled++;
+      m.polling = true;
       try {
         const res = await raw(m.path, { headers: { authorization: await authOf(m), "if-none-match": m.etag } });
         run.polls++;
@@ -310,11 +324,94 @@ async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop:
       } catch {
         run.errors++;
         await sleep(10);
+      } finally {
+        m.polling = false;
       }
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
   return run;
+}
+
+interface RolloutView {
+  status?: string;
+  clustersProcessed?: number;
+  clustersTotal?: number;
+  generation?: number;
+  startedAt?: string;
+  completedAt?: string;
+}
+
+interface Followed {
+  /** ms after t0 when a GET first showed the rollout Completed (undefined: not within the deadline) */
+  doneMs?: number;
+  rollout: RolloutView;
+  /** provisioningState -> first seen, ms after t0 */
+  states: Map<string, number>;
+  gets: number;
+  errors: number;
+  /** clusters/s per progress line */
+  rates: number[];
+  peakRss: number;
+  /** service stats when the completion was seen */
+  atDone: Stats;
+}
+
+/**
+ * GETs the assignment every 500 ms until its rollout (of `generation`) is Completed; a progress line
+ * every ~5 s with the rate since the last line and the service's CPU and RSS.
+ */
+async function followRollout(
+  arm: ReturnType<typeof client>,
+  stats: () => Promise<Stats>,
+  name: string,
+  generation: number | undefined,
+  t0: number,
+  start: Stats,
+  extra: () => string = () => "",
+): Promise<Followed> {
+  const out: Followed = { rollout: {}, states: new Map(), gets: 0, errors: 0, rates: [], peakRss: start.rss, atDone: start };
+  let last = { at: 0, processed: 0, stats: start };
+  while (performance.now() - t0 < ROLLOUT_DEADLINE_MS) {
+    await sleep(500);
+    let res: HttpResponse;
+    try {
+      res = await arm(withApi(assignmentPath(name)));
+      out.gets++;
+    } catch {
+      out.errors++;
+      continue;
+    }
+    const now = performance.now() - t0;
+    if (res.status !== 200) {
+      out.errors++;
+      continue;
+    }
+    const p = (res.json as { properties: { provisioningState?: string; rollout?: RolloutView } }).properties;
+    if (p.provisioningState && !out.states.has(p.provisioningState)) out.states.set(p.provisioningState, now);
+    const r = p.rollout ?? {};
+    out.rollout = r;
+    const processed = r.clustersProcessed ?? 0;
+    const done = r.status === "Completed" && (generation === undefined || r.generation === generation);
+    if (now - last.at >= 5000 || done) {
+      const s = await stats();
+      out.peakRss = Math.max(out.peakRss, s.rss);
+      const rate = ((processed - last.processed) / (now - last.at)) * 1000;
+      const cpu = (s.cpuMicros - last.stats.cpuMicros) / ((now - last.at) * 1000);
+      out.rates.push(rate);
+      console.log(
+        `  ${s1(now).padStart(8)}  ${String(processed).padStart(6)}/${String(r.clustersTotal ?? "?")} clusters  ${rate.toFixed(0).padStart(5)} clusters/s (overall ${((processed / now) * 1000).toFixed(0).padStart(4)})  ${String(p.provisioningState).padEnd(9)}  service CPU ${String(Math.round(cpu * 100)).padStart(3)} %, RSS ${mib(s.rss)}${extra()}`,
+      );
+      last = { at: now, processed, stats: s };
+      if (done) {
+        out.doneMs = now;
+        out.atDone = s;
+        return out;
+      }
+    }
+  }
+  out.atDone = await stats();
+  return out;
 }
 
 // --- the bench --------------------------------------------------------------------------------------
@@ -413,7 +510,7 @@ async function main(children: ChildProcess[]): Promise<void> {
   const idlePollRate = idlePolls.polls / idlePollSeconds;
   const idleCycleMs = CLUSTERS / idlePollRate * 1000;
   console.log(
-    `baseline: the same with ${CONNECTIONS} agent pollers (no rollout), ${withPolling.seconds.toFixed(1)} s: ${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}; agents ${idlePollRate.toFixed(0)} polls/s (${JSON.stringify(idlePolls.statuses)}, errors ${idlePolls.errors}) = one pass over ${CLUSTERS} agents every ${s1(idleCycleMs)}`,
+    `baseline: the same with ${CONNECTIONS} agent pollers (no rollout), ${withPolling.seconds.toFixed(1)} s: ${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}; agents ${idlePollRate.toFixed(0)} polls/s (${JSON.stringify(idlePolls.statuses)}, errors ${idlePolls.errors}) = one pass over ${CLUSTERS} agents every ${s1(idleCycleMs)}; ${storeCallsPer304.toFixed(3)} store calls per poll`,
   );
 
   // --- the rollout ---------------------------------------------------------------------------------
@@ -424,66 +521,12 @@ async function main(children: ChildProcess[]): Promise<void> {
   const put = await arm(withApi(assignmentPath(ASSIGNMENT)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }) });
   const putMs = performance.now() - t0;
   if (put.status !== 200 && put.status !== 201) throw new Error(`assignment PUT: ${put.status} ${put.text}`);
-  const generation = (put.json as { properties?: { rollout?: { generation?: number } } }).properties?.rollout?.generation;
-  console.log(`\nrollout: PUT ${assignmentPath(ASSIGNMENT)} -> ${put.status} in ${ms2(putMs)} (provisioningState ${String((put.json as { properties?: { provisioningState?: string } }).properties?.provisioningState)})`);
+  const putProps = (put.json as { properties?: { provisioningState?: string; rollout?: RolloutView } }).properties;
+  console.log(`\nrollout: PUT ${assignmentPath(ASSIGNMENT)} -> ${put.status} in ${ms2(putMs)} (provisioningState ${String(putProps?.provisioningState)})`);
   await probe.start();
 
   let received = 0;
   const receipts: number[] = [];
-  let rolloutDoneMs: number | undefined;
-  let rolloutStats: Stats | undefined;
-  let probeDuring: ProbeSummary | undefined;
-  let lastRollout: Record<string, unknown> = {};
-  let assignmentGets = 0;
-  let assignmentErrors = 0;
-  const states = new Map<string, number>(); // provisioningState -> first seen (ms after t0)
-  const progressLines: { at: number; processed: number; rate: number; cpu: number }[] = [];
-  let peakRss = rolloutBefore.rss;
-
-  const progress = (async () => {
-    let lastLine = { at: 0, processed: 0, stats: rolloutBefore };
-    while (performance.now() - t0 < ROLLOUT_DEADLINE_MS) {
-      await sleep(500);
-      let res: HttpResponse;
-      try {
-        res = await arm(withApi(assignmentPath(ASSIGNMENT)));
-        assignmentGets++;
-      } catch {
-        assignmentErrors++;
-        continue;
-      }
-      const now = performance.now() - t0;
-      if (res.status !== 200) {
-        assignmentErrors++;
-        continue;
-      }
-      const p = (res.json as { properties: { provisioningState?: string; rollout?: Record<string, unknown> } }).properties;
-      if (p.provisioningState && !states.has(p.provisioningState)) states.set(p.provisioningState, now);
-      const r = p.rollout ?? {};
-      lastRollout = r;
-      const processed = Number(r.clustersProcessed ?? 0);
-      const done = r.status === "Completed" && (generation === undefined || r.generation === generation);
-      if (now - lastLine.at >= 5000 || done) {
-        const stats = await svc.stats();
-        peakRss = Math.max(peakRss, stats.rss);
-        const rate = ((processed - lastLine.processed) / (now - lastLine.at)) * 1000;
-        const cpu = (stats.cpuMicros - lastLine.stats.cpuMicros) / ((now - lastLine.at) * 1000);
-        progressLines.push({ at: now, processed, rate, cpu });
-        console.log(
-          `  ${s1(now).padStart(8)}  ${String(processed).padStart(6)}/${String(r.clustersTotal ?? "?")} clusters  ${rate.toFixed(0).padStart(5)} clusters/s (overall ${((processed / now) * 1000).toFixed(0)})  ${String(p.provisioningState).padEnd(9)}  agents received ${received}  service CPU ${(cpu * 100).toFixed(0)} %, RSS ${mib(stats.rss)}`,
-        );
-        lastLine = { at: now, processed, stats };
-      }
-      if (done) {
-        rolloutDoneMs = now;
-        rolloutStats = await svc.stats();
-        probeDuring = await probe.stop();
-        return;
-      }
-    }
-    probeDuring = await probe.stop();
-  })();
-
   let receiptDeadline = Number.POSITIVE_INFINITY;
   const agents = pollAgents(
     fleet,
@@ -495,19 +538,19 @@ async function main(children: ChildProcess[]): Promise<void> {
       received++;
     },
   );
-  await progress;
+  const main1 = await followRollout(arm, svc.stats, ASSIGNMENT, putProps?.rollout?.generation, t0, rolloutBefore, () => `, agents received ${received}`);
+  const during = await probe.stop();
   receiptDeadline = performance.now() + RECEIPT_GRACE_MS;
   const rolloutPolls = await agents;
   const agentsDoneMs = performance.now() - t0;
   const allStats = await svc.stats();
   const benchCpu = process.cpuUsage(benchCpuBefore);
-  peakRss = Math.max(peakRss, allStats.rss);
 
   // the compliance summary (computed every ~10 s) once it has seen the finished rollout
   let summary: Record<string, unknown> | undefined;
   let summaryMs: number | undefined;
   const summaryDeadline = performance.now() + 30_000;
-  const completedAtWall = typeof lastRollout.completedAt === "string" ? Date.parse(lastRollout.completedAt) : Date.now();
+  const completedAtWall = main1.rollout.completedAt ? Date.parse(main1.rollout.completedAt) : Date.now();
   while (performance.now() < summaryDeadline) {
     const res = await arm(withApi(assignmentPath(ASSIGNMENT)));
     const s = (res.json as { properties?: { complianceSummary?: Record<string, unknown> } } | undefined)?.properties?.complianceSummary;
@@ -530,66 +573,71 @@ async function main(children: ChildProcess[]): Promise<void> {
     else if (verifyFailures.length < 3) verifyFailures.push(`${m.name}: ${res.status} managedBy=${String(managedBy)}`);
   });
 
-  // calibration of the non-reconciler store calls: an assignment GET, an agent poll answered 200
-  let cal = await svc.stats();
+  // --- the same rollout with nothing else running (a second assignment, its own configuration name) --
+  // the rollout's own cost: store calls per cluster and the reconciler's rate without the polling load
+  const cal = await svc.stats();
   for (let i = 0; i < 20; i++) await arm(withApi(assignmentPath(ASSIGNMENT)));
-  let cal2 = await svc.stats();
-  const storeCallsPerAssignmentGet = (cal2.storeCalls - cal.storeCalls) / 20;
-  cal = cal2;
-  for (const m of fleet.slice(0, 20)) await raw(m.path, { headers: { authorization: await authOf(m) } });
-  cal2 = await svc.stats();
-  const storeCallsPer200 = (cal2.storeCalls - cal.storeCalls) / 20;
+  const storeCallsPerAssignmentGet = ((await svc.stats()).storeCalls - cal.storeCalls) / 20;
+  await sleep(2000);
+  const aloneBefore = await svc.stats();
+  const ta = performance.now();
+  const put2 = await arm(withApi(assignmentPath(ALONE_ASSIGNMENT)), {
+    method: "PUT",
+    body: assignmentBody({ configurationName: ALONE_CONFIG_NAME, clusterSelector: { tags: { ring: "prod" } } }),
+  });
+  if (put2.status !== 200 && put2.status !== 201) throw new Error(`assignment PUT (alone): ${put2.status} ${put2.text}`);
+  console.log(`\nthe same rollout alone (no probe, no agents polling): PUT ${assignmentPath(ALONE_ASSIGNMENT)} -> ${put2.status}, configurationName ${ALONE_CONFIG_NAME}`);
+  const alone = await followRollout(arm, svc.stats, ALONE_ASSIGNMENT, (put2.json as { properties?: { rollout?: RolloutView } }).properties?.rollout?.generation, ta, aloneBefore);
+  const aloneCpu = alone.atDone.cpuMicros - aloneBefore.cpuMicros;
+  const aloneStoreCalls = alone.atDone.storeCalls - aloneBefore.storeCalls - storeCallsPerAssignmentGet * alone.gets;
 
   // --- report --------------------------------------------------------------------------------------
-  const doneMs = rolloutDoneMs ?? NaN;
-  const during = probeDuring as ProbeSummary;
-  const rs = rolloutStats ?? allStats;
+  const doneMs = main1.doneMs ?? NaN;
+  const rs = main1.atDone;
   const rolloutCpu = rs.cpuMicros - rolloutBefore.cpuMicros;
   const storeCalls = rs.storeCalls - rolloutBefore.storeCalls;
-  const storeCallsAll = allStats.storeCalls - rolloutBefore.storeCalls;
-  const polls200 = rolloutPolls.statuses["200"] ?? 0;
-  const polls304 = rolloutPolls.statuses["304"] ?? 0;
-  const others = storeCallsPerGet * during.n + storeCallsPerAssignmentGet * assignmentGets + storeCallsPer200 * polls200 + storeCallsPer304 * polls304;
-  const server = lastRollout;
-  const serverMs = typeof server.startedAt === "string" && typeof server.completedAt === "string" ? Date.parse(server.completedAt) - Date.parse(server.startedAt) : NaN;
-  const startLag = typeof server.startedAt === "string" ? Date.parse(server.startedAt) - wall0 : NaN;
+  const server = main1.rollout;
+  const serverMs = server.startedAt && server.completedAt ? Date.parse(server.completedAt) - Date.parse(server.startedAt) : NaN;
+  const startLag = server.startedAt ? Date.parse(server.startedAt) - wall0 : NaN;
   const cycles = rolloutPolls.cycles;
   const firstCycle = cycles[0];
   const missing = CLUSTERS - received;
-  const rates = progressLines.filter((l) => l.processed > 0 || l.at > 5000).map((l) => l.rate);
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  const rateRange = (rates: number[]) => (rates.length ? `min ${Math.min(...rates).toFixed(0)}, median ${quantile(rates, 0.5).toFixed(0)}, max ${Math.max(...rates).toFixed(0)} clusters/s` : "-");
+  const benchTotal = process.cpuUsage(benchCpu0);
 
   console.log(
     `\nrollout: ${CLUSTERS} clusters (1 subscription, ${RGS.length} resource groups), ${CONNECTIONS} agent pollers, ${PROBE_CONNECTIONS}-connection cluster GET probe, HTTPS on 127.0.0.1, ${os.cpus().length} cores, node ${process.version}, SQLite store, local sealing, service in its own process`,
   );
-  const row = (label: string, value: string) => console.log(`${label.padEnd(30)} ${value}`);
+  const row = (label: string, value: string) => console.log(`${label.padEnd(31)} ${value}`);
   row("setup", `${s1(setupMs)} for ${CLUSTERS} cluster PUTs (${(CLUSTERS / (setupMs / 1000)).toFixed(0)}/s), keys ${s1(keysMs)}, tokens ${s1(signMs)}, first polls ${s1(firstGetMs)}`);
-  row("assignment PUT", `${put.status} in ${ms2(putMs)}; rollout started ${Number.isFinite(startLag) ? `${startLag} ms` : "?"} after t0 (server clock)`);
-  row("rollout completed (client)", `${s1(doneMs)} after t0 = ${((CLUSTERS / doneMs) * 1000).toFixed(0)} clusters/s; ${String(server.clustersProcessed)}/${String(server.clustersTotal)} processed, generation ${String(server.generation)}`);
-  row("rollout startedAt->completedAt", `${s1(serverMs)} (server)`);
-  row("reconciler rate (5 s lines)", rates.length ? `min ${Math.min(...rates).toFixed(0)}, median ${quantile(rates, 0.5).toFixed(0)}, max ${Math.max(...rates).toFixed(0)} clusters/s` : "-");
-  row("provisioningState seen", [...states].map(([s, at]) => `${s} at ${s1(at)}`).join(", "));
-  row("compliance summary", summary ? `${JSON.stringify(summary)}${summaryMs !== undefined ? ` (first evaluated after completion: ${s1(summaryMs)} after t0)` : " (none evaluated after completion within 30 s)"}` : "none within 30 s");
-  row("verified configurations", `${verified}/${sample.length} GET 200 with managedBy = the assignment${verifyFailures.length ? `; e.g. ${verifyFailures.join("; ")}` : ""}`);
-  row("agents received", `${received}/${CLUSTERS}${missing ? ` (${missing} NOT within ${s1(RECEIPT_GRACE_MS)} after completion)` : ""}; every agent by ${s1(Math.max(...receipts))} after t0 (${s1(agentsDoneMs - doneMs)} after the rollout completed)`);
-  row("receipt after t0", `p50 ${s1(quantile(receipts, 0.5))}, p90 ${s1(quantile(receipts, 0.9))}, p99 ${s1(quantile(receipts, 0.99))}, max ${s1(Math.max(...receipts))}`);
-  row("agent polls during rollout", `${rolloutPolls.polls} in ${s1(agentsDoneMs)} = ${((rolloutPolls.polls / agentsDoneMs) * 1000).toFixed(0)}/s; ${JSON.stringify(rolloutPolls.statuses)}, errors ${rolloutPolls.errors}`);
+  row("assignment PUT", `${put.status} in ${ms2(putMs)}; rollout startedAt ${Number.isFinite(startLag) ? `${startLag} ms` : "?"} after t0 (server clock)`);
+  row("rollout completed", `${s1(doneMs)} after t0 (seen by the 500 ms GET) = ${((CLUSTERS / doneMs) * 1000).toFixed(0)} clusters/s; ${String(server.clustersProcessed)}/${String(server.clustersTotal)} processed, generation ${String(server.generation)}`);
+  row("  startedAt -> completedAt", `${s1(serverMs)} (server)`);
+  row("  reconciler rate, 5 s lines", rateRange(main1.rates));
+  row("  provisioningState seen", [...main1.states].map(([s, at]) => `${s} at ${s1(at)}`).join(", "));
+  row("  compliance summary", summary ? `${JSON.stringify(summary)}${summaryMs !== undefined ? ` (first evaluated after completion: ${s1(summaryMs)} after t0)` : " (none evaluated after completion within 30 s)"}` : "none within 30 s");
+  row("  verified configurations", `${verified}/${sample.length} GET 200 with managedBy = the assignment${verifyFailures.length ? `; e.g. ${verifyFailures.join("; ")}` : ""}`);
+  row("agents received", `${received}/${CLUSTERS}${missing ? ` (${missing} NOT within ${s1(RECEIPT_GRACE_MS)} after completion)` : ""}; every agent by ${s1(Math.max(...receipts))} after t0 (${s1(agentsDoneMs - doneMs)} after the rollout was seen completed)`);
+  row("  receipt after t0", `p50 ${s1(quantile(receipts, 0.5))}, p90 ${s1(quantile(receipts, 0.9))}, p99 ${s1(quantile(receipts, 0.99))}, max ${s1(Math.max(...receipts))}`);
+  row("  agent polls", `${rolloutPolls.polls} in ${s1(agentsDoneMs)} = ${((rolloutPolls.polls / agentsDoneMs) * 1000).toFixed(0)}/s; ${JSON.stringify(rolloutPolls.statuses)}, errors ${rolloutPolls.errors}`);
   row(
-    "round-robin pass",
-    `${cycles.length} passes; first ${firstCycle ? `${s1(firstCycle.ms)} over ${firstCycle.polled} agents` : "-"}; median ${s1(quantile(cycles.map((c) => c.ms), 0.5))}, max ${s1(Math.max(0, ...cycles.map((c) => c.ms)))} (passes skip agents that received; before the rollout one pass over all ${CLUSTERS} took ${s1(idleCycleMs)})`,
+    "  round-robin pass",
+    `first ${firstCycle ? `${s1(firstCycle.ms)} over ${firstCycle.polled} agents` : "-"}; ${cycles.length} passes, median ${s1(quantile(cycles.map((c) => c.ms), 0.5))}, max ${s1(Math.max(0, ...cycles.map((c) => c.ms)))} (passes skip agents that received; before the rollout one pass over all ${CLUSTERS} took ${s1(idleCycleMs)})`,
   );
   row("cluster GET baseline", `${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}, max ${ms2(baseline.max)} (alone, ${baseline.seconds.toFixed(1)} s; service CPU ${pct(baselineCpu)})`);
-  row("  ... with agents polling", `${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}, max ${ms2(withPolling.max)} (${withPolling.seconds.toFixed(1)} s, no rollout)`);
+  row("  with agents polling", `${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}, max ${ms2(withPolling.max)} (${withPolling.seconds.toFixed(1)} s, no rollout, agents ${idlePollRate.toFixed(0)} polls/s)`);
   row("cluster GET during rollout", `${during.rps.toFixed(0)} req/s, p50 ${ms2(during.p50)}, p99 ${ms2(during.p99)}, max ${ms2(during.max)} (${during.seconds.toFixed(1)} s, ${during.n} GETs, non-200 ${during.non200}, errors ${during.errors})`);
-  row("  p99 during / baseline", `${(during.p99 / baseline.p99).toFixed(2)}x alone; ${(during.p99 / withPolling.p99).toFixed(2)}x the baseline with agents polling; rps ${pct(during.rps / baseline.rps)} of alone`);
-  row("  p99 by 5 s window", during.windows.map((w) => `${w.p99.toFixed(0)}`).join(" ") + " ms");
-  row("service CPU", `${(rolloutCpu / 1e6).toFixed(1)} s during the rollout (t0 -> completed) = ${pct(rolloutCpu / (doneMs * 1000))} of one core; ${((allStats.cpuMicros - rolloutBefore.cpuMicros) / 1e6).toFixed(1)} s until every agent received`);
-  row("service RSS", `${mib(rolloutBefore.rss)} before, ${mib(rs.rss)} at completion, peak sampled ${mib(peakRss)}`);
-  row(
-    "store calls",
-    `${storeCalls} during the rollout = ${(storeCalls / CLUSTERS).toFixed(1)} per cluster (all traffic); minus the probe's GETs (${storeCallsPerGet.toFixed(1)} each), assignment GETs (${storeCallsPerAssignmentGet.toFixed(1)}), agent 200s (${storeCallsPer200.toFixed(1)}) and 304s (${storeCallsPer304.toFixed(3)}): ~${(Math.max(0, storeCalls - others) / CLUSTERS).toFixed(1)} per cluster; ${storeCallsAll} until every agent received`,
-  );
-  row("bench process CPU", `${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s over the rollout and receipts (this process shares the ${os.cpus().length} cores); whole run ${((process.cpuUsage(benchCpu0).user + process.cpuUsage(benchCpu0).system) / 1e6).toFixed(1)} s`);
+  row("  p99 during / baseline", `${(during.p99 / baseline.p99).toFixed(2)}x the baseline alone; ${(during.p99 / withPolling.p99).toFixed(2)}x the baseline with agents polling; req/s ${pct(during.rps / baseline.rps)} of alone`);
+  row("  p99 by 5 s window", `${during.windows.map((w) => w.p99.toFixed(0)).join(" ")} ms`);
+  row("service CPU", `${(rolloutCpu / 1e6).toFixed(1)} s from t0 to completion = ${pct(rolloutCpu / (doneMs * 1000))} of one core (rollout + probe + agent polls); ${((allStats.cpuMicros - rolloutBefore.cpuMicros) / 1e6).toFixed(1)} s until every agent received`);
+  row("service RSS", `${mib(rolloutBefore.rss)} before, ${mib(rs.rss)} at completion, peak sampled ${mib(main1.peakRss)}`);
+  row("store calls", `${storeCalls} from t0 to completion = ${(storeCalls / CLUSTERS).toFixed(1)} per cluster (all traffic: rollout, probe GETs ${storeCallsPerGet.toFixed(1)} each, agent polls)`);
+  row("bench process CPU", `${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s from t0 until every agent received (it shares the ${os.cpus().length} cores); whole run ${((benchTotal.user + benchTotal.system) / 1e6).toFixed(1)} s`);
+  row("rollout alone", `${s1(alone.doneMs ?? NaN)} = ${((CLUSTERS / (alone.doneMs ?? NaN)) * 1000).toFixed(0)} clusters/s (${rateRange(alone.rates)}); ${String(alone.rollout.clustersProcessed)}/${String(alone.rollout.clustersTotal)} processed`);
+  row("  service CPU", `${(aloneCpu / 1e6).toFixed(1)} s = ${pct(aloneCpu / ((alone.doneMs ?? NaN) * 1000))} of one core, ${(aloneCpu / CLUSTERS / 1000).toFixed(2)} ms per cluster; RSS peak sampled ${mib(alone.peakRss)}`);
+  row("  store calls", `${aloneStoreCalls.toFixed(0)} = ${(aloneStoreCalls / CLUSTERS).toFixed(2)} per cluster (the ${alone.gets} progress GETs, ${storeCallsPerAssignmentGet.toFixed(1)} each, subtracted)`);
+  row("  with load / alone", `the rollout took ${(doneMs / (alone.doneMs ?? NaN)).toFixed(2)}x as long with the probe and the agents polling`);
   probe.child.send({ type: "exit" });
 }
 

@@ -58,7 +58,7 @@ export interface Config {
   agent: { audience: string; stalenessMs: number; pollIntervalSeconds: number; offlineAfterMs: number };
   retention: { secretsRetentionMs: number; purgeAfterDelivery: boolean; sweepIntervalMs: number };
   /** configuration assignment reconciler (issue #6) */
-  assignments: { intervalMs: number; batchSize: number; complianceIntervalMs: number };
+  assignments: { intervalMs: number; batchSize: number; complianceIntervalMs: number; leaseMs: number };
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -180,6 +180,8 @@ export function loadConfig(env: Env = process.env): Config {
       intervalMs: intVar(env, "ASSIGNMENT_RECONCILE_INTERVAL_MS", 1000, 50, 600_000),
       batchSize: intVar(env, "ASSIGNMENT_BATCH_SIZE", 100, 1, 10_000),
       complianceIntervalMs: intVar(env, "ASSIGNMENT_COMPLIANCE_INTERVAL_SECONDS", 10, 1, 3600) * 1000,
+      // a replica that dies holding the lease delays the others this long
+      leaseMs: intVar(env, "ASSIGNMENT_LEASE_SECONDS", 30, 1, 3600) * 1000,
     },
     agent: {
       audience: env.AGENT_AUDIENCE ?? "kubernetesconfiguration-agent",

@@ -3,54 +3,13 @@
  * writes its certificate and a dev token under DATA_DIR, answers /readyz, keeps data across a
  * restart, and exits cleanly on SIGTERM.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import t from "tap";
+import { exited, freePort, ready, startProcess as start } from "./helpers/process.js";
 import { client } from "./helpers/http.js";
 import { clusterBody, clusterPath } from "./helpers/fixtures.js";
 import { tempDir } from "./helpers/server.js";
-
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-function start(dataDir: string, port: number): { child: ChildProcess; output: () => string } {
-  let out = "";
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "src/main.ts")], {
-    cwd: root,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: "info" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout?.on("data", (c: Buffer) => (out += c.toString()));
-  child.stderr?.on("data", (c: Buffer) => (out += c.toString()));
-  return { child, output: () => out };
-}
-
-async function ready(url: string, dataDir: string): Promise<string> {
-  const certFile = path.join(dataDir, "tls", "cert.pem");
-  for (let i = 0; i < 300; i++) {
-    if (fs.existsSync(certFile) && fs.existsSync(path.join(dataDir, "dev-token"))) {
-      const ca = fs.readFileSync(certFile, "utf8");
-      try {
-        if ((await client(url, ca)("/readyz")).status === 200) return ca;
-      } catch {
-        // not listening yet
-      }
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the service did not become ready within 30 s");
-}
-
-const exited = (child: ChildProcess) => new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
 
 t.test("start, serve, stop on SIGTERM, restart with the same data", async (t) => {
   const dataDir = tempDir();

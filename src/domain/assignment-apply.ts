@@ -28,15 +28,17 @@ export async function applyAssignment(deps: ApplyDeps, assignment: AssignmentRec
   return withOptimisticRetry(false, async () => {
     const existing = await deps.repo.getConfiguration(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
+    const enforced = assignment.spec.enforcementMode === "Default";
     if (!matches(assignment, cluster)) {
-      // a cluster that stopped matching (or a deleted assignment) loses what the assignment created, nothing else
-      if (!live || !isManagedBy(live.record, assignment)) return "unchanged";
+      // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
+      // writes nothing, except that deleting the assignment always takes back what it created
+      if (!live || !isManagedBy(live.record, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
       await (await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true))();
       await announce(deps.repo, deps.bus, subscriptionId, cluster.id, "configurations");
       return "removed";
     }
     // DoNotEnforce only reports
-    if (assignment.spec.enforcementMode !== "Default") return "unchanged";
+    if (!enforced) return "unchanged";
     if (live && !isManagedBy(live.record, assignment)) return "clash";
     if (live && sameSpec(live.record.spec, assignment.spec.configuration)) return "unchanged";
     const at = new Date(deps.clock.now()).toISOString();
