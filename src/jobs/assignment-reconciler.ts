@@ -12,7 +12,7 @@
  *    `complianceIntervalMs`.
  * Every step is idempotent (assignment-apply.ts writes only differences; status and outbox writes are
  * etag-conditional), and one replica at a time runs it (a lease); the API stays responsive because
- * the job yields to the event loop after every cluster.
+ * the job yields to the event loop every few milliseconds.
  */
 import { applyAssignment, type ApplyDeps, type ApplyOutcome } from "../domain/assignment-apply.js";
 import { evaluateCompliancePage } from "../domain/assignments.js";
@@ -23,7 +23,23 @@ import type { Clock } from "../ports/clock.js";
 import { StorePreconditionFailedError, StoreConflictError, type Store } from "../store/port.js";
 import { Lease } from "./lease.js";
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * The job works in slices of SLICE_MS, then lets waiting requests run: the embedded store answers
+ * synchronously (an fsync blocks the event loop), so without yields a rollout would stall the API,
+ * and yielding after every cluster would let a busy API starve the rollout (measured: 40 clusters/s
+ * under 64 polling connections).
+ */
+const SLICE_MS = 10;
+
+class Slicer {
+  private since = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.since = performance.now();
+  }
+}
 
 const SYSTEM_PARTITION = "_system";
 
@@ -61,6 +77,7 @@ export class AssignmentReconciler {
   private changesSeenUntil = 0;
   afterApply?: AfterApplyHook;
   private readonly deps: ApplyDeps;
+  private readonly slicer = new Slicer();
 
   constructor(
     private readonly store: Store,
@@ -201,7 +218,7 @@ export class AssignmentReconciler {
         await this.repo.retireClusterWork(item);
         report.clustersFromOutbox++;
         this.dirty.add(item.partition);
-        await yieldToEventLoop();
+        await this.slicer.maybeYield();
       }
       if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) return;
     }
@@ -248,7 +265,7 @@ export class AssignmentReconciler {
         const cluster = await this.repo.decodeCluster(doc);
         report.outcomes[await applyAssignment(this.deps, a, cluster.record)]++;
         this.afterApply?.(cluster.record.id);
-        await yieldToEventLoop();
+        await this.slicer.maybeYield();
       }
       const processed = status.record.clustersProcessed + page.items.length;
       const done = page.continuation === undefined;
@@ -330,7 +347,7 @@ export class AssignmentReconciler {
         else summary.failed++;
       }
       continuation = page.continuation;
-      await yieldToEventLoop();
+      await this.slicer.maybeYield();
     } while (continuation !== undefined);
     const status = await this.repo.getAssignmentStatus(a.subscriptionId, a.id);
     if (!status) return false; // the rollout writes the first status; the next refresh fills it in

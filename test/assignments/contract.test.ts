@@ -1,0 +1,238 @@
+/**
+ * The contract of configurationAssignments (2026-11-01-preview): every request/response pair the
+ * service answers, at both scopes and in every state (created, rolled out, updated, paged lists and
+ * compliance results, deletion running and completed, missing, errors), is recorded and validated
+ * with the real `oav validate-traffic` against our own openapi/configurationAssignments.json, every
+ * operation of the document covered and passed. A managed sourceControlConfiguration GET (top-level
+ * read-only managedBy) is validated against openapi/sourceControlConfigurations.json (2024-11-01).
+ * Negative controls show oav does check these bodies (so a pass is not vacuous).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import t, { type Test } from "tap";
+import { OPENAPI_DIR } from "../../src/openapi/index.js";
+import { startServer, tempDir, type TestServer } from "../helpers/server.js";
+import { client, type HttpResponse } from "../helpers/http.js";
+import { recordingClient, stageSpec } from "../helpers/contract-traffic.js";
+import { clusterBody, clusterPath, configurationPath, SUB } from "../helpers/fixtures.js";
+import { ASSIGNMENT_API, assignmentBody, assignmentPath, assignmentsPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
+import { SCC_2024, validateTraffic, type OavReport } from "../helpers/oav.js";
+import type { TrafficPair } from "../helpers/traffic.js";
+
+const RG = "rg-contract";
+const CLUSTERS = ["k1", "k2", "k3"];
+const ASSIGNMENTS_SPEC = path.join(OPENAPI_DIR, "configurationAssignments.json");
+const SCC_SPEC = path.join(OPENAPI_DIR, "sourceControlConfigurations.json");
+const work = tempDir("kcrp-contract-");
+
+let server: TestServer;
+let recorder: ReturnType<typeof recordingClient>;
+
+t.before(async () => {
+  server = await startServer({ assignments: { batchSize: 2 }, pageSize: 2 });
+  recorder = recordingClient(server.url, server.ca, server.token);
+  const setup = client(server.url, server.ca, server.token); // not recorded: another document
+  for (const name of CLUSTERS) {
+    const res = await setup(withApi(clusterPath(name, SUB, RG), CLUSTER_API), { method: "PUT", body: clusterBody() });
+    if (res.status !== 201) throw new Error(`cluster PUT ${res.status} ${res.text}`);
+  }
+});
+t.teardown(() => server.close());
+
+const request = (target: string, options?: Parameters<typeof recorder.request>[1]) => recorder.request(target, options);
+
+/** asserts a status, showing the body only when it is not the expected one */
+const expectStatus = (t: Test, res: HttpResponse, status: number, message: string) => t.equal(res.status, status, message, { body: res.text });
+
+/** every operationId of a document, read from it (so the expectation cannot drift from the document) */
+function operationIds(spec: string): string[] {
+  const doc = JSON.parse(fs.readFileSync(spec, "utf8")) as { paths: Record<string, Record<string, { operationId?: string }>> };
+  return Object.values(doc.paths)
+    .flatMap((item) => Object.values(item).map((op) => op.operationId))
+    .filter((id): id is string => typeof id === "string")
+    .sort();
+}
+
+/** oav's jsonReport lists passed operations per spec file: [{ spec, operationIds }] */
+const passedOperations = (report: OavReport): string[] =>
+  (report.passedOperationsList as unknown as Array<{ operationIds?: string[] } | string>).flatMap((e) => (typeof e === "string" ? [e] : (e.operationIds ?? []))).sort();
+const failedOperations = (report: OavReport): unknown => (report as unknown as { failedOperations?: unknown }).failedOperations;
+
+/** follows nextLink from `first`, returning every page (the first included) */
+async function allPages(t: Test, first: string): Promise<Array<{ value: unknown[]; nextLink?: string }>> {
+  const pages: Array<{ value: unknown[]; nextLink?: string }> = [];
+  let next: string | undefined = first;
+  while (next !== undefined && pages.length < 20) {
+    const res = await request(next);
+    expectStatus(t, res, 200, `page ${pages.length + 1}`);
+    pages.push(res.json);
+    next = res.json?.nextLink;
+  }
+  return pages;
+}
+
+const scopes = [
+  { label: "resource group", rg: RG as string | undefined, name: "rg-baseline", configurationName: "baseline" },
+  { label: "subscription", rg: undefined, name: "sub-fleet", configurationName: "fleet" },
+];
+
+/** the deliberately invalid request (its body breaks the document's request schema): validated on its own */
+const isSensitiveInput = (p: TrafficPair) => JSON.stringify(p.liveRequest.body ?? null).includes("configurationProtectedSettings");
+const isAssignment = (p: TrafficPair) => p.liveRequest.url.includes("/configurationAssignments") && !isSensitiveInput(p);
+const isManagedConfiguration = (p: TrafficPair) => p.liveRequest.url.includes("/sourceControlConfigurations/");
+
+t.test("every operation at both scopes, in every state", async (t) => {
+  for (const scope of scopes) {
+    const url = withApi(assignmentPath(scope.name, scope.rg));
+    const body = assignmentBody({ configurationName: scope.configurationName, clusterSelector: { tags: { env: "test" }, distribution: "k3s" }, enforcementMode: "Default" });
+
+    const created = await request(url, { method: "PUT", body });
+    expectStatus(t, created, 201, `${scope.label}: created`);
+    t.equal(created.json.properties.provisioningState, "Accepted");
+    expectStatus(t, await request(url), 200, `${scope.label}: GET before the rollout`);
+
+    await server.reconciler.settle();
+    await server.reconciler.refreshAllSummaries();
+    const rolledOut = await request(url);
+    t.equal(rolledOut.json.properties.provisioningState, "Succeeded", `${scope.label}: rolled out`);
+    t.match(rolledOut.json.properties.rollout, { status: "Completed", clustersTotal: 3, generation: 1 });
+    t.match(rolledOut.json.properties.complianceSummary, { totalClusters: 3 });
+
+    const updated = await request(url, {
+      method: "PUT",
+      body: assignmentBody(
+        { configurationName: scope.configurationName, clusterSelector: { tags: { env: "test" } } },
+        { operatorParams: "--git-readonly --git-branch=v2", operatorType: "Flux", enableHelmOperator: true, helmOperatorProperties: { chartVersion: "1.4.0", chartValues: "--set helm.versions=v3" } },
+      ),
+    });
+    expectStatus(t, updated, 200, `${scope.label}: updated`);
+    t.equal(updated.json.properties.provisioningState, "Updating");
+    expectStatus(t, await request(url), 200, `${scope.label}: GET while the update rolls out`);
+    await server.reconciler.settle();
+    await server.reconciler.refreshAllSummaries();
+    t.match((await request(url)).json.properties, { provisioningState: "Succeeded", rollout: { status: "Completed", generation: 2 } }, `${scope.label}: update rolled out`);
+  }
+
+  // more assignments than a page holds (selecting no cluster), so both lists page
+  for (const [i, rg] of [RG, RG, undefined].entries()) {
+    const res = await request(withApi(assignmentPath(`extra-${i}`, rg)), { method: "PUT", body: assignmentBody({ configurationName: `extra-${i}`, clusterSelector: { tags: { ring: "none" } } }) });
+    expectStatus(t, res, 201, `extra-${i} created`);
+  }
+  await server.reconciler.settle();
+  await server.reconciler.refreshAllSummaries();
+
+  const byRg = await allPages(t, withApi(assignmentsPath(RG)));
+  t.ok(byRg.length >= 2, `list by resource group paged (${byRg.map((p) => p.value.length).join("+")})`);
+  t.equal(byRg.flatMap((p) => p.value).length, 3);
+  const bySub = await allPages(t, withApi(assignmentsPath()));
+  t.ok(bySub.length >= 3, `list by subscription paged (${bySub.map((p) => p.value.length).join("+")})`);
+  t.equal(bySub.flatMap((p) => p.value).length, 5, "both scopes listed");
+
+  for (const scope of scopes) {
+    const results = await allPages(t, withApi(`${assignmentPath(scope.name, scope.rg)}/complianceResults`));
+    t.ok(results.length >= 2, `${scope.label}: compliance results paged (${results.map((p) => p.value.length).join("+")})`);
+    t.equal(results.flatMap((p) => p.value).length, 3);
+  }
+
+  // the managed configurations, read through sourceControlConfigurations
+  for (const scope of scopes) {
+    const managed = await request(withApi(configurationPath("k1", scope.configurationName, SUB, RG), SCC_API));
+    expectStatus(t, managed, 200, `${scope.label}: managed configuration`);
+    t.match(managed.json.managedBy, new RegExp(`/configurationAssignments/${scope.name}$`), `${scope.label}: managedBy`);
+  }
+
+  // error responses to requests the document allows
+  const credentials = await request(withApi(assignmentPath("bad", RG)), { method: "PUT", body: assignmentBody({}, { repositoryUrl: "https://user:pw@example.com/x.git" }) });
+  expectStatus(t, credentials, 400, "credentials in the repository URL");
+  const rename = await request(withApi(assignmentPath("sub-fleet")), { method: "PUT", body: assignmentBody({ configurationName: "renamed" }) });
+  expectStatus(t, rename, 400, "configurationName cannot change");
+  t.equal(rename.json.error.code, "PropertyChangeNotAllowed");
+  expectStatus(t, await request(withApi(assignmentPath("never-existed"))), 404, "GET of a missing assignment");
+  expectStatus(t, await request(withApi(assignmentPath("never-existed", RG))), 404, "GET of a missing assignment");
+  // ... and to one it forbids (validated separately)
+  const secret = await request(withApi(assignmentPath("bad", RG)), { method: "PUT", body: assignmentBody({}, { configurationProtectedSettings: { sshPrivateKey: "c2VjcmV0" } }) });
+  expectStatus(t, secret, 400, "protected settings are not accepted");
+  t.equal(secret.json.error.code, "SensitiveInputNotAllowed");
+
+  // deletion: 202 + Location, the operation running (202), no PUT meanwhile (409), completed (200), then 204
+  for (const scope of scopes) {
+    const url = withApi(assignmentPath(scope.name, scope.rg));
+    const del = await request(url, { method: "DELETE" });
+    expectStatus(t, del, 202, `${scope.label}: delete accepted`);
+    t.equal(del.headers["retry-after"], "5");
+    const location = String(del.headers.location);
+    t.match(location, new RegExp(`/configurationAssignments/${scope.name}/operationResults/[0-9a-f-]+\\?api-version=${ASSIGNMENT_API}$`));
+    expectStatus(t, await request(location), 202, `${scope.label}: operation running`);
+    expectStatus(t, await request(url, { method: "PUT", body: assignmentBody({ configurationName: scope.configurationName }) }), 409, `${scope.label}: no PUT while deleting`);
+    await server.reconciler.settle();
+    expectStatus(t, await request(location), 200, `${scope.label}: operation completed`);
+    expectStatus(t, await request(url, { method: "DELETE" }), 204, `${scope.label}: already gone`);
+    expectStatus(t, await request(withApi(assignmentPath("never-existed", scope.rg)), { method: "DELETE" }), 204, `${scope.label}: never existed`);
+  }
+});
+
+function showErrors(t: Test, report: OavReport): void {
+  if (report.exitCode !== 0 || report.errors.length > 0) t.comment(`oav errors:\n${JSON.stringify(report.errors, null, 2)}`);
+}
+
+t.test("the recorded traffic passes oav validate-traffic against our configurationAssignments document", async (t) => {
+  const dir = path.join(work, "traffic-assignments");
+  const written = recorder.writeTo(dir, isAssignment);
+  const recorded = new Set(recorder.pairs.filter(isAssignment).map((p) => `${p.liveRequest.method} ${p.liveResponse.statusCode}`));
+  t.ok(written >= 40, `${written} request/response pairs recorded`);
+  for (const s of ["PUT 201", "PUT 200", "PUT 400", "PUT 409", "GET 200", "GET 202", "GET 404", "DELETE 202", "DELETE 204"]) t.ok(recorded.has(s), `recorded ${s}`);
+
+  const report = await validateTraffic(dir, stageSpec(ASSIGNMENTS_SPEC, work), work);
+  showErrors(t, report);
+  t.equal(report.exitCode, 0, "oav exit code");
+  t.same(report.errors, [], "no errors");
+  const expected = operationIds(ASSIGNMENTS_SPEC);
+  t.equal(expected.length, 12, "the document defines 12 operations");
+  t.equal(report.coveredOperations, expected.length, "every operation covered (traffic was not silently skipped)");
+  t.same(passedOperations(report), expected, "every operation of the document passed");
+  t.equal(failedOperations(report), 0, "no operation failed");
+});
+
+t.test("the error answering a request with protected settings is an ErrorResponse; only the request breaks the document", async (t) => {
+  const dir = path.join(work, "traffic-sensitive-input");
+  t.equal(recorder.writeTo(dir, isSensitiveInput), 1);
+  const report = await validateTraffic(dir, stageSpec(ASSIGNMENTS_SPEC, work), work);
+  t.equal(report.coveredOperations, 1, "validated (not silently skipped)");
+  t.match(report.errors, [{ operationId: "ConfigurationAssignments_CreateOrUpdate", errorCode: "OBJECT_ADDITIONAL_PROPERTIES", errorMessage: /configurationProtectedSettings/, issueSource: "request" }], "the document does not accept protected settings");
+  t.equal(report.errors.length, 1, "and nothing in the response is reported", { errors: report.errors });
+});
+
+t.test("a managed configuration GET passes oav validate-traffic against our sourceControlConfigurations document", async (t) => {
+  const dir = path.join(work, "traffic-scc");
+  const written = recorder.writeTo(dir, isManagedConfiguration);
+  t.equal(written, 2, "the managed configuration GETs of both scopes");
+  const report = await validateTraffic(dir, stageSpec(SCC_SPEC, work), work);
+  showErrors(t, report);
+  t.equal(report.exitCode, 0, "oav exit code");
+  t.same(report.errors, [], "no errors");
+  t.equal(report.coveredOperations, 1, "the GET was validated (not silently skipped)");
+  t.same(passedOperations(report), ["SourceControlConfigurations_Get"]);
+});
+
+t.test("negative controls: oav does check what these tests pass", async (t) => {
+  // the reference 2024-11-01 swagger has no managedBy: the same GETs fail there
+  const sccDir = path.join(work, "traffic-scc-reference");
+  recorder.writeTo(sccDir, isManagedConfiguration);
+  const reference = await validateTraffic(sccDir, SCC_2024, work);
+  t.equal(reference.coveredOperations, 1, "validated against the reference swagger");
+  t.match(reference.errors, [{ operationId: "SourceControlConfigurations_Get", errorCode: "OBJECT_ADDITIONAL_PROPERTIES", errorMessage: /managedBy/ }], "managedBy is what our document adds");
+
+  // an assignment GET whose body breaks the document fails against it
+  const dir = path.join(work, "traffic-broken");
+  fs.mkdirSync(dir, { recursive: true });
+  const pair = recorder.pairs.find((p) => isAssignment(p) && p.liveRequest.method === "GET" && p.liveResponse.statusCode === "200" && !p.liveRequest.url.includes("complianceResults") && /configurationAssignments\/[^/?]+\?/.test(p.liveRequest.url));
+  if (pair === undefined) throw new Error("no assignment GET recorded");
+  const broken = structuredClone(pair) as TrafficPair & { liveResponse: { body: { properties: Record<string, unknown> } } };
+  broken.liveResponse.body.properties.rollout = { ...(broken.liveResponse.body.properties.rollout as object), clustersProcessed: "three" };
+  broken.liveResponse.body.properties.unexpected = true;
+  fs.writeFileSync(path.join(dir, "000.json"), JSON.stringify(broken, null, 2));
+  const report = await validateTraffic(dir, stageSpec(ASSIGNMENTS_SPEC, work), work);
+  t.not(report.exitCode, 0, "oav fails");
+  t.ok(report.errors.some((e) => e.errorCode === "INVALID_TYPE"), "a string where the document says integer is reported", { errors: report.errors });
+  t.ok(report.errors.some((e) => e.errorCode === "OBJECT_ADDITIONAL_PROPERTIES" && /unexpected/.test(e.errorMessage ?? "")), "an undocumented property is reported", { errors: report.errors });
+});
