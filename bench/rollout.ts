@@ -11,7 +11,10 @@
  *    every 500 ms (progress, time until rollout.status is Completed), the agents poll round-robin
  *    (If-None-Match, no long-poll) until each has received the configuration, and the 8-connection GET
  *    loop runs until the rollout completes (ratio of its p99 to the baseline's);
- * 4. service CPU, RSS and store calls (SIGUSR2) around the rollout; 200 random configurations checked.
+ * 4. service CPU, RSS and store calls (SIGUSR2, and /metrics by operation) around the rollout; 200
+ *    random configurations checked;
+ * 5. the same rollout alone: a fresh service, the same clusters, nothing else running - the rollout's
+ *    own rate, CPU and store calls per cluster, and how much the load above slowed it.
  * The GET loop runs in a child process of its own (this file with --probe), so the agent pollers'
  * work in this process does not queue its requests; the machine's cores are still shared.
  * Options: ROLLOUT_CLUSTERS (default 10000), BENCH_CONNECTIONS (agent pollers, default 64),
@@ -21,6 +24,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import https from "node:https";
 import os from "node:os";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { client, type HttpResponse } from "../test/helpers/http.js";
 import { testAgent, type TestAgent } from "../test/helpers/agent-token.js";
@@ -40,8 +44,6 @@ const CV = "api-version=2024-01-01";
 const V = "api-version=2024-11-01";
 const ASSIGNMENT = "bench-baseline";
 const CONFIG_NAME = "baseline";
-const ALONE_ASSIGNMENT = "bench-alone";
-const ALONE_CONFIG_NAME = "baseline-alone";
 const RGS = ["rollout-a", "rollout-b", "rollout-c", "rollout-d"];
 const root = path.resolve(import.meta.dirname, "..");
 const self = fileURLToPath(import.meta.url);
@@ -77,6 +79,8 @@ interface ProbeSummary {
   max: number;
   errors: number;
   non200: number;
+  /** CPU time of the probe process over the window */
+  cpuMs: number;
   /** 5 s windows: p99 over time */
   windows: { from: number; n: number; p50: number; p99: number }[];
 }
@@ -94,6 +98,7 @@ const header = (h: Record<string, unknown>, name: string): string | undefined =>
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ms2 = (x: number) => `${x.toFixed(2)} ms`;
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
 
 // --- the ARM latency probe (child process) ----------------------------------------------------------
 
@@ -110,6 +115,7 @@ async function probeProcess(): Promise<void> {
     let errors = 0;
     let non200 = 0;
     const start = performance.now();
+    const cpu0 = process.cpuUsage();
     const one = () =>
       new Promise<number>((resolve, reject) => {
         const p = c.paths[Math.floor(Math.random() * c.paths.length)] as string;
@@ -137,13 +143,14 @@ async function probeProcess(): Promise<void> {
       }),
     );
     const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     agent.destroy();
     const windows: ProbeSummary["windows"] = [];
     for (let from = 0; from < seconds; from += 5) {
       const xs = samples.filter((_, i) => (at[i] as number) >= from * 1000 && (at[i] as number) < (from + 5) * 1000);
       windows.push({ from, n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) });
     }
-    return { n: samples.length, seconds, rps: samples.length / seconds, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: Math.max(...samples), errors, non200, windows };
+    return { n: samples.length, seconds, rps: samples.length / seconds, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: Math.max(...samples), errors, non200, cpuMs: (cpu.user + cpu.system) / 1000, windows };
   };
   process.on("disconnect", () => process.exit(0));
   process.on("message", (msg: { type: string } & Record<string, unknown>) => {
@@ -251,6 +258,81 @@ async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Pr
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** CPU time of the whole machine, of this process and of the service, to tell what else ran meanwhile */
+interface Meter {
+  at: number;
+  machineMs: number;
+  benchMs: number;
+  stats: Stats;
+}
+
+/** busy time of every core (os.cpus(), ms) */
+const machineBusyMs = (): number => os.cpus().reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
+
+function meterWith(stats: Stats): Meter {
+  const bench = process.cpuUsage();
+  return { at: performance.now(), machineMs: machineBusyMs(), benchMs: (bench.user + bench.system) / 1000, stats };
+}
+
+const meter = async (stats: () => Promise<Stats>): Promise<Meter> => meterWith(await stats());
+
+/** CPU used by other processes on the machine between two meters (fraction of one core): what the bench did not run itself */
+const others = (a: Meter, b: Meter, probeMs = 0): number =>
+  Math.max(0, b.machineMs - a.machineMs - (b.benchMs - a.benchMs) - (b.stats.cpuMicros - a.stats.cpuMicros) / 1000 - probeMs) / (b.at - a.at);
+
+/** waits until the service uses < 5 % of a core over 2 s (the reconciler has drained the cluster outbox) */
+async function quiesce(stats: () => Promise<Stats>): Promise<string> {
+  const t = performance.now();
+  let last = await stats();
+  let share = 1;
+  while (performance.now() - t < 180_000) {
+    await sleep(2000);
+    const now = await stats();
+    share = (now.cpuMicros - last.cpuMicros) / 2_000_000;
+    last = now;
+    if (share < 0.05) break;
+  }
+  return `${s1(performance.now() - t)} until the service used < 5 % of a core (last 2 s: ${(share * 100).toFixed(1)} %)`;
+}
+
+/** store_calls_total from /metrics, summed by operation */
+async function storeCallsByOp(arm: ReturnType<typeof client>): Promise<Map<string, number>> {
+  const res = await arm("/metrics");
+  const out = new Map<string, number>();
+  for (const line of res.text.split("\n")) {
+    const m = /^store_calls_total\{([^}]*)\} (\S+)$/.exec(line);
+    const op = m ? /op="([^"]*)"/.exec(m[1] as string)?.[1] : undefined;
+    if (m && op) out.set(op, (out.get(op) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+const opDiff = (before: Map<string, number>, after: Map<string, number>): string =>
+  [...after]
+    .map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([op, n]) => `${op} ${n}`)
+    .join(", ");
+
+/** registers the fleet's clusters (tag ring=prod, each its own agent key) on a service */
+async function registerFleet(arm: ReturnType<typeof client>, fleet: Member[]): Promise<number> {
+  const t = performance.now();
+  const step = Math.max(1, Math.floor(fleet.length / 10));
+  await pool(
+    fleet,
+    SETUP_CONCURRENCY,
+    async (m) => {
+      const res = await arm(`${clusterPath(m.name, SUB, m.rg)}?${CV}`, { method: "PUT", body: clusterBody(m.agent.publicKeyB64, { tags: { ring: "prod" } }) });
+      if (res.status !== 200 && res.status !== 201) throw new Error(`cluster PUT ${m.name}: ${res.status} ${res.text}`);
+    },
+    (done) => {
+      if (done % step === 0 || done === fleet.length) console.log(`  setup ${done}/${fleet.length} clusters, ${s1(performance.now() - t)}`);
+    },
+  );
+  return performance.now() - t;
+}
+
 // --- the agents -------------------------------------------------------------------------------------
 
 async function authOf(m: Member): Promise<string> {
@@ -271,43 +353,47 @@ interface PollRun {
   polls: number;
   statuses: Record<string, number>;
   errors: number;
-  /** ms per round-robin pass over the fleet (agents that already received are skipped) */
-  cycles: { ms: number; polled: number }[];
+  /** round-robin passes over at least CONNECTIONS agents: duration and how many agents were still waiting (agents that received drop out) */
+  cycles: { ms: number; agents: number }[];
 }
 
+const newPollRun = (): PollRun => ({ polls: 0, statuses: {}, errors: 0, cycles: [] });
+
 /**
- * CONNECTIONS workers poll the agents round-robin (plain polls with If-None-Match), skipping agents
- * that already received, until stop() says so; onReceived is called on the first 200 carrying the
- * assigned configuration.
+ * CONNECTIONS workers poll the agents round-robin (plain polls with If-None-Match), until stop() says
+ * so; with onReceived, an agent drops out of the rotation on the first 200 carrying the assigned
+ * configuration. One poll per agent in flight at a time: when fewer agents are left than workers,
+ * the spare workers wait a moment instead of spinning.
  */
-async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop: () => boolean, onReceived?: (m: Member) => void): Promise<PollRun> {
-  const run: PollRun = { polls: 0, statuses: {}, errors: 0, cycles: [] };
-  const n = fleet.length;
-  let next = 0;
-  let cycleStart = performance.now();
-  let cyclePolled = 0;
-  let received = fleet.filter((m) => m.receivedAt !== undefined).length;
-  const worker = async () => {
-    let skipped = 0;
-    while (!stop() && received < n) {
-      const i = next++;
-      if (i > 0 && i % n === 0) {
+async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop: () => boolean, onReceived?: (m: Member) => void, run = newPollRun()): Promise<PollRun> {
+  let rotation = fleet.filter((m) => m.receivedAt === undefined);
+  let cursor = 0;
+  let passStart = performance.now();
+  /** the next agent to poll, or undefined when every waiting agent has a poll in flight */
+  const take = (): Member | undefined => {
+    for (let scanned = 0; scanned <= rotation.length; scanned++) {
+      if (cursor >= rotation.length) {
         const now = performance.now();
-        run.cycles.push({ ms: now - cycleStart, polled: cyclePolled });
-        cycleStart = now;
-        cyclePolled = 0;
+        // below CONNECTIONS waiting agents each has a poll in flight all the time: no pass to speak of
+        if (rotation.length >= CONNECTIONS) run.cycles.push({ ms: now - passStart, agents: rotation.length });
+        passStart = now;
+        rotation = rotation.filter((m) => m.receivedAt === undefined);
+        cursor = 0;
+        if (rotation.length === 0) return undefined;
       }
-      const m = fleet[i % n] as Member;
-      if (m.receivedAt !== undefined || m.polling) {
-        // fewer agents left than workers: wait a moment instead of spinning
-        if (++skipped >= n) {
-          skipped = 0;
-          await sleep(1);
-        }
+      const m = rotation[cursor++] as Member;
+      if (m.receivedAt === undefined && !m.polling) return m;
+    }
+    return undefined;
+  };
+  const worker = async () => {
+    while (!stop()) {
+      const m = take();
+      if (!m) {
+        if (rotation.length === 0) return;
+        await sleep(5);
         continue;
       }
-      skipped = 0;
-      cyclePolled++;
       m.polling = true;
       try {
         const res = await raw(m.path, { headers: { authorization: await authOf(m), "if-none-match": m.etag } });
@@ -316,10 +402,7 @@ async function pollAgents(fleet: Member[], raw: ReturnType<typeof client>, stop:
         if (res.status === 200) {
           const etag = header(res.headers, "etag");
           if (etag) m.etag = etag;
-          if (onReceived && m.receivedAt === undefined && hasAssigned(res)) {
-            onReceived(m);
-            received++;
-          }
+          if (onReceived && m.receivedAt === undefined && hasAssigned(res)) onReceived(m);
         }
       } catch {
         run.errors++;
@@ -355,6 +438,8 @@ interface Followed {
   peakRss: number;
   /** service stats when the completion was seen */
   atDone: Stats;
+  /** distinct complianceSummary.evaluatedAt seen while the rollout ran (each evaluation walks every matching cluster) */
+  summaries: number;
 }
 
 /**
@@ -370,7 +455,8 @@ async function followRollout(
   start: Stats,
   extra: () => string = () => "",
 ): Promise<Followed> {
-  const out: Followed = { rollout: {}, states: new Map(), gets: 0, errors: 0, rates: [], peakRss: start.rss, atDone: start };
+  const out: Followed = { rollout: {}, states: new Map(), gets: 0, errors: 0, rates: [], peakRss: start.rss, atDone: start, summaries: 0 };
+  let evaluatedAt: string | undefined;
   let last = { at: 0, processed: 0, stats: start };
   while (performance.now() - t0 < ROLLOUT_DEADLINE_MS) {
     await sleep(500);
@@ -387,7 +473,12 @@ async function followRollout(
       out.errors++;
       continue;
     }
-    const p = (res.json as { properties: { provisioningState?: string; rollout?: RolloutView } }).properties;
+    const p = (res.json as { properties: { provisioningState?: string; rollout?: RolloutView; complianceSummary?: { evaluatedAt?: string } } }).properties;
+    const evaluated = p.complianceSummary?.evaluatedAt;
+    if (evaluated !== undefined && evaluated !== evaluatedAt) {
+      evaluatedAt = evaluated;
+      out.summaries++;
+    }
     if (p.provisioningState && !out.states.has(p.provisioningState)) out.states.set(p.provisioningState, now);
     const r = p.rollout ?? {};
     out.rollout = r;
@@ -400,7 +491,7 @@ async function followRollout(
       const cpu = (s.cpuMicros - last.stats.cpuMicros) / ((now - last.at) * 1000);
       out.rates.push(rate);
       console.log(
-        `  ${s1(now).padStart(8)}  ${String(processed).padStart(6)}/${String(r.clustersTotal ?? "?")} clusters  ${rate.toFixed(0).padStart(5)} clusters/s (overall ${((processed / now) * 1000).toFixed(0).padStart(4)})  ${String(p.provisioningState).padEnd(9)}  service CPU ${String(Math.round(cpu * 100)).padStart(3)} %, RSS ${mib(s.rss)}${extra()}`,
+        `  ${s1(now).padStart(8)}  ${String(processed).padStart(6)}/${String(r.clustersTotal ?? "?")} clusters  ${rate.toFixed(0).padStart(5)} clusters/s (overall ${((processed / now) * 1000).toFixed(0).padStart(4)})  ${String(p.provisioningState).padEnd(9)}  service CPU ${String(Math.round(cpu * 100)).padStart(3)} %, RSS ${mib(s.rss)}, summaries ${out.summaries}${extra()}`,
       );
       last = { at: now, processed, stats: s };
       if (done) {
@@ -432,20 +523,7 @@ async function main(children: ChildProcess[]): Promise<void> {
     return { name, rg, id, agent: testAgent("ec"), auth: "", exp: 0, path: `/agent/v1${id}/configurations`, etag: "" };
   });
   const keysMs = performance.now() - t;
-  t = performance.now();
-  const step = Math.max(1, Math.floor(CLUSTERS / 10));
-  await pool(
-    fleet,
-    SETUP_CONCURRENCY,
-    async (m) => {
-      const res = await arm(`${clusterPath(m.name, SUB, m.rg)}?${CV}`, { method: "PUT", body: clusterBody(m.agent.publicKeyB64, { tags: { ring: "prod" } }) });
-      if (res.status !== 200 && res.status !== 201) throw new Error(`cluster PUT ${m.name}: ${res.status} ${res.text}`);
-    },
-    (done) => {
-      if (done % step === 0 || done === CLUSTERS) console.log(`  setup ${done}/${CLUSTERS} clusters, ${s1(performance.now() - t)}`);
-    },
-  );
-  const setupMs = performance.now() - t;
+  const setupMs = await registerFleet(arm, fleet);
   t = performance.now();
   await Promise.all(fleet.map((m) => authOf(m)));
   const signMs = performance.now() - t;
@@ -463,17 +541,7 @@ async function main(children: ChildProcess[]): Promise<void> {
   );
 
   // the reconciler drains the outbox the cluster PUTs wrote (no assignment yet): wait until the service idles
-  t = performance.now();
-  let quiet = await svc.stats();
-  let idleShare = 1;
-  while (performance.now() - t < 180_000) {
-    await sleep(2000);
-    const now = await svc.stats();
-    idleShare = (now.cpuMicros - quiet.cpuMicros) / 2_000_000;
-    quiet = now;
-    if (idleShare < 0.05) break;
-  }
-  console.log(`quiesce: ${s1(performance.now() - t)} until the service used < 5 % of a core (last 2 s: ${(idleShare * 100).toFixed(1)} %)`);
+  console.log(`quiesce: ${await quiesce(svc.stats)}`);
 
   // --- baselines -----------------------------------------------------------------------------------
   const probe = await startProbe(
@@ -487,16 +555,19 @@ async function main(children: ChildProcess[]): Promise<void> {
   await probe.start();
   await sleep(1000);
   await probe.stop();
-  let before = await svc.stats();
+  let m0 = await meter(svc.stats);
   await probe.start();
   await sleep(BASELINE_SECONDS * 1000);
   const baseline = await probe.stop();
-  let after = await svc.stats();
-  const storeCallsPerGet = (after.storeCalls - before.storeCalls) / Math.max(1, baseline.n);
-  const baselineCpu = (after.cpuMicros - before.cpuMicros) / (baseline.seconds * 1e6);
-  console.log(`baseline: cluster GET x ${PROBE_CONNECTIONS} connections alone, ${baseline.seconds.toFixed(1)} s: ${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}`);
+  let m1 = await meter(svc.stats);
+  const storeCallsPerGet = (m1.stats.storeCalls - m0.stats.storeCalls) / Math.max(1, baseline.n);
+  const baselineCpu = (m1.stats.cpuMicros - m0.stats.cpuMicros) / (baseline.seconds * 1e6);
+  const othersBaseline = others(m0, m1, baseline.cpuMs);
+  console.log(
+    `baseline: cluster GET x ${PROBE_CONNECTIONS} connections alone, ${baseline.seconds.toFixed(1)} s: ${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}; other processes on the machine ${pct(othersBaseline)} of a core`,
+  );
 
-  before = await svc.stats();
+  m0 = await meter(svc.stats);
   await probe.start();
   let stopPolling = false;
   const pollTimer = setTimeout(() => (stopPolling = true), BASELINE_SECONDS * 1000);
@@ -505,16 +576,19 @@ async function main(children: ChildProcess[]): Promise<void> {
   const idlePollSeconds = (performance.now() - t304) / 1000;
   clearTimeout(pollTimer);
   const withPolling = await probe.stop();
-  after = await svc.stats();
-  const storeCallsPer304 = Math.max(0, after.storeCalls - before.storeCalls - storeCallsPerGet * withPolling.n) / Math.max(1, idlePolls.polls);
+  m1 = await meter(svc.stats);
+  const storeCallsPer304 = Math.max(0, m1.stats.storeCalls - m0.stats.storeCalls - storeCallsPerGet * withPolling.n) / Math.max(1, idlePolls.polls);
+  const othersPolling = others(m0, m1, withPolling.cpuMs);
   const idlePollRate = idlePolls.polls / idlePollSeconds;
   const idleCycleMs = CLUSTERS / idlePollRate * 1000;
   console.log(
-    `baseline: the same with ${CONNECTIONS} agent pollers (no rollout), ${withPolling.seconds.toFixed(1)} s: ${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}; agents ${idlePollRate.toFixed(0)} polls/s (${JSON.stringify(idlePolls.statuses)}, errors ${idlePolls.errors}) = one pass over ${CLUSTERS} agents every ${s1(idleCycleMs)}; ${storeCallsPer304.toFixed(3)} store calls per poll`,
+    `baseline: the same with ${CONNECTIONS} agent pollers (no rollout), ${withPolling.seconds.toFixed(1)} s: ${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}; agents ${idlePollRate.toFixed(0)} polls/s (${JSON.stringify(idlePolls.statuses)}, errors ${idlePolls.errors}) = one pass over ${CLUSTERS} agents every ${s1(idleCycleMs)}; ${storeCallsPer304.toFixed(3)} store calls per poll; other processes ${pct(othersPolling)} of a core`,
   );
 
   // --- the rollout ---------------------------------------------------------------------------------
+  const opsBefore = await storeCallsByOp(arm);
   const rolloutBefore = await svc.stats();
+  const mRollout = meterWith(rolloutBefore);
   const benchCpuBefore = process.cpuUsage();
   const t0 = performance.now();
   const wall0 = Date.now();
@@ -528,6 +602,11 @@ async function main(children: ChildProcess[]): Promise<void> {
   let received = 0;
   const receipts: number[] = [];
   let receiptDeadline = Number.POSITIVE_INFINITY;
+  const rolloutPolls = newPollRun();
+  const lastPass = () => {
+    const c = rolloutPolls.cycles.at(-1);
+    return c ? `, last pass ${s1(c.ms)} over ${c.agents}` : "";
+  };
   const agents = pollAgents(
     fleet,
     raw,
@@ -537,11 +616,15 @@ async function main(children: ChildProcess[]): Promise<void> {
       receipts.push(m.receivedAt);
       received++;
     },
+    rolloutPolls,
   );
-  const main1 = await followRollout(arm, svc.stats, ASSIGNMENT, putProps?.rollout?.generation, t0, rolloutBefore, () => `, agents received ${received}`);
+  const main1 = await followRollout(arm, svc.stats, ASSIGNMENT, putProps?.rollout?.generation, t0, rolloutBefore, () => `, agents received ${received}${lastPass()}`);
+  const mDone = meterWith(main1.atDone);
   const during = await probe.stop();
+  const othersRollout = others(mRollout, mDone, during.cpuMs);
+  const opsAtDone = await storeCallsByOp(arm);
   receiptDeadline = performance.now() + RECEIPT_GRACE_MS;
-  const rolloutPolls = await agents;
+  await agents;
   const agentsDoneMs = performance.now() - t0;
   const allStats = await svc.stats();
   const benchCpu = process.cpuUsage(benchCpuBefore);
@@ -566,28 +649,40 @@ async function main(children: ChildProcess[]): Promise<void> {
   const sample = [...fleet].sort(() => Math.random() - 0.5).slice(0, Math.min(VERIFY_SAMPLES, CLUSTERS));
   let verified = 0;
   const verifyFailures: string[] = [];
+  /** receipt (wall clock) minus the configuration's systemData.createdAt: how long it waited for a poll */
+  const lags: number[] = [];
   await pool(sample, 8, async (m) => {
     const res = await arm(`${configurationPath(m.name, CONFIG_NAME, SUB, m.rg)}?${V}`);
-    const managedBy = (res.json as { managedBy?: string } | undefined)?.managedBy;
+    const body = res.json as { managedBy?: string; systemData?: { createdAt?: string } } | undefined;
+    const managedBy = body?.managedBy;
     if (res.status === 200 && typeof managedBy === "string" && managedBy.toLowerCase().endsWith(`/configurationassignments/${ASSIGNMENT}`)) verified++;
+    if (body?.systemData?.createdAt && m.receivedAt !== undefined) lags.push(wall0 + m.receivedAt - Date.parse(body.systemData.createdAt));
     else if (verifyFailures.length < 3) verifyFailures.push(`${m.name}: ${res.status} managedBy=${String(managedBy)}`);
   });
 
-  // --- the same rollout with nothing else running (a second assignment, its own configuration name) --
-  // the rollout's own cost: store calls per cluster and the reconciler's rate without the polling load
   const cal = await svc.stats();
   for (let i = 0; i < 20; i++) await arm(withApi(assignmentPath(ASSIGNMENT)));
   const storeCallsPerAssignmentGet = ((await svc.stats()).storeCalls - cal.storeCalls) / 20;
-  await sleep(2000);
-  const aloneBefore = await svc.stats();
+
+  // --- the same rollout alone: a fresh service, the same clusters, no agents polling, no probe ------
+  probe.child.send({ type: "exit" });
+  svc.child.kill("SIGTERM");
+  await new Promise<void>((resolve) => (svc.child.exitCode !== null || svc.child.signalCode !== null ? resolve() : svc.child.once("exit", () => resolve())));
+  console.log(`\nthe same rollout alone: a fresh service, the same ${CLUSTERS} clusters, no agents polling, no probe`);
+  const svc2 = await serve();
+  children.push(svc2.child);
+  const arm2 = client(svc2.url, svc2.ca, svc2.token);
+  const setup2Ms = await registerFleet(arm2, fleet);
+  console.log(`setup: ${s1(setup2Ms)}; quiesce: ${await quiesce(svc2.stats)}`);
+  const ops2Before = await storeCallsByOp(arm2);
+  const aloneBefore = await svc2.stats();
   const ta = performance.now();
-  const put2 = await arm(withApi(assignmentPath(ALONE_ASSIGNMENT)), {
-    method: "PUT",
-    body: assignmentBody({ configurationName: ALONE_CONFIG_NAME, clusterSelector: { tags: { ring: "prod" } } }),
-  });
+  const put2 = await arm2(withApi(assignmentPath(ASSIGNMENT)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }) });
   if (put2.status !== 200 && put2.status !== 201) throw new Error(`assignment PUT (alone): ${put2.status} ${put2.text}`);
-  console.log(`\nthe same rollout alone (no probe, no agents polling): PUT ${assignmentPath(ALONE_ASSIGNMENT)} -> ${put2.status}, configurationName ${ALONE_CONFIG_NAME}`);
-  const alone = await followRollout(arm, svc.stats, ALONE_ASSIGNMENT, (put2.json as { properties?: { rollout?: RolloutView } }).properties?.rollout?.generation, ta, aloneBefore);
+  const mAlone = meterWith(aloneBefore);
+  const alone = await followRollout(arm2, svc2.stats, ASSIGNMENT, (put2.json as { properties?: { rollout?: RolloutView } }).properties?.rollout?.generation, ta, aloneBefore);
+  const othersAlone = others(mAlone, meterWith(alone.atDone));
+  const ops2AtDone = await storeCallsByOp(arm2);
   const aloneCpu = alone.atDone.cpuMicros - aloneBefore.cpuMicros;
   const aloneStoreCalls = alone.atDone.storeCalls - aloneBefore.storeCalls - storeCallsPerAssignmentGet * alone.gets;
 
@@ -602,7 +697,6 @@ async function main(children: ChildProcess[]): Promise<void> {
   const cycles = rolloutPolls.cycles;
   const firstCycle = cycles[0];
   const missing = CLUSTERS - received;
-  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
   const rateRange = (rates: number[]) => (rates.length ? `min ${Math.min(...rates).toFixed(0)}, median ${quantile(rates, 0.5).toFixed(0)}, max ${Math.max(...rates).toFixed(0)} clusters/s` : "-");
   const benchTotal = process.cpuUsage(benchCpu0);
 
@@ -615,6 +709,7 @@ async function main(children: ChildProcess[]): Promise<void> {
   row("rollout completed", `${s1(doneMs)} after t0 (seen by the 500 ms GET) = ${((CLUSTERS / doneMs) * 1000).toFixed(0)} clusters/s; ${String(server.clustersProcessed)}/${String(server.clustersTotal)} processed, generation ${String(server.generation)}`);
   row("  startedAt -> completedAt", `${s1(serverMs)} (server)`);
   row("  reconciler rate, 5 s lines", rateRange(main1.rates));
+  row("  compliance summaries", `${main1.summaries} evaluated while the rollout ran (each walks every matching cluster)`);
   row("  provisioningState seen", [...main1.states].map(([s, at]) => `${s} at ${s1(at)}`).join(", "));
   row("  compliance summary", summary ? `${JSON.stringify(summary)}${summaryMs !== undefined ? ` (first evaluated after completion: ${s1(summaryMs)} after t0)` : " (none evaluated after completion within 30 s)"}` : "none within 30 s");
   row("  verified configurations", `${verified}/${sample.length} GET 200 with managedBy = the assignment${verifyFailures.length ? `; e.g. ${verifyFailures.join("; ")}` : ""}`);
@@ -623,8 +718,9 @@ async function main(children: ChildProcess[]): Promise<void> {
   row("  agent polls", `${rolloutPolls.polls} in ${s1(agentsDoneMs)} = ${((rolloutPolls.polls / agentsDoneMs) * 1000).toFixed(0)}/s; ${JSON.stringify(rolloutPolls.statuses)}, errors ${rolloutPolls.errors}`);
   row(
     "  round-robin pass",
-    `first ${firstCycle ? `${s1(firstCycle.ms)} over ${firstCycle.polled} agents` : "-"}; ${cycles.length} passes, median ${s1(quantile(cycles.map((c) => c.ms), 0.5))}, max ${s1(Math.max(0, ...cycles.map((c) => c.ms)))} (passes skip agents that received; before the rollout one pass over all ${CLUSTERS} took ${s1(idleCycleMs)})`,
+    `first ${firstCycle ? `${s1(firstCycle.ms)} over ${firstCycle.agents} agents` : "-"}; ${cycles.length} passes over >= ${CONNECTIONS} waiting agents, median ${s1(quantile(cycles.map((c) => c.ms), 0.5))}, max ${s1(Math.max(0, ...cycles.map((c) => c.ms)))} (agents that received drop out; before the rollout one pass over all ${CLUSTERS} took ${s1(idleCycleMs)})`,
   );
+  row("  receipt after creation", `${lags.length} sampled agents: receipt minus the configuration's systemData.createdAt p50 ${s1(quantile(lags, 0.5))}, p90 ${s1(quantile(lags, 0.9))}, max ${s1(Math.max(...lags))} (the polling cadence's share)`);
   row("cluster GET baseline", `${baseline.rps.toFixed(0)} req/s, p50 ${ms2(baseline.p50)}, p99 ${ms2(baseline.p99)}, max ${ms2(baseline.max)} (alone, ${baseline.seconds.toFixed(1)} s; service CPU ${pct(baselineCpu)})`);
   row("  with agents polling", `${withPolling.rps.toFixed(0)} req/s, p50 ${ms2(withPolling.p50)}, p99 ${ms2(withPolling.p99)}, max ${ms2(withPolling.max)} (${withPolling.seconds.toFixed(1)} s, no rollout, agents ${idlePollRate.toFixed(0)} polls/s)`);
   row("cluster GET during rollout", `${during.rps.toFixed(0)} req/s, p50 ${ms2(during.p50)}, p99 ${ms2(during.p99)}, max ${ms2(during.max)} (${during.seconds.toFixed(1)} s, ${during.n} GETs, non-200 ${during.non200}, errors ${during.errors})`);
@@ -633,12 +729,16 @@ async function main(children: ChildProcess[]): Promise<void> {
   row("service CPU", `${(rolloutCpu / 1e6).toFixed(1)} s from t0 to completion = ${pct(rolloutCpu / (doneMs * 1000))} of one core (rollout + probe + agent polls); ${((allStats.cpuMicros - rolloutBefore.cpuMicros) / 1e6).toFixed(1)} s until every agent received`);
   row("service RSS", `${mib(rolloutBefore.rss)} before, ${mib(rs.rss)} at completion, peak sampled ${mib(main1.peakRss)}`);
   row("store calls", `${storeCalls} from t0 to completion = ${(storeCalls / CLUSTERS).toFixed(1)} per cluster (all traffic: rollout, probe GETs ${storeCallsPerGet.toFixed(1)} each, agent polls)`);
+  row("  by operation", opDiff(opsBefore, opsAtDone));
+  row(
+    "other processes (machine)",
+    `CPU not used by the service, this bench or its probe: ${pct(othersBaseline)} of a core during the baseline alone, ${pct(othersPolling)} with agents polling, ${pct(othersRollout)} during the rollout, ${pct(othersAlone)} during the rollout alone (a shared machine skews the ratios)`,
+  );
   row("bench process CPU", `${((benchCpu.user + benchCpu.system) / 1e6).toFixed(1)} s from t0 until every agent received (it shares the ${os.cpus().length} cores); whole run ${((benchTotal.user + benchTotal.system) / 1e6).toFixed(1)} s`);
-  row("rollout alone", `${s1(alone.doneMs ?? NaN)} = ${((CLUSTERS / (alone.doneMs ?? NaN)) * 1000).toFixed(0)} clusters/s (${rateRange(alone.rates)}); ${String(alone.rollout.clustersProcessed)}/${String(alone.rollout.clustersTotal)} processed`);
+  row("rollout alone (fresh service)", `${s1(alone.doneMs ?? NaN)} = ${((CLUSTERS / (alone.doneMs ?? NaN)) * 1000).toFixed(0)} clusters/s (${rateRange(alone.rates)}); ${String(alone.rollout.clustersProcessed)}/${String(alone.rollout.clustersTotal)} processed; ${alone.summaries} compliance summaries evaluated meanwhile`);
   row("  service CPU", `${(aloneCpu / 1e6).toFixed(1)} s = ${pct(aloneCpu / ((alone.doneMs ?? NaN) * 1000))} of one core, ${(aloneCpu / CLUSTERS / 1000).toFixed(2)} ms per cluster; RSS peak sampled ${mib(alone.peakRss)}`);
-  row("  store calls", `${aloneStoreCalls.toFixed(0)} = ${(aloneStoreCalls / CLUSTERS).toFixed(2)} per cluster (the ${alone.gets} progress GETs, ${storeCallsPerAssignmentGet.toFixed(1)} each, subtracted)`);
+  row("  store calls", `${aloneStoreCalls.toFixed(0)} = ${(aloneStoreCalls / CLUSTERS).toFixed(2)} per cluster (the ${alone.gets} progress GETs, ${storeCallsPerAssignmentGet.toFixed(1)} each, subtracted); by operation: ${opDiff(ops2Before, ops2AtDone)}`);
   row("  with load / alone", `the rollout took ${(doneMs / (alone.doneMs ?? NaN)).toFixed(2)}x as long with the probe and the agents polling`);
-  probe.child.send({ type: "exit" });
 }
 
 if (process.argv.includes("--probe")) await probeProcess();

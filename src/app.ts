@@ -145,7 +145,7 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
   const reconciler = new AssignmentReconciler(options.store, repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
   const wake = () => reconciler.wake();
   const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake);
-  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus);
+  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
   const services: Services = {
     authenticator: options.authenticator,
     subscriptions,

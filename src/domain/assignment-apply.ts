@@ -2,17 +2,24 @@
  * One assignment on one cluster: the only place an assignment writes configurations. Level-triggered
  * and idempotent - it compares what is there with what the assignment wants and writes only the
  * difference - so a rerun after a crash, or a second replica, changes nothing that is already right.
+ *
+ * Guards, each against a write that would otherwise land on stale ground:
+ * - the cluster is read again here (not taken from the page the caller read): a cluster deleted
+ *   meanwhile gets nothing; and after a create it is checked once more, so a configuration written
+ *   while its cluster was being deleted is taken back (clusters are deleted before their children);
+ * - `stillCurrent` is asked just before every write: the caller answers whether the assignment it
+ *   holds is still the stored one (a PUT or DELETE since makes the write stale: the caller re-reads).
  */
 import { announce, type ChangeBus } from "./changes.js";
-import { tombstoneOf } from "./configurations.js";
+import { hasSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository } from "./repository.js";
-import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
+import type { Repository, Versioned } from "./repository.js";
+import type { AssignmentRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
 import type { Clock } from "../ports/clock.js";
 
-export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash";
+export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash" | "stale";
 
 export interface ApplyDeps {
   repo: Repository;
@@ -22,10 +29,25 @@ export interface ApplyDeps {
 
 const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the cluster agent to apply it.";
 
-export async function applyAssignment(deps: ApplyDeps, assignment: AssignmentRecord, cluster: ClusterRecord): Promise<ApplyOutcome> {
-  const id = managedConfigurationId(assignment, cluster);
-  const subscriptionId = cluster.subscriptionId;
+/** the write, then what follows every write: the secrets a user added under DoNotEnforce go, agents hear */
+async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: string): Promise<void> {
+  await write();
+  if (previous && hasSecrets(previous.record)) await deps.repo.deleteSecrets(subscriptionId, previous.record.id);
+  await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
+}
+
+export async function applyAssignment(
+  deps: ApplyDeps,
+  assignment: AssignmentRecord,
+  clusterId: string,
+  stillCurrent: () => Promise<boolean> = async () => true,
+): Promise<ApplyOutcome> {
+  const subscriptionId = assignment.subscriptionId;
   return withOptimisticRetry(false, async () => {
+    const found = await deps.repo.getCluster(subscriptionId, clusterId);
+    if (!found) return "unchanged"; // its configurations went with it
+    const cluster = found.record;
+    const id = managedConfigurationId(assignment, cluster);
     const existing = await deps.repo.getConfiguration(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
     const enforced = assignment.spec.enforcementMode === "Default";
@@ -33,14 +55,17 @@ export async function applyAssignment(deps: ApplyDeps, assignment: AssignmentRec
       // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
       // writes nothing, except that deleting the assignment always takes back what it created
       if (!live || !isManagedBy(live.record, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
-      await (await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true))();
-      await announce(deps.repo, deps.bus, subscriptionId, cluster.id, "configurations");
+      if (!(await stillCurrent())) return "stale";
+      const tombstone = await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true);
+      await commit(deps, subscriptionId, live, tombstone, cluster.id);
       return "removed";
     }
     // DoNotEnforce only reports
     if (!enforced) return "unchanged";
     if (live && !isManagedBy(live.record, assignment)) return "clash";
-    if (live && sameSpec(live.record.spec, assignment.spec.configuration)) return "unchanged";
+    // secrets a user added while it was not enforced are not the assignment's: rewrite without them
+    if (live && sameSpec(live.record.spec, assignment.spec.configuration) && !hasSecrets(live.record)) return "unchanged";
+    if (!(await stillCurrent())) return "stale";
     const at = new Date(deps.clock.now()).toISOString();
     const record: ConfigurationRecord = {
       id: live?.record.id ?? id,
@@ -55,8 +80,12 @@ export async function applyAssignment(deps: ApplyDeps, assignment: AssignmentRec
       managedBy: assignment.id,
       systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
     };
-    await deps.repo.writeConfiguration(subscriptionId, record, existing?.etag);
-    await announce(deps.repo, deps.bus, subscriptionId, cluster.id, "configurations");
+    await commit(deps, subscriptionId, live, () => deps.repo.writeConfiguration(subscriptionId, record, existing?.etag), cluster.id);
+    if (!(await deps.repo.getCluster(subscriptionId, cluster.id))) {
+      // the cluster was deleted while we wrote: what we wrote must not outlive it
+      await deps.repo.deleteClusterContent(subscriptionId, cluster.id);
+      return "unchanged";
+    }
     return live ? "updated" : "created";
   });
 }

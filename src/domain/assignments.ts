@@ -14,7 +14,9 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord } from "./types.js";
-import { requireProperties, validateAssignmentPut } from "./validation/assignment.js";
+import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
+
+export const MAX_ASSIGNMENTS_PER_SUBSCRIPTION = 200;
 
 export interface AssignmentRef {
   subscriptionId: string;
@@ -79,11 +81,13 @@ export class Assignments {
   async put(principal: Principal, ref: AssignmentRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const id = this.id(ref);
+    checkAssignmentName(ref.name);
     const properties = requireProperties(body);
     const result = await withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getAssignment(ref.subscriptionId, id);
       checkPutConditions(conditions, existing?.etag);
       if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
+      if (!existing) await this.checkQuota(ref.subscriptionId);
       const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
       const changed = !existing || !sameSpec(existing.record.spec, spec);
       const record: AssignmentRecord = {
@@ -102,6 +106,12 @@ export class Assignments {
     });
     this.wake();
     return result;
+  }
+
+  /** the reconciler reads every assignment on every pass: their number per subscription is bounded */
+  private async checkQuota(subscriptionId: string): Promise<void> {
+    const page = await this.repo.listAssignments(subscriptionId, undefined, MAX_ASSIGNMENTS_PER_SUBSCRIPTION);
+    if (page.continuation !== undefined || page.items.length >= MAX_ASSIGNMENTS_PER_SUBSCRIPTION) throw errors.assignmentQuota(MAX_ASSIGNMENTS_PER_SUBSCRIPTION);
   }
 
   /**
@@ -125,11 +135,13 @@ export class Assignments {
     return operationId;
   }
 
-  /** true while the deletion named by `operationId` is still removing configurations */
-  async deletionRunning(principal: Principal, ref: AssignmentRef, operationId: string): Promise<boolean> {
+  /** the deletion named by `operationId`: still removing configurations, finished, or unknown (404) */
+  async deletionState(principal: Principal, ref: AssignmentRef, operationId: string): Promise<"running" | "finished"> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
-    return found?.record.deletion?.operationId === operationId;
+    if (found?.record.deletion?.operationId.toLowerCase() === operationId.toLowerCase()) return "running";
+    if (await this.repo.operationFinished(ref.subscriptionId, operationId)) return "finished";
+    throw errors.operationNotFound(operationId);
   }
 
   /**

@@ -102,6 +102,8 @@ export class Clusters {
       // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
       const selectable = !previous || selectionChanged(previous, record);
       if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
+      // a new registration starts clean, even where a deletion crashed before removing its children
+      if (!existing) await this.repo.deleteClusterContent(ref.subscriptionId, id);
       const saved = await this.repo.writeCluster(record, existing?.etag);
       if (selectable) {
         await this.repo.touchClusterWork(ref.subscriptionId, id);

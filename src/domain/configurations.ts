@@ -67,6 +67,8 @@ export class Configurations {
     private readonly clusters: Clusters,
     private readonly clock: Clock,
     private readonly bus: ChangeBus,
+    /** tells this process's assignment reconciler that a cluster has work (a freed name, see delete) */
+    private readonly wakeReconciler: () => void = () => undefined,
   ) {}
 
   private ids(ref: ConfigurationRef) {
@@ -187,7 +189,11 @@ export class Configurations {
       const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstoneOf(existing.record), existing.etag, true);
       await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
-      await announce(this.repo, this.bus, ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName), "configurations");
+      const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
+      await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
+      // the name is free: an assignment that reported a clash here may now create its configuration
+      await this.repo.touchClusterWork(ref.subscriptionId, cluster);
+      this.wakeReconciler();
       return true;
     });
   }

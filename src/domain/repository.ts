@@ -161,12 +161,26 @@ export class Repository {
     return this.fromDocument<ClusterRecord>(doc);
   }
 
-  /** removes a cluster's configurations (tombstones included) and their secrets, then the cluster */
+  /**
+   * Removes the cluster, then its configurations (tombstones included) and their secrets. The cluster
+   * goes first: a writer that checks the cluster after writing a child (the assignment reconciler) then
+   * always sees it gone, or has its child removed by the cascade. A crash in between leaves children
+   * no API can reach; a later registration of the same id clears them first (deleteClusterContent).
+   */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
-    const partition = partitionOf(subscriptionId);
-    // secret keys share the cluster as parent with the secrets they seal: deleting them shreds those
-    await this.store.deleteMany({ partition, parent: keyOf(id), kinds: ["configuration", "configurationSecrets", "secretKey", "system"] });
-    return this.store.delete("cluster", keyOf(id), partition, etag);
+    const deleted = await this.store.delete("cluster", keyOf(id), partitionOf(subscriptionId), etag);
+    await this.deleteClusterContent(subscriptionId, id, true);
+    return deleted;
+  }
+
+  /**
+   * What lives under a cluster id; secret keys share the cluster as parent with what they seal: this
+   * shreds those. `withMarker` also removes its desired-state marker (only when the cluster is gone
+   * for good: the marker of a deletion is how other replicas learn of it).
+   */
+  deleteClusterContent(subscriptionId: string, id: string, withMarker = false): Promise<number> {
+    const kinds: DocKind[] = ["configuration", "configurationSecrets", "secretKey", ...(withMarker ? (["system"] as const) : [])];
+    return this.store.deleteMany({ partition: partitionOf(subscriptionId), parent: keyOf(id), kinds });
   }
 
   // desired-state version markers ----------------------------------------------------------------
@@ -310,6 +324,18 @@ export class Repository {
 
   writeAssignmentStatus(subscriptionId: string, assignmentId: string, status: AssignmentStatus, etag: string | undefined): Promise<Versioned<AssignmentStatus>> {
     return this.write(this.statusEnvelope(subscriptionId, keyOf(assignmentId)), status, etag);
+  }
+
+  /** a finished asynchronous operation, so that its Location answers "done" rather than "unknown" for a while */
+  async recordFinishedOperation(subscriptionId: string, operationId: string, expiresAt: number): Promise<void> {
+    const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true }, expiresAt };
+    await this.store.create(doc).catch((err: unknown) => {
+      if (!(err instanceof StoreConflictError)) throw err;
+    });
+  }
+
+  async operationFinished(subscriptionId: string, operationId: string): Promise<boolean> {
+    return (await this.store.get("system", `operation:${operationId.toLowerCase()}`, partitionOf(subscriptionId))) !== undefined;
   }
 
   // the reconciler's outbox of changed clusters -------------------------------------------------

@@ -165,6 +165,8 @@ export interface AssignmentStatus {
   /** store continuation after the last cluster processed: where a restarted rollout resumes */
   cursor?: string;
   clustersProcessed: number;
+  /** clusters that could not be applied (logged; the outbox or the next rollout tries them again) */
+  clustersFailed?: number;
   /** clusters in the scope when the rollout started */
   clustersTotal: number;
   startedAt: string;

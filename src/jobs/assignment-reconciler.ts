@@ -55,6 +55,8 @@ export interface ReconcileReport {
   ran: boolean;
   /** configurations written or removed, by outcome */
   outcomes: Record<ApplyOutcome, number>;
+  /** applications that failed (logged; retried by the next rollout or outbox pass) */
+  failures: number;
   clustersFromOutbox: number;
   rolloutsCompleted: number;
   assignmentsDeleted: number;
@@ -62,7 +64,16 @@ export interface ReconcileReport {
 }
 
 /** test hook: called after each cluster a rollout batch applied; a throw there is a crash mid-batch */
-export type AfterApplyHook = (clusterId: string) => void;
+export type AfterApplyHook = (clusterKey: string) => void | Promise<void>;
+
+class HookFailure extends Error {
+  constructor(cause: unknown) {
+    super("afterApply hook failed", { cause });
+  }
+}
+
+/** how long the Location of a finished deletion answers 200 */
+const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
 
 const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
 
@@ -73,7 +84,7 @@ export class AssignmentReconciler {
   private readonly lease: Lease;
   /** subscriptions whose compliance summaries may be out of date */
   private readonly dirty = new Set<string>();
-  private lastComplianceAt = Number.NEGATIVE_INFINITY;
+  private nextComplianceAt = Number.NEGATIVE_INFINITY;
   private changesSeenUntil = 0;
   afterApply?: AfterApplyHook;
   private readonly deps: ApplyDeps;
@@ -147,7 +158,8 @@ export class AssignmentReconciler {
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = {
       ran: false,
-      outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0 },
+      outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0, stale: 0 },
+      failures: 0,
       clustersFromOutbox: 0,
       rolloutsCompleted: 0,
       assignmentsDeleted: 0,
@@ -156,17 +168,20 @@ export class AssignmentReconciler {
     if (!(await this.lease.acquire())) return report;
     report.ran = true;
     // rollouts advance one batch per assignment per round, the outbox is drained between rounds:
-    // a cluster registering during a long rollout still gets its configurations at once
+    // a cluster registering during a long rollout still gets its configurations at once. Every batch
+    // renews the lease first; a replica that lost it stops where it is.
     for (;;) {
-      await this.drainOutbox(report);
+      if (!(await this.drainOutbox(report))) return report;
       let more = false;
       for (const assignment of await this.allAssignments()) {
+        if (!(await this.lease.acquire())) return report;
         if ((await this.rolloutBatch(assignment, report)) === "more") more = true;
       }
-      if (!more || !(await this.lease.acquire())) break;
-      await this.refreshCompliance(report, false);
+      if (!more) break;
     }
-    await this.refreshCompliance(report, false);
+    // after the rollouts, not between their batches: a summary walks the whole scope, and a 10,000-cluster
+    // rollout interrupted by walks every interval took several times as long (measured)
+    await this.refreshCompliance(report);
     return report;
   }
 
@@ -180,16 +195,19 @@ export class AssignmentReconciler {
     return false;
   }
 
-  private async allAssignments(): Promise<Versioned<AssignmentRecord>[]> {
+  /** every assignment, or those of one subscription; an unreadable one is logged and left out, not fatal */
+  private async allAssignments(subscriptionId?: string): Promise<Versioned<AssignmentRecord>[]> {
     const out: Versioned<AssignmentRecord>[] = [];
     let continuation: string | undefined;
     do {
-      const page = await this.store.scan({ kind: "assignment" }, { limit: 200, continuation });
+      const page =
+        subscriptionId === undefined
+          ? await this.store.scan({ kind: "assignment" }, { limit: 200, continuation })
+          : await this.store.list({ kind: "assignment", partition: subscriptionId.toLowerCase() }, { limit: 200, continuation });
       for (const doc of page.items) {
         try {
           out.push(await this.repo.decodeAssignment(doc));
         } catch (err) {
-          // one unreadable assignment (key provider down, integrity failure) must not stop the others
           this.log("could not read a configuration assignment", { resourceId: doc.key, err });
         }
       }
@@ -198,30 +216,64 @@ export class AssignmentReconciler {
     return out;
   }
 
+  /**
+   * One assignment on one cluster, for both the outbox and rollouts. A failure (an unreadable record,
+   * a configuration fought over past the retries) is logged and counted, never fatal to the others; a
+   * removal may free the name for another assignment of the subscription: the cluster goes back to
+   * the outbox so that one gets its turn.
+   */
+  private async apply(a: Versioned<AssignmentRecord>, clusterId: string, report: ReconcileReport, siblings?: Versioned<AssignmentRecord>[]): Promise<ApplyOutcome | "failed"> {
+    const stillCurrent = async () => (await this.repo.getAssignment(a.record.subscriptionId, a.record.id))?.etag === a.etag;
+    try {
+      const outcome = await applyAssignment(this.deps, a.record, clusterId, stillCurrent);
+      report.outcomes[outcome]++;
+      if (outcome === "removed") {
+        const others = siblings ?? (await this.allAssignments(a.record.subscriptionId));
+        const name = a.record.spec.configurationName.toLowerCase();
+        if (others.some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
+          await this.repo.touchClusterWork(a.record.subscriptionId, clusterId);
+        }
+      }
+      return outcome;
+    } catch (err) {
+      report.failures++;
+      this.log("could not apply a configuration assignment to a cluster", { resourceId: a.record.id, clusterId, err });
+      // the outbox tries it again on later passes (an item that keeps failing stays there, logged)
+      await this.repo.touchClusterWork(a.record.subscriptionId, clusterId).catch(() => undefined);
+      return "failed";
+    }
+  }
+
   // 1. the outbox of changed clusters ----------------------------------------------------------
 
-  private async drainOutbox(report: ReconcileReport): Promise<void> {
+  /** false when the lease was lost */
+  private async drainOutbox(report: ReconcileReport): Promise<boolean> {
     const bySubscription = new Map<string, Versioned<AssignmentRecord>[]>();
-    for (;;) {
-      const page = await this.store.scan({ kind: "clusterWork" }, { limit: this.options.batchSize });
+    let continuation: string | undefined;
+    do {
+      // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
+      const page = await this.store.scan({ kind: "clusterWork" }, { limit: this.options.batchSize, continuation });
       for (const item of page.items) {
-        const cluster = await this.repo.getCluster(item.partition, item.key);
-        if (cluster) {
-          let assignments = bySubscription.get(item.partition);
-          if (!assignments) {
-            assignments = await this.repo.allAssignments(item.partition);
-            bySubscription.set(item.partition, assignments);
-          }
-          for (const a of assignments) report.outcomes[await applyAssignment(this.deps, a.record, cluster.record)]++;
+        let assignments = bySubscription.get(item.partition);
+        if (!assignments) {
+          assignments = await this.allAssignments(item.partition);
+          bySubscription.set(item.partition, assignments);
         }
-        // touched again meanwhile (the cluster changed while we read it): the next round sees it
-        await this.repo.retireClusterWork(item);
+        const before = await this.store.get("cluster", item.key, item.partition);
+        let failed = false;
+        for (const a of assignments) if ((await this.apply(a, item.key, report, assignments)) === "failed") failed = true;
+        // retired only when the cluster did not change while it was applied (and the item was not touched):
+        // a cluster PUT that crashed before its second touch cannot slip through
+        const after = await this.store.get("cluster", item.key, item.partition);
+        if (!failed && before?.etag === after?.etag) await this.repo.retireClusterWork(item);
         report.clustersFromOutbox++;
         this.dirty.add(item.partition);
         await this.slicer.maybeYield();
       }
-      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) return;
-    }
+      continuation = page.continuation;
+      if (!(await this.lease.acquire())) return false;
+    } while (continuation !== undefined);
+    return true;
   }
 
   // 2. rollouts --------------------------------------------------------------------------------
@@ -245,6 +297,7 @@ export class AssignmentReconciler {
       generation: a.generation,
       state: "InProgress",
       clustersProcessed: 0,
+      clustersFailed: 0,
       clustersTotal: await this.countClusters(a),
       startedAt: new Date(this.clock.now()).toISOString(),
       ...(status?.record.complianceSummary ? { complianceSummary: status.record.complianceSummary } : {}),
@@ -261,10 +314,17 @@ export class AssignmentReconciler {
       const status = await this.currentStatus(a);
       if (status.record.state === "Completed") return (await this.finishDeletion(found, report)) ? "more" : "done";
       const page = await this.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, this.options.batchSize, status.record.cursor);
+      let failed = 0;
       for (const doc of page.items) {
-        const cluster = await this.repo.decodeCluster(doc);
-        report.outcomes[await applyAssignment(this.deps, a, cluster.record)]++;
-        this.afterApply?.(cluster.record.id);
+        const outcome = await this.apply(found, doc.key, report);
+        // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
+        if (outcome === "stale") return "more";
+        if (outcome === "failed") failed++;
+        try {
+          await this.afterApply?.(doc.key);
+        } catch (err) {
+          throw new HookFailure(err);
+        }
         await this.slicer.maybeYield();
       }
       const processed = status.record.clustersProcessed + page.items.length;
@@ -272,6 +332,7 @@ export class AssignmentReconciler {
       const next: AssignmentStatus = {
         ...status.record,
         clustersProcessed: processed,
+        clustersFailed: (status.record.clustersFailed ?? 0) + failed,
         // clusters registered during the rollout count too (the outbox handled them as well)
         clustersTotal: Math.max(status.record.clustersTotal, processed),
         state: done ? "Completed" : "InProgress",
@@ -284,19 +345,25 @@ export class AssignmentReconciler {
       this.dirty.add(a.subscriptionId.toLowerCase());
       if (done) {
         report.rolloutsCompleted++;
-        this.log("assignment rollout completed", { resourceId: a.id, generation: a.generation, clusters: processed, outcomes: report.outcomes });
+        this.log("assignment rollout completed", { resourceId: a.id, generation: a.generation, clusters: processed, failed: next.clustersFailed });
       }
       return "more";
     } catch (err) {
       // another replica moved the status or the assignment first: the next round reads the new state
       if (lostRace(err)) return "more";
-      throw err;
+      if (err instanceof HookFailure) throw err.cause; // a test's simulated crash: nothing may absorb it
+      report.failures++;
+      this.log("assignment rollout batch failed", { resourceId: a.id, err });
+      return "done";
     }
   }
 
   /** a deleting assignment whose rollout removed everything it managed goes, with its status */
   private async finishDeletion(found: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<boolean> {
-    if (!found.record.deletion) return false;
+    const deletion = found.record.deletion;
+    if (!deletion) return false;
+    // the Location a client polls answers 200 for a day after, then 404 like any unknown operation
+    await this.repo.recordFinishedOperation(found.record.subscriptionId, deletion.operationId, this.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
     if (await this.repo.deleteAssignment(found.record, found.etag)) {
       report.assignmentsDeleted++;
       this.log("configuration assignment deleted", { resourceId: found.record.id });
@@ -321,16 +388,27 @@ export class AssignmentReconciler {
     return new Set(changes.items.map((c) => c.partition).filter((p) => p !== SYSTEM_PARTITION));
   }
 
-  private async refreshCompliance(report: ReconcileReport, force: boolean): Promise<void> {
-    if (!force && this.clock.now() - this.lastComplianceAt < this.options.complianceIntervalMs) return;
-    this.lastComplianceAt = this.clock.now();
+  /**
+   * Due every complianceIntervalMs, and never more than a tenth of the time: a walk that took w ms is
+   * followed by at least 9w ms without one, however large the fleet.
+   */
+  private async refreshCompliance(report: ReconcileReport): Promise<void> {
+    const started = this.clock.now();
+    if (started < this.nextComplianceAt) return;
     const changed = await this.changedSubscriptions();
     for (const a of await this.allAssignments()) {
       const partition = a.record.subscriptionId.toLowerCase();
       if (a.record.deletion || (changed !== "all" && !changed.has(partition) && !this.dirty.has(partition))) continue;
-      if (await this.writeSummary(a.record)) report.summariesWritten++;
+      try {
+        if (await this.writeSummary(a.record)) report.summariesWritten++;
+      } catch (err) {
+        report.failures++;
+        this.log("could not compute a compliance summary", { resourceId: a.record.id, err });
+      }
     }
     this.dirty.clear();
+    const took = this.clock.now() - started;
+    this.nextComplianceAt = this.clock.now() + Math.max(this.options.complianceIntervalMs - took, 9 * took);
   }
 
   /** walks the scope, counts matching clusters by state, keeps the counts in the status */

@@ -111,7 +111,9 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       t.equal(early.ran, false, "B waits while A's lease is live");
       await new Promise((r) => setTimeout(r, LEASE_MS + 100));
       const seen: string[] = [];
-      b.reconciler.afterApply = (id) => seen.push(id);
+      b.reconciler.afterApply = (id) => {
+        seen.push(id);
+      };
       await b.reconciler.settle();
       t.equal(seen.length, CLUSTERS - 10, "B resumed at the 11th cluster (the cursor), not from the start");
       t.same(await generations(b, "rg-crash"), new Array(CLUSTERS).fill(1), "every cluster has its configuration, written exactly once (generation 1)");

@@ -17,6 +17,15 @@ const P = "properties";
 export const SENSITIVE_INPUT_REFUSED =
   "An assignment cannot carry protected settings or SSH known_hosts: they are kept at most 48 hours, while an assignment applies to every matching cluster, including clusters that register later. Use a public repository, or the deploy key each cluster generates (shown as repositoryPublicKey on the cluster's configuration) and grant it read access to the repository.";
 
+/** the assignment's own name (a path segment), as openapi/configurationAssignments.json declares it */
+const ASSIGNMENT_NAME = /^[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
+
+export function checkAssignmentName(name: string): void {
+  if (!ASSIGNMENT_NAME.test(name)) {
+    throw errors.invalidParameter("name", `The assignment name '${name.slice(0, 80)}' is invalid: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit.`);
+  }
+}
+
 export interface AssignmentInput {
   name: string;
   properties: Record<string, unknown> | undefined;
@@ -35,6 +44,8 @@ function checkSelector(problems: Problems, raw: unknown): ClusterSelector | unde
   if (raw.tags !== undefined && raw.tags !== null) {
     if (!isObject(raw.tags) || Object.values(raw.tags).some((v) => typeof v !== "string")) {
       problems.add(`${P}.clusterSelector.tags`, "The selector's tags must map tag names to string values.");
+    } else if (new Set(Object.keys(raw.tags).map((k) => k.toLowerCase())).size !== Object.keys(raw.tags).length) {
+      problems.add(`${P}.clusterSelector.tags`, "The selector names the same tag twice (tag names are case-insensitive).");
     } else if (Object.keys(raw.tags).length > 0) selector.tags = { ...(raw.tags as Record<string, string>) };
   }
   for (const field of ["distribution", "infrastructure"] as const) {
@@ -57,6 +68,7 @@ function checkConfiguration(problems: Problems, configurationName: string, raw: 
     if (!(err instanceof ArmError)) throw err;
     const details: ArmErrorDetail[] = err.details?.length ? err.details : [{ code: err.code, message: err.message, target: err.target }];
     for (const d of details) {
+      if (d.target === "name") continue; // the configuration name is checked above, as properties.configurationName
       const target = (d.target ?? "").replace(/^properties\b/, `${P}.configuration`).replace(/^name$/, `${P}.configurationName`);
       problems.add(target, d.message, d.code);
     }

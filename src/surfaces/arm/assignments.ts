@@ -51,8 +51,8 @@ async function remove(call: ArmCall): Promise<ArmResult> {
 
 async function operationResult(call: ArmCall): Promise<ArmResult> {
   const operationId = call.params.operationId ?? "";
-  const running = await call.services.assignments.deletionRunning(call.principal, refOf(call), operationId);
-  return running ? { status: 202, headers: pollHeaders(call, operationId) } : { status: 200 };
+  const state = await call.services.assignments.deletionState(call.principal, refOf(call), operationId);
+  return state === "running" ? { status: 202, headers: pollHeaders(call, operationId) } : { status: 200 };
 }
 
 function lister(byResourceGroup: boolean) {

@@ -71,7 +71,8 @@ export function configurationResource(view: ConfigurationView): Json {
 export function assignmentResource(view: AssignmentView): Json {
   const { record: a, status } = view;
   const current = status?.generation === a.generation ? status : undefined;
-  const provisioningState = a.deletion ? "Deleting" : current?.state === "Completed" ? "Succeeded" : status ? "Updating" : "Accepted";
+  const completed = current?.state === "Completed" ? ((current.clustersFailed ?? 0) > 0 ? "Failed" : "Succeeded") : undefined;
+  const provisioningState = a.deletion ? "Deleting" : (completed ?? (status ? "Updating" : "Accepted"));
   const selector = a.spec.clusterSelector;
   const summary = status?.complianceSummary;
   return {
@@ -89,6 +90,7 @@ export function assignmentResource(view: AssignmentView): Json {
         status: current?.state ?? "InProgress",
         generation: a.generation,
         clustersProcessed: current?.clustersProcessed ?? 0,
+        clustersFailed: current?.clustersFailed ?? 0,
         clustersTotal: current?.clustersTotal,
         startedAt: current?.startedAt,
         completedAt: current?.completedAt,
