@@ -167,7 +167,9 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
     holder: retention.holder,
     leaseMs: Math.max(30_000, retention.sweepIntervalMs * 2),
   }, log);
-  const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 1000 });
+  // 10,000 envelopes per look (keys only, no bodies): a 10,000-cluster assignment rollout changes ~1,000
+  // markers per look, and a lower limit turned every look into a flush of every agent's cached state
+  const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
   return { services, agentServices, sweeper, changeWatcher, reconciler };
