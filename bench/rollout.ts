@@ -30,6 +30,7 @@ import { client, type HttpResponse } from "../test/helpers/http.js";
 import { testAgent, type TestAgent } from "../test/helpers/agent-token.js";
 import { clusterBody, clusterPath, configurationPath, SUB } from "../test/helpers/fixtures.js";
 import { assignmentBody, assignmentPath, withApi } from "../test/helpers/assignments.js";
+import { header, pool, quantile, serve, sleep, type Stats } from "./harness.js";
 
 const CLUSTERS = Number(process.env.ROLLOUT_CLUSTERS ?? 10_000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -48,11 +49,6 @@ const RGS = ["rollout-a", "rollout-b", "rollout-c", "rollout-d"];
 const root = path.resolve(import.meta.dirname, "..");
 const self = fileURLToPath(import.meta.url);
 
-interface Stats {
-  cpuMicros: number;
-  rss: number;
-  storeCalls: number;
-}
 
 interface Member {
   name: string;
@@ -85,16 +81,6 @@ interface ProbeSummary {
   windows: { from: number; n: number; p50: number; p99: number }[];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs: number[], q: number) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] as number;
-};
-const header = (h: Record<string, unknown>, name: string): string | undefined => {
-  for (const [k, v] of Object.entries(h)) if (k.toLowerCase() === name) return Array.isArray(v) ? String(v[0]) : String(v);
-  return undefined;
-};
 const s1 = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const ms2 = (x: number) => `${x.toFixed(2)} ms`;
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -206,58 +192,7 @@ async function startProbe(url: string, ca: string, token: string, paths: string[
 
 // --- the service (as bench/fleet.ts) ----------------------------------------------------------------
 
-/** splits a child's stdout into lines */
-function lines(child: ChildProcess, onLine: (line: string) => void): void {
-  let buf = "";
-  child.stdout?.on("data", (c: Buffer) => {
-    buf += c.toString();
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      onLine(line);
-    }
-  });
-}
-
-async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(): Promise<Stats> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/serve.ts")], {
-    cwd: root,
-    env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const waiting: ((s: Stats) => void)[] = [];
-  const first = new Promise<{ url: string; ca: string; token: string }>((resolve, reject) => {
-    lines(child, (line) => {
-      if (line.includes('"url"')) resolve(JSON.parse(line) as { url: string; ca: string; token: string });
-      else if (line.includes("cpuMicros")) waiting.shift()?.(JSON.parse(line) as Stats);
-    });
-    child.on("exit", (code) => reject(new Error(`service exited (${code})`)));
-  });
-  const info = await first;
-  const stats = () =>
-    new Promise<Stats>((resolve) => {
-      waiting.push(resolve);
-      child.kill("SIGUSR2");
-    });
-  return { ...info, child, stats };
-}
-
 /** runs fn over items with at most `limit` in flight */
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-      done++;
-      progress?.(done);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** CPU time of the whole machine, of this process and of the service, to tell what else ran meanwhile */
 interface Meter {
   at: number;
