@@ -112,7 +112,7 @@ export const errors = {
     new ArmError(409, "QuotaExceeded", `A subscription can hold at most ${max} configuration assignments (at all scopes); delete one before creating another.`),
 
   operationNotFound: (operationId: string) =>
-    new ArmError(404, "OperationNotFound", `The operation '${operationId}' is not known: it never existed, or it finished more than a day ago.`),
+    new ArmError(404, "OperationNotFound", `The operation '${operationId.slice(0, 80)}' is not known: it never existed, or it finished more than a day ago.`),
 
   assignmentDeleting: (name: string) =>
     new ArmError(409, "AssignmentBeingDeleted", `The configuration assignment '${name}' is being deleted; wait until its deletion completes before writing it again.`),
