@@ -89,7 +89,10 @@ export class Assignments {
       if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
       if (!existing) await this.checkQuota(ref.subscriptionId);
       const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
-      const changed = !existing || !sameSpec(existing.record.spec, spec);
+      const status = existing ? await this.repo.getAssignmentStatus(ref.subscriptionId, id) : undefined;
+      // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
+      const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;
+      const changed = !existing || !sameSpec(existing.record.spec, spec) || failed;
       const record: AssignmentRecord = {
         id: existing?.record.id ?? id,
         name: existing?.record.name ?? ref.name,
@@ -101,7 +104,6 @@ export class Assignments {
         systemData: nextSystemData(existing?.record.systemData, actor),
       };
       const saved = await this.repo.writeAssignment(record, existing?.etag);
-      const status = await this.repo.getAssignmentStatus(ref.subscriptionId, id);
       return { created: existing === undefined, view: { record, etag: saved.etag, status: status?.record } };
     });
     this.wake();
@@ -164,11 +166,17 @@ export async function evaluateCompliancePage(
 ): Promise<{ items: ClusterCompliance[]; continuation?: string }> {
   const page = await repo.listClusterDocuments(assignment.subscriptionId, assignment.resourceGroup, limit, continuation);
   const clusters: ClusterRecord[] = [];
+  // a cluster whose record cannot be read is reported as such; it does not take the page down with it
+  const unreadable: ClusterCompliance[] = [];
   for (const doc of page.items) {
-    const cluster = (await repo.decodeCluster(doc)).record;
-    if (matches(assignment, cluster)) clusters.push(cluster);
+    try {
+      const cluster = (await repo.decodeCluster(doc)).record;
+      if (matches(assignment, cluster)) clusters.push(cluster);
+    } catch {
+      unreadable.push({ clusterId: doc.key, complianceState: "Failed", message: "The service could not read this cluster's record; the error is in its log." });
+    }
   }
   const configurations = await repo.getManyConfigurations(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
   const items = clusters.map((c) => complianceOf(assignment, c, configurations.get(keyOf(managedConfigurationId(assignment, c)))?.record));
-  return { items, continuation: page.continuation };
+  return { items: [...items, ...unreadable], continuation: page.continuation };
 }

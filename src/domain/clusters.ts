@@ -102,8 +102,8 @@ export class Clusters {
       // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
       const selectable = !previous || selectionChanged(previous, record);
       if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
-      // a new registration starts clean, even where a deletion crashed before removing its children
-      if (!existing) await this.repo.deleteClusterContent(ref.subscriptionId, id);
+      // a new registration starts clean, even where a deletion of the same id stopped half-way
+      if (!existing) await this.repo.finishPendingDeletion(ref.subscriptionId, id);
       const saved = await this.repo.writeCluster(record, existing?.etag);
       if (selectable) {
         await this.repo.touchClusterWork(ref.subscriptionId, id);
@@ -123,7 +123,11 @@ export class Clusters {
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
-      if (!existing) return false;
+      if (!existing) {
+        // a retry of a deletion that stopped half-way finishes it
+        await this.repo.finishPendingDeletion(ref.subscriptionId, id);
+        return false;
+      }
       checkDeleteConditions(conditions, existing.etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)

@@ -164,13 +164,34 @@ export class Repository {
   /**
    * Removes the cluster, then its configurations (tombstones included) and their secrets. The cluster
    * goes first: a writer that checks the cluster after writing a child (the assignment reconciler) then
-   * always sees it gone, or has its child removed by the cascade. A crash in between leaves children
-   * no API can reach; a later registration of the same id clears them first (deleteClusterContent).
+   * always sees it gone, or has its child removed by the cascade. A "deleting" record, written first and
+   * removed last, lets a retried DELETE or a new registration of the same id finish a deletion that
+   * stopped half-way (finishPendingDeletion).
    */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
-    const deleted = await this.store.delete("cluster", keyOf(id), partitionOf(subscriptionId), etag);
+    const pending: NewDocument = { kind: "system", key: `deleting:${keyOf(id)}`, partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
+    await this.store.create(pending).catch((err: unknown) => {
+      if (!(err instanceof StoreConflictError)) throw err;
+    });
+    let deleted: boolean;
+    try {
+      deleted = await this.store.delete("cluster", keyOf(id), partitionOf(subscriptionId), etag);
+    } catch (err) {
+      // not deleted after all (it changed meanwhile): nothing is pending
+      await this.store.delete("system", pending.key, pending.partition).catch(() => false);
+      throw err;
+    }
     await this.deleteClusterContent(subscriptionId, id, true);
+    await this.store.delete("system", pending.key, pending.partition);
     return deleted;
+  }
+
+  /** where a deletion of this cluster id stopped half-way (a crash, a store error), its children go now */
+  async finishPendingDeletion(subscriptionId: string, id: string): Promise<void> {
+    const pending = await this.store.get("system", `deleting:${keyOf(id)}`, partitionOf(subscriptionId));
+    if (!pending) return;
+    await this.deleteClusterContent(subscriptionId, id, true);
+    await this.store.delete("system", pending.key, pending.partition, pending.etag).catch(() => false);
   }
 
   /**
@@ -296,18 +317,6 @@ export class Repository {
     return this.page<AssignmentRecord>(await this.store.list({ kind: "assignment", partition: partitionOf(subscriptionId), parent }, { limit, continuation }));
   }
 
-  /** every assignment of a subscription, all pages (assignments are few: a handful per scope) */
-  async allAssignments(subscriptionId: string): Promise<Versioned<AssignmentRecord>[]> {
-    const out: Versioned<AssignmentRecord>[] = [];
-    let continuation: string | undefined;
-    do {
-      const page = await this.listAssignments(subscriptionId, undefined, 200, continuation);
-      out.push(...page.items);
-      continuation = page.continuation;
-    } while (continuation !== undefined);
-    return out;
-  }
-
   private statusEnvelope(subscriptionId: string, assignmentKey: string): Envelope {
     return { kind: "assignmentStatus", key: assignmentKey, partition: partitionOf(subscriptionId), parent: "" };
   }
@@ -358,6 +367,14 @@ export class Repository {
         if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
       }
     }
+  }
+
+  /** a work item that failed waits until `retryAt`; a touch meanwhile (a new change) wins and resets it */
+  async deferClusterWork(doc: StoredDocument, attempts: number, retryAt: number): Promise<void> {
+    const next: NewDocument = { kind: doc.kind, key: doc.key, partition: doc.partition, parent: doc.parent, schemaVersion: doc.schemaVersion, body: { ...doc.body, attempts, retryAt } };
+    await this.store.replace(next, doc.etag).catch((err: unknown) => {
+      if (!(err instanceof StorePreconditionFailedError)) throw err;
+    });
   }
 
   /** retires a work item unless it was touched since it was read */

@@ -20,7 +20,7 @@ import type { ChangeBus } from "../domain/changes.js";
 import type { Repository, Versioned } from "../domain/repository.js";
 import type { AssignmentRecord, AssignmentStatus, ComplianceSummary } from "../domain/types.js";
 import type { Clock } from "../ports/clock.js";
-import { StorePreconditionFailedError, StoreConflictError, type Store } from "../store/port.js";
+import { StorePreconditionFailedError, StoreConflictError, type Store, type StoredDocument } from "../store/port.js";
 import { Lease } from "./lease.js";
 
 /**
@@ -74,6 +74,13 @@ class HookFailure extends Error {
 
 /** how long the Location of a finished deletion answers 200 */
 const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
+
+const MAX_RETRY_DELAY_MS = 600_000;
+
+/** the back-off an outbox item carries after failures (a cluster PUT's touch resets it) */
+function outboxRetry(body: Record<string, unknown>): { attempts: number; at: number } {
+  return { attempts: typeof body.attempts === "number" ? body.attempts : 0, at: typeof body.retryAt === "number" ? body.retryAt : 0 };
+}
 
 const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
 
@@ -165,7 +172,7 @@ export class AssignmentReconciler {
       assignmentsDeleted: 0,
       summariesWritten: 0,
     };
-    if (!(await this.lease.acquire())) return report;
+    if (!(await this.lease.keep())) return report;
     report.ran = true;
     // rollouts advance one batch per assignment per round, the outbox is drained between rounds:
     // a cluster registering during a long rollout still gets its configurations at once. Every batch
@@ -174,7 +181,7 @@ export class AssignmentReconciler {
       if (!(await this.drainOutbox(report))) return report;
       let more = false;
       for (const assignment of await this.allAssignments()) {
-        if (!(await this.lease.acquire())) return report;
+        if (!(await this.lease.keep())) return report;
         if ((await this.rolloutBatch(assignment, report)) === "more") more = true;
       }
       if (!more) break;
@@ -187,7 +194,13 @@ export class AssignmentReconciler {
 
   /** whether any rollout or outbox item is waiting (for settle) */
   private async pending(): Promise<boolean> {
-    if ((await this.store.scan({ kind: "clusterWork" }, { limit: 1 })).items.length > 0) return true;
+    const now = this.clock.now();
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.scan({ kind: "clusterWork" }, { limit: 200, continuation });
+      if (page.items.some((item) => outboxRetry(item.body).at <= now)) return true;
+      continuation = page.continuation;
+    } while (continuation !== undefined);
     for (const a of await this.allAssignments()) {
       const status = await this.repo.getAssignmentStatus(a.record.subscriptionId, a.record.id);
       if (!status || status.record.generation !== a.record.generation || status.record.state !== "Completed" || a.record.deletion) return true;
@@ -195,9 +208,13 @@ export class AssignmentReconciler {
     return false;
   }
 
-  /** every assignment, or those of one subscription; an unreadable one is logged and left out, not fatal */
-  private async allAssignments(subscriptionId?: string): Promise<Versioned<AssignmentRecord>[]> {
-    const out: Versioned<AssignmentRecord>[] = [];
+  /**
+   * Every assignment, or those of one subscription; an unreadable one is logged and left out, not
+   * fatal (`complete` says whether any was left out).
+   */
+  private async allAssignments(subscriptionId?: string): Promise<Versioned<AssignmentRecord>[] & { complete?: boolean }> {
+    const out: Versioned<AssignmentRecord>[] & { complete?: boolean } = [];
+    out.complete = true;
     let continuation: string | undefined;
     do {
       const page =
@@ -208,6 +225,7 @@ export class AssignmentReconciler {
         try {
           out.push(await this.repo.decodeAssignment(doc));
         } catch (err) {
+          out.complete = false;
           this.log("could not read a configuration assignment", { resourceId: doc.key, err });
         }
       }
@@ -222,15 +240,18 @@ export class AssignmentReconciler {
    * removal may free the name for another assignment of the subscription: the cluster goes back to
    * the outbox so that one gets its turn.
    */
-  private async apply(a: Versioned<AssignmentRecord>, clusterId: string, report: ReconcileReport, siblings?: Versioned<AssignmentRecord>[]): Promise<ApplyOutcome | "failed"> {
-    const stillCurrent = async () => (await this.repo.getAssignment(a.record.subscriptionId, a.record.id))?.etag === a.etag;
+  private async apply(a: Versioned<AssignmentRecord>, clusterId: string, report: ReconcileReport, siblings: () => Promise<Versioned<AssignmentRecord>[]>): Promise<ApplyOutcome | "failed"> {
+    // the generation, not the etag: a PUT that changed nothing rewrites the record but asks for nothing new
+    const stillCurrent = async () => {
+      const now = (await this.repo.getAssignment(a.record.subscriptionId, a.record.id))?.record;
+      return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
+    };
     try {
       const outcome = await applyAssignment(this.deps, a.record, clusterId, stillCurrent);
       report.outcomes[outcome]++;
       if (outcome === "removed") {
-        const others = siblings ?? (await this.allAssignments(a.record.subscriptionId));
         const name = a.record.spec.configurationName.toLowerCase();
-        if (others.some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
+        if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
           await this.repo.touchClusterWork(a.record.subscriptionId, clusterId);
         }
       }
@@ -238,42 +259,57 @@ export class AssignmentReconciler {
     } catch (err) {
       report.failures++;
       this.log("could not apply a configuration assignment to a cluster", { resourceId: a.record.id, clusterId, err });
-      // the outbox tries it again on later passes (an item that keeps failing stays there, logged)
-      await this.repo.touchClusterWork(a.record.subscriptionId, clusterId).catch(() => undefined);
       return "failed";
     }
+  }
+
+  /** the subscription's assignments, read once per batch and only if asked */
+  private lazyAssignments(subscriptionId: string): () => Promise<Versioned<AssignmentRecord>[]> {
+    let loaded: Promise<Versioned<AssignmentRecord>[]> | undefined;
+    return () => (loaded ??= this.allAssignments(subscriptionId));
   }
 
   // 1. the outbox of changed clusters ----------------------------------------------------------
 
   /** false when the lease was lost */
   private async drainOutbox(report: ReconcileReport): Promise<boolean> {
-    const bySubscription = new Map<string, Versioned<AssignmentRecord>[]>();
+    const bySubscription = new Map<string, Versioned<AssignmentRecord>[] & { complete?: boolean }>();
     let continuation: string | undefined;
     do {
       // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
       const page = await this.store.scan({ kind: "clusterWork" }, { limit: this.options.batchSize, continuation });
       for (const item of page.items) {
+        const retry = outboxRetry(item.body);
+        if (retry.at > this.clock.now()) continue; // backing off after failures
         let assignments = bySubscription.get(item.partition);
         if (!assignments) {
           assignments = await this.allAssignments(item.partition);
           bySubscription.set(item.partition, assignments);
         }
         const before = await this.store.get("cluster", item.key, item.partition);
-        let failed = false;
-        for (const a of assignments) if ((await this.apply(a, item.key, report, assignments)) === "failed") failed = true;
-        // retired only when the cluster did not change while it was applied (and the item was not touched):
-        // a cluster PUT that crashed before its second touch cannot slip through
+        const outcomes: Array<ApplyOutcome | "failed"> = [];
+        for (const a of assignments) outcomes.push(await this.apply(a, item.key, report, async () => assignments));
+        if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
         const after = await this.store.get("cluster", item.key, item.partition);
-        if (!failed && before?.etag === after?.etag) await this.repo.retireClusterWork(item);
+        if (outcomes.includes("failed") || assignments.complete === false) await this.backOff(item, retry.attempts + 1);
+        // retired only when every assignment was applied with its current version, the cluster did not change
+        // meanwhile, and the item was not touched since it was read (retirement is by etag)
+        else if (!outcomes.includes("stale") && before?.etag === after?.etag) await this.repo.retireClusterWork(item);
         report.clustersFromOutbox++;
         this.dirty.add(item.partition);
         await this.slicer.maybeYield();
       }
       continuation = page.continuation;
-      if (!(await this.lease.acquire())) return false;
+      if (!(await this.lease.keep())) return false;
     } while (continuation !== undefined);
     return true;
+  }
+
+  /** an item that failed waits 2, 4, 8 … seconds (at most 10 minutes); logged at 1, 2, 4, 8 … attempts */
+  private async backOff(item: StoredDocument, attempts: number): Promise<void> {
+    const delay = Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** Math.min(attempts, 20));
+    if ((attempts & (attempts - 1)) === 0) this.log("cluster left in the assignment outbox after a failure", { clusterId: item.key, attempts, retryInMs: delay });
+    await this.repo.deferClusterWork(item, attempts, this.clock.now() + delay);
   }
 
   // 2. rollouts --------------------------------------------------------------------------------
@@ -315,8 +351,11 @@ export class AssignmentReconciler {
       if (status.record.state === "Completed") return (await this.finishDeletion(found, report)) ? "more" : "done";
       const page = await this.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, this.options.batchSize, status.record.cursor);
       let failed = 0;
+      const siblings = this.lazyAssignments(a.subscriptionId);
       for (const doc of page.items) {
-        const outcome = await this.apply(found, doc.key, report);
+        const outcome = await this.apply(found, doc.key, report, siblings);
+        // the outbox tries a failed cluster again later, with back-off
+        if (outcome === "failed") await this.repo.touchClusterWork(a.subscriptionId, doc.key).catch(() => undefined);
         // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
         if (outcome === "stale") return "more";
         if (outcome === "failed") failed++;

@@ -94,6 +94,45 @@ t.test("a clash the user resolves is taken up; an unreadable cluster fails alone
   await server.reconciler.runOnce();
   const taken = await configurationOf("rg-clash", "x1");
   t.match(taken.json.managedBy, /configurationAssignments\/clash$/, "once the user deleted theirs, the assignment's is created");
+
+  // the failed cluster waits in the outbox, backing off; settling does not wait for it
+  const item = await server.store.inner.get("clusterWork", keyOf(clusterPath("x2", SUB, "rg-clash")), SUB);
+  t.ok(typeof item?.body.retryAt === "number" && (item.body.attempts as number) >= 1, "x2 is in the outbox with a back-off");
+  await server.reconciler.settle(5000);
+
+  // repaired, and a PUT of the Failed assignment (same body) tries again, as ARM expects
+  const damaged = await server.store.inner.get("cluster", keyOf(clusterPath("x2", SUB, "rg-clash")), SUB);
+  if (!damaged) throw new Error("x2 missing");
+  await server.store.inner.replace({ ...x2 }, damaged.etag);
+  const again = await request(withApi(assignmentPath("clash", "rg-clash")), { method: "PUT", body: assignmentBody() });
+  t.equal(again.json.properties.rollout.generation, 2, "a new rollout");
+  await server.reconciler.settle();
+  const healed = (await request(withApi(assignmentPath("clash", "rg-clash")))).json.properties;
+  t.equal(healed.provisioningState, "Succeeded");
+  t.equal((await configurationOf("rg-clash", "x2")).status, 200, "x2 got its configuration");
+});
+
+t.test("a PUT that changes nothing does not stop the outbox; a deletion that stopped half-way is finished by a retry", async (t) => {
+  await putCluster("rg-same", "m1");
+  t.equal((await request(withApi(assignmentPath("same", "rg-same")), { method: "PUT", body: assignmentBody() })).status, 201);
+  await server.reconciler.settle();
+  // a repeated PUT rewrites the record (new etag) with the same generation, then a cluster registers
+  const repeated = await request(withApi(assignmentPath("same", "rg-same")), { method: "PUT", body: assignmentBody() });
+  t.equal(repeated.json.properties.rollout.generation, 1);
+  await putCluster("rg-same", "m2");
+  await server.reconciler.settle();
+  t.equal((await configurationOf("rg-same", "m2")).status, 200, "the later cluster still gets it");
+
+  // a deletion that removed the cluster and then stopped: its children are still stored
+  const m1 = keyOf(clusterPath("m1", SUB, "rg-same"));
+  await server.store.inner.create({ kind: "system", key: `deleting:${m1}`, partition: SUB, parent: "deleting", schemaVersion: 1, body: { deleting: true } });
+  const cluster = await server.store.inner.get("cluster", m1, SUB);
+  await server.store.inner.delete("cluster", m1, SUB, cluster?.etag);
+  const left = await server.store.inner.list({ kind: "configuration", partition: SUB, parent: m1, includeDeleted: true }, { limit: 5 });
+  t.equal(left.items.length, 1, "a configuration was left behind");
+  t.equal((await request(withApi(clusterPath("m1", SUB, "rg-same"), CLUSTER_API), { method: "DELETE" })).status, 204, "the retried DELETE finds no cluster");
+  const after = await server.store.inner.list({ kind: "configuration", partition: SUB, parent: m1, includeDeleted: true }, { limit: 5 });
+  t.same(after.items, [], "and finishes the deletion");
 });
 
 interface Summary {

@@ -36,9 +36,10 @@ const PLAIN_BODIES: Record<string, string[][]> = {
   dataKey: [["createdAt", "kek", "wrapped"], ["dek"]],
   secretKey: [["createdAt", "kek", "wrapped"]],
   // migration records; per-cluster desired-state version markers (a counter, no customer data); job leases (replica name, expiry)
-  system: [["appliedAt", "description", "id"], ["version"], ["holder", "until"]],
+  // finished-operation records and pending cluster deletions (flags, no customer data)
+  system: [["appliedAt", "description", "id"], ["version"], ["holder", "until"], ["finished"], ["deleting"]],
   // the assignment reconciler's outbox: the key names the cluster, the body is a counter
-  clusterWork: [["touches"]],
+  clusterWork: [["touches"], ["attempts", "retryAt", "touches"]],
 };
 
 interface Adapter {
