@@ -176,7 +176,7 @@ export class AssignmentReconciler {
     report.ran = true;
     // rollouts advance one batch per assignment per round, the outbox is drained between rounds:
     // a cluster registering during a long rollout still gets its configurations at once. Every batch
-    // renews the lease first; a replica that lost it stops where it is.
+    // checks the lease first (renewing it once a third has passed); a replica that lost it stops where it is.
     for (;;) {
       if (!(await this.drainOutbox(report))) return report;
       let more = false;
