@@ -128,18 +128,24 @@ const readDocs = (dir: string) =>
     .sort()
     .map((f) => parse(fs.readFileSync(path.join(dir, f), "utf8")) as Record<string, any>);
 
+/** a temp dir, an agent key of `kind`, a stub serving CLUSTER, and a client for `clusterId` trusting it; all cleaned up */
+async function fixture(test: Pick<typeof t, "teardown">, kind: AgentKeyKind, clusterId = CLUSTER) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "agent-local-"));
+  test.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const { privateKeyPem, publicKeyB64 } = generateAgentKey(kind);
+  const privateKey = loadAgentKey(privateKeyPem);
+  const stub = await startStub(path.join(tmp, "tls"), publicKeyB64);
+  const client = new AgentClient({ serviceUrl: stub.url, clusterId, privateKey, ca: stub.ca });
+  test.teardown(async () => {
+    client.close();
+    await stub.close();
+  });
+  return { tmp, publicKeyB64, privateKey, stub, client };
+}
+
 for (const kind of ["ec", "rsa"] as const) {
   t.test(`runOnce against the stub (${kind} key)`, async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "agent-local-"));
-    t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-    const { privateKeyPem, publicKeyB64 } = generateAgentKey(kind);
-    const privateKey = loadAgentKey(privateKeyPem);
-    const stub = await startStub(path.join(tmp, "tls"), publicKeyB64);
-    const client = new AgentClient({ serviceUrl: stub.url, clusterId: CLUSTER, privateKey, ca: stub.ca });
-    t.teardown(async () => {
-      client.close();
-      await stub.close();
-    });
+    const { tmp, publicKeyB64, privateKey, stub, client } = await fixture(t, kind);
     const outDir = path.join(tmp, "out");
     const events: AppliedEvent[] = [];
     const agent = new Agent({ client, privateKey, outDir, onApplied: (e) => events.push(e) });
@@ -231,35 +237,18 @@ for (const kind of ["ec", "rsa"] as const) {
 }
 
 t.test("a token for another cluster is refused with a status-carrying error", async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "agent-local-"));
-  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const { privateKeyPem, publicKeyB64 } = generateAgentKey("ec");
-  const stub = await startStub(path.join(tmp, "tls"), publicKeyB64);
-  const client = new AgentClient({ serviceUrl: stub.url, clusterId: `${CLUSTER}x`, privateKey: loadAgentKey(privateKeyPem), ca: stub.ca });
-  t.teardown(async () => {
-    client.close();
-    await stub.close();
-  });
+  const { privateKey, stub, client } = await fixture(t, "ec", `${CLUSTER}x`);
   const err = await client.poll({ waitSeconds: 0 }).catch((e: unknown) => e);
   t.ok(err instanceof AgentHttpError);
   t.equal((err as AgentHttpError).status, 401, "sub does not match the cluster the stub serves");
   t.match((err as AgentHttpError).body, /error/);
-  const untrusted = new AgentClient({ serviceUrl: stub.url, clusterId: CLUSTER, privateKey: loadAgentKey(privateKeyPem) });
+  const untrusted = new AgentClient({ serviceUrl: stub.url, clusterId: CLUSTER, privateKey });
   t.teardown(() => untrusted.close());
   await t.rejects(untrusted.poll({ waitSeconds: 0 }), "the self-signed certificate is not trusted without --ca");
 });
 
 t.test("run() heartbeats first, applies, and stops on abort", async (t) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "agent-local-"));
-  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const { privateKeyPem, publicKeyB64 } = generateAgentKey("rsa");
-  const privateKey = loadAgentKey(privateKeyPem);
-  const stub = await startStub(path.join(tmp, "tls"), publicKeyB64);
-  const client = new AgentClient({ serviceUrl: stub.url, clusterId: CLUSTER, privateKey, ca: stub.ca });
-  t.teardown(async () => {
-    client.close();
-    await stub.close();
-  });
+  const { tmp, privateKey, stub, client } = await fixture(t, "rsa");
   stub.publish({ generation: 1, pollIntervalSeconds: 1, configurations: [cfg("looped", 1)] });
   const controller = new AbortController();
   const agent = new Agent({
