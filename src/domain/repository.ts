@@ -170,9 +170,7 @@ export class Repository {
    */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
     const pending: NewDocument = { kind: "system", key: `deleting:${keyOf(id)}`, partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
-    await this.store.create(pending).catch((err: unknown) => {
-      if (!(err instanceof StoreConflictError)) throw err;
-    });
+    await this.createIfAbsent(pending);
     let deleted: boolean;
     try {
       deleted = await this.store.delete("cluster", keyOf(id), partitionOf(subscriptionId), etag);
@@ -221,20 +219,34 @@ export class Repository {
    * `clusterId` "*" marks a change of every cluster of the subscription (its Deleted cascade); a marker
    * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then).
    */
-  async bumpDesiredVersion(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
-    const e = this.markerEnvelope(subscriptionId, clusterId === "*" ? "*" : keyOf(clusterId));
+  bumpDesiredVersion(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
+    return this.increment(this.markerEnvelope(subscriptionId, clusterId === "*" ? "*" : keyOf(clusterId)), "version", expiresAt);
+  }
+
+  /**
+   * A plain document holding one counter: created at 1 or incremented, under optimistic concurrency
+   * (a lost race reads again); every increment changes the document's etag. Returns the new value.
+   */
+  private async increment(e: Envelope, field: string, expiresAt?: number): Promise<number> {
     for (;;) {
       const current = await this.store.get(e.kind, e.key, e.partition);
-      const version = (typeof current?.body.version === "number" ? current.body.version : 0) + 1;
-      const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { version }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
+      const value = (typeof current?.body[field] === "number" ? current.body[field] : 0) + 1;
+      const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { [field]: value }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
       try {
         if (current) await this.store.replace(doc, current.etag);
         else await this.store.create(doc);
-        return version;
+        return value;
       } catch (err) {
         if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
       }
     }
+  }
+
+  /** a plain flag document; one already there is left as it is */
+  private async createIfAbsent(doc: NewDocument): Promise<void> {
+    await this.store.create(doc).catch((err: unknown) => {
+      if (!(err instanceof StoreConflictError)) throw err;
+    });
   }
 
   /** every configuration of a cluster, tombstones included (the agent's view), all pages */
@@ -338,9 +350,7 @@ export class Repository {
   /** a finished asynchronous operation, so that its Location answers "done" rather than "unknown" for a while */
   async recordFinishedOperation(subscriptionId: string, operationId: string, expiresAt: number): Promise<void> {
     const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true }, expiresAt };
-    await this.store.create(doc).catch((err: unknown) => {
-      if (!(err instanceof StoreConflictError)) throw err;
-    });
+    await this.createIfAbsent(doc);
   }
 
   async operationFinished(subscriptionId: string, operationId: string): Promise<boolean> {
@@ -355,18 +365,8 @@ export class Repository {
    * etag, so a reconciler that read the cluster before this write cannot retire the item.
    */
   async touchClusterWork(subscriptionId: string, clusterId: string): Promise<void> {
-    const envelope: Envelope = { kind: "clusterWork", key: keyOf(clusterId), partition: partitionOf(subscriptionId), parent: "" };
-    for (;;) {
-      const current = await this.store.get(envelope.kind, envelope.key, envelope.partition);
-      const doc: NewDocument = { ...envelope, schemaVersion: SCHEMA_VERSION, body: { touches: (typeof current?.body.touches === "number" ? current.body.touches : 0) + 1 } };
-      try {
-        if (current) await this.store.replace(doc, current.etag);
-        else await this.store.create(doc);
-        return;
-      } catch (err) {
-        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
-      }
-    }
+    // the counter replaces the whole body: a touch also clears a failed item's back-off
+    await this.increment({ kind: "clusterWork", key: keyOf(clusterId), partition: partitionOf(subscriptionId), parent: "" }, "touches");
   }
 
   /** a work item that failed waits until `retryAt`; a touch meanwhile (a new change) wins and resets it */

@@ -208,13 +208,15 @@ export class AssignmentReconciler {
     return false;
   }
 
-  /**
-   * Every assignment, or those of one subscription; an unreadable one is logged and left out, not
-   * fatal (`complete` says whether any was left out).
-   */
-  private async allAssignments(subscriptionId?: string): Promise<Versioned<AssignmentRecord>[] & { complete?: boolean }> {
-    const out: Versioned<AssignmentRecord>[] & { complete?: boolean } = [];
-    out.complete = true;
+  /** every assignment, or those of one subscription; an unreadable one is logged and left out, not fatal */
+  private async allAssignments(subscriptionId?: string): Promise<Versioned<AssignmentRecord>[]> {
+    return (await this.readAssignments(subscriptionId)).items;
+  }
+
+  /** the same, saying whether any was left out (`complete`) */
+  private async readAssignments(subscriptionId?: string): Promise<{ items: Versioned<AssignmentRecord>[]; complete: boolean }> {
+    const items: Versioned<AssignmentRecord>[] = [];
+    let complete = true;
     let continuation: string | undefined;
     do {
       const page =
@@ -223,15 +225,15 @@ export class AssignmentReconciler {
           : await this.store.list({ kind: "assignment", partition: subscriptionId.toLowerCase() }, { limit: 200, continuation });
       for (const doc of page.items) {
         try {
-          out.push(await this.repo.decodeAssignment(doc));
+          items.push(await this.repo.decodeAssignment(doc));
         } catch (err) {
-          out.complete = false;
+          complete = false;
           this.log("could not read a configuration assignment", { resourceId: doc.key, err });
         }
       }
       continuation = page.continuation;
     } while (continuation !== undefined);
-    return out;
+    return { items, complete };
   }
 
   /**
@@ -273,7 +275,7 @@ export class AssignmentReconciler {
 
   /** false when the lease was lost */
   private async drainOutbox(report: ReconcileReport): Promise<boolean> {
-    const bySubscription = new Map<string, Versioned<AssignmentRecord>[] & { complete?: boolean }>();
+    const bySubscription = new Map<string, { items: Versioned<AssignmentRecord>[]; complete: boolean }>();
     let continuation: string | undefined;
     do {
       // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
@@ -281,17 +283,18 @@ export class AssignmentReconciler {
       for (const item of page.items) {
         const retry = outboxRetry(item.body);
         if (retry.at > this.clock.now()) continue; // backing off after failures
-        let assignments = bySubscription.get(item.partition);
-        if (!assignments) {
-          assignments = await this.allAssignments(item.partition);
-          bySubscription.set(item.partition, assignments);
+        let read = bySubscription.get(item.partition);
+        if (!read) {
+          read = await this.readAssignments(item.partition);
+          bySubscription.set(item.partition, read);
         }
+        const assignments = read.items;
         const before = await this.store.get("cluster", item.key, item.partition);
         const outcomes: Array<ApplyOutcome | "failed"> = [];
         for (const a of assignments) outcomes.push(await this.apply(a, item.key, report, async () => assignments));
         if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
         const after = await this.store.get("cluster", item.key, item.partition);
-        if (outcomes.includes("failed") || assignments.complete === false) await this.backOff(item, retry.attempts + 1);
+        if (outcomes.includes("failed") || !read.complete) await this.backOff(item, retry.attempts + 1);
         // retired only when every assignment was applied with its current version, the cluster did not change
         // meanwhile, and the item was not touched since it was read (retirement is by etag)
         else if (!outcomes.includes("stale") && before?.etag === after?.etag) await this.repo.retireClusterWork(item);
