@@ -4,6 +4,7 @@
  * would; the merged result is validated as a PUT; If-Match is honoured; a missing cluster is 404;
  * what the official ConnectedClusterPatch does not allow is refused with an ARM 400, nothing written.
  */
+import crypto from "node:crypto";
 import t from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client, type HttpResponse } from "../helpers/http.js";
@@ -153,4 +154,18 @@ t.test("PATCH of a missing cluster is 404; the request pipeline applies to PATCH
   t.equal(noVersion.json.error.code, "MissingApiVersionParameter");
   const anonymous = await request(url(name), { method: "PATCH", body: { tags: {} }, token: null });
   t.equal(anonymous.status, 401);
+});
+
+t.test("a PATCH is a write: a Warned subscription refuses it as it refuses a PUT", async (t) => {
+  const sub = crypto.randomUUID();
+  const path = withApi(clusterPath("c1", sub, RG), CLUSTER_API);
+  t.equal((await request(path, { method: "PUT", body: clusterBody() })).status, 201, "auto-registered on first write");
+  const warned = await request(`/subscriptions/${sub}?api-version=2.0`, {
+    method: "PUT",
+    body: { state: "Warned", registrationDate: new Date().toUTCString(), properties: { tenantId: server.identity.tenantId } },
+  });
+  t.equal(warned.status, 200, warned.text);
+  const res = await request(path, { method: "PATCH", body: { tags: { env: "prod" } } });
+  t.equal(res.status, 409, res.text);
+  t.equal(res.json.error.code, "ReadOnlyDisabledSubscription");
 });
