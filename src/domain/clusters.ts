@@ -7,7 +7,7 @@ import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../auth/principal.js";
-import { validateClusterPut } from "./validation/cluster.js";
+import { mergeClusterPatch, validateClusterPut, type ValidatedCluster } from "./validation/cluster.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -75,46 +75,79 @@ export class Clusters {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
       checkPutConditions(conditions, existing?.etag);
       const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record });
-      const previous = existing?.record;
-      const identity =
-        input.identityType === "SystemAssigned"
-          ? { type: "SystemAssigned" as const, principalId: previous?.identity.principalId ?? crypto.randomUUID(), tenantId: principal.tenantId }
-          : { type: "None" as const };
-      const record: ClusterRecord = {
-        id,
-        name: ref.name,
-        resourceGroup: ref.resourceGroup,
-        subscriptionId: ref.subscriptionId,
-        location: input.location,
-        tags: input.tags,
-        identity,
-        properties: {
-          // agent-reported and service-owned values survive a PUT; the user's replace everything else
-          ...(previous?.properties ?? { connectivityStatus: "Connecting" }),
-          agentPublicKeyCertificate: input.agentPublicKeyCertificate,
-          distribution: input.distribution,
-          infrastructure: input.infrastructure,
-          provisioningState: "Succeeded",
-        },
-        systemData: nextSystemData(previous?.systemData, actor),
-      };
-      // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
-      // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
-      const selectable = !previous || selectionChanged(previous, record);
-      if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
-      // a new registration starts clean, even where a deletion of the same id stopped half-way
-      if (!existing) await this.repo.finishPendingDeletion(ref.subscriptionId, id);
-      const saved = await this.repo.writeCluster(record, existing?.etag);
-      if (selectable) {
-        await this.repo.touchClusterWork(ref.subscriptionId, id);
-        this.wakeReconciler();
-      }
-      // a replaced agent key stops working at once: the agent-facing caches drop this cluster
-      if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
-        await announce(this.repo, this.bus, ref.subscriptionId, id, "identity");
-      }
-      return { created: existing === undefined, saved: this.current(saved) };
+      return this.write(principal, ref, existing, input, actor);
     });
+  }
+
+  /**
+   * ConnectedCluster_Update: the patch is merged onto the stored resource and the result is validated
+   * and written exactly as a PUT of it would be (`checkPutBody` is the PUT's schema, then the PUT's
+   * rules), so a re-tag re-evaluates assignments like a PUT does.
+   */
+  async patch(
+    principal: Principal,
+    ref: ClusterRef,
+    patch: Record<string, unknown>,
+    conditions: Conditions,
+    actor: WriteActor,
+    checkPutBody: (body: Record<string, unknown>) => void,
+  ): Promise<Versioned<ClusterRecord>> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    return withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      if (!existing) throw this.notFound(ref);
+      // an existing resource: If-Match must match, If-None-Match "*" fails, as for a PUT
+      checkPutConditions(conditions, existing.etag);
+      const merged = mergeClusterPatch(existing.record, patch);
+      checkPutBody(merged);
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: existing.record });
+      return (await this.write(principal, ref, existing, input, actor)).saved;
+    });
+  }
+
+  /** the one write path of PUT and PATCH: the record, the assignments' outbox, the agent-facing caches */
+  private async write(principal: Principal, ref: ClusterRef, existing: Versioned<ClusterRecord> | undefined, input: ValidatedCluster, actor: WriteActor) {
+    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const previous = existing?.record;
+    const identity =
+      input.identityType === "SystemAssigned"
+        ? { type: "SystemAssigned" as const, principalId: previous?.identity.principalId ?? crypto.randomUUID(), tenantId: principal.tenantId }
+        : { type: "None" as const };
+    const record: ClusterRecord = {
+      id,
+      name: ref.name,
+      resourceGroup: ref.resourceGroup,
+      subscriptionId: ref.subscriptionId,
+      location: input.location,
+      tags: input.tags,
+      identity,
+      properties: {
+        // agent-reported and service-owned values survive a PUT; the user's replace everything else
+        ...(previous?.properties ?? { connectivityStatus: "Connecting" }),
+        agentPublicKeyCertificate: input.agentPublicKeyCertificate,
+        distribution: input.distribution,
+        infrastructure: input.infrastructure,
+        provisioningState: "Succeeded",
+      },
+      systemData: nextSystemData(previous?.systemData, actor),
+    };
+    // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
+    // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
+    const selectable = !previous || selectionChanged(previous, record);
+    if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
+    // a new registration starts clean, even where a deletion of the same id stopped half-way
+    if (!existing) await this.repo.finishPendingDeletion(ref.subscriptionId, id);
+    const saved = await this.repo.writeCluster(record, existing?.etag);
+    if (selectable) {
+      await this.repo.touchClusterWork(ref.subscriptionId, id);
+      this.wakeReconciler();
+    }
+    // a replaced agent key stops working at once: the agent-facing caches drop this cluster
+    if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
+      await announce(this.repo, this.bus, ref.subscriptionId, id, "identity");
+    }
+    return { created: existing === undefined, saved: this.current(saved) };
   }
 
   /** 200 when it existed (its configurations go with it), 204 when not */

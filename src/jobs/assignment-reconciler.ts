@@ -1,7 +1,7 @@
 /**
  * Carries configuration assignments to clusters, every `intervalMs` and whenever this process is told
  * there is work (wake):
- * 1. changed clusters (the outbox the cluster PUT writes): every assignment of the subscription is
+ * 1. changed clusters (the outbox the cluster PUT and PATCH write): every assignment of the subscription is
  *    applied to each, so a cluster registered later, or whose tags changed, gets (or loses) its
  *    configurations;
  * 2. rollouts: an assignment whose generation differs from its status is applied to the clusters of

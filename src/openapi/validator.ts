@@ -1,5 +1,5 @@
 /**
- * Request-body validation compiled from openapi/: each PUT operation's body schema becomes one ajv
+ * Request-body validation compiled from openapi/: each PUT or PATCH operation's body schema becomes one ajv
  * validator. Failures become one ARM error whose target names the offending property.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
@@ -31,15 +31,20 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
 
 let validators: Map<string, ValidateFunction> | undefined;
 
-/** "/properties/operatorScope" -> "properties.operatorScope"; a missing property is named itself */
+/** a property name as the caller sent it, cut short: it is submitted text */
+const quoted = (name: string): string => (name.length > 80 ? `${name.slice(0, 80)}...` : name);
+
+/** "/properties/operatorScope" -> "properties.operatorScope"; a missing or refused property is named itself */
 function targetOf(error: ErrorObject): string {
   const base = error.instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
-  const missing = error.keyword === "required" ? String((error.params as { missingProperty?: string }).missingProperty ?? "") : "";
-  return [base, missing].filter(Boolean).join(".") || "body";
+  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  const named = error.keyword === "required" ? params.missingProperty : error.keyword === "additionalProperties" ? params.additionalProperty : undefined;
+  return [base, quoted(String(named ?? ""))].filter(Boolean).join(".") || "body";
 }
 
 function messageOf(error: ErrorObject, target: string): string {
   if (error.keyword === "required") return `The property '${target}' is required.`;
+  if (error.keyword === "additionalProperties") return `The property '${target}' cannot be set in this request: it is read-only or not part of the operation's schema.`;
   if (error.keyword === "enum") {
     const allowed = (error.params as { allowedValues?: unknown[] }).allowedValues ?? [];
     return `The value of '${target}' must be one of: ${allowed.map(String).join(", ")}.`;

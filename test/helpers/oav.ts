@@ -15,6 +15,9 @@ export const REFERENCE_ROOT = path.resolve(import.meta.dirname, "../fixtures/azu
 const KC = "specification/kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration";
 export const SCC_2024 = path.join(REFERENCE_ROOT, KC, "sourceControlConfigurations/stable/2024-11-01/kubernetesconfiguration.json");
 export const SCC_2021 = path.join(REFERENCE_ROOT, KC, "stable/2021-03-01/kubernetesconfiguration.json");
+const HK = "specification/hybridkubernetes/resource-manager/Microsoft.Kubernetes/stable";
+/** the official connectedClusters swagger of an api-version we serve (2021-10-01, 2024-01-01) */
+export const connectedClustersSpec = (version: "2021-10-01" | "2024-01-01"): string => path.join(REFERENCE_ROOT, HK, version, "connectedClusters.json");
 
 export interface OavReport {
   exitCode: number;

@@ -46,6 +46,10 @@ const ALLOWED: Record<string, { documents: ArmDocument[]; reason: string }> = {
     documents: ["sourceControlConfigurations"],
     reason: "configurationProtectedSettings is a name-value map by contract (reference swagger and SDK), so it needs additionalProperties.",
   },
+  PatchIdentityProperty: {
+    documents: ["connectedClusters"],
+    reason: "The official hybridkubernetes ConnectedClusterPatch (2021-10-01, 2024-01-01) has no identity, so its SDK cannot send one; PATCH takes what that schema allows and identity changes go through PUT.",
+  },
   APIVersionPattern: {
     documents: ["subscriptions"],
     reason: "Subscription lifecycle is the RPC contract's own route (api-version 2.0), not a resource type with a date api-version.",

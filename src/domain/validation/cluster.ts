@@ -80,3 +80,34 @@ export function validateClusterPut(input: ClusterInput): ValidatedCluster {
     infrastructure: typeof props.infrastructure === "string" ? props.infrastructure : undefined,
   };
 }
+
+/** the PUT body that would set what the caller owns of a stored cluster (read-only values left out) */
+function putBodyOf(record: ClusterRecord): Record<string, unknown> {
+  const { agentPublicKeyCertificate, distribution, infrastructure } = record.properties;
+  return {
+    location: record.location,
+    identity: { type: record.identity.type },
+    ...(record.tags !== undefined ? { tags: record.tags } : {}),
+    properties: {
+      agentPublicKeyCertificate,
+      ...(distribution !== undefined ? { distribution } : {}),
+      ...(infrastructure !== undefined ? { infrastructure } : {}),
+    },
+  };
+}
+
+/**
+ * A PATCH (already checked against ConnectedClusterPatch: which members may be patched is the schema's
+ * rule, not this function's) merged onto the stored cluster, as the PUT body it amounts to. ARM PATCH
+ * semantics: `tags` replaces the tag set as a whole; each member of `properties` replaces its value.
+ * The result goes through the PUT's schema and validateClusterPut, like any PUT.
+ */
+export function mergeClusterPatch(existing: ClusterRecord, patch: Record<string, unknown>): Record<string, unknown> {
+  const base = putBodyOf(existing);
+  const patchProps = (patch.properties ?? {}) as Record<string, unknown>;
+  return {
+    ...base,
+    ...(patch.tags !== undefined ? { tags: patch.tags } : {}),
+    properties: { ...(base.properties as Record<string, unknown>), ...patchProps },
+  };
+}

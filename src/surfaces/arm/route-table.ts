@@ -13,14 +13,17 @@ import type { Principal } from "../../auth/principal.js";
 import type { Services } from "../services.js";
 import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
 
-export type HttpMethod = "GET" | "PUT" | "DELETE";
+export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
+
+/** the methods whose JSON body is required and validated against the operation's schema */
+const BODY_METHODS: ReadonlySet<HttpMethod> = new Set<HttpMethod>(["PUT", "PATCH"]);
 
 export interface ArmCall {
   request: FastifyRequest;
   params: Record<string, string>;
   principal: Principal;
   apiVersion: string;
-  /** the parsed JSON body of a PUT, already validated against the operation's schema */
+  /** the parsed JSON body of a PUT or PATCH, already validated against the operation's schema */
   body: Record<string, unknown>;
   conditions: Conditions;
   /** who wrote, for systemData */
@@ -69,7 +72,7 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
   const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
   let body: Record<string, unknown> = {};
-  if (route.method === "PUT") {
+  if (BODY_METHODS.has(route.method)) {
     body = requireJsonBody(request);
     validateRequestBody(route.operationId, body);
   }
