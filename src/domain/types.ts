@@ -44,7 +44,11 @@ export interface ClusterRecord {
     connectivityStatus: ConnectivityStatus;
     lastConnectivityTime?: string;
     provisioningState: "Succeeded" | "Failed" | "Canceled" | "Provisioning" | "Updating" | "Deleting" | "Accepted";
+    /** presentation only (never stored): set by the domain when the registered key may no longer be trusted */
+    agentKeyStatus?: "Compromised";
   };
+  /** fingerprints of agent keys once stored with their private half: never trusted again on this cluster */
+  compromisedAgentKeys?: string[];
   systemData: SystemData;
 }
 
