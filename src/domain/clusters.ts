@@ -85,8 +85,10 @@ export class Clusters {
     // retried past, a user's change is the caller's 412
     return withOptimisticRetry(false, async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
-      checkPutConditions(conditions, existing ? this.present(existing).etag : undefined);
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record });
+      const shown = existing ? this.present(existing) : undefined;
+      checkPutConditions(conditions, shown?.etag);
+      // read-only values are compared with what a GET showed (Offline, Expired), so a GET body PUT back passes
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: shown?.record });
       const previous = existing?.record;
       // a key once stored with its private half stays refused on this cluster, whatever is registered later
       const compromisedAgentKeys = previous ? compromisedFingerprints(previous) : [];

@@ -15,6 +15,7 @@ import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { ConnectedKubernetesClient } from "@azure/arm-hybridkubernetes";
 import { SignJWT } from "jose";
 import t from "tap";
 import { ChangeBus } from "../../src/domain/changes.js";
@@ -273,13 +274,20 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
       t.equal(res.json?.error?.code, "AgentKeyCompromised");
     }
 
-    // a PUT of the same key (GET, change a tag, PUT back) keeps it refused
+    // the official SDK (2.1.0 predates miscellaneousProperties) reads the state
+    const hk = new ConnectedKubernetesClient({ getToken: async () => ({ token: server.token, expiresOnTimestamp: Date.now() + 3600_000 }) }, SUB, {
+      endpoint: server.url,
+      tlsOptions: { ca: server.ca },
+      retryOptions: { maxRetries: 0 },
+    });
+    const viaSdk = await hk.connectedClusterOperations.get(RG, stolen[1]!.name);
+    t.equal(viaSdk.connectivityStatus, "Expired", "SDK: connectivityStatus");
+    t.equal(viaSdk.agentPublicKeyCertificate, spkiB64(stolen[1]!.pair.publicKey), "SDK: the public key");
+
+    // a PUT of the same key (the GET body as it came, a tag changed) keeps it refused
     const s0 = stolen[0]!;
     const current = await arm(`${clusterPath(s0.name)}?${CV}`);
-    const sameKeyPut = await arm(`${clusterPath(s0.name)}?${CV}`, {
-      method: "PUT",
-      body: clusterBody(current.json.properties.agentPublicKeyCertificate, { tags: { env: "changed" } }),
-    });
+    const sameKeyPut = await arm(`${clusterPath(s0.name)}?${CV}`, { method: "PUT", body: { ...current.json, tags: { env: "changed" } }, headers: { "if-match": current.headers.etag as string } });
     t.equal(sameKeyPut.status, 200, sameKeyPut.text);
     t.equal(sameKeyPut.json.properties.miscellaneousProperties?.agentKeyStatus, "Compromised", "the same key stays compromised");
     t.equal((await raw(`${agentBase(s0.name)}/configurations`, { token: await tokenWith(s0.pair.privateKey, clusterPath(s0.name)) })).status, 401);
