@@ -64,6 +64,14 @@ function jwkIsPrivate(text: string): boolean {
   }
 }
 
+function publicFromDer(der: Buffer, type: "spki" | "pkcs1"): crypto.KeyObject | undefined {
+  try {
+    return crypto.createPublicKey({ key: der, format: "der", type });
+  } catch {
+    return undefined;
+  }
+}
+
 const publicHalfOf = (found: crypto.KeyObject | "encrypted" | undefined): crypto.KeyObject | undefined =>
   found === undefined || found === "encrypted" ? undefined : crypto.createPublicKey(found);
 
@@ -100,48 +108,68 @@ export function inspectKeyMaterial(value: string): KeyMaterial {
   }
   const der = decodeBase64Strict(text);
   if (!der) return { holds: "nothing", reason: "it is neither PEM nor base64" };
+  // a DER that parses whole as a SubjectPublicKeyInfo holds nothing else (the common, stored case: first)
+  const spki = publicFromDer(der, "spki");
+  if (spki) return { holds: "public", key: spki };
   // base64 of a private DER, or of a PEM/OpenSSH text holding one
   const fromDer = privateFromDer(der);
   if (fromDer !== undefined) return { holds: "private", publicHalf: publicHalfOf(fromDer) };
   const decodedText = privateInText(der.toString("latin1"));
   if (decodedText) return decodedText;
-  for (const type of ["spki", "pkcs1"] as const) {
-    try {
-      return { holds: "public", key: crypto.createPublicKey({ key: der, format: "der", type }) };
-    } catch {
-      // next container type
-    }
-  }
+  const pkcs1 = publicFromDer(der, "pkcs1");
+  if (pkcs1) return { holds: "public", key: pkcs1 };
   return { holds: "nothing", reason: "it is not a public key (expected a SubjectPublicKeyInfo)" };
 }
 
 /** the one stored and returned form of a public key */
 export const normalizedPublicKey = (key: crypto.KeyObject): string => key.export({ format: "der", type: "spki" }).toString("base64");
 
-export const fingerprintOf = (key: crypto.KeyObject): string =>
-  crypto.createHash("sha256").update(key.export({ format: "der", type: "spki" })).digest("base64url").slice(0, 16);
+interface StoredKey {
+  key: crypto.KeyObject;
+  privateStored: boolean;
+  normalized: string;
+  fingerprint: string;
+}
+
+/** parsed stored values by their text: parsing and exporting a key costs ~0.1 ms each, and every GET shows one */
+const parsed = new Map<string, StoredKey>();
+const MAX_PARSED = 10_000;
 
 /** a stored value as the key it stands for: its public half even where the value (wrongly) held the private one */
-function storedKey(stored: string): { key: crypto.KeyObject; privateStored: boolean } {
+function storedKey(stored: string): StoredKey {
+  const cached = parsed.get(stored);
+  if (cached) return cached;
   const material = inspectKeyMaterial(stored);
-  if (material.holds === "public") return { key: material.key, privateStored: false };
-  if (material.holds === "private" && material.publicHalf) return { key: material.publicHalf, privateStored: true };
-  throw new Error("the stored agent key cannot be read");
+  let key: crypto.KeyObject;
+  if (material.holds === "public") key = material.key;
+  else if (material.holds === "private" && material.publicHalf) key = material.publicHalf;
+  else throw new Error("the stored agent key cannot be read");
+  const der = key.export({ format: "der", type: "spki" });
+  const entry: StoredKey = {
+    key,
+    privateStored: material.holds === "private",
+    normalized: der.toString("base64"),
+    fingerprint: crypto.createHash("sha256").update(der).digest("base64url").slice(0, 16),
+  };
+  if (parsed.size >= MAX_PARSED) parsed.clear();
+  parsed.set(stored, entry);
+  return entry;
 }
 
 /** the fingerprints of the keys this cluster ever had stored with their private half, the current one included */
 export function compromisedFingerprints(record: ClusterRecord): string[] {
   const listed = record.compromisedAgentKeys ?? [];
   const current = storedKey(record.properties.agentPublicKeyCertificate);
-  const fingerprint = fingerprintOf(current.key);
-  return current.privateStored && !listed.includes(fingerprint) ? [...listed, fingerprint] : listed;
+  return current.privateStored && !listed.includes(current.fingerprint) ? [...listed, current.fingerprint] : listed;
 }
+
+/** the stored value in its normalized public form (base64 DER SubjectPublicKeyInfo), whatever was stored */
+export const presentedKey = (stored: string): string => storedKey(stored).normalized;
 
 /** the cluster's agent key, and whether it may be trusted */
 export function agentKeyOf(record: ClusterRecord): AgentKey {
-  const { key, privateStored } = storedKey(record.properties.agentPublicKeyCertificate);
+  const { key, privateStored, fingerprint } = storedKey(record.properties.agentPublicKeyCertificate);
   const rsa = key.asymmetricKeyType === "rsa";
-  const fingerprint = fingerprintOf(key);
   return {
     key,
     jwsAlg: rsa ? "RS256" : "ES256",
@@ -156,8 +184,7 @@ export function agentKeyOf(record: ClusterRecord): AgentKey {
  * compromised when the stored value held its private half. Undefined when nothing is to change.
  */
 export function remediatedCluster(record: ClusterRecord): { record: ClusterRecord; compromised: boolean } | undefined {
-  const { key, privateStored } = storedKey(record.properties.agentPublicKeyCertificate);
-  const normalized = normalizedPublicKey(key);
+  const { privateStored, normalized } = storedKey(record.properties.agentPublicKeyCertificate);
   if (!privateStored && normalized === record.properties.agentPublicKeyCertificate) return undefined;
   const compromisedAgentKeys = compromisedFingerprints(record);
   return {

@@ -12,7 +12,7 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ClusterRecord } from "./types.js";
-import { agentKeyOf, compromisedFingerprints, normalizedPublicKey } from "./agent-keys.js";
+import { agentKeyOf, compromisedFingerprints, presentedKey } from "./agent-keys.js";
 
 export interface ClusterRef {
   subscriptionId: string;
@@ -49,7 +49,7 @@ export class Clusters {
     const connectivityStatus = key.compromised ? "Expired" : silent ? "Offline" : p.connectivityStatus;
     const record: ClusterRecord = {
       ...found.record,
-      properties: { ...p, agentPublicKeyCertificate: normalizedPublicKey(key.key), connectivityStatus, ...(key.compromised ? { agentKeyStatus: "Compromised" as const } : {}) },
+      properties: { ...p, agentPublicKeyCertificate: presentedKey(p.agentPublicKeyCertificate), connectivityStatus, ...(key.compromised ? { agentKeyStatus: "Compromised" as const } : {}) },
     };
     return { ...found, record, etag: clusterEtag(record) };
   }
