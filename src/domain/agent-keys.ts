@@ -158,7 +158,7 @@ function storedKey(stored: string): StoredKey {
 
 /** the fingerprints of the keys this cluster ever had stored with their private half, the current one included */
 export function compromisedFingerprints(record: ClusterRecord): string[] {
-  const listed = record.compromisedAgentKeys ?? [];
+  const listed = record.properties.compromisedAgentKeys ?? [];
   const current = storedKey(record.properties.agentPublicKeyCertificate);
   return current.privateStored && !listed.includes(current.fingerprint) ? [...listed, current.fingerprint] : listed;
 }
@@ -175,7 +175,7 @@ export function agentKeyOf(record: ClusterRecord): AgentKey {
     jwsAlg: rsa ? "RS256" : "ES256",
     jweAlg: rsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW",
     fingerprint,
-    compromised: privateStored || (record.compromisedAgentKeys ?? []).includes(fingerprint),
+    compromised: privateStored || (record.properties.compromisedAgentKeys ?? []).includes(fingerprint),
   };
 }
 
@@ -188,7 +188,7 @@ export function remediatedCluster(record: ClusterRecord): { record: ClusterRecor
   if (!privateStored && normalized === record.properties.agentPublicKeyCertificate) return undefined;
   const compromisedAgentKeys = compromisedFingerprints(record);
   return {
-    record: { ...record, properties: { ...record.properties, agentPublicKeyCertificate: normalized }, ...(compromisedAgentKeys.length > 0 ? { compromisedAgentKeys } : {}) },
+    record: { ...record, properties: { ...record.properties, agentPublicKeyCertificate: normalized, ...(compromisedAgentKeys.length > 0 ? { compromisedAgentKeys } : {}) } },
     compromised: privateStored,
   };
 }

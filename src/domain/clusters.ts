@@ -111,8 +111,8 @@ export class Clusters {
           distribution: input.distribution,
           infrastructure: input.infrastructure,
           provisioningState: "Succeeded",
+          ...(compromisedAgentKeys.length > 0 ? { compromisedAgentKeys } : {}),
         },
-        ...(compromisedAgentKeys.length > 0 ? { compromisedAgentKeys } : {}),
         systemData: nextSystemData(previous?.systemData, actor),
       };
       // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it

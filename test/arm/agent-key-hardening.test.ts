@@ -268,7 +268,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     for (const s of stolen) {
       const stored = await repo.getCluster(SUB, clusterPath(s.name));
       t.equal(stored?.record.properties.agentPublicKeyCertificate, spkiB64(s.pair.publicKey), `${s.name}: stored value replaced by the public key`);
-      t.equal(stored?.record.compromisedAgentKeys?.length, 1, `${s.name}: the key is recorded as compromised`);
+      t.equal(stored?.record.properties.compromisedAgentKeys?.length, 1, `${s.name}: the key is recorded as compromised`);
       const res = await raw(`${agentBase(s.name)}/configurations`, { token: await tokenWith(s.pair.privateKey, clusterPath(s.name)) });
       t.equal(res.status, 401, `${s.name}: still refused once the stored value is public`);
       t.equal(res.json?.error?.code, "AgentKeyCompromised");
@@ -290,6 +290,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     const sameKeyPut = await arm(`${clusterPath(s0.name)}?${CV}`, { method: "PUT", body: { ...current.json, tags: { env: "changed" } }, headers: { "if-match": current.headers.etag as string } });
     t.equal(sameKeyPut.status, 200, sameKeyPut.text);
     t.equal(sameKeyPut.json.properties.miscellaneousProperties?.agentKeyStatus, "Compromised", "the same key stays compromised");
+    t.notMatch(sameKeyPut.text, /compromisedAgentKeys/, "the service-owned list is not shown");
     t.equal((await raw(`${agentBase(s0.name)}/configurations`, { token: await tokenWith(s0.pair.privateKey, clusterPath(s0.name)) })).status, 401);
 
     // a new key restores the agent; the old one stays refused, even registered again later
