@@ -30,6 +30,7 @@ export type KeyMaterial =
 /** labels and magic strings of private-key containers, wherever they occur in the text */
 const PRIVATE_MARKERS = /PRIVATE KEY|PuTTY-User-Key-File|openssh-key-v1/i;
 const PEM_BEGIN = /-----BEGIN [^-]+-----/g;
+const ONE_PEM_BLOCK = /^-----BEGIN ([A-Z0-9 ]+)-----[A-Za-z0-9+/=\s:,-]*?-----END \1-----$/;
 const DER_PRIVATE_TYPES = ["pkcs8", "pkcs1", "sec1"] as const;
 
 /** a private key parsed from DER of any container type; "encrypted" when it is one needing a passphrase */
@@ -99,7 +100,8 @@ export function inspectKeyMaterial(value: string): KeyMaterial {
   const inText = privateInText(text);
   if (inText) return inText;
   if (text.includes("-----BEGIN")) {
-    if ((text.match(PEM_BEGIN) ?? []).length !== 1) return { holds: "nothing", reason: "a PEM value must hold exactly one block" };
+    // one block and nothing around it: text outside the armour could be anything, a key included
+    if ((text.match(PEM_BEGIN) ?? []).length !== 1 || !ONE_PEM_BLOCK.test(text)) return { holds: "nothing", reason: "a PEM value must hold exactly one block and nothing else" };
     try {
       return { holds: "public", key: crypto.createPublicKey({ key: text, format: "pem" }) };
     } catch {
@@ -110,7 +112,14 @@ export function inspectKeyMaterial(value: string): KeyMaterial {
   if (!der) return { holds: "nothing", reason: "it is neither PEM nor base64" };
   // a DER that parses whole as a SubjectPublicKeyInfo holds nothing else (the common, stored case: first)
   const spki = publicFromDer(der, "spki");
-  if (spki) return { holds: "public", key: spki };
+  if (spki) {
+    // the parser ignores bytes after the key: only the whole value, in canonical DER, is a public key
+    const exact = spki.export({ format: "der", type: "spki" });
+    if (exact.equals(der)) return { holds: "public", key: spki };
+    const tail = der.subarray(exact.length);
+    if (privateFromDer(tail) !== undefined || privateInText(tail.toString("latin1"))) return { holds: "private", publicHalf: spki };
+    return { holds: "nothing", reason: "it holds more than one SubjectPublicKeyInfo in canonical DER" };
+  }
   // base64 of a private DER, or of a PEM/OpenSSH text holding one
   const fromDer = privateFromDer(der);
   if (fromDer !== undefined) return { holds: "private", publicHalf: publicHalfOf(fromDer) };
@@ -123,6 +132,14 @@ export function inspectKeyMaterial(value: string): KeyMaterial {
 
 /** the one stored and returned form of a public key */
 export const normalizedPublicKey = (key: crypto.KeyObject): string => key.export({ format: "der", type: "spki" }).toString("base64");
+
+/** how versions before this rule read a registered value: PEM (first block), or base64 DER SPKI with anything after it */
+function readLeniently(stored: string): crypto.KeyObject | undefined {
+  const text = stored.trim();
+  if (text.includes("-----BEGIN")) return derivePublicLeniently(text);
+  const der = decodeBase64Strict(text);
+  return der ? publicFromDer(der, "spki") : undefined;
+}
 
 interface StoredKey {
   key: crypto.KeyObject;
@@ -140,10 +157,12 @@ function storedKey(stored: string): StoredKey {
   const cached = parsed.get(stored);
   if (cached) return cached;
   const material = inspectKeyMaterial(stored);
-  let key: crypto.KeyObject;
+  let key: crypto.KeyObject | undefined;
   if (material.holds === "public") key = material.key;
-  else if (material.holds === "private" && material.publicHalf) key = material.publicHalf;
-  else throw new Error("the stored agent key cannot be read");
+  else if (material.holds === "private") key = material.publicHalf;
+  // stored by an older version, which read values leniently (bytes after the key ignored): read them so still
+  else key = readLeniently(stored);
+  if (!key) throw new Error("the stored agent key cannot be read");
   const der = key.export({ format: "der", type: "spki" });
   const entry: StoredKey = {
     key,

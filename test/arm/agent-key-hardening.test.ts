@@ -82,6 +82,7 @@ function privateForms(p: Pair): Array<[string, string]> {
     [`${p.kind} bundle: private then public`, `${pem(k, "pkcs8")}${p.publicKey.export({ format: "pem", type: "spki" }).toString()}`],
     [`${p.kind} private JWK`, JSON.stringify(k.export({ format: "jwk" }))],
     [`${p.kind} PKCS#8 PEM, label lower-cased`, pem(k, "pkcs8").replace(/PRIVATE KEY/g, "private key")],
+    [`${p.kind} DER SPKI with the PKCS#8 DER after it, base64`, Buffer.concat([p.publicKey.export({ format: "der", type: "spki" }), k.export({ format: "der", type: "pkcs8" })]).toString("base64")],
   ];
   if (p.kind === "rsa") forms.push([`rsa PKCS#1 PEM`, pem(k, "pkcs1")], [`rsa PKCS#1 DER base64`, derB64(k, "pkcs1")], [`rsa PKCS#1 PEM, encrypted (legacy)`, pem(k, "pkcs1", "aes-256-cbc")]);
   else forms.push([`ec SEC1 PEM`, pem(k, "sec1")], [`ec SEC1 DER base64`, derB64(k, "sec1")]);
@@ -122,6 +123,9 @@ t.test("inspectKeyMaterial: every private form is private, every public form pub
   const ed = crypto.generateKeyPairSync("ed25519");
   t.equal(inspectKeyMaterial(pem(ed.privateKey, "pkcs8")).holds, "private", "ed25519 PKCS#8 (private before unsupported)");
   t.equal(inspectKeyMaterial("not a key").holds, "nothing");
+  const pub = ec().publicKey;
+  t.equal(inspectKeyMaterial(`${pub.export({ format: "pem", type: "spki" }).toString()}\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg`).holds, "nothing", "text after a PEM block");
+  t.equal(inspectKeyMaterial(Buffer.concat([pub.export({ format: "der", type: "spki" }), Buffer.from([1, 2, 3, 4])]).toString("base64")).holds, "nothing", "bytes after a DER key");
   t.equal(inspectKeyMaterial(b64("hello world, this is text")).holds, "nothing");
 });
 
@@ -224,6 +228,9 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
       { name: "leaked-pkcs1", pair: rsa(), form: (p: Pair) => pem(p.privateKey, "pkcs1") },
     ];
     for (const s of stolen) await storeAsOldVersion(server, s.name, s.form(s.pair));
+    // a public key an older version stored as sent: PEM, with text after the block it ignored
+    const oldPem = ec();
+    await storeAsOldVersion(server, "old-pem", `${oldPem.publicKey.export({ format: "pem", type: "spki" }).toString()}\ncomment after the key\n`);
     const healthy = testAgent("ec");
     t.equal((await arm(`${clusterPath("healthy")}?${CV}`, { method: "PUT", body: clusterBody(healthy.publicKeyB64) })).status, 201);
 
@@ -242,6 +249,9 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     }
     const list = await arm(`/subscriptions/${SUB}/providers/Microsoft.Kubernetes/connectedClusters?${CV}`);
     t.notMatch(list.text, /PRIVATE/, "the subscription-wide list holds no private key");
+    const oldPemGet = await arm(`${clusterPath("old-pem")}?${CV}`);
+    t.equal(oldPemGet.json?.properties?.agentPublicKeyCertificate, spkiB64(oldPem.publicKey), "a PEM stored by an older version reads as the normalized key");
+    t.equal(oldPemGet.json?.properties?.miscellaneousProperties, undefined, "and is not compromised");
 
     // the start-up check: two replicas at once, then once more
     const logBefore = server.logs.length;
@@ -251,6 +261,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     const found = [...a.compromised, ...b.compromised].sort();
     t.same(found, stolen.map((s) => clusterPath(s.name).toLowerCase()).sort(), "each compromised cluster is handled exactly once across replicas");
     t.equal(a.failed + b.failed, 0);
+    t.equal(a.normalized + b.normalized, 1, "the PEM stored as sent is rewritten normalized, once");
     const again = await server.agentKeyAudit.run();
     t.same(again.compromised, [], "idempotent: a second run finds nothing");
     t.equal(again.normalized, 0);
@@ -283,6 +294,10 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     const viaSdk = await hk.connectedClusterOperations.get(RG, stolen[1]!.name);
     t.equal(viaSdk.connectivityStatus, "Expired", "SDK: connectivityStatus");
     t.equal(viaSdk.agentPublicKeyCertificate, spkiB64(stolen[1]!.pair.publicKey), "SDK: the public key");
+
+    const oldPemStored = await repo.getCluster(SUB, clusterPath("old-pem"));
+    t.equal(oldPemStored?.record.properties.agentPublicKeyCertificate, spkiB64(oldPem.publicKey), "the PEM stored as sent is stored normalized now");
+    t.equal(oldPemStored?.record.properties.compromisedAgentKeys, undefined);
 
     // a PUT of the same key (the GET body as it came, a tag changed) keeps it refused
     const s0 = stolen[0]!;
