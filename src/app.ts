@@ -6,6 +6,7 @@ import type https from "node:https";
 import os from "node:os";
 import { SecretsSweeper } from "./jobs/secrets-sweeper.js";
 import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignment-reconciler.js";
+import { AgentKeyAudit } from "./jobs/agent-key-audit.js";
 import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -98,6 +99,8 @@ export interface App {
   sweeper: SecretsSweeper;
   /** not started here: main.ts starts it, tests drive runOnce() / settle() */
   reconciler: AssignmentReconciler;
+  /** the start-up check of stored agent keys: main.ts runs it once after listen, tests call run() */
+  agentKeyAudit: AgentKeyAudit;
   readiness: Readiness;
 }
 
@@ -131,9 +134,17 @@ interface Built {
   sweeper: SecretsSweeper;
   changeWatcher: ChangeWatcher;
   reconciler: AssignmentReconciler;
+  agentKeyAudit: AgentKeyAudit;
 }
 
-export function buildServices(options: AppOptions, audit: PurgeAudit, log: (message: string, fields: Record<string, unknown>) => void = () => undefined): Built {
+type LeveledLog = (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
+
+export function buildServices(
+  options: AppOptions,
+  audit: PurgeAudit,
+  log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+  leveledLog: LeveledLog = (_level, message, fields) => log(message, fields),
+): Built {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
@@ -172,7 +183,8 @@ export function buildServices(options: AppOptions, audit: PurgeAudit, log: (mess
   const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
-  return { services, agentServices, sweeper, changeWatcher, reconciler };
+  const agentKeyAudit = new AgentKeyAudit(options.store, repo, bus, leveledLog);
+  return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -199,7 +211,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       options.metrics.purged.inc({ reason }, 1);
     },
   };
-  const { services, agentServices, sweeper, changeWatcher, reconciler } = buildServices(options, audit, (message, fields) => app.log.info(fields, message));
+  const { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit } = buildServices(
+    options,
+    audit,
+    (message, fields) => app.log.info(fields, message),
+    (level, message, fields) => app.log[level](fields, message),
+  );
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
@@ -215,5 +232,5 @@ export async function buildApp(options: AppOptions): Promise<App> {
     await reconciler.stop();
   });
   await app.ready();
-  return { app, services, agentServices, sweeper, changeWatcher, reconciler, readiness };
+  return { app, services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit, readiness };
 }

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
   const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
-  const { app, readiness, sweeper, changeWatcher, reconciler } = await buildApp({
+  const { app, readiness, sweeper, changeWatcher, reconciler, agentKeyAudit } = await buildApp({
     store,
     codec,
     agent: config.agent,
@@ -50,6 +50,9 @@ async function main(): Promise<void> {
   changeWatcher.start();
   // configuration assignments reach their clusters: one replica at a time (a lease), in bounded batches
   reconciler.start();
+  // stored agent keys that held their private half are rewritten and refused (the read paths refuse
+  // them already, so requests need not wait for this walk)
+  agentKeyAudit.run().catch((err: unknown) => app.log.error({ error: (err as Error).message }, "agent key check failed; it runs again at the next start"));
   app.log.info({ address, store: config.store.engine, auth: config.auth.mode }, "service listening");
   if (auth.devIdentity) {
     const tokenFile = await writeDevToken(config.dataDir, auth.devIdentity);

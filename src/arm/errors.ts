@@ -163,6 +163,20 @@ export const errors = {
   encryptionKeyRefused: () =>
     new ArmError(500, "EncryptionKeyUnavailable", "The key protecting this resource's data is not available. The service's operators have been alerted."),
 
+  /**
+   * AgentKeyCompromised: the cluster's registered agent key was once stored with its private half
+   * (src/domain/agent-keys.ts); tokens signed with it are refused until a new key is registered
+   */
+  agentKeyCompromised: () =>
+    new ArmError(
+      401,
+      "AgentKeyCompromised",
+      "The cluster's registered agent key is compromised: its private half was submitted to and stored by the service, so tokens signed with it are no longer accepted. Generate a new key pair on the cluster and register its public key with a PUT of the connected cluster.",
+      undefined,
+      undefined,
+      { "www-authenticate": 'Bearer error="invalid_token", error_description="the cluster\'s agent key is compromised; register a new key"' },
+    ),
+
   /** a valid agent token used on another cluster's endpoints */
   agentForbidden: () => new ArmError(403, "AuthorizationFailed", "The agent token was issued for another cluster; it may not access this one."),
 

@@ -3,12 +3,13 @@
  * agentPublicKeyCertificate (RS256 or ES256): sub = the cluster id, aud = the agent audience,
  * iat and exp at most 10 minutes apart. Verified tokens are remembered until they expire, so a poll
  * that changes nothing costs no signature check; the registered keys are remembered for a bounded
- * time and dropped at once when this process changes or deletes the cluster.
+ * time and dropped at once when this process changes or deletes the cluster. A key once stored with
+ * its private half (compromised, src/domain/agent-keys.ts) is refused until a new key is registered.
  */
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { errors } from "../arm/errors.js";
 import { keyOf } from "../arm/resource-ids.js";
-import { parseAgentKey, type AgentKey } from "../domain/agent-keys.js";
+import { agentKeyOf, type AgentKey } from "../domain/agent-keys.js";
 import type { ChangeBus } from "../domain/changes.js";
 import type { Repository } from "../domain/repository.js";
 import type { Clock } from "../ports/clock.js";
@@ -63,7 +64,7 @@ export class AgentAuthenticator {
       this.keys.delete(clusterKey);
       return undefined;
     }
-    const key = parseAgentKey(found.record.properties.agentPublicKeyCertificate);
+    const key = agentKeyOf(found.record);
     if (this.keys.size >= this.options.maxCachedTokens) this.keys.clear();
     this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
     return key;
@@ -80,6 +81,7 @@ export class AgentAuthenticator {
     const remembered = this.tokens.get(token);
     if (remembered && remembered.exp > nowSeconds) {
       const key = await this.keyOf(remembered.clusterKey);
+      if (key?.compromised) throw errors.agentKeyCompromised();
       if (key && key.fingerprint === remembered.fingerprint) return { clusterKey: remembered.clusterKey };
       this.tokens.delete(token);
       throw invalid("the cluster's agent key has changed or the cluster no longer exists");
@@ -96,6 +98,8 @@ export class AgentAuthenticator {
     if (!CLUSTER_ID.test(clusterKey)) throw invalid("the token's subject is not a connected cluster id");
     const key = await this.keyOf(clusterKey);
     if (!key) throw invalid("the token's cluster is not registered");
+    // refused before the signature is checked: whoever read the stored private half can sign anything
+    if (key.compromised) throw errors.agentKeyCompromised();
     let exp: number;
     try {
       this.verifications++;

@@ -1,6 +1,6 @@
 /** Connected clusters: the parent resource every configuration lives under. */
 import crypto from "node:crypto";
-import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
+import { checkDeleteConditions, checkPutConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
 import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
@@ -12,6 +12,7 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ClusterRecord } from "./types.js";
+import { agentKeyOf, compromisedFingerprints, presentedKey } from "./agent-keys.js";
 
 export interface ClusterRef {
   subscriptionId: string;
@@ -36,12 +37,21 @@ export class Clusters {
     private readonly wakeReconciler: () => void = () => undefined,
   ) {}
 
-  /** connectivity as of now: Connected turns Offline when the agent has been silent too long */
-  private current(found: Versioned<ClusterRecord>): Versioned<ClusterRecord> {
+  /**
+   * The cluster as users see it: connectivity as of now (Connected turns Offline when the agent has
+   * been silent too long, Expired while its key is compromised), the key in its normalized public form
+   * whatever an older version stored, and the ARM ETag (which agent reports do not move).
+   */
+  private present(found: Versioned<ClusterRecord>): Versioned<ClusterRecord> {
     const p = found.record.properties;
-    if (p.connectivityStatus !== "Connected" || !p.lastConnectivityTime) return found;
-    if (this.clock.now() - Date.parse(p.lastConnectivityTime) <= this.offlineAfterMs) return found;
-    return { ...found, record: { ...found.record, properties: { ...p, connectivityStatus: "Offline" } } };
+    const key = agentKeyOf(found.record);
+    const silent = p.connectivityStatus === "Connected" && p.lastConnectivityTime !== undefined && this.clock.now() - Date.parse(p.lastConnectivityTime) > this.offlineAfterMs;
+    const connectivityStatus = key.compromised ? "Expired" : silent ? "Offline" : p.connectivityStatus;
+    const record: ClusterRecord = {
+      ...found.record,
+      properties: { ...p, agentPublicKeyCertificate: presentedKey(p.agentPublicKeyCertificate), connectivityStatus, ...(key.compromised ? { agentKeyStatus: "Compromised" as const } : {}) },
+    };
+    return { ...found, record, etag: clusterEtag(record) };
   }
 
   private notFound(ref: ClusterRef) {
@@ -59,30 +69,34 @@ export class Clusters {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
     if (!found) throw this.notFound(ref);
-    return this.current(found);
+    return this.present(found);
   }
 
   async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
     const page = await this.repo.listClusters(subscriptionId, resourceGroup, limit, continuation);
-    return { items: page.items.map((v) => this.current(v)), continuation: page.continuation };
+    return { items: page.items.map((v) => this.present(v)), continuation: page.continuation };
   }
 
   async put(principal: Principal, ref: ClusterRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
-    return withOptimisticRetry(hasConditions(conditions), async () => {
+    // conditions are checked against the ARM ETag on every attempt: a heartbeat racing this write is
+    // retried past, a user's change is the caller's 412
+    return withOptimisticRetry(false, async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
-      checkPutConditions(conditions, existing?.etag);
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record });
+      const shown = existing ? this.present(existing) : undefined;
+      checkPutConditions(conditions, shown?.etag);
+      // read-only values are compared with what a GET showed (Offline, Expired), so a GET body PUT back passes
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: shown?.record });
       return this.write(principal, ref, existing, input, actor);
     });
   }
 
   /**
-   * ConnectedCluster_Update: the patch is merged onto the stored resource and the result is validated
-   * and written exactly as a PUT of it would be (`checkPutBody` is the PUT's schema, then the PUT's
-   * rules), so a re-tag re-evaluates assignments like a PUT does.
+   * ConnectedCluster_Update: the patch is merged onto the resource as a GET shows it, and the result is
+   * validated and written exactly as a PUT of it would be (`checkPutBody` is the PUT's schema, then the
+   * PUT's rules), so a re-tag re-evaluates assignments like a PUT does.
    */
   async patch(
     principal: Principal,
@@ -94,14 +108,15 @@ export class Clusters {
   ): Promise<Versioned<ClusterRecord>> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
-    return withOptimisticRetry(hasConditions(conditions), async () => {
+    return withOptimisticRetry(false, async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
       if (!existing) throw this.notFound(ref);
+      const shown = this.present(existing);
       // an existing resource: If-Match must match, If-None-Match "*" fails, as for a PUT
-      checkPutConditions(conditions, existing.etag);
-      const merged = mergeClusterPatch(existing.record, patch);
+      checkPutConditions(conditions, shown.etag);
+      const merged = mergeClusterPatch(shown.record, patch);
       checkPutBody(merged);
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: existing.record });
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: shown.record });
       return (await this.write(principal, ref, existing, input, actor)).saved;
     });
   }
@@ -110,6 +125,8 @@ export class Clusters {
   private async write(principal: Principal, ref: ClusterRef, existing: Versioned<ClusterRecord> | undefined, input: ValidatedCluster, actor: WriteActor) {
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     const previous = existing?.record;
+    // a key once stored with its private half stays refused on this cluster, whatever is registered later
+    const compromisedAgentKeys = previous ? compromisedFingerprints(previous) : [];
     const identity =
       input.identityType === "SystemAssigned"
         ? { type: "SystemAssigned" as const, principalId: previous?.identity.principalId ?? crypto.randomUUID(), tenantId: principal.tenantId }
@@ -129,6 +146,7 @@ export class Clusters {
         distribution: input.distribution,
         infrastructure: input.infrastructure,
         provisioningState: "Succeeded",
+        ...(compromisedAgentKeys.length > 0 ? { compromisedAgentKeys } : {}),
       },
       systemData: nextSystemData(previous?.systemData, actor),
     };
@@ -144,30 +162,48 @@ export class Clusters {
       this.wakeReconciler();
     }
     // a replaced agent key stops working at once: the agent-facing caches drop this cluster
-    if (previous && previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate) {
+    if (previous && (previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate || agentKeyOf(previous).compromised)) {
       await announce(this.repo, this.bus, ref.subscriptionId, id, "identity");
     }
-    return { created: existing === undefined, saved: this.current(saved) };
+    return { created: existing === undefined, saved: this.present(saved) };
   }
 
   /** 200 when it existed (its configurations go with it), 204 when not */
   async delete(principal: Principal, ref: ClusterRef, conditions: Conditions): Promise<boolean> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
-    return withOptimisticRetry(hasConditions(conditions), async () => {
+    return withOptimisticRetry(false, async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
       if (!existing) {
         // a retry of a deletion that stopped half-way finishes it
         await this.repo.finishPendingDeletion(ref.subscriptionId, id);
         return false;
       }
-      checkDeleteConditions(conditions, existing.etag);
+      checkDeleteConditions(conditions, this.present(existing).etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
       await announce(this.repo, this.bus, ref.subscriptionId, id, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       return deleted;
     });
   }
+}
+
+/**
+ * The ARM ETag of a cluster: a digest of what users own and see change (their properties, identity,
+ * tags, systemData, the key's status), not of what the agent reports (versions, node counts,
+ * connectivity), so a heartbeat does not fail a user's If-Match write (docs/design/agent.md).
+ */
+export function clusterEtag(presented: ClusterRecord): string {
+  const p = presented.properties;
+  const owned = [
+    presented.id,
+    presented.location,
+    presented.tags ?? {},
+    presented.identity,
+    [p.agentPublicKeyCertificate, p.distribution ?? null, p.infrastructure ?? null, p.provisioningState, p.agentKeyStatus ?? null],
+    presented.systemData,
+  ];
+  return crypto.createHash("sha256").update(JSON.stringify(owned)).digest("base64url").slice(0, 27);
 }
 
 /** whether what an assignment's cluster selector looks at changed */

@@ -14,7 +14,8 @@ import crypto from "node:crypto";
 import { CompactEncrypt } from "jose";
 import { clusterId as makeClusterId, keyOf } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
-import { parseAgentKey, type AgentKey } from "./agent-keys.js";
+import { errors } from "../arm/errors.js";
+import { agentKeyOf, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Repository } from "./repository.js";
@@ -135,7 +136,9 @@ export class DesiredState {
     const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
     const cluster = await this.repo.getCluster(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
-    const agentKey = parseAgentKey(cluster.record.properties.agentPublicKeyCertificate);
+    const agentKey = agentKeyOf(cluster.record);
+    // never seal secrets to a key whose private half anyone with read access may have copied
+    if (agentKey.compromised) throw errors.agentKeyCompromised();
     const all = await this.repo.allConfigurations(ref.subscriptionId, id);
     const withSecrets = all.filter((v) => !v.deleted && hasSecrets(v.record)).map((v) => v.record.id);
     const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);

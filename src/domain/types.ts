@@ -44,6 +44,14 @@ export interface ClusterRecord {
     connectivityStatus: ConnectivityStatus;
     lastConnectivityTime?: string;
     provisioningState: "Succeeded" | "Failed" | "Canceled" | "Provisioning" | "Updating" | "Deleting" | "Accepted";
+    /** presentation only (never stored): set by the domain when the registered key may no longer be trusted */
+    agentKeyStatus?: "Compromised";
+    /**
+     * service-owned, never shown: fingerprints of agent keys once stored with their private half, never
+     * trusted again on this cluster. Kept in properties, which every writer carries over (a PUT handled
+     * by an older replica during an upgrade keeps it too).
+     */
+    compromisedAgentKeys?: string[];
   };
   systemData: SystemData;
 }

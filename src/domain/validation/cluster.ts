@@ -1,11 +1,11 @@
 /**
  * The rules of a connectedClusters PUT beyond its schema: the name, an immutable location, and the
- * agent's public key (RSA >= 2048 bits or EC P-256, base64 DER SubjectPublicKeyInfo or PEM), which a
- * later issue uses to authenticate the agent.
+ * agent's public key (RSA >= 2048 bits or EC P-256; base64 DER SubjectPublicKeyInfo, PEM SPKI or PEM
+ * PKCS#1 public), which authenticates the agent. Private material in any encoding is refused, and the
+ * key is kept in one normalized form (base64 DER SubjectPublicKeyInfo), never as submitted.
  */
-import crypto from "node:crypto";
 import type { ClusterRecord } from "../types.js";
-import { NotBase64Error, readAgentPublicKey } from "../agent-keys.js";
+import { inspectKeyMaterial, normalizedPublicKey } from "../agent-keys.js";
 import { Problems } from "./problems.js";
 
 export interface ClusterInput {
@@ -28,18 +28,22 @@ const CLUSTER_NAME = /^[a-zA-Z0-9][-_a-zA-Z0-9]{0,62}$/;
 const P = "properties";
 const READ_ONLY = ["agentVersion", "kubernetesVersion", "totalNodeCount", "totalCoreCount", "connectivityStatus", "lastConnectivityTime"] as const;
 
-/** undefined when the key is acceptable, else why not */
-export function agentKeyProblem(value: string): string | undefined {
-  let key: crypto.KeyObject;
-  try {
-    key = readAgentPublicKey(value);
-  } catch (err) {
-    return err instanceof NotBase64Error ? "it is neither PEM nor base64" : "it is not a public key (expected a SubjectPublicKeyInfo)";
-  }
+export const PRIVATE_KEY_SUBMITTED =
+  "a public key is expected, but the value holds private key material. Send only the public half (base64 DER SubjectPublicKeyInfo, or PEM 'PUBLIC KEY'); the private key must never leave the cluster, so treat this key pair as exposed and generate a new one";
+
+/** the normalized public key, or why the value is not accepted (never quoting the value) */
+export function checkAgentKey(value: string): { normalized: string } | { problem: string } {
+  const material = inspectKeyMaterial(value);
+  if (material.holds === "private") return { problem: PRIVATE_KEY_SUBMITTED };
+  if (material.holds === "nothing") return { problem: `${material.reason}; a public key is expected` };
+  const key = material.key;
   const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048 ? undefined : `RSA keys must have at least 2048 bits (got ${details.modulusLength ?? 0})`;
-  if (key.asymmetricKeyType === "ec") return details.namedCurve === "prime256v1" ? undefined : `EC keys must use the P-256 curve (got ${details.namedCurve ?? "unknown"})`;
-  return `the key type '${String(key.asymmetricKeyType)}' is not supported (use RSA >= 2048 or EC P-256)`;
+  if (key.asymmetricKeyType === "rsa") {
+    if ((details.modulusLength ?? 0) < 2048) return { problem: `RSA keys must have at least 2048 bits (got ${details.modulusLength ?? 0})` };
+  } else if (key.asymmetricKeyType === "ec") {
+    if (details.namedCurve !== "prime256v1") return { problem: `EC keys must use the P-256 curve (got ${details.namedCurve ?? "unknown"})` };
+  } else return { problem: `the key type '${String(key.asymmetricKeyType)}' is not supported (use RSA >= 2048 or EC P-256)` };
+  return { normalized: normalizedPublicKey(key) };
 }
 
 const normalizeLocation = (l: string): string => l.replace(/\s+/g, "").toLowerCase();
@@ -59,11 +63,13 @@ export function validateClusterPut(input: ClusterInput): ValidatedCluster {
   const identity = (body.identity ?? {}) as Record<string, unknown>;
   const identityType = identity.type === "None" ? "None" : "SystemAssigned";
 
-  const agentKey = typeof props.agentPublicKeyCertificate === "string" ? props.agentPublicKeyCertificate : "";
-  if (agentKey === "") problems.add(`${P}.agentPublicKeyCertificate`, "The property 'agentPublicKeyCertificate' is required.");
+  const submittedKey = typeof props.agentPublicKeyCertificate === "string" ? props.agentPublicKeyCertificate : "";
+  let agentKey = "";
+  if (submittedKey === "") problems.add(`${P}.agentPublicKeyCertificate`, "The property 'agentPublicKeyCertificate' is required.");
   else {
-    const problem = agentKeyProblem(agentKey);
-    if (problem) problems.add(`${P}.agentPublicKeyCertificate`, `The agent public key is not accepted: ${problem}.`);
+    const checked = checkAgentKey(submittedKey);
+    if ("problem" in checked) problems.add(`${P}.agentPublicKeyCertificate`, `The agent public key is not accepted: ${checked.problem}.`);
+    else agentKey = checked.normalized;
   }
   for (const name of READ_ONLY) {
     if (props[name] === undefined) continue;

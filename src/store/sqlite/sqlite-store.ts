@@ -53,6 +53,19 @@ const fromRow = (row: Row): StoredDocument => ({
   updatedAt: row.updated_at,
 });
 
+/**
+ * The database file is created 0600 before SQLite opens it, and an existing one (or its -wal, -shm,
+ * -journal) is narrowed to 0600: SQLite creates its -wal and -shm files with the main file's
+ * permissions, so they are owner-only too, like everything else under DATA_DIR.
+ */
+function ownerOnly(file: string): void {
+  fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) {
+    const f = `${file}${suffix}`;
+    if (fs.existsSync(f) && (fs.statSync(f).mode & 0o077) !== 0) fs.chmodSync(f, 0o600);
+  }
+}
+
 export class SqliteStore implements Store {
   readonly engine = "sqlite" as const;
   private readonly db: Database.Database;
@@ -63,6 +76,7 @@ export class SqliteStore implements Store {
     private readonly migrations: readonly Migration[] = MIGRATIONS,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    ownerOnly(file);
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");

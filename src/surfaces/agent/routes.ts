@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errors } from "../../arm/errors.js";
+import { conditionMatches, parseTagCondition } from "../../arm/etag.js";
 import { clusterId, keyOf } from "../../arm/resource-ids.js";
 import type { AgentAuthenticator } from "../../auth/agent-authenticator.js";
 import type { AgentReports, Heartbeat, StatusReport } from "../../domain/agent-reports.js";
@@ -58,8 +59,9 @@ export function registerAgentRoutes(app: FastifyInstance, services: AgentService
     const ref = await authorize(services, request);
     const waitSeconds = waitSecondsOf(request);
     let snapshot = await snapshotOf(ref);
+    // RFC 9110 If-None-Match: weak comparison, any tag of a list (or "*") answers 304
     const known = request.headers["if-none-match"];
-    if (known === snapshot.etag) {
+    if (known !== undefined && known.trim() !== "" && conditionMatches(parseTagCondition(known), snapshot.etag, "weak")) {
       const gone = new AbortController();
       reply.raw.on("close", () => gone.abort());
       const newer = waitSeconds > 0 ? await services.desired.waitForChange(ref, snapshot.etag, waitSeconds * 1000, AbortSignal.any([gone.signal, closing.signal])) : undefined;

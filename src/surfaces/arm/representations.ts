@@ -128,6 +128,15 @@ export function clusterResource(record: ClusterRecord): Json {
       connectivityStatus: p.connectivityStatus,
       lastConnectivityTime: p.lastConnectivityTime,
       provisioningState: p.provisioningState,
+      // why the cluster shows Expired: its agent key is refused until a new one is registered
+      miscellaneousProperties:
+        p.agentKeyStatus === "Compromised"
+          ? {
+              agentKeyStatus: "Compromised",
+              agentKeyStatusMessage:
+                "The registered agent key was once stored with its private half and is no longer accepted. Generate a new key pair on the cluster and register its public key (PUT the cluster).",
+            }
+          : undefined,
     }),
   });
 }

@@ -34,7 +34,7 @@ export interface ArmCall {
 export interface ArmResult {
   status: number;
   body?: unknown;
-  /** store etag of the resource, sent as the ETag header */
+  /** the resource's ETag (the store's, or one the domain computes: clusters), sent as the ETag header */
   etag?: string;
   /** e.g. Location and Retry-After of an asynchronous operation */
   headers?: Record<string, string>;

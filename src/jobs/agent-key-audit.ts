@@ -1,0 +1,93 @@
+/**
+ * Start-up check of every cluster's stored agent key (issue #10): a version of the service accepted
+ * private keys as agentPublicKeyCertificate, stored them and returned them to every reader. Each
+ * such cluster gets its stored value replaced by the derived public key, the key recorded as
+ * compromised (agent tokens signed with it are refused until a new key is registered), and one log
+ * line naming the cluster id (never the key). Public keys stored in another encoding (PEM) are
+ * rewritten in the normalized form (base64 DER SubjectPublicKeyInfo; their fingerprint is unchanged).
+ *
+ * A data step, not a migration: bodies are sealed, so it goes through the repository's codec. Safe
+ * with several replicas and idempotent: every rewrite is conditional on the etag read; a replica that
+ * loses the race reads again and finds nothing left to do (only the winner logs). The read paths do
+ * not depend on it having run: they treat stored private material as compromised on their own
+ * (src/domain/agent-keys.ts), so this only makes storage and logs match.
+ */
+import { announce, type ChangeBus } from "../domain/changes.js";
+import { remediatedCluster } from "../domain/agent-keys.js";
+import type { Repository } from "../domain/repository.js";
+import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
+
+export interface AgentKeyAuditReport {
+  scanned: number;
+  /** ids of the clusters found with a private key stored */
+  compromised: string[];
+  /** clusters whose public key was rewritten in the normalized form */
+  normalized: number;
+  /** clusters that could not be read or rewritten (logged; the next start tries again) */
+  failed: number;
+}
+
+type Log = (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
+
+const MAX_ATTEMPTS = 5;
+const PAGE = 200;
+
+export class AgentKeyAudit {
+  constructor(
+    private readonly store: Store,
+    private readonly repo: Repository,
+    private readonly bus: ChangeBus,
+    private readonly log: Log,
+  ) {}
+
+  async run(): Promise<AgentKeyAuditReport> {
+    const report: AgentKeyAuditReport = { scanned: 0, compromised: [], normalized: 0, failed: 0 };
+    let continuation: string | undefined;
+    do {
+      const page = await this.store.scan({ kind: "cluster" }, { limit: PAGE, continuation });
+      for (const doc of page.items) {
+        report.scanned++;
+        try {
+          const outcome = await this.remediate(doc);
+          if (outcome === "compromised") report.compromised.push(doc.key);
+          else if (outcome === "normalized") report.normalized++;
+        } catch (err) {
+          report.failed++;
+          this.log("error", "agent key check failed for a cluster; it is checked again at the next start", { clusterId: doc.key, error: (err as Error).name });
+        }
+      }
+      continuation = page.continuation;
+    } while (continuation !== undefined);
+    if (report.compromised.length > 0 || report.normalized > 0 || report.failed > 0) {
+      this.log("info", "agent key check finished", { scanned: report.scanned, compromised: report.compromised.length, normalized: report.normalized, failed: report.failed });
+    }
+    return report;
+  }
+
+  /** one cluster, read again after a lost race (a heartbeat, a PUT or another replica's check) */
+  private async remediate(first: StoredDocument): Promise<"compromised" | "normalized" | "unchanged"> {
+    let current = await this.repo.decodeCluster(first);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const fixed = remediatedCluster(current.record);
+      if (!fixed) return "unchanged";
+      try {
+        await this.repo.writeCluster(fixed.record, current.etag);
+      } catch (err) {
+        if (!(err instanceof StorePreconditionFailedError)) throw err;
+        const again = await this.repo.getCluster(current.record.subscriptionId, current.record.id);
+        if (!again) return "unchanged";
+        current = again;
+        continue;
+      }
+      if (!fixed.compromised) return "normalized";
+      this.log("warn", "agent key compromised: its private half was stored; agent tokens for this cluster are refused until a new key is registered", {
+        audit: "agentKeyCompromised",
+        clusterId: current.record.id,
+      });
+      // every replica drops its cached key and desired state of this cluster
+      await announce(this.repo, this.bus, current.record.subscriptionId, current.record.id, "identity");
+      return "compromised";
+    }
+    throw new StorePreconditionFailedError("cluster", first.key);
+  }
+}
