@@ -5,6 +5,7 @@ import { decodeBase64Strict } from "../../src/domain/validation/base64.js";
 import { validateConfigurationPut } from "../../src/domain/validation/configuration.js";
 import { knownHostsProblem } from "../../src/domain/validation/known-hosts.js";
 import { kubernetesNameProblem } from "../../src/domain/validation/names.js";
+import { chartValuesProblem } from "../../src/domain/validation/chart-values.js";
 import { operatorParamsProblem } from "../../src/domain/validation/operator-params.js";
 import { repositoryTransport } from "../../src/domain/validation/repository-url.js";
 import { parsePrivateKey } from "../../src/domain/validation/ssh-keys.js";
@@ -80,6 +81,11 @@ t.test("operatorParamsProblem", async (t) => {
     "--sync-state=secret",
     "--git-branch main --git-path=a,b --git-readonly --git-poll-interval=5m",
     "\t--git-readonly\n--sync-garbage-collection ",
+    // the agent's splitter: a backslash escapes outside single quotes
+    "--git-user=Flux\\ Bot",
+    '--git-user="Flux \\"Bot\\""',
+    "--git-user=a-b --git-path=a/b-c,d-",
+    "--git-branch=release-1",
   ];
   for (const input of good) t.equal(operatorParamsProblem(input), undefined, `accepted: ${JSON.stringify(input)}`);
 
@@ -116,6 +122,29 @@ t.test("operatorParamsProblem", async (t) => {
     ["--sync-state=x", /must be git or secret/],
     ["--git-user=", /1 to 256 printable/],
     [`--git-user=${"x".repeat(257)}`, /1 to 256 printable/],
+    // a value that would be an option where Flux hands it on (git), and control characters
+    ["--git-user -x", /--git-user must not start with '-'/],
+    ["--git-user=--global", /must not start with '-'/],
+    ["--git-email=-c", /must not start with '-'/],
+    ["--git-ci-skip-message '-x'", /must not start with '-'/],
+    ["--registry-exclude-image=-x", /must not start with '-'/],
+    ["--git-branch=-main", /valid Git reference/],
+    ["--git-branch -main", /valid Git reference/],
+    ["--git-branch=a/-b", /valid Git reference/],
+    ["--git-label=--upload-pack=x", /valid Git reference/],
+    ["--git-path=-x", /no segment starting with '-'/],
+    ["--git-path=a/-x", /no segment starting with '-'/],
+    ["--git-path=a,--x", /no segment starting with '-'/],
+    ["--git-user=a\u0000b", /control character/],
+    ["--git-user=a\u0007b", /control character/],
+    ["--git-user=a\u001bb", /control character/],
+    ["--git-user=a\u007fb", /control character/],
+    ["--git-user=a\u0085b", /control character/],
+    ["--git-user=a\u202eb", /control character/],
+    ["--git-user='a\nb'", /control character/],
+    ['--git-user="a\tb"', /control character/],
+    ["--git-path='a\rb'", /control character/],
+    ["--git-readonly\u0000", /control character/],
   ];
   for (const [input, why] of bad) t.match(operatorParamsProblem(input) ?? "(accepted)", why, `refused: ${JSON.stringify(input.slice(0, 60))}`);
 });
@@ -316,3 +345,57 @@ t.test(
     t.equal(operatorParamsProblem("--git-poll-interval=0.5m"), undefined);
   },
 );
+
+t.test("chartValuesProblem: what the agent can turn into helm-operator flags", async (t) => {
+  const good = [
+    "",
+    "--set workers=2",
+    "--set workers=2,logFormat=json --set helm.versions=v3",
+    "--set=git.defaultRef=main --set-string 'git.pollInterval=5m'",
+    "--set git.defaultRef=\"release 1\"",
+    "--set image.tag=1.2.3 -f values.yaml",
+    "--set a\\ b=c",
+    "--set workers=2\n--set logFormat=json",
+    "--set note=a-b",
+    "--set x=",
+  ];
+  for (const input of good) t.equal(chartValuesProblem(input), undefined, `accepted: ${JSON.stringify(input)}`);
+  const bad: Array<[string, RegExp]> = [
+    ["--set a='1", /quote is not closed/],
+    ['--set a="1', /quote is not closed/],
+    ["--set \"a=1,b=2", /quote is not closed/],
+    ["'", /quote is not closed/],
+    ["--set git.defaultRef=-x", /value of 'git.defaultRef' must not start with '-'/],
+    ["--set=git.defaultRef=--upload-pack=touch", /must not start with '-'/],
+    ["--set-string allowNamespace=-n", /must not start with '-'/],
+    ["--set workers=2,logFormat=-x", /value of 'logFormat' must not start with '-'/],
+    ["--set workers=1\u0000", /control character/],
+    ["--set workers=1\u0007", /control character/],
+    ["--set workers=1\u007f", /control character/],
+    ["--set workers=1\u0085", /control character/],
+    ["--set 'workers=1\n2'", /value of 'workers' holds a control character/],
+    ["--set 'wor\nkers=1'", /a key holds a control character/],
+  ];
+  for (const [input, why] of bad) t.match(chartValuesProblem(input) ?? "(accepted)", why, `refused: ${JSON.stringify(input)}`);
+});
+
+t.test("validateConfigurationPut: chart values and repository URL refusals name the field, never the value", async (t) => {
+  const refusal = (properties: Record<string, unknown>): ArmError => {
+    try {
+      validateConfigurationPut({ name: "cfg", properties: { repositoryUrl: "https://github.com/example/repo", ...properties } });
+    } catch (err) {
+      if (err instanceof ArmError) return err;
+      throw err;
+    }
+    throw new Error("accepted");
+  };
+  const chart = refusal({ enableHelmOperator: true, helmOperatorProperties: { chartValues: "--set workers='2" } });
+  t.equal(chart.target, "properties.helmOperatorProperties.chartValues");
+  t.match(chart.message, /chart values are not accepted: a ' quote is not closed/);
+  for (const url of ["ssh://-oProxyCommand=touch%20x/a", "https://github.com/a/b?access_token=SECRETVALUE1", "https://u:SECRETVALUE2@host/r", "https://host/a\u0000b"]) {
+    const err = refusal({ repositoryUrl: url });
+    t.equal(err.target, "properties.repositoryUrl");
+    t.match(err.message, /^The repository URL is not accepted: /);
+    t.notMatch(err.message, /SECRETVALUE|ProxyCommand|\u0000/, "the message quotes nothing of the URL");
+  }
+});
