@@ -8,9 +8,10 @@ import { kubernetesNameProblem } from "../../src/domain/validation/names.js";
 import { chartValuesProblem } from "../../src/domain/validation/chart-values.js";
 import { operatorParamsProblem } from "../../src/domain/validation/operator-params.js";
 import { repositoryTransport } from "../../src/domain/validation/repository-url.js";
-import { parsePrivateKey } from "../../src/domain/validation/ssh-keys.js";
+import { parsePrivateKey, parsePublicKey } from "../../src/domain/validation/ssh-keys.js";
 import { ArmError } from "../../src/arm/errors.js";
-import { sshString as sshStr, u32 } from "../helpers/fixtures.js";
+import { sshString as sshStr, sshString, u32 } from "../helpers/fixtures.js";
+import { mpint, sshPublicKeyBlob, sshPublicKeyLine } from "../helpers/ssh-public-keys.js";
 
 interface OpenSshOptions {
   cipher?: string;
@@ -397,5 +398,52 @@ t.test("validateConfigurationPut: chart values and repository URL refusals name 
     t.equal(err.target, "properties.repositoryUrl");
     t.match(err.message, /^The repository URL is not accepted: /);
     t.notMatch(err.message, /SECRETVALUE|ProxyCommand|\u0000/, "the message quotes nothing of the URL");
+  }
+});
+
+t.test("parsePublicKey: an agent's deploy key must be a real OpenSSH public key", async (t) => {
+  const types = ["ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519"] as const;
+  for (const type of types) {
+    t.same(parsePublicKey(sshPublicKeyLine(type)), { ok: true, type }, `${type} with a comment`);
+    t.same(parsePublicKey(sshPublicKeyLine(type, undefined)), { ok: true, type }, `${type} without a comment`);
+  }
+  t.ok(parsePublicKey(sshPublicKeyLine("ssh-ed25519", "flux-cfg1 user@host (prod) #1")).ok, "a comment with spaces and punctuation");
+
+  const ed = sshPublicKeyBlob("ssh-ed25519");
+  const ec = sshPublicKeyBlob("ecdsa-sha2-nistp256");
+  const edKey = ed.subarray(ed.length - 32);
+  const b = (buf: Buffer) => buf.toString("base64");
+  const bad: Array<[string, RegExp]> = [
+    ["", /not an OpenSSH public key line/],
+    ["not a key <b>", /not an OpenSSH public key line|key type/],
+    ["ssh-ed25519", /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} <script>`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a"b`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} ${"c".repeat(257)}`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a\u0000b`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a\nssh-rsa AAAA`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} é`, /not an OpenSSH public key line/],
+    [` ssh-ed25519 ${b(ed)}`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)}\n`, /not an OpenSSH public key line/],
+    [`ssh-ed25519  ${b(ed)}`, /not an OpenSSH public key line/],
+    [`ssh-dss ${b(ed)}`, /key type is not/],
+    [`sk-ssh-ed25519@openssh.com ${b(ed)}`, /key type is not/],
+    [`ssh-ed25519 AAAA`, /truncated|encoded type/],
+    [`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA`, /truncated|not canonical/],
+    [`ssh-ed25519 ${b(ed)}=`, /not canonical base64|not an OpenSSH/],
+    [`ssh-rsa ${b(ed)}`, /encoded type does not match/],
+    [`ecdsa-sha2-nistp384 ${b(ec)}`, /encoded type does not match/],
+    [`ssh-ed25519 ${b(Buffer.concat([ed, Buffer.from([0])]))}`, /trailing bytes/],
+    [`ssh-ed25519 ${b(ed.subarray(0, ed.length - 1))}`, /truncated/],
+    [`ssh-ed25519 ${b(Buffer.concat([sshString("ssh-ed25519"), sshString(edKey.subarray(0, 31))]))}`, /not 32 bytes/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp384"), sshString(Buffer.alloc(65, 4))]))}`, /curve does not match/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.alloc(33, 2))]))}`, /not an uncompressed point/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]))]))}`, /not a valid key/],
+    [`ssh-rsa ${b(Buffer.concat([sshString("ssh-rsa"), mpint(Buffer.from([1, 0, 1])), mpint(crypto.randomBytes(64))]))}`, /shorter than 1024 bits/],
+    [`ssh-rsa ${b(Buffer.concat([sshString("ssh-rsa"), sshString(Buffer.from([1, 0, 1])), sshString(Buffer.concat([Buffer.from([0x80]), crypto.randomBytes(255)]))]))}`, /not positive/],
+  ];
+  for (const [line, why] of bad) {
+    const parsed = parsePublicKey(line);
+    t.match(parsed.ok ? "(accepted)" : parsed.reason, why, `refused: ${JSON.stringify(line.slice(0, 50))}`);
   }
 });
