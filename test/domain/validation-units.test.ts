@@ -7,7 +7,9 @@ import { knownHostsProblem } from "../../src/domain/validation/known-hosts.js";
 import { kubernetesNameProblem } from "../../src/domain/validation/names.js";
 import { chartValuesProblem } from "../../src/domain/validation/chart-values.js";
 import { operatorParamsProblem } from "../../src/domain/validation/operator-params.js";
-import { repositoryTransport } from "../../src/domain/validation/repository-url.js";
+import { repositoryTransport, servedRepositoryUrl } from "../../src/domain/validation/repository-url.js";
+import { configurationResource } from "../../src/surfaces/arm/representations.js";
+import type { ConfigurationRecord } from "../../src/domain/types.js";
 import { parsePrivateKey, parsePublicKey } from "../../src/domain/validation/ssh-keys.js";
 import { ArmError } from "../../src/arm/errors.js";
 import { sshString as sshStr, sshString, u32 } from "../helpers/fixtures.js";
@@ -446,4 +448,39 @@ t.test("parsePublicKey: an agent's deploy key must be a real OpenSSH public key"
     const parsed = parsePublicKey(line);
     t.match(parsed.ok ? "(accepted)" : parsed.reason, why, `refused: ${JSON.stringify(line.slice(0, 50))}`);
   }
+});
+
+t.test("servedRepositoryUrl: a URL stored before the rule never shows a credential on GET or list", async (t) => {
+  const table: Array<[string, string]> = [
+    ["https://github.com/a/b", "https://github.com/a/b"],
+    ["git@github.com:a/b.git", "git@github.com:a/b.git"],
+    ["ssh://git@host/a", "ssh://git@host/a"],
+    ["https://github.com/a/b?access_token=SECRET1", "https://github.com/a/b?access_token=REDACTED"],
+    ["https://github.com/a/b?ref=main&private_token=SECRET1;x=1", "https://github.com/a/b?ref=main&private_token=REDACTED;x=1"],
+    ["https://host/a?ref=ghp_SECRET1", "https://host/a?ref=REDACTED"],
+    ["https://host/a?Token", "https://host/a?REDACTED"],
+    ["https://host/a#oauth_token=SECRET1&state=x", "https://host/a#oauth_token=REDACTED&state=x"],
+    ["https://user:SECRET1@host/a", "https://REDACTED@host/a"],
+    ["https://SECRET1@host/a", "https://REDACTED@host/a"],
+    ["ssh://git:SECRET1@host/a?token=SECRET1", "ssh://REDACTED@host/a?token=REDACTED"],
+    ["git:SECRET1@host:a/b", "REDACTED@host:a/b"],
+    ["ssh://-oProxyCommand=x/a", "ssh://-oProxyCommand=x/a"],
+  ];
+  for (const [stored, served] of table) {
+    t.equal(servedRepositoryUrl(stored), served, stored);
+    t.notMatch(servedRepositoryUrl(stored), /SECRET1/);
+  }
+  const record = {
+    id: "/subscriptions/s/x",
+    name: "legacy",
+    clusterId: "/subscriptions/s/c",
+    spec: { repositoryUrl: "https://github.com/a/b?access_token=SECRET1", operatorNamespace: "ns", operatorInstanceName: "i", operatorType: "Flux", operatorScope: "cluster" },
+    generation: 1,
+    provisioningState: "Succeeded",
+    complianceStatus: { complianceState: "Pending" },
+    secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+    systemData: {},
+  } as unknown as ConfigurationRecord;
+  const shown = configurationResource({ record, etag: '"1"' });
+  t.equal((shown.properties as Record<string, unknown>).repositoryUrl, "https://github.com/a/b?access_token=REDACTED", "the representation (GET and list) serves the redacted form");
 });
