@@ -120,6 +120,8 @@ export const FLUX_OWNED_FLAGS: readonly string[] = ["--git-url", "--k8s-secret-n
 
 const CONTROL = /[\p{Cc}\p{Cf}]/u;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** as the service checks it; it ends up in a label value, where Helm's own convention writes '+' as '_' */
+const CHART_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
 
 /** Kubernetes expands `$(VAR)` in container args; `$$` is a literal '$' */
 export function escapeExpansion(value: string): string {
@@ -295,13 +297,14 @@ export function renderManifests(configuration: DesiredConfiguration, secrets: Un
   if (p.enableHelmOperator) {
     const helmName = `${instance}-helm-operator`;
     const chartVersion = p.helmOperatorProperties?.chartVersion;
+    if (chartVersion !== undefined && !CHART_VERSION.test(chartVersion)) throw new Error("the helm operator chart version is not a semantic version");
     const { args, unmapped } = helmOperatorArgs(p.helmOperatorProperties?.chartValues, namespaced ? ns : undefined);
     docs.push(
       deployment(
         meta(
           helmName,
           ns,
-          { app: helmName, "app.kubernetes.io/name": "helm-operator", ...(chartVersion ? { "helm.sh/chart": `helm-operator-${chartVersion}` } : {}) },
+          { app: helmName, "app.kubernetes.io/name": "helm-operator", ...(chartVersion ? { "helm.sh/chart": `helm-operator-${chartVersion.replace(/\+/g, "_")}` } : {}) },
           unmapped.length ? { "kubernetesconfiguration.azure.com/unmapped-chart-values": JSON.stringify(Object.fromEntries(unmapped)) } : {},
         ),
         { app: helmName },

@@ -220,3 +220,10 @@ t.test("'$' from the configuration is written '$$': Kubernetes expands only the 
   const helm = find(docs, "Deployment", "flux-a-helm-operator")?.spec.template.spec.containers[0];
   t.ok(helm.args.includes("--git-default-ref=$$(GIT_AUTHKEY)"), helm.args.join(" "));
 });
+
+t.test("helm chart version: a semantic version only; '+' is written '_' in the helm.sh/chart label, as Helm does", async (t) => {
+  const helm = (chartVersion: string) => configuration({ enableHelmOperator: true, helmOperatorProperties: { chartVersion } });
+  const d = find(render(helm("1.4.0+build.5")), "Deployment", "flux-a-helm-operator");
+  t.equal(d?.metadata.labels["helm.sh/chart"], "helm-operator-1.4.0_build.5");
+  for (const bad of ["latest", "1.4.0\n", "-1.4.0", "1.4.0 --x", "1.4"]) t.throws(() => renderManifests(helm(bad), undefined), /chart version is not a semantic version/, JSON.stringify(bad));
+});

@@ -34,7 +34,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 
 function checkName(problems: Problems, target: string, value: string, max: number, what: string): void {
   const problem = kubernetesNameProblem(value, max);
-  if (problem) problems.add(target, `The ${what} '${value}' is invalid: it ${problem}.`);
+  if (problem) problems.add(target, `The ${what} '${value.slice(0, 80)}' is invalid: it ${problem}.`); // at most 80 characters of the input are quoted
 }
 
 function checkProtectedSettings(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
