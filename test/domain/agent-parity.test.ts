@@ -2,6 +2,8 @@
  * The agent may not import the service, so two rules exist twice: the repository URL rule and the command-line
  * splitter. Each shared table runs through both copies here; they must agree with each other and with the table.
  */
+import fs from "node:fs";
+import fc from "fast-check";
 import t from "tap";
 import { checkRepositoryUrl as agentCheck } from "../../src/agent/repository-url.js";
 import { splitArgs as agentSplit } from "../../src/agent/manifests.js";
@@ -47,4 +49,31 @@ t.test("command-line splitting: the service and the agent split alike", async (t
     t.same(service.ok ? service.args : UNCLOSED, expected, `service: ${show(line)}`);
     t.same(agent, expected, `agent: ${show(line)}`);
   }
+});
+
+t.test("random inputs: the two copies never disagree", async (t) => {
+  const pieces = ["a", "-", "%2d", "%00", "%", "@", ":", "/", "//", "?", "#", "=", "&", ";", "token", "git", "host", "ssh://", "https://", "[::1]", "\u0007", " ", "'", '"', "\\", "$", "\n", "\u0085", "é"];
+  const text = fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ maxLength: 4 })), { maxLength: 12 }).map((p) => p.join(""));
+  fc.assert(
+    fc.property(text, (s) => {
+      let agent: string[] | undefined;
+      try {
+        agent = agentSplit(s);
+      } catch {
+        agent = undefined;
+      }
+      const service = serviceSplit(s);
+      return JSON.stringify(agent) === JSON.stringify(service.ok ? service.args : undefined) && JSON.stringify(agentCheck(s)) === JSON.stringify(serviceCheck(s));
+    }),
+    { numRuns: 3000 },
+  );
+  t.pass("3000 random inputs");
+});
+
+t.test("the agent's URL rule is the service's, line for line (the copy is a copy)", async (t) => {
+  const body = (file: string): string => {
+    const text = fs.readFileSync(new URL(`../../src/${file}`, import.meta.url), "utf8");
+    return text.slice(text.indexOf("export type RepositoryTransport"), text.indexOf("export const REDACTED") >= 0 ? text.indexOf("export const REDACTED") : undefined).trimEnd();
+  };
+  t.equal(body("agent/repository-url.ts"), body("domain/validation/repository-url.ts"));
 });
