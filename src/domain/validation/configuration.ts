@@ -103,7 +103,7 @@ function checkHelm(problems: Problems, raw: unknown): ConfigurationSpec["helmOpe
   const helm = raw as Record<string, unknown>;
   const chartVersion = str(helm.chartVersion);
   if (chartVersion !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(chartVersion)) {
-    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion}' is not a semantic version such as 1.4.0.`);
+    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion.slice(0, 80)}' is not a semantic version such as 1.4.0.`);
   }
   const chartValues = str(helm.chartValues);
   const problem = chartValues === undefined ? undefined : chartValuesProblem(chartValues);
