@@ -15,7 +15,16 @@
  *   Deployment <instance> (docker.io/fluxcd/flux:1.25.4): --git-url, --k8s-secret-name=<instance>-git-deploy,
  *     --k8s-allow-namespace=<ns> when namespace-scoped, then operatorParams split into args
  *   Deployment <instance>-helm-operator (docker.io/fluxcd/helm-operator:1.4.4) when enableHelmOperator; see helmOperatorArgs
+ *
+ * What the agent refuses to render, whatever the service sent (a hostile or stale store must not reach a cluster):
+ *   a repository URL that fails the URL rule (./repository-url.ts: '-' options, control characters, credentials);
+ *   an operatorNamespace / operatorInstanceName that is not a DNS-1123 label;
+ *   an operatorParams argument holding a control character, a bare `--`, or a flag the agent sets itself (FLUX_OWNED_FLAGS);
+ *   a mapped chart value holding a control character or starting with '-'.
+ * Every '$' that comes from the configuration is written '$$', so Kubernetes does not expand `$(VAR)` in it
+ * (a `--git-user=$(GIT_AUTHKEY)` would otherwise publish the HTTPS key as the commit author).
  */
+import { checkRepositoryUrl } from "./repository-url.js";
 import type { DesiredConfiguration, UnsealedSettings } from "./types.js";
 import { toYaml } from "./yaml-emit.js";
 
@@ -62,7 +71,7 @@ export function splitArgs(line: string | undefined): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new Error(`unterminated ${quote} quote in parameters: ${line}`);
+  if (quote) throw new Error(`a ${quote} quote is not closed in the parameters`); // the line is not quoted back: it reaches ARM users
   if (inWord) args.push(current);
   return args;
 }
@@ -106,6 +115,31 @@ export const HELM_VALUE_FLAGS: Readonly<Record<string, string>> = {
   allowNamespace: "--allow-namespace",
 };
 
+/** the flags the agent writes into the flux container itself; operatorParams may not repeat them (the last one wins in pflag) */
+export const FLUX_OWNED_FLAGS: readonly string[] = ["--git-url", "--k8s-secret-name", "--ssh-keygen-dir", "--k8s-allow-namespace"];
+
+const CONTROL = /[\p{Cc}\p{Cf}]/u;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** as the service checks it; it ends up in a label value, where Helm's own convention writes '+' as '_' */
+const CHART_VERSION = /^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+
+/** Kubernetes expands `$(VAR)` in container args; `$$` is a literal '$' */
+export function escapeExpansion(value: string): string {
+  return value.replace(/\$/g, "$$$$");
+}
+
+/** the operatorParams as flux args; throws (without quoting them) when one could override or smuggle something */
+export function fluxUserArgs(operatorParams: string | undefined): string[] {
+  const args = splitArgs(operatorParams);
+  for (const arg of args) {
+    if (CONTROL.test(arg)) throw new Error("an operatorParams argument holds a control character");
+    if (arg === "--") throw new Error("operatorParams may not end the flags with '--'");
+    const flag = arg.split("=", 1)[0] ?? "";
+    if (FLUX_OWNED_FLAGS.includes(flag)) throw new Error(`operatorParams may not set ${flag}: the agent sets it`);
+  }
+  return args.map(escapeExpansion);
+}
+
 export function helmOperatorArgs(chartValues: string | undefined, namespaceScoped: string | undefined): { args: string[]; unmapped: Array<[string, string]> } {
   const flags = new Map<string, string>();
   const unmapped: Array<[string, string]> = [];
@@ -113,17 +147,24 @@ export function helmOperatorArgs(chartValues: string | undefined, namespaceScope
   if (namespaceScoped) flags.set("--allow-namespace", namespaceScoped);
   for (const [k, v] of parseSetValues(chartValues)) {
     const flag = HELM_VALUE_FLAGS[k];
+    if (flag !== undefined && (CONTROL.test(v) || v.startsWith("-"))) throw new Error(`the chart value '${k}' holds a control character or starts with '-'`);
     if (flag === undefined) unmapped.push([k, v]);
     else if (flag === "--allow-namespace" && namespaceScoped) unmapped.push([k, v]); // a namespace-scoped operator stays in its namespace
     else flags.set(flag, v);
   }
-  return { args: [...flags].map(([f, v]) => `${f}=${v}`), unmapped };
+  return { args: [...flags].map(([f, v]) => `${f}=${escapeExpansion(v)}`), unmapped };
 }
 
 function assertSafeName(name: string, what: string): void {
-  if (!name || name === "." || name === ".." || /[/\\\0]/.test(name)) throw new Error(`${what} '${name}' cannot be used as a directory or object name`);
+  if (!name || name === "." || name === ".." || /[/\\\0]/.test(name) || CONTROL.test(name)) throw new Error(`the ${what} cannot be used as a directory or object name`);
 }
 
+/** namespaces and object names the agent writes, also as flag values: a DNS-1123 label, so never '-…' */
+function assertDnsLabel(name: string, what: string): void {
+  if (!DNS_LABEL.test(name)) throw new Error(`the ${what} is not a DNS-1123 label (lower-case letters, digits and '-', at most 63)`);
+}
+
+/** `url` is already escaped ($$): the $(…) added here is the one expansion Kubernetes performs */
 function gitUrlWithAuth(url: string): string {
   const m = /^(https?:\/\/)(?:[^@/]*@)?(.*)$/i.exec(url);
   return m ? `${m[1]}$(GIT_AUTHUSER):$(GIT_AUTHKEY)@${m[2]}` : url;
@@ -134,8 +175,10 @@ export function renderManifests(configuration: DesiredConfiguration, secrets: Un
   assertSafeName(configuration.name, "configuration name");
   const ns = p.operatorNamespace;
   const instance = p.operatorInstanceName;
-  assertSafeName(ns, "operatorNamespace");
-  assertSafeName(instance, "operatorInstanceName");
+  assertDnsLabel(ns, "operatorNamespace");
+  assertDnsLabel(instance, "operatorInstanceName");
+  const urlCheck = checkRepositoryUrl(p.repositoryUrl);
+  if (!urlCheck.ok) throw new Error(`the repository URL is refused: ${urlCheck.reason}`);
   const namespaced = p.operatorScope === "namespace";
   const labels = {
     app: instance,
@@ -217,10 +260,11 @@ export function renderManifests(configuration: DesiredConfiguration, secrets: Un
     docs.push({ apiVersion: "v1", kind: "ConfigMap", metadata: meta(sshConfig, ns), data: { known_hosts: knownHosts } });
   }
 
-  const gitUrl = httpsAuth && /^https?:\/\//i.test(p.repositoryUrl) ? gitUrlWithAuth(p.repositoryUrl) : p.repositoryUrl;
+  const escapedUrl = escapeExpansion(p.repositoryUrl);
+  const gitUrl = httpsAuth && urlCheck.transport === "https" ? gitUrlWithAuth(escapedUrl) : escapedUrl;
   const fluxArgs = [`--git-url=${gitUrl}`, `--k8s-secret-name=${deploySecret}`, "--ssh-keygen-dir=/var/fluxd/keygen"];
   if (namespaced) fluxArgs.push(`--k8s-allow-namespace=${ns}`);
-  fluxArgs.push(...splitArgs(p.operatorParams));
+  fluxArgs.push(...fluxUserArgs(p.operatorParams));
 
   const sshVolumes: Obj[] = [{ name: "git-key", secret: { secretName: deploySecret, defaultMode: 0o400 } }];
   const sshMounts: Obj[] = [{ name: "git-key", mountPath: "/etc/fluxd/ssh", readOnly: true }];
@@ -253,13 +297,14 @@ export function renderManifests(configuration: DesiredConfiguration, secrets: Un
   if (p.enableHelmOperator) {
     const helmName = `${instance}-helm-operator`;
     const chartVersion = p.helmOperatorProperties?.chartVersion;
+    if (chartVersion !== undefined && !CHART_VERSION.test(chartVersion)) throw new Error("the helm operator chart version is not a semantic version");
     const { args, unmapped } = helmOperatorArgs(p.helmOperatorProperties?.chartValues, namespaced ? ns : undefined);
     docs.push(
       deployment(
         meta(
           helmName,
           ns,
-          { app: helmName, "app.kubernetes.io/name": "helm-operator", ...(chartVersion ? { "helm.sh/chart": `helm-operator-${chartVersion}` } : {}) },
+          { app: helmName, "app.kubernetes.io/name": "helm-operator", ...(chartVersion ? { "helm.sh/chart": `helm-operator-${chartVersion.replace(/\+/g, "_")}` } : {}) },
           unmapped.length ? { "kubernetesconfiguration.azure.com/unmapped-chart-values": JSON.stringify(Object.fromEntries(unmapped)) } : {},
         ),
         { app: helmName },

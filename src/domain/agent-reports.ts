@@ -14,6 +14,7 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository } from "./repository.js";
 import { silentAudit, type PurgeAudit } from "./purge-audit.js";
 import type { ComplianceState, ConfigurationRecord, MessageLevel } from "./types.js";
+import { parsePublicKey } from "./validation/ssh-keys.js";
 
 /** the names of what a configuration's secrets held (for audit lines: names only) */
 export function valueKinds(record: ConfigurationRecord): string[] {
@@ -45,6 +46,14 @@ export interface AgentReportOptions {
   audit: PurgeAudit;
 }
 
+/** what a report may say before anything is looked up: the deploy key is shown to ARM users as is, so it must be one */
+function checkReport(report: StatusReport): void {
+  if (report.repositoryPublicKey !== undefined && report.repositoryPublicKey !== "") {
+    const parsed = parsePublicKey(report.repositoryPublicKey);
+    if (!parsed.ok) throw errors.invalidParameter("repositoryPublicKey", `'repositoryPublicKey' is not an SSH public key: ${parsed.reason}.`);
+  }
+}
+
 export class AgentReports {
   constructor(
     private readonly repo: Repository,
@@ -54,6 +63,7 @@ export class AgentReports {
   ) {}
 
   async status(ref: ClusterRef, name: string, report: StatusReport): Promise<StatusOutcome> {
+    checkReport(report);
     const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     const id = configurationId(cluster, name);
     return withOptimisticRetry(false, async () => {
@@ -64,6 +74,8 @@ export class AgentReports {
         throw errors.invalidParameter("observedGeneration", `observedGeneration ${report.observedGeneration} is newer than the configuration's generation ${record.generation}.`);
       }
       if (report.observedGeneration < record.generation) return { accepted: false, reason: "stale" };
+      // only a tombstone can be removed: a live configuration reported removed is the agent's error, not a state to record
+      if (report.removed === true && !found.deleted) throw errors.invalidParameter("removed", `'removed' is true, but the configuration '${name}' has not been deleted.`);
       if (found.deleted) {
         if (!report.removed) return { accepted: false, reason: "tombstone" };
         // the agent removed it: the tombstone has served its purpose

@@ -12,6 +12,7 @@ import { client } from "../helpers/http.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
 import { ManualClock } from "../../src/ports/clock.js";
+import { sshPublicKeyLine } from "../helpers/ssh-public-keys.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
@@ -132,10 +133,11 @@ t.test("desired state: sealed secrets, ETag and 304 without store calls, long-po
   t.same(stale.json, { accepted: false, reason: "stale" }, "a report about an older generation is ignored");
   t.equal((await report({ observedGeneration: 2, complianceState: "Bogus" })).status, 400, "bad input: 400");
   t.equal((await report({ observedGeneration: 9, complianceState: "Installed" })).status, 400, "a generation from the future: 400");
-  const ok = await report({ observedGeneration: 2, complianceState: "Installed", message: "applied", messageLevel: "Information", lastConfigApplied: "2026-12-01T00:00:00Z", repositoryPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA deploy" });
+  const deployKey = sshPublicKeyLine("ssh-ed25519", "deploy");
+  const ok = await report({ observedGeneration: 2, complianceState: "Installed", message: "applied", messageLevel: "Information", lastConfigApplied: "2026-12-01T00:00:00Z", repositoryPublicKey: deployKey });
   t.same(ok.json, { accepted: true });
   const shown = await arm(`${configurationPath("ds", "cfg")}?${V}`);
-  t.match(shown.json.properties, { repositoryPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA deploy", provisioningState: "Succeeded", complianceStatus: { complianceState: "Installed", message: "applied", lastConfigApplied: "2026-12-01T00:00:00.000Z" } });
+  t.match(shown.json.properties, { repositoryPublicKey: deployKey, provisioningState: "Succeeded", complianceStatus: { complianceState: "Installed", message: "applied", lastConfigApplied: "2026-12-01T00:00:00.000Z" } });
   t.equal((await report({ observedGeneration: 1, complianceState: "Failed" })).json.accepted, false);
   t.equal((await arm(`${configurationPath("ds", "cfg")}?${V}`)).json.properties.complianceStatus.complianceState, "Installed", "the stale report did not overwrite");
 
@@ -163,4 +165,38 @@ t.test("heartbeat: Connected with agent facts, Offline after silence", async (t)
   t.equal(bad.status, 400, "bad heartbeat: 400");
   clock.advance(121_000);
   t.equal((await arm(`${clusterPath("hb")}?${CV}`)).json.properties.connectivityStatus, "Offline", "silent beyond the threshold");
+});
+
+t.test("status reports: the deploy key must be an SSH public key, 'removed' only for a tombstone (ARM-shaped 400s, nothing recorded)", async (t) => {
+  const agent = testAgent("ec");
+  await register("rp", agent);
+  t.equal((await arm(`${configurationPath("rp", "cfg")}?${V}`, { method: "PUT", body: configurationBody() })).status, 201);
+  const report = async (body: unknown) =>
+    raw(`${agentBase("rp")}/configurations/cfg/status`, { method: "POST", body, token: await agent.token(clusterPath("rp"), { iat: Math.floor(clock.now() / 1000) }) });
+  const shown = async () => (await arm(`${configurationPath("rp", "cfg")}?${V}`)).json.properties;
+  const before = await shown();
+
+  const badKeys = [
+    "not a key <b>",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA deploy",
+    `ssh-rsa ${sshPublicKeyLine("ssh-ed25519").split(" ")[1]}`,
+    `${sshPublicKeyLine("ssh-ed25519", undefined)} <img src=x>`,
+    `${sshPublicKeyLine("ecdsa-sha2-nistp256", "a")}\nssh-ed25519 AAAA`,
+  ];
+  for (const key of badKeys) {
+    const res = await report({ observedGeneration: 1, complianceState: "Installed", repositoryPublicKey: key });
+    t.equal(res.status, 400, JSON.stringify(key.slice(0, 40)));
+    t.match(res.json, { error: { code: "InvalidParameter", target: "repositoryPublicKey", message: /not an SSH public key/ } });
+  }
+  const removed = await report({ observedGeneration: 1, complianceState: "Installed", removed: true });
+  t.equal(removed.status, 400, "removed: true for a live configuration");
+  t.match(removed.json, { error: { code: "InvalidParameter", target: "removed" } });
+  t.same(await shown(), before, "nothing recorded by a refused report");
+  t.equal((await arm(`${configurationPath("rp", "cfg")}?${V}`)).status, 200, "the configuration is still there");
+
+  for (const type of ["ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519"] as const) {
+    const key = sshPublicKeyLine(type, `flux-${type}`);
+    t.same((await report({ observedGeneration: 1, complianceState: "Installed", repositoryPublicKey: key })).json, { accepted: true }, type);
+    t.equal((await shown()).repositoryPublicKey, key);
+  }
 });

@@ -3,6 +3,7 @@ import { parse } from "yaml";
 import { FLUX_IMAGE, HELM_OPERATOR_IMAGE, renderManifests, splitArgs, parseSetValues } from "../../src/agent/manifests.js";
 import type { DesiredConfiguration, UnsealedSettings } from "../../src/agent/types.js";
 import { toYaml } from "../../src/agent/yaml-emit.js";
+import { REPOSITORY_URL_CASES } from "../helpers/repository-url-cases.js";
 
 type Doc = Record<string, any>;
 
@@ -153,4 +154,76 @@ t.test("the emitter round-trips awkward strings through a real YAML parser", asy
   const value = { a: "yes", b: "1.4.0", c: "x: y", d: "line1\nline2\n", e: "", f: [], g: {}, h: [{ i: "-x", j: [1, true, null] }], "k/l": "#", "0n": "~" };
   t.same(parse(toYaml(value)), value);
   t.throws(() => renderManifests(configuration({}, "../evil"), undefined));
+});
+
+t.test("the repository URL rule: every refused URL of the shared table is not rendered, every accepted one is", async (t) => {
+  for (const [url, expected] of REPOSITORY_URL_CASES) {
+    const c = configuration({ repositoryUrl: url });
+    if (typeof expected === "string") {
+      t.equal(fluxContainer(render(c)).args[0], `--git-url=${url.replace(/\$/g, "$$$$")}`, `rendered: ${JSON.stringify(url.slice(0, 60))}`);
+      continue;
+    }
+    let message = "(rendered)";
+    try {
+      renderManifests(c, undefined);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.match(message, /^the repository URL is refused: /, `refused: ${JSON.stringify(url.slice(0, 60)).replace(/[^\x20-\x7e]/g, "?")}`);
+    t.notOk(url.length > 0 && message.includes(url), "the error (it becomes the status message) does not quote the URL");
+  }
+});
+
+t.test("a hostile desired configuration planted past the service is not rendered", async (t) => {
+  const refused: Array<[Partial<DesiredConfiguration["properties"]>, RegExp]> = [
+    [{ repositoryUrl: "ssh://-oProxyCommand=touch%20x/a" }, /host starts with '-'/],
+    [{ repositoryUrl: "https://github.com/a/b?access_token=abc" }, /credential/],
+    [{ repositoryUrl: "https://github.com/a/b\u001b[2J" }, /control character/],
+    [{ operatorParams: "--git-url=ssh://-oProxyCommand=x/a" }, /may not set --git-url/],
+    [{ operatorParams: "--git-readonly --git-url ssh://-oProxyCommand=x/a" }, /may not set --git-url/],
+    [{ operatorParams: "--k8s-secret-name=other" }, /may not set --k8s-secret-name/],
+    [{ operatorParams: "--ssh-keygen-dir=/tmp" }, /may not set --ssh-keygen-dir/],
+    [{ operatorParams: "--k8s-allow-namespace=kube-system" }, /may not set --k8s-allow-namespace/],
+    [{ operatorParams: "--git-readonly --" }, /'--'/],
+    [{ operatorParams: "--git-user='a\nb'" }, /control character/],
+    [{ operatorParams: "--git-user=a\u0000b" }, /control character/],
+    [{ operatorParams: "--git-user='unclosed" }, /quote is not closed/],
+    [{ operatorNamespace: "-n" }, /operatorNamespace is not a DNS-1123 label/],
+    [{ operatorNamespace: "Team" }, /operatorNamespace is not a DNS-1123 label/],
+    [{ operatorNamespace: "a\nb" }, /operatorNamespace is not a DNS-1123 label/],
+    [{ operatorInstanceName: "--flux" }, /operatorInstanceName is not a DNS-1123 label/],
+    [{ operatorInstanceName: "a".repeat(64) }, /operatorInstanceName is not a DNS-1123 label/],
+    [{ enableHelmOperator: true, helmOperatorProperties: { chartValues: "--set git.defaultRef=--upload-pack=x" } }, /chart value 'git.defaultRef'/],
+    [{ enableHelmOperator: true, helmOperatorProperties: { chartValues: "--set 'workers=1\n2'" } }, /chart value 'workers'/],
+  ];
+  for (const [props, why] of refused) {
+    t.throws(() => renderManifests(configuration(props), undefined), why, JSON.stringify(props).slice(0, 80));
+  }
+  t.throws(() => renderManifests(configuration({}, "a\u0007b"), undefined), /configuration name cannot be used/);
+});
+
+t.test("'$' from the configuration is written '$$': Kubernetes expands only the agent's own $(GIT_AUTH…)", async (t) => {
+  const secrets: UnsealedSettings = { protectedSettings: { httpsUser: Buffer.from("bot").toString("base64"), httpsKey: Buffer.from("k").toString("base64") } };
+  const docs = render(
+    configuration({
+      repositoryUrl: "https://github.com/example/$(GIT_AUTHKEY)",
+      operatorParams: "--git-user=$(GIT_AUTHKEY) --git-email='a$b'",
+      enableHelmOperator: true,
+      helmOperatorProperties: { chartValues: "--set git.defaultRef=$(GIT_AUTHKEY)" },
+    }),
+    secrets,
+  );
+  const args = fluxContainer(docs).args as string[];
+  t.equal(args[0], "--git-url=https://$(GIT_AUTHUSER):$(GIT_AUTHKEY)@github.com/example/$$(GIT_AUTHKEY)");
+  t.ok(args.includes("--git-user=$$(GIT_AUTHKEY)"), args.join(" "));
+  t.ok(args.includes("--git-email=a$$b"));
+  const helm = find(docs, "Deployment", "flux-a-helm-operator")?.spec.template.spec.containers[0];
+  t.ok(helm.args.includes("--git-default-ref=$$(GIT_AUTHKEY)"), helm.args.join(" "));
+});
+
+t.test("helm chart version: a semantic version only; '+' is written '_' in the helm.sh/chart label, as Helm does", async (t) => {
+  const helm = (chartVersion: string) => configuration({ enableHelmOperator: true, helmOperatorProperties: { chartVersion } });
+  const d = find(render(helm("1.4.0+build.5")), "Deployment", "flux-a-helm-operator");
+  t.equal(d?.metadata.labels["helm.sh/chart"], "helm-operator-1.4.0_build.5");
+  for (const bad of ["latest", "1.4.0\n", "-1.4.0", "1.4.0 --x", "1.4"]) t.throws(() => renderManifests(helm(bad), undefined), /chart version is not a semantic version/, JSON.stringify(bad));
 });

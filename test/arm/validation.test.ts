@@ -6,7 +6,8 @@ import crypto from "node:crypto";
 import t, { type Test } from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client, type HttpResponse, type RequestOptions } from "../helpers/http.js";
-import { agentPublicKey, b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64, sshString as sshStr, u32 } from "../helpers/fixtures.js";
+import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
+import { agentPublicKey, b64, clusterBody, clusterPath, configurationBody, configurationPath, configurationsPath, knownHostsB64, sshPrivateKeyB64, sshString as sshStr, u32 } from "../helpers/fixtures.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
@@ -144,6 +145,82 @@ t.test(
     t.notMatch(res.text, /s3cret-pw/, "the password is not echoed");
   },
 );
+
+t.test("repositoryUrl: option injection, control characters and tokens are refused (400, the URL never echoed) and never served", async (t) => {
+  const TOKEN = "tok3n-Zq9xW2";
+  const hostile = [
+    "ssh://-oProxyCommand=touch%20x/a",
+    "ssh://%2doProxyCommand=touch%20x/a",
+    "ssh://-oProxyCommand=x@github.com/a/b",
+    "ssh://git@github.com/a/--upload-pack=touch",
+    "-oProxyCommand=x@github.com:a/b",
+    "git@github.com:-a/b",
+    "https://github.com/a/b\u0000",
+    "https://github.com/a/b\u0007",
+    "https://github.com/a/b\u001b[2J",
+    "https://github.com/a/b\u0085",
+    "https://github.com/a/b%00",
+    "https://github.com/a/b%0a",
+    "https://github.com/a/b%7f",
+    `https://github.com/a/b?access_token=${TOKEN}`,
+    `https://gitlab.com/a/b?private_token=${TOKEN}`,
+    `https://host/a/b?X-Access-Token=${TOKEN}`,
+    `https://host/a/b#oauth_token=${TOKEN}`,
+    `https://host/a/b?ref=ghp_${TOKEN}`,
+    `https://x-access-token:${TOKEN}@github.com/a/b`,
+    `https://${TOKEN}@github.com/a/b`,
+    `ssh://git:${TOKEN}@github.com/a/b`,
+    `git:${TOKEN}@github.com:a/b`,
+  ];
+  for (const url of hostile) {
+    const label = JSON.stringify(url).slice(0, 60);
+    const res = await refusedCreate(t, label, configurationBody({ repositoryUrl: url }), "properties.repositoryUrl", "InvalidParameter");
+    t.match(res.json.error.message, /^The repository URL is not accepted: /);
+    t.notOk(res.text.includes(TOKEN), `${label}: the token is not echoed`);
+    t.notOk(res.text.includes(JSON.stringify(url).slice(1, -1)) || res.text.includes("ProxyCommand") || res.text.includes("upload-pack"), `${label}: the URL is not echoed`);
+  }
+  // an existing configuration is not changed to a hostile URL either
+  const name = uniq("keep");
+  t.equal((await http(cfgUrl(name), { method: "PUT", body: configurationBody() })).status, 201);
+  const replaced = await http(cfgUrl(name), { method: "PUT", body: configurationBody({ repositoryUrl: `https://github.com/a/b?token=${TOKEN}` }) });
+  t.equal(replaced.status, 400);
+  const list = await http(`${configurationsPath(CLUSTER)}?${V}`);
+  t.equal(list.status, 200);
+  t.notOk(list.text.includes(TOKEN), "the list serves no token");
+  t.notOk(list.text.includes("ProxyCommand"), "the list serves no injected URL");
+  t.notOk((await http(cfgUrl(name))).text.includes(TOKEN), "GET serves no token");
+
+  // the forms in use stay valid, a bare user on ssh and scp-like URLs included
+  for (const url of ["git@github.com:org/repo", "ssh://git@github.com/org/repo.git", "https://dev.azure.com/org/My%20Project/_git/repo", "https://github.com/org/repo?ref=main"]) {
+    await acceptedCreate(t, url, configurationBody({ repositoryUrl: url }));
+  }
+});
+
+t.test("configuration assignments use the same URL rule (400 under properties.configuration, no echo)", async (t) => {
+  const url = "ssh://-oProxyCommand=touch%20x/a?access_token=tok3n-Zq9xW2";
+  const res = await http(withApi(assignmentPath("hostile", "rg1")), { method: "PUT", body: assignmentBody({}, { repositoryUrl: url }) });
+  t.equal(res.status, 400, res.text);
+  t.match(res.json, { error: { code: "InvalidParameter", target: "properties.configuration.repositoryUrl" } });
+  t.notOk(res.text.includes("ProxyCommand") || res.text.includes("tok3n"), "nothing of the URL is echoed");
+  t.equal((await http(withApi(assignmentPath("hostile", "rg1")))).status, 404, "nothing written");
+});
+
+t.test("helmOperatorProperties.chartValues are split like the agent splits them, at PUT time", async (t) => {
+  const CV_TARGET = "properties.helmOperatorProperties.chartValues";
+  const helm = (chartValues: string) => configurationBody({ enableHelmOperator: true, helmOperatorProperties: { chartVersion: "1.4.0", chartValues } });
+  for (const bad of ["--set workers='2", '--set "a=1', "--set git.defaultRef=--upload-pack=x", "--set workers=1\u0007"]) {
+    const res = await refusedCreate(t, JSON.stringify(bad), helm(bad), CV_TARGET, "InvalidParameter");
+    t.match(res.json.error.message, /^The chart values are not accepted: /);
+  }
+  await acceptedCreate(t, "balanced quotes", helm("--set git.defaultRef='release 1' --set workers=2,logFormat=json"));
+});
+
+t.test("operatorParams: values that would be options, and control characters, are refused", async (t) => {
+  for (const bad of ["--git-user -x", "--git-branch=-main", "--git-path=a/-b", "--git-user='a\nb'", "--git-email=a\u007fb"]) {
+    await refusedCreate(t, JSON.stringify(bad), configurationBody({ operatorParams: bad }), "properties.operatorParams", "InvalidParameter");
+  }
+  await acceptedCreate(t, "a backslash escapes as the agent reads it", configurationBody({ operatorParams: "--git-user=Flux\\ Bot --git-branch=release-1" }));
+});
 
 t.test("configurationProtectedSettings: keys and base64", async (t) => {
   const PS = "properties.configurationProtectedSettings";

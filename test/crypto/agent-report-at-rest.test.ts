@@ -12,6 +12,7 @@ import { testAgent } from "../helpers/agent-token.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
 import { cosmosItems, findIn, readSqliteFiles } from "../helpers/raw-store.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
+import { sshPublicKeyLine } from "../helpers/ssh-public-keys.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
@@ -39,7 +40,7 @@ for (const engine of ["sqlite", "cosmos"] as const) {
     const status = await raw(`/agent/v1${clusterPath("rep")}/configurations/cfg/status`, {
       method: "POST",
       token,
-      body: { observedGeneration: 1, complianceState: "Installed", message: `applied ${canary}`, messageLevel: "Information", repositoryPublicKey: `ssh-ed25519 AAAA ${canary}-key` },
+      body: { observedGeneration: 1, complianceState: "Installed", message: `applied ${canary}`, messageLevel: "Information", repositoryPublicKey: sshPublicKeyLine("ssh-ed25519", `${canary}-key`) },
     });
     t.equal(status.status, 200, status.text);
     const beat = await raw(`/agent/v1${clusterPath("rep")}/heartbeat`, { method: "POST", token, body: { agentVersion: `${canary}-agent`, kubernetesVersion: `${canary}-k8s`, totalNodeCount: 2 } });

@@ -5,11 +5,15 @@ import { decodeBase64Strict } from "../../src/domain/validation/base64.js";
 import { validateConfigurationPut } from "../../src/domain/validation/configuration.js";
 import { knownHostsProblem } from "../../src/domain/validation/known-hosts.js";
 import { kubernetesNameProblem } from "../../src/domain/validation/names.js";
+import { chartValuesProblem } from "../../src/domain/validation/chart-values.js";
 import { operatorParamsProblem } from "../../src/domain/validation/operator-params.js";
-import { repositoryTransport } from "../../src/domain/validation/repository-url.js";
-import { parsePrivateKey } from "../../src/domain/validation/ssh-keys.js";
+import { repositoryTransport, servedRepositoryUrl } from "../../src/domain/validation/repository-url.js";
+import { configurationResource } from "../../src/surfaces/arm/representations.js";
+import type { ConfigurationRecord } from "../../src/domain/types.js";
+import { parsePrivateKey, parsePublicKey } from "../../src/domain/validation/ssh-keys.js";
 import { ArmError } from "../../src/arm/errors.js";
-import { sshString as sshStr, u32 } from "../helpers/fixtures.js";
+import { sshString as sshStr, sshString, u32 } from "../helpers/fixtures.js";
+import { mpint, sshPublicKeyBlob, sshPublicKeyLine } from "../helpers/ssh-public-keys.js";
 
 interface OpenSshOptions {
   cipher?: string;
@@ -80,6 +84,11 @@ t.test("operatorParamsProblem", async (t) => {
     "--sync-state=secret",
     "--git-branch main --git-path=a,b --git-readonly --git-poll-interval=5m",
     "\t--git-readonly\n--sync-garbage-collection ",
+    // the agent's splitter: a backslash escapes outside single quotes
+    "--git-user=Flux\\ Bot",
+    '--git-user="Flux \\"Bot\\""',
+    "--git-user=a-b --git-path=a/b-c,d-",
+    "--git-branch=release-1",
   ];
   for (const input of good) t.equal(operatorParamsProblem(input), undefined, `accepted: ${JSON.stringify(input)}`);
 
@@ -116,6 +125,29 @@ t.test("operatorParamsProblem", async (t) => {
     ["--sync-state=x", /must be git or secret/],
     ["--git-user=", /1 to 256 printable/],
     [`--git-user=${"x".repeat(257)}`, /1 to 256 printable/],
+    // a value that would be an option where Flux hands it on (git), and control characters
+    ["--git-user -x", /--git-user must not start with '-'/],
+    ["--git-user=--global", /must not start with '-'/],
+    ["--git-email=-c", /must not start with '-'/],
+    ["--git-ci-skip-message '-x'", /must not start with '-'/],
+    ["--registry-exclude-image=-x", /must not start with '-'/],
+    ["--git-branch=-main", /valid Git reference/],
+    ["--git-branch -main", /valid Git reference/],
+    ["--git-branch=a/-b", /valid Git reference/],
+    ["--git-label=--upload-pack=x", /valid Git reference/],
+    ["--git-path=-x", /no segment starting with '-'/],
+    ["--git-path=a/-x", /no segment starting with '-'/],
+    ["--git-path=a,--x", /no segment starting with '-'/],
+    ["--git-user=a\u0000b", /control character/],
+    ["--git-user=a\u0007b", /control character/],
+    ["--git-user=a\u001bb", /control character/],
+    ["--git-user=a\u007fb", /control character/],
+    ["--git-user=a\u0085b", /control character/],
+    ["--git-user=a\u202eb", /control character/],
+    ["--git-user='a\nb'", /control character/],
+    ['--git-user="a\tb"', /control character/],
+    ["--git-path='a\rb'", /control character/],
+    ["--git-readonly\u0000", /control character/],
   ];
   for (const [input, why] of bad) t.match(operatorParamsProblem(input) ?? "(accepted)", why, `refused: ${JSON.stringify(input.slice(0, 60))}`);
 });
@@ -316,3 +348,139 @@ t.test(
     t.equal(operatorParamsProblem("--git-poll-interval=0.5m"), undefined);
   },
 );
+
+t.test("chartValuesProblem: what the agent can turn into helm-operator flags", async (t) => {
+  const good = [
+    "",
+    "--set workers=2",
+    "--set workers=2,logFormat=json --set helm.versions=v3",
+    "--set=git.defaultRef=main --set-string 'git.pollInterval=5m'",
+    "--set git.defaultRef=\"release 1\"",
+    "--set image.tag=1.2.3 -f values.yaml",
+    "--set a\\ b=c",
+    "--set workers=2\n--set logFormat=json",
+    "--set note=a-b",
+    "--set x=",
+  ];
+  for (const input of good) t.equal(chartValuesProblem(input), undefined, `accepted: ${JSON.stringify(input)}`);
+  const bad: Array<[string, RegExp]> = [
+    ["--set a='1", /quote is not closed/],
+    ['--set a="1', /quote is not closed/],
+    ["--set \"a=1,b=2", /quote is not closed/],
+    ["'", /quote is not closed/],
+    ["--set git.defaultRef=-x", /value of 'git.defaultRef' must not start with '-'/],
+    ["--set=git.defaultRef=--upload-pack=touch", /must not start with '-'/],
+    ["--set-string allowNamespace=-n", /must not start with '-'/],
+    ["--set workers=2,logFormat=-x", /value of 'logFormat' must not start with '-'/],
+    ["--set workers=1\u0000", /control character/],
+    ["--set workers=1\u0007", /control character/],
+    ["--set workers=1\u007f", /control character/],
+    ["--set workers=1\u0085", /control character/],
+    ["--set 'workers=1\n2'", /value of 'workers' holds a control character/],
+    ["--set 'wor\nkers=1'", /a key holds a control character/],
+  ];
+  for (const [input, why] of bad) t.match(chartValuesProblem(input) ?? "(accepted)", why, `refused: ${JSON.stringify(input)}`);
+});
+
+t.test("validateConfigurationPut: chart values and repository URL refusals name the field, never the value", async (t) => {
+  const refusal = (properties: Record<string, unknown>): ArmError => {
+    try {
+      validateConfigurationPut({ name: "cfg", properties: { repositoryUrl: "https://github.com/example/repo", ...properties } });
+    } catch (err) {
+      if (err instanceof ArmError) return err;
+      throw err;
+    }
+    throw new Error("accepted");
+  };
+  const chart = refusal({ enableHelmOperator: true, helmOperatorProperties: { chartValues: "--set workers='2" } });
+  t.equal(chart.target, "properties.helmOperatorProperties.chartValues");
+  t.match(chart.message, /chart values are not accepted: a ' quote is not closed/);
+  for (const url of ["ssh://-oProxyCommand=touch%20x/a", "https://github.com/a/b?access_token=SECRETVALUE1", "https://u:SECRETVALUE2@host/r", "https://host/a\u0000b"]) {
+    const err = refusal({ repositoryUrl: url });
+    t.equal(err.target, "properties.repositoryUrl");
+    t.match(err.message, /^The repository URL is not accepted: /);
+    t.notMatch(err.message, /SECRETVALUE|ProxyCommand|\u0000/, "the message quotes nothing of the URL");
+  }
+});
+
+t.test("parsePublicKey: an agent's deploy key must be a real OpenSSH public key", async (t) => {
+  const types = ["ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-ed25519"] as const;
+  for (const type of types) {
+    t.same(parsePublicKey(sshPublicKeyLine(type)), { ok: true, type }, `${type} with a comment`);
+    t.same(parsePublicKey(sshPublicKeyLine(type, undefined)), { ok: true, type }, `${type} without a comment`);
+  }
+  t.ok(parsePublicKey(sshPublicKeyLine("ssh-ed25519", "flux-cfg1 user@host (prod) #1")).ok, "a comment with spaces and punctuation");
+
+  const ed = sshPublicKeyBlob("ssh-ed25519");
+  const ec = sshPublicKeyBlob("ecdsa-sha2-nistp256");
+  const edKey = ed.subarray(ed.length - 32);
+  const b = (buf: Buffer) => buf.toString("base64");
+  const bad: Array<[string, RegExp]> = [
+    ["", /not an OpenSSH public key line/],
+    ["not a key <b>", /not an OpenSSH public key line|key type/],
+    ["ssh-ed25519", /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} <script>`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a"b`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} ${"c".repeat(257)}`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a\u0000b`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} a\nssh-rsa AAAA`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)} é`, /not an OpenSSH public key line/],
+    [` ssh-ed25519 ${b(ed)}`, /not an OpenSSH public key line/],
+    [`ssh-ed25519 ${b(ed)}\n`, /not an OpenSSH public key line/],
+    [`ssh-ed25519  ${b(ed)}`, /not an OpenSSH public key line/],
+    [`ssh-dss ${b(ed)}`, /key type is not/],
+    [`sk-ssh-ed25519@openssh.com ${b(ed)}`, /key type is not/],
+    [`ssh-ed25519 AAAA`, /truncated|encoded type/],
+    [`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA`, /truncated|not canonical/],
+    [`ssh-ed25519 ${b(ed)}=`, /not canonical base64|not an OpenSSH/],
+    [`ssh-rsa ${b(ed)}`, /encoded type does not match/],
+    [`ecdsa-sha2-nistp384 ${b(ec)}`, /encoded type does not match/],
+    [`ssh-ed25519 ${b(Buffer.concat([ed, Buffer.from([0])]))}`, /trailing bytes/],
+    [`ssh-ed25519 ${b(ed.subarray(0, ed.length - 1))}`, /truncated/],
+    [`ssh-ed25519 ${b(Buffer.concat([sshString("ssh-ed25519"), sshString(edKey.subarray(0, 31))]))}`, /not 32 bytes/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp384"), sshString(Buffer.alloc(65, 4))]))}`, /curve does not match/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.alloc(33, 2))]))}`, /not an uncompressed point/],
+    [`ecdsa-sha2-nistp256 ${b(Buffer.concat([sshString("ecdsa-sha2-nistp256"), sshString("nistp256"), sshString(Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]))]))}`, /not a valid key/],
+    [`ssh-rsa ${b(Buffer.concat([sshString("ssh-rsa"), mpint(Buffer.from([1, 0, 1])), mpint(crypto.randomBytes(64))]))}`, /shorter than 1024 bits/],
+    [`ssh-rsa ${b(Buffer.concat([sshString("ssh-rsa"), sshString(Buffer.from([1, 0, 1])), sshString(Buffer.concat([Buffer.from([0x80]), crypto.randomBytes(255)]))]))}`, /not positive/],
+  ];
+  for (const [line, why] of bad) {
+    const parsed = parsePublicKey(line);
+    t.match(parsed.ok ? "(accepted)" : parsed.reason, why, `refused: ${JSON.stringify(line.slice(0, 50))}`);
+  }
+});
+
+t.test("servedRepositoryUrl: a URL stored before the rule never shows a credential on GET or list", async (t) => {
+  const table: Array<[string, string]> = [
+    ["https://github.com/a/b", "https://github.com/a/b"],
+    ["git@github.com:a/b.git", "git@github.com:a/b.git"],
+    ["ssh://git@host/a", "ssh://git@host/a"],
+    ["https://github.com/a/b?access_token=SECRET1", "https://github.com/a/b?access_token=REDACTED"],
+    ["https://github.com/a/b?ref=main&private_token=SECRET1;x=1", "https://github.com/a/b?ref=main&private_token=REDACTED;x=1"],
+    ["https://host/a?ref=ghp_SECRET1", "https://host/a?ref=REDACTED"],
+    ["https://host/a?Token", "https://host/a?REDACTED"],
+    ["https://host/a#oauth_token=SECRET1&state=x", "https://host/a#oauth_token=REDACTED&state=x"],
+    ["https://user:SECRET1@host/a", "https://REDACTED@host/a"],
+    ["https://SECRET1@host/a", "https://REDACTED@host/a"],
+    ["ssh://git:SECRET1@host/a?token=SECRET1", "ssh://REDACTED@host/a?token=REDACTED"],
+    ["git:SECRET1@host:a/b", "REDACTED@host:a/b"],
+    ["ssh://-oProxyCommand=x/a", "ssh://-oProxyCommand=x/a"],
+  ];
+  for (const [stored, served] of table) {
+    t.equal(servedRepositoryUrl(stored), served, stored);
+    t.notMatch(servedRepositoryUrl(stored), /SECRET1/);
+  }
+  const record = {
+    id: "/subscriptions/s/x",
+    name: "legacy",
+    clusterId: "/subscriptions/s/c",
+    spec: { repositoryUrl: "https://github.com/a/b?access_token=SECRET1", operatorNamespace: "ns", operatorInstanceName: "i", operatorType: "Flux", operatorScope: "cluster" },
+    generation: 1,
+    provisioningState: "Succeeded",
+    complianceStatus: { complianceState: "Pending" },
+    secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+    systemData: {},
+  } as unknown as ConfigurationRecord;
+  const shown = configurationResource({ record, etag: '"1"' });
+  t.equal((shown.properties as Record<string, unknown>).repositoryUrl, "https://github.com/a/b?access_token=REDACTED", "the representation (GET and list) serves the redacted form");
+});

@@ -10,7 +10,8 @@ import { knownHostsProblem } from "./known-hosts.js";
 import { kubernetesNameProblem } from "./names.js";
 import { operatorParamsProblem } from "./operator-params.js";
 import { Problems } from "./problems.js";
-import { repositoryTransport, type RepositoryTransport } from "./repository-url.js";
+import { chartValuesProblem } from "./chart-values.js";
+import { checkRepositoryUrl, type RepositoryTransport } from "./repository-url.js";
 import { parsePrivateKey } from "./ssh-keys.js";
 
 export const CONFIGURATION_NAME_MAX = 63;
@@ -33,7 +34,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 
 function checkName(problems: Problems, target: string, value: string, max: number, what: string): void {
   const problem = kubernetesNameProblem(value, max);
-  if (problem) problems.add(target, `The ${what} '${value}' is invalid: it ${problem}.`);
+  if (problem) problems.add(target, `The ${what} '${value.slice(0, 80)}' is invalid: it ${problem}.`); // at most 80 characters of the input are quoted
 }
 
 function checkProtectedSettings(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
@@ -102,9 +103,12 @@ function checkHelm(problems: Problems, raw: unknown): ConfigurationSpec["helmOpe
   const helm = raw as Record<string, unknown>;
   const chartVersion = str(helm.chartVersion);
   if (chartVersion !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(chartVersion)) {
-    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion}' is not a semantic version such as 1.4.0.`);
+    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion.slice(0, 80)}' is not a semantic version such as 1.4.0.`);
   }
-  return { chartVersion, chartValues: str(helm.chartValues) };
+  const chartValues = str(helm.chartValues);
+  const problem = chartValues === undefined ? undefined : chartValuesProblem(chartValues);
+  if (problem) problems.add(`${P}.helmOperatorProperties.chartValues`, `The chart values are not accepted: ${problem}.`);
+  return { chartVersion, chartValues };
 }
 
 export function validateConfigurationPut(input: ConfigurationInput): ValidatedConfiguration {
@@ -117,9 +121,10 @@ export function validateConfigurationPut(input: ConfigurationInput): ValidatedCo
   let transport: RepositoryTransport | undefined;
   if (!repositoryUrl) problems.add(`${P}.repositoryUrl`, "The property 'repositoryUrl' is required.");
   else {
-    transport = repositoryTransport(repositoryUrl);
-    if (!transport) // the URL is not echoed: a refused URL may be refused precisely because it carries a password
-      problems.add(`${P}.repositoryUrl`, "The repository URL is not supported: use http(s)://host/path, ssh://host/path or git@host:path, with no password or token in the URL.");
+    const check = checkRepositoryUrl(repositoryUrl);
+    if (check.ok) transport = check.transport;
+    // the URL is not echoed: a refused URL may be refused precisely because it carries a password
+    else problems.add(`${P}.repositoryUrl`, `The repository URL is not accepted: ${check.reason}. Use http(s)://host/path, ssh://[user@]host/path or user@host:path, with no password or token in the URL (docs/repository-url.md).`);
   }
 
   const operatorNamespace = str(props.operatorNamespace) ?? "default";

@@ -2,8 +2,12 @@
  * `operatorParams` are Flux v1 daemon flags. They are parsed (pflag syntax: --name=value, --name value,
  * bare --name for booleans; quotes group words) and checked against two lists: flags the user may set,
  * and flags the service owns. Anything on neither list is refused, so a typo or an unvetted flag
- * never reaches a cluster. The lists are documented in docs/operator-params.md.
+ * never reaches a cluster. The lists are documented in docs/operator-params.md. The split is the agent's
+ * own (./args.ts), so the flags checked here are the flags the agent writes. No value may start with '-'
+ * (Flux hands values to git, where it would read as an option) or hold a control character.
  */
+import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+
 type ValueKind = "bool" | "duration" | "string" | "path" | "ref" | "syncState";
 
 export const USER_FLAGS: Readonly<Record<string, ValueKind>> = {
@@ -49,35 +53,10 @@ export const SERVICE_FLAGS: Readonly<Record<string, string>> = {
 };
 
 const DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-const REF = /^(?!.*\.\.)(?!\/)(?!.*\/$)[A-Za-z0-9._\/-]{1,250}$/;
-
-function tokenize(input: string): string[] | string {
-  const tokens: string[] = [];
-  let current = "";
-  let quote: '"' | "'" | undefined;
-  let inToken = false;
-  for (const ch of input) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else current += ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      inToken = true;
-    } else if (/\s/.test(ch)) {
-      if (inToken) tokens.push(current);
-      current = "";
-      inToken = false;
-    } else {
-      current += ch;
-      inToken = true;
-    }
-  }
-  if (quote) return "a quote is not closed";
-  if (inToken) tokens.push(current);
-  return tokens;
-}
+const REF = /^(?!.*\.\.)(?!\/)(?!.*\/$)(?!-)(?!.*\/-)[A-Za-z0-9._\/-]{1,250}$/;
 
 function valueProblem(kind: ValueKind, value: string): string | undefined {
+  if (ARG_VALUE_CONTROL.test(value)) return "holds a control character";
   switch (kind) {
     case "bool":
       return /^(true|false)$/i.test(value) ? undefined : "must be true or false";
@@ -86,18 +65,21 @@ function valueProblem(kind: ValueKind, value: string): string | undefined {
     case "ref":
       return REF.test(value) ? undefined : "must be a valid Git reference name";
     case "path":
-      return value.split(",").every((p) => p.length > 0 && !p.startsWith("/") && !p.split("/").includes("..")) ? undefined : "must be comma-separated paths relative to the repository root";
+      return value.split(",").every((p) => p.length > 0 && !p.startsWith("/") && !p.split("/").some((seg) => seg === ".." || seg.startsWith("-"))) ? undefined : "must be comma-separated paths relative to the repository root, no segment starting with '-'";
     case "syncState":
       return value === "git" || value === "secret" ? undefined : "must be git or secret";
     case "string":
-      return value.length > 0 && value.length <= 256 && !/[\u0000-\u001f]/.test(value) ? undefined : "must be 1 to 256 printable characters";
+      if (value.startsWith("-")) return "must not start with '-'";
+      return value.length > 0 && value.length <= 256 ? undefined : "must be 1 to 256 printable characters";
   }
 }
 
 /** undefined when every flag is allowed and well-formed, else the first problem */
 export function operatorParamsProblem(input: string): string | undefined {
-  const tokens = tokenize(input);
-  if (typeof tokens === "string") return tokens;
+  if (ARG_CONTROL.test(input)) return "they hold a control character";
+  const split = splitArgs(input);
+  if (!split.ok) return split.reason;
+  const tokens = split.args;
   const seen = new Set<string>();
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? "";

@@ -8,6 +8,7 @@ import type { ClusterCompliance } from "../../domain/assignment-rules.js";
 import type { AssignmentView } from "../../domain/assignments.js";
 import type { ConfigurationView } from "../../domain/configurations.js";
 import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord, SystemData } from "../../domain/types.js";
+import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
 type Json = Record<string, unknown>;
 
@@ -30,7 +31,7 @@ function systemDataOf(s: SystemData): Json {
 /** the user-set fields of a configuration, shared by the configuration and the assignment that creates it */
 function specFields(spec: ConfigurationSpec): Json {
   return {
-    repositoryUrl: spec.repositoryUrl,
+    repositoryUrl: servedRepositoryUrl(spec.repositoryUrl), // a URL stored before the URL rule may hold a credential
     operatorNamespace: spec.operatorNamespace,
     operatorInstanceName: spec.operatorInstanceName,
     operatorType: spec.operatorType,

@@ -1,0 +1,41 @@
+/**
+ * `helmOperatorProperties.chartValues`: helm-style `--set k=v,k2=v2` (also `--set-string`, `--set=…`). The agent
+ * (src/agent/manifests.ts) splits them with the same splitter (./args.ts) and turns the values it knows into
+ * helm-operator flags (`--workers=<v>`, `--git-default-ref=<v>`, …). So they are parsed here, at PUT time: an
+ * unclosed quote, a control character, or a value starting with '-' (an option to git once helm-operator passes
+ * it on) is refused now, instead of failing, or worse, on the cluster. Other tokens are ignored, as the agent does.
+ */
+import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+
+/** the `k=v` pairs of every --set / --set-string, in order (the agent's parseSetValues) */
+export function setValuePairs(tokens: readonly string[]): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i] as string;
+    let spec: string | undefined;
+    if (t === "--set" || t === "--set-string") spec = tokens[++i];
+    else if (t.startsWith("--set=")) spec = t.slice("--set=".length);
+    else if (t.startsWith("--set-string=")) spec = t.slice("--set-string=".length);
+    if (spec === undefined) continue;
+    for (const part of spec.split(",")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) continue;
+      pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
+    }
+  }
+  return pairs;
+}
+
+/** undefined when the agent can use the chart values as they are, else the first problem (values are not quoted) */
+export function chartValuesProblem(chartValues: string): string | undefined {
+  if (ARG_CONTROL.test(chartValues)) return "they hold a control character";
+  const split = splitArgs(chartValues);
+  if (!split.ok) return split.reason;
+  for (const [key, value] of setValuePairs(split.args)) {
+    if (ARG_VALUE_CONTROL.test(key)) return "a key holds a control character";
+    const shown = key.slice(0, 80);
+    if (ARG_VALUE_CONTROL.test(value)) return `the value of '${shown}' holds a control character`;
+    if (value.startsWith("-")) return `the value of '${shown}' must not start with '-'`;
+  }
+  return undefined;
+}
