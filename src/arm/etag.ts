@@ -35,10 +35,14 @@ export function checkPutConditions(conditions: Conditions, currentEtag: string |
   }
 }
 
-/** DELETE: a missing resource is 204 whatever the condition; an existing one must match If-Match. */
-export function checkDeleteConditions(conditions: Conditions, currentEtag: string): void {
+/**
+ * DELETE: If-Match needs an existing resource with a matching tag, as on PUT (RFC 9110: If-Match,
+ * even "*", fails on a missing resource): a missing resource is 412 under If-Match, 204 without.
+ */
+export function checkDeleteConditions(conditions: Conditions, currentEtag: string | undefined): void {
   const { ifMatch } = conditions;
   if (ifMatch === undefined || ifMatch === "") return;
+  if (currentEtag === undefined) throw errors.preconditionFailed("If-Match");
   const tags = parseList(ifMatch);
   if (!tags.includes("*") && !tags.includes(etagHeader(currentEtag))) throw errors.preconditionFailed("If-Match");
 }

@@ -3,6 +3,7 @@ import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
 import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
+import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
@@ -34,6 +35,8 @@ export class Clusters {
     private readonly offlineAfterMs: number,
     /** tells this process's assignment reconciler that a cluster changed (its outbox holds what) */
     private readonly wakeReconciler: () => void = () => undefined,
+    /** the region names a new cluster may name (ALLOWED_LOCATIONS) */
+    private readonly allowedLocations: readonly string[] = AZURE_PUBLIC_REGIONS,
   ) {}
 
   /** connectivity as of now: Connected turns Offline when the agent has been silent too long */
@@ -74,7 +77,7 @@ export class Clusters {
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
       checkPutConditions(conditions, existing?.etag);
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record });
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: existing?.record, allowedLocations: this.allowedLocations });
       const previous = existing?.record;
       const identity =
         input.identityType === "SystemAssigned"
@@ -123,12 +126,12 @@ export class Clusters {
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      checkDeleteConditions(conditions, existing?.etag);
       if (!existing) {
         // a retry of a deletion that stopped half-way finishes it
         await this.repo.finishPendingDeletion(ref.subscriptionId, id);
         return false;
       }
-      checkDeleteConditions(conditions, existing.etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
       await announce(this.repo, this.bus, ref.subscriptionId, id, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
