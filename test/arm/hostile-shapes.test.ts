@@ -13,6 +13,7 @@ import { client, type HttpResponse } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, configurationsPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, assignmentsPath, withApi } from "../helpers/assignments.js";
 import { SCC_2021, validateTraffic } from "../helpers/oav.js";
+import { ConfigError, loadConfig } from "../../src/config.js";
 import type { TrafficPair } from "../helpers/traffic.js";
 
 const V = "api-version=2024-11-01";
@@ -144,6 +145,10 @@ t.test("locations: a known region (normalized as ARM does) or LocationNotAvailab
     t.equal(res.json.error.target, "location");
     t.ok(res.text.length < 1000, "the location is quoted at most 80 characters");
   }
+  // ALLOWED_LOCATIONS: normalized, the public regions by default, refused when not region names
+  t.same(loadConfig({ ALLOWED_LOCATIONS: "East US, westeurope" }).allowedLocations, ["eastus", "westeurope"]);
+  t.ok(loadConfig({}).allowedLocations.includes("swedencentral"), "the Azure public regions by default");
+  t.throws(() => loadConfig({ ALLOWED_LOCATIONS: "east/us" }), ConfigError);
   const configured = await startServer({ allowedLocations: ["westeurope", "Sweden Central"] });
   try {
     const h = client(configured.url, configured.ca, configured.token);
