@@ -4,7 +4,7 @@
  * and flags the service owns. Anything on neither list is refused, so a typo or an unvetted flag
  * never reaches a cluster. The lists are documented in docs/operator-params.md.
  */
-import { quote as quoted } from "../../arm/quote.js";
+import { clip, quote as quoted } from "../../arm/quote.js";
 
 type ValueKind = "bool" | "duration" | "string" | "path" | "ref" | "syncState";
 
@@ -108,9 +108,9 @@ export function operatorParamsProblem(input: string): string | undefined {
     const name = match[1] ?? "";
     let value = match[2];
     const owned = SERVICE_FLAGS[name];
-    if (owned) return `${quoted(`--${name}`)} cannot be set: ${owned}`;
+    if (owned) return `--${name} cannot be set: ${owned}`;
     const kind = USER_FLAGS[name];
-    if (!kind) return `${quoted(`--${name}`)} is not a Flux daemon flag this service allows (see docs/operator-params.md)`;
+    if (!kind) return `--${clip(name)} is not a Flux daemon flag this service allows (see docs/operator-params.md)`;
     if (seen.has(name) && kind !== "string") return `--${name} is given more than once`;
     seen.add(name);
     if (value === undefined) {
