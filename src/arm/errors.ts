@@ -122,21 +122,21 @@ export const errors = {
     new ArmError(400, "InvalidApiVersionParameter", `The api-version ${quote(apiVersion)} is invalid. The supported versions are '${LIFECYCLE_API_VERSION}'.`, "api-version"),
 
   resourceNotFound: (resourceType: string, name: string, resourceGroup: string) =>
-    new ArmError(404, "ResourceNotFound", `The Resource ${quote(`${resourceType}/${name}`)} under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
+    new ArmError(404, "ResourceNotFound", `The Resource '${resourceType}/${clip(name)}' under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
 
   parentResourceNotFound: (parentType: string, parentName: string, resourceGroup: string) =>
-    new ArmError(404, "ResourceNotFound", `The Resource ${quote(`${parentType}/${parentName}`)} under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
+    new ArmError(404, "ResourceNotFound", `The Resource '${parentType}/${clip(parentName)}' under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
 
   unsupportedParentType: (clusterRp: string, clusterResourceName: string) =>
     new ArmError(
       400,
       "InvalidResourceType",
-      `Source control configurations are served here only for 'Microsoft.Kubernetes/connectedClusters'; ${quote(`${clusterRp}/${clusterResourceName}`)} is not supported by this endpoint.`,
+      `Source control configurations are served here only for 'Microsoft.Kubernetes/connectedClusters'; '${clip(clusterRp)}/${clip(clusterResourceName)}' is not supported by this endpoint.`,
       "clusterResourceName",
     ),
 
   notFoundRoute: (method: string, path: string) =>
-    new ArmError(404, "NotFound", `No route matches ${quote(`${method} ${path}`)}.`),
+    new ArmError(404, "NotFound", `No route matches '${clip(method, 20)} ${clip(path)}'.`),
 
   /** a path served under other methods: Allow lists them (RFC 9110) */
   methodNotAllowed: (method: string, allowed: readonly string[]) =>
@@ -203,11 +203,12 @@ export const errors = {
 
   conflict: (message: string, target?: string) => new ArmError(409, "Conflict", message, target),
 
+  /** the assignment id is a stored resource id (its parts passed the name rules), quoted whole */
   managedByAssignment: (configurationName: string, assignmentId: string, what: "change" | "delete") =>
     new ArmError(
       409,
       "ManagedByConfigurationAssignment",
-      `The configuration ${quote(configurationName)} is managed by the configuration assignment ${quote(assignmentId)}; ${what === "change" ? "change it" : "remove it"} through that assignment, or set the assignment's enforcementMode to DoNotEnforce.`,
+      `The configuration ${quote(configurationName)} is managed by the configuration assignment '${assignmentId}'; ${what === "change" ? "change it" : "remove it"} through that assignment, or set the assignment's enforcementMode to DoNotEnforce.`,
     ),
 
   assignmentQuota: (max: number) =>
