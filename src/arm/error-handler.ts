@@ -56,7 +56,9 @@ export function sendArmError(reply: FastifyReply, error: ArmError): FastifyReply
 }
 
 /** fastify's router refusals (fastify's `frameworkErrors` option): a bad percent-encoding, an over-long segment */
-export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // refused before the onRequest hooks: the request id is set here
+  reply.header("x-ms-request-id", request.id);
   if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return sendArmError(reply, errors.nameTooLong(MAX_PARAM_LENGTH));
   if (error.code === "FST_ERR_BAD_URL") return sendArmError(reply, errors.badRequest("the URL is not validly percent-encoded"));
   return sendArmError(reply, errors.badRequest("the request could not be routed"));
@@ -67,7 +69,7 @@ function clientErrorOf(code: string | undefined): ArmError {
     case "HPE_HEADER_OVERFLOW":
       return errors.headersTooLarge();
     case "ERR_HTTP_REQUEST_TIMEOUT":
-      return new ArmError(408, "RequestTimeout", "The request was not received in time.");
+      return errors.requestTimeout();
     case "HPE_INVALID_METHOD":
       return errors.badRequest("the HTTP method is not known");
     default:

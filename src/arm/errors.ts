@@ -147,6 +147,8 @@ export const errors = {
   /** the HTTP parser refused the request before any route saw it (bad request line, method, encoding) */
   badRequest: (what: string) => new ArmError(400, "BadRequest", `The request is malformed: ${what}.`),
 
+  requestTimeout: () => new ArmError(408, "RequestTimeout", "The request was not received in time."),
+
   headersTooLarge: () => new ArmError(431, "RequestHeaderFieldsTooLarge", "The request's header fields are too large."),
 
   /** a path segment longer than any name ARM or this service accepts */

@@ -216,6 +216,7 @@ t.test("fastify's and node's own refusals are small ARM errors", async (t) => {
   for (const bad of ["%zz", "%E0%A4%A", "%"]) {
     const res = await http(`${clusterPath(`c${bad}`)}?${CV}`);
     assertArmError(t, `percent-encoding '${bad}'`, res, 400, "BadRequest");
+    t.ok(res.headers["x-ms-request-id"], "a request id");
   }
 
   // a 60 KB header: node's parser refuses it before fastify
