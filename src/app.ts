@@ -188,7 +188,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // fastify's and node's own refusals leave in ARM's shape too (see arm/error-handler.ts)
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    return503OnClosing: true,
+    // a request arriving while the server closes gets ARM's 503 from arm/error-handler.ts instead
+    return503OnClosing: false,
     connectionTimeout: 120_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 10_000,

@@ -116,7 +116,24 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
 /** the methods a path is served under (from the route table), for a 405 and its Allow header */
 export type AllowedMethods = (path: string) => readonly string[];
 
+/**
+ * While the server closes, a request still arriving on an open connection gets ARM's 503 (fastify's
+ * own return503OnClosing answer is in its shape, so it is turned off in app.ts) and the connection closes.
+ */
+function registerClosingAnswer(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return undefined;
+    reply.header("connection", "close");
+    return sendArmError(reply, errors.unavailable(1));
+  });
+}
+
 export function registerErrorHandling(app: FastifyInstance, allowedMethods: AllowedMethods = () => []): void {
+  registerClosingAnswer(app);
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error, request);
     if (armError) {

@@ -234,6 +234,34 @@ t.test("fastify's and node's own refusals are small ARM errors", async (t) => {
   }
 });
 
+t.test("a request arriving while the server closes gets ARM's 503, not fastify's", async (t) => {
+  const closing = await startServer();
+  const h = client(closing.url, closing.ca, closing.token);
+  t.equal((await h(`${clusterPath("c1")}?${CV}`, { method: "PUT", body: clusterBody() })).status, 201);
+  // a slow first request (900 KB to parse), then a second pipelined behind it on the same connection
+  const keys = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`key-${i}`, "dg=="]));
+  const body = JSON.stringify(configurationBody({ configurationProtectedSettings: keys }));
+  const auth = `Host: localhost\r\nAuthorization: Bearer ${closing.token}\r\n`;
+  const first = `PUT ${configurationPath("c1", "x")}?${V} HTTP/1.1\r\n${auth}Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const second = `GET ${clusterPath("c1")}?${CV} HTTP/1.1\r\n${auth}\r\n`;
+  const url = new URL(closing.url);
+  const raw = await new Promise<string>((resolve) => {
+    const socket = tls.connect({ host: url.hostname, port: Number(url.port), ca: closing.ca, servername: "localhost" }, () => {
+      socket.write(first + second);
+      void closing.close();
+    });
+    const chunks: Buffer[] = [];
+    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("error", () => undefined);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
+  const last = raw.slice(raw.lastIndexOf("HTTP/1.1 "));
+  t.match(last, /^HTTP\/1\.1 503 /, "the pipelined request is refused with 503");
+  t.match(last, /\r\nconnection: close\r\n/i, "and the connection closes");
+  const parsed = JSON.parse(last.slice(last.indexOf("\r\n\r\n") + 4)) as { error: { code: string } };
+  t.equal(parsed.error.code, "ServiceUnavailable", "in ARM's shape");
+});
+
 // ---- 405 -----------------------------------------------------------------------------------
 
 t.test("a method a path does not serve is 405 with Allow, from the route table", async (t) => {
