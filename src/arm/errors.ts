@@ -7,7 +7,7 @@
  * `toBody` bounds every string again so that no path can exceed it.
  *
  * Codes for ARM's own checks of names and shapes (ARM's front door answers these before a provider
- * sees the request; we answer them the same way, see src/surfaces/arm/arm-names.ts):
+ * sees the request; we answer them the same way, src/arm/shapes.ts holds the rules):
  * - InvalidSubscriptionId: ARM's code and wording for a subscription id that is not a GUID.
  * - InvalidResourceGroupName: the nearest ARM code for a resource group name outside ARM's rules
  *   (ARM's resource group API answers such names with a 400 of this meaning).
