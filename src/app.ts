@@ -11,7 +11,7 @@ import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
-import { BODY_LIMIT_BYTES, registerErrorHandling } from "./arm/error-handler.js";
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerErrorHandling, registerJsonBodyParser } from "./arm/error-handler.js";
 import { generateRequestId, registerRequestContext } from "./arm/request-context.js";
 import { SkipTokens } from "./arm/skip-token.js";
 import type { Authenticator } from "./auth/principal.js";
@@ -31,7 +31,7 @@ import { Metrics, registerMetrics } from "./ops/metrics.js";
 import type { Clock } from "./ports/clock.js";
 import type { Store } from "./store/port.js";
 import "./surfaces/route-config.js";
-import { armRoutes, registerArmRoutes } from "./surfaces/arm/index.js";
+import { allowedMethods, armRoutes, registerArmRoutes } from "./surfaces/arm/index.js";
 import type { Services } from "./surfaces/services.js";
 
 export interface AppOptions {
@@ -43,6 +43,8 @@ export interface AppOptions {
   /** dev auth mode: a subscription is registered on its first write */
   autoRegisterSubscriptions: boolean;
   subscriptionCacheMs: number;
+  /** region names a cluster may be created in (normalized or not); the Azure public regions by default */
+  allowedLocations?: readonly string[];
   metrics: Metrics;
   codec?: BodyCodec;
   /** the agent API; defaults in DEFAULT_AGENT_OPTIONS */
@@ -155,7 +157,7 @@ export function buildServices(
   }, bus);
   const reconciler = new AssignmentReconciler(options.store, repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
   const wake = () => reconciler.wake();
-  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake);
+  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations);
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
   const services: Services = {
     authenticator: options.authenticator,
@@ -194,8 +196,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     // one completion line per request is written by arm/request-context.ts instead of fastify's two
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     bodyLimit: BODY_LIMIT_BYTES,
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
-    return503OnClosing: true,
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // fastify's and node's own refusals leave in ARM's shape too (see arm/error-handler.ts)
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
+    // a request arriving while the server closes gets ARM's 503 from arm/error-handler.ts instead
+    return503OnClosing: false,
     connectionTimeout: 120_000,
     requestTimeout: 60_000,
     keepAliveTimeout: 10_000,
@@ -220,7 +226,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const readiness: Readiness = { draining: false };
 
   registerRequestContext(app);
-  registerErrorHandling(app);
+  registerErrorHandling(app, allowedMethods(armRoutes));
+  registerJsonBodyParser(app);
   registerMetrics(app, options.metrics);
   registerHealth(app, options.store, readiness);
   await registerDocs(app);

@@ -3,6 +3,7 @@
  * Every knob is listed in README.md; an invalid value stops the service with a clear message.
  */
 import path from "node:path";
+import { AZURE_PUBLIC_REGIONS, normalizeLocation } from "./arm/shapes.js";
 
 export interface ProductionAuthConfig {
   mode: "production";
@@ -66,6 +67,8 @@ export interface Config {
   subscriptionCacheSeconds: number;
   /** how long SIGTERM waits for in-flight requests before closing anyway */
   shutdownGraceMs: number;
+  /** region names a connected cluster may be created in, normalized (`East US` -> `eastus`) */
+  allowedLocations: string[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -100,6 +103,13 @@ function listVar(env: Env, name: string): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/** ALLOWED_LOCATIONS: comma-separated region names, compared as ARM normalizes them; the Azure public regions when unset */
+function locationsVar(env: Env): string[] {
+  const listed = listVar(env, "ALLOWED_LOCATIONS").map(normalizeLocation);
+  if (listed.some((l) => !/^[a-z0-9]{1,64}$/.test(l))) throw new ConfigError("ALLOWED_LOCATIONS must be a comma-separated list of region names such as eastus,westeurope");
+  return listed.length > 0 ? listed : [...AZURE_PUBLIC_REGIONS];
 }
 
 function authConfig(env: Env): Config["auth"] {
@@ -193,5 +203,6 @@ export function loadConfig(env: Env = process.env): Config {
     skipTokenKey: env.SKIP_TOKEN_KEY,
     subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", 5, 0, 3600),
     shutdownGraceMs: intVar(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    allowedLocations: locationsVar(env),
   };
 }

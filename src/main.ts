@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     pageSize: config.pageSize,
     autoRegisterSubscriptions: config.auth.mode === "dev",
     subscriptionCacheMs: config.subscriptionCacheSeconds * 1000,
+    allowedLocations: config.allowedLocations,
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: config.logLevel,

@@ -2,13 +2,23 @@
  * Every failure leaves in ARM's error shape. Known errors keep their status; anything unexpected is
  * logged in full and answered with a generic 500 that reveals nothing of the internals.
  */
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IntegrityError } from "../crypto/envelope.js";
 import { KeyRefusedError, KeyUnavailableError } from "../ports/key-provider.js";
 import { StorePreconditionFailedError, StoreUnavailableError } from "../store/port.js";
+import { apiVersionOf } from "./api-version.js";
 import { ArmError, errors } from "./errors.js";
+import { generateRequestId } from "./request-context.js";
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The longest path segment routed (fastify's default is 100, answered with its own 414). Longer
+ * than any ARM name, so an over-long name reaches the name rules and gets their 400; a segment
+ * beyond this is refused as InvalidResourceName without being routed.
+ */
+export const MAX_PARAM_LENGTH = 1024;
 
 function fromFastifyError(error: FastifyError, request: FastifyRequest): ArmError | undefined {
   switch (error.code) {
@@ -40,11 +50,90 @@ export function toArmError(error: unknown, request: FastifyRequest): ArmError | 
   return undefined;
 }
 
+/** the error in the shape of the requested api-version's error schema */
 export function sendArmError(reply: FastifyReply, error: ArmError): FastifyReply {
-  return reply.code(error.statusCode).headers(error.headers).type("application/json; charset=utf-8").send(error.toBody());
+  return reply.code(error.statusCode).headers(error.headers).type("application/json; charset=utf-8").send(error.toBody(apiVersionOf(reply.request)));
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** fastify's router refusals (fastify's `frameworkErrors` option): a bad percent-encoding, an over-long segment */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // refused before the onRequest hooks: the request id is set here
+  reply.header("x-ms-request-id", request.id);
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") return sendArmError(reply, errors.nameTooLong(MAX_PARAM_LENGTH));
+  if (error.code === "FST_ERR_BAD_URL") return sendArmError(reply, errors.badRequest("the URL is not validly percent-encoded"));
+  return sendArmError(reply, errors.badRequest("the request could not be routed"));
+}
+
+function clientErrorOf(code: string | undefined): ArmError {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return errors.headersTooLarge();
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return errors.requestTimeout();
+    case "HPE_INVALID_METHOD":
+      return errors.badRequest("the HTTP method is not known");
+    default:
+      return errors.badRequest("the request could not be parsed as HTTP/1.1");
+  }
+}
+
+/**
+ * Node's HTTP parser refuses some requests before fastify sees them (a 60 KB header, an unknown
+ * method, a malformed request line): the answer is written on the socket, in ARM's shape, and the
+ * connection is closed (the parser's state is lost). Used as fastify's `clientErrorHandler`.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  if (socket.writable) {
+    const armError = clientErrorOf(error.code);
+    const body = JSON.stringify(armError.toBody());
+    const reason = armError.statusCode === 431 ? "Request Header Fields Too Large" : armError.statusCode === 408 ? "Request Timeout" : "Bad Request";
+    socket.write(
+      `HTTP/1.1 ${armError.statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `x-ms-request-id: ${generateRequestId()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
+ * An empty body is no body, whatever its Content-Type says: a DELETE sent with
+ * `Content-Type: application/json` and nothing else is served (a PUT still gets "content is missing"
+ * from the route pipeline). Otherwise fastify's own JSON parser, with its prototype-poisoning checks.
+ */
+export function registerJsonBodyParser(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if (body.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    parse(request, typeof body === "string" ? body : body.toString("utf8"), done);
+  });
+}
+
+/** the methods a path is served under (from the route table), for a 405 and its Allow header */
+export type AllowedMethods = (path: string) => readonly string[];
+
+/**
+ * While the server closes, a request still arriving on an open connection gets ARM's 503 (fastify's
+ * own return503OnClosing answer is in its shape, so it is turned off in app.ts) and the connection closes.
+ */
+function registerClosingAnswer(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  app.addHook("onRequest", async (_request, reply) => {
+    if (!closing) return undefined;
+    reply.header("connection", "close");
+    return sendArmError(reply, errors.unavailable(1));
+  });
+}
+
+export function registerErrorHandling(app: FastifyInstance, allowedMethods: AllowedMethods = () => []): void {
+  registerClosingAnswer(app);
   app.setErrorHandler((error, request, reply) => {
     const armError = toArmError(error, request);
     if (armError) {
@@ -56,5 +145,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     request.log.error({ err: error }, "unexpected error");
     return sendArmError(reply, errors.internal());
   });
-  app.setNotFoundHandler((request, reply) => sendArmError(reply, errors.notFoundRoute(request.method, request.url.split("?")[0] ?? "")));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    const allowed = allowedMethods(path);
+    return sendArmError(reply, allowed.length > 0 ? errors.methodNotAllowed(request.method, allowed) : errors.notFoundRoute(request.method, path));
+  });
 }

@@ -2,7 +2,42 @@
  * The one catalogue of errors the ARM and agent surfaces answer with.
  * Every error leaves the service in ARM's shape: {"error":{"code","message","target","details"}}.
  * Messages never contain request values that could be secrets; targets name fields, not values.
+ * A refusal is small whatever the request: submitted values are quoted through `quote` (at most 80
+ * characters), `details` holds at most MAX_DETAILS entries and one line counting the rest, and
+ * `toBody` bounds every string again so that no path can exceed it.
+ *
+ * Codes for ARM's own checks of names and shapes (ARM's front door answers these before a provider
+ * sees the request; we answer them the same way, src/arm/shapes.ts holds the rules):
+ * - InvalidSubscriptionId: ARM's code and wording for a subscription id that is not a GUID.
+ * - InvalidResourceGroupName: the nearest ARM code for a resource group name outside ARM's rules
+ *   (ARM's resource group API answers such names with a 400 of this meaning).
+ * - InvalidResourceName: ARM's code for a resource name outside the type's rules (and for a name
+ *   too long to be routed at all).
+ * - InvalidTagNameCharacters, InvalidTagName (a name over 512 characters), InvalidTagValueLength:
+ *   ARM's codes, with ARM's limits; InvalidTagCount (more than 50 tags) is the nearest code for ARM's
+ *   tag-count limit.
+ * - LocationNotAvailableForResourceType: ARM's code for a location the resource type is not offered in.
  */
+import { clip, quote } from "./quote.js";
+
+export { clip, quote } from "./quote.js";
+
+/** at most this many details are listed; one more line says how many were left out */
+export const MAX_DETAILS = 20;
+/** a bound on every string of an error body, whatever built it */
+const MAX_MESSAGE_CHARS = 1024;
+const MAX_TARGET_CHARS = 200;
+
+/**
+ * The fields of the error object each api-version's swagger defines, where it is not the common
+ * ErrorDetail (code, message, target, details, additionalInfo). The 2021-03-01 Microsoft.KubernetesConfiguration
+ * swagger's `ErrorDefinition` has only `code` and `message` (test/fixtures/azure-rest-api-specs/.../stable/2021-03-01);
+ * every later version and Microsoft.Kubernetes use common-types' ErrorResponse. Our openapi/ documents
+ * describe all versions at once, so the difference is kept here.
+ */
+const ERROR_FIELDS_BY_API_VERSION: Record<string, readonly (keyof ArmErrorDetail)[]> = {
+  "2021-03-01": ["code", "message"],
+};
 
 export interface ArmErrorDetail {
   code: string;
@@ -24,12 +59,44 @@ export class ArmError extends Error {
     this.name = "ArmError";
   }
 
-  toBody(): { error: ArmErrorDetail } {
-    const error: ArmErrorDetail = { code: this.code, message: this.message };
-    if (this.target !== undefined) error.target = this.target;
-    if (this.details !== undefined && this.details.length > 0) error.details = this.details;
+  /** the body in the shape of the error schema of `apiVersion` (the request's), bounded in size */
+  toBody(apiVersion?: string): { error: ArmErrorDetail } {
+    const fields = apiVersion === undefined ? undefined : ERROR_FIELDS_BY_API_VERSION[apiVersion];
+    const details = this.details !== undefined && this.details.length > 0 ? capDetails(this.details) : undefined;
+    let message = this.message;
+    // a version without details still says that there was more than one problem
+    if (details && fields && !fields.includes("details")) message = `${message} (${countProblems(details) - 1} more problem(s) in this request.)`;
+    const error: ArmErrorDetail = { code: clip(this.code, 100), message: clip(message, MAX_MESSAGE_CHARS) };
+    if (this.target !== undefined && (!fields || fields.includes("target"))) error.target = clip(this.target, MAX_TARGET_CHARS);
+    if (details && (!fields || fields.includes("details"))) error.details = details.map(boundDetail);
     return { error };
   }
+}
+
+const OMITTED_CODE = "MoreDetailsOmitted";
+
+function omittedLine(count: number): ArmErrorDetail {
+  return { code: OMITTED_CODE, message: `${count} more problem(s) were found and are not listed.` };
+}
+
+/** the first MAX_DETAILS details and one line counting the rest */
+export function capDetails(details: ArmErrorDetail[], alreadyOmitted = 0): ArmErrorDetail[] {
+  const listed = details.filter((d) => d.code !== OMITTED_CODE);
+  const omitted = alreadyOmitted + details.filter((d) => d.code === OMITTED_CODE).reduce((n, d) => n + (Number.parseInt(d.message, 10) || 0), 0) + Math.max(0, listed.length - MAX_DETAILS);
+  const kept = listed.slice(0, MAX_DETAILS);
+  return omitted > 0 ? [...kept, omittedLine(omitted)] : kept;
+}
+
+function countProblems(details: ArmErrorDetail[]): number {
+  const omitted = details.find((d) => d.code === OMITTED_CODE);
+  return details.length - (omitted ? 1 : 0) + (omitted ? Number.parseInt(omitted.message, 10) || 0 : 0);
+}
+
+function boundDetail(d: ArmErrorDetail): ArmErrorDetail {
+  const out: ArmErrorDetail = { code: clip(d.code, 100), message: clip(d.message, MAX_MESSAGE_CHARS) };
+  if (d.target !== undefined) out.target = clip(d.target, MAX_TARGET_CHARS);
+  // nested details are not produced by this service; a bounded body keeps none
+  return out;
 }
 
 const LIFECYCLE_API_VERSION = "2.0";
@@ -43,45 +110,82 @@ export const errors = {
     new ArmError(
       400,
       "NoRegisteredProviderFound",
-      `No registered resource provider found for location 'global' and API version '${apiVersion}' for type '${resourceType}'. The supported api-versions are '${supported.join(", ")}'.`,
+      `No registered resource provider found for location 'global' and API version ${quote(apiVersion)} for type '${resourceType}'. The supported api-versions are '${supported.join(", ")}'.`,
       "api-version",
     ),
 
   /** ARM's answer for an api-version that is malformed or not served by an ARM-owned endpoint */
   invalidApiVersion: (apiVersion: string, supported: readonly string[]) =>
-    new ArmError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid. The supported versions are '${supported.join(",")}'.`, "api-version"),
+    new ArmError(400, "InvalidApiVersionParameter", `The api-version ${quote(apiVersion)} is invalid. The supported versions are '${supported.join(",")}'.`, "api-version"),
 
   lifecycleApiVersion: (apiVersion: string) =>
-    new ArmError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid. The supported versions are '${LIFECYCLE_API_VERSION}'.`, "api-version"),
+    new ArmError(400, "InvalidApiVersionParameter", `The api-version ${quote(apiVersion)} is invalid. The supported versions are '${LIFECYCLE_API_VERSION}'.`, "api-version"),
 
   resourceNotFound: (resourceType: string, name: string, resourceGroup: string) =>
-    new ArmError(404, "ResourceNotFound", `The Resource '${resourceType}/${name}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
+    new ArmError(404, "ResourceNotFound", `The Resource '${resourceType}/${clip(name)}' under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
 
   parentResourceNotFound: (parentType: string, parentName: string, resourceGroup: string) =>
-    new ArmError(404, "ResourceNotFound", `The Resource '${parentType}/${parentName}' under resource group '${resourceGroup}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
+    new ArmError(404, "ResourceNotFound", `The Resource '${parentType}/${clip(parentName)}' under resource group ${quote(resourceGroup)} was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`),
 
   unsupportedParentType: (clusterRp: string, clusterResourceName: string) =>
     new ArmError(
       400,
       "InvalidResourceType",
-      `Source control configurations are served here only for 'Microsoft.Kubernetes/connectedClusters'; '${clusterRp}/${clusterResourceName}' is not supported by this endpoint.`,
+      `Source control configurations are served here only for 'Microsoft.Kubernetes/connectedClusters'; '${clip(clusterRp)}/${clip(clusterResourceName)}' is not supported by this endpoint.`,
       "clusterResourceName",
     ),
 
   notFoundRoute: (method: string, path: string) =>
-    new ArmError(404, "NotFound", `No route matches '${method} ${path}'.`),
+    new ArmError(404, "NotFound", `No route matches '${clip(method, 20)} ${clip(path)}'.`),
 
-  methodNotAllowed: (method: string) => new ArmError(405, "MethodNotAllowed", `The HTTP method '${method}' is not supported for this resource.`),
+  /** a path served under other methods: Allow lists them (RFC 9110) */
+  methodNotAllowed: (method: string, allowed: readonly string[]) =>
+    new ArmError(405, "MethodNotAllowed", `The HTTP method ${quote(method)} is not supported for this resource; use ${allowed.join(", ")}.`, undefined, undefined, {
+      allow: allowed.join(", "),
+    }),
+
+  /** the HTTP parser refused the request before any route saw it (bad request line, method, encoding) */
+  badRequest: (what: string) => new ArmError(400, "BadRequest", `The request is malformed: ${what}.`),
+
+  requestTimeout: () => new ArmError(408, "RequestTimeout", "The request was not received in time."),
+
+  headersTooLarge: () => new ArmError(431, "RequestHeaderFieldsTooLarge", "The request's header fields are too large."),
+
+  /** a path segment longer than any name ARM or this service accepts */
+  nameTooLong: (maxLength: number) =>
+    new ArmError(400, "InvalidResourceName", `A name in the request path is longer than ${maxLength} characters; no resource of this provider has such a name.`),
+
+  invalidSubscriptionId: (subscriptionId: string) =>
+    new ArmError(400, "InvalidSubscriptionId", `The provided subscription identifier ${quote(subscriptionId)} is malformed or invalid.`, "subscriptionId"),
+
+  invalidResourceGroupName: (name: string) =>
+    new ArmError(
+      400,
+      "InvalidResourceGroupName",
+      `Resource group name ${quote(name)} is invalid. It must be 1 to 90 characters of letters, digits, '_', '-', '.', '(' or ')', and must not end with '.'.`,
+      "resourceGroupName",
+    ),
 
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, "InvalidRequestContent", message, target),
 
   invalidParameter: (target: string, message: string) => new ArmError(400, "InvalidParameter", message, target),
 
+  /** a resource's own name (a path segment) outside the type's rules */
+  invalidResourceName: (target: string, message: string) => new ArmError(400, "InvalidResourceName", message, target),
+
   /** several field errors at once: the first one is the top-level target, all are in details */
-  invalidParameters: (problems: ArmErrorDetail[]) => {
+  invalidParameters: (problems: ArmErrorDetail[], omitted = 0) => {
     const first = problems[0] ?? { code: "InvalidParameter", message: "The request is invalid." };
-    return new ArmError(400, first.code, first.message, first.target, problems.length > 1 ? problems : undefined);
+    return new ArmError(400, first.code, first.message, first.target, problems.length + omitted > 1 ? capDetails(problems, omitted) : undefined);
   },
+
+  locationNotAvailable: (location: string, resourceType: string) =>
+    new ArmError(
+      400,
+      "LocationNotAvailableForResourceType",
+      `The provided location ${quote(location)} is not available for resource type '${resourceType}'. List of available regions for the resource type is documented in this service's configuration (ALLOWED_LOCATIONS).`,
+      "location",
+    ),
 
   readOnlyPropertyChanged: (target: string) =>
     new ArmError(400, "PropertyChangeNotAllowed", `The property '${target}' is read-only and cannot be set to a value different from the current one.`, target),
@@ -91,7 +195,7 @@ export const errors = {
   missingBody: () => new ArmError(400, "InvalidRequestContent", "The request content is missing.", "body"),
 
   unsupportedMediaType: (contentType: string | undefined) =>
-    new ArmError(415, "UnsupportedMediaType", `The content media type '${contentType ?? ""}' is not supported. Only 'application/json' is supported.`, "Content-Type"),
+    new ArmError(415, "UnsupportedMediaType", `The content media type ${quote(contentType ?? "")} is not supported. Only 'application/json' is supported.`, "Content-Type"),
 
   requestTooLarge: (limitBytes: number) =>
     new ArmError(413, "RequestEntityTooLarge", `The request content is larger than the limit of ${limitBytes} bytes.`, "body"),
@@ -101,43 +205,44 @@ export const errors = {
 
   conflict: (message: string, target?: string) => new ArmError(409, "Conflict", message, target),
 
+  /** the assignment id is a stored resource id (its parts passed the name rules), quoted whole */
   managedByAssignment: (configurationName: string, assignmentId: string, what: "change" | "delete") =>
     new ArmError(
       409,
       "ManagedByConfigurationAssignment",
-      `The configuration '${configurationName}' is managed by the configuration assignment '${assignmentId}'; ${what === "change" ? "change it" : "remove it"} through that assignment, or set the assignment's enforcementMode to DoNotEnforce.`,
+      `The configuration ${quote(configurationName)} is managed by the configuration assignment '${assignmentId}'; ${what === "change" ? "change it" : "remove it"} through that assignment, or set the assignment's enforcementMode to DoNotEnforce.`,
     ),
 
   assignmentQuota: (max: number) =>
     new ArmError(409, "QuotaExceeded", `A subscription can hold at most ${max} configuration assignments (at all scopes); delete one before creating another.`),
 
   operationNotFound: (operationId: string) =>
-    new ArmError(404, "OperationNotFound", `The operation '${operationId.slice(0, 80)}' is not known: it never existed, or it finished more than a day ago.`),
+    new ArmError(404, "OperationNotFound", `The operation ${quote(operationId)} is not known: it never existed, or it finished more than a day ago.`),
 
   assignmentDeleting: (name: string) =>
-    new ArmError(409, "AssignmentBeingDeleted", `The configuration assignment '${name}' is being deleted; wait until its deletion completes before writing it again.`),
+    new ArmError(409, "AssignmentBeingDeleted", `The configuration assignment ${quote(name)} is being deleted; wait until its deletion completes before writing it again.`),
 
   concurrentWrite: () =>
     new ArmError(409, "ConcurrentUpdate", "The resource was changed by another request at the same time; retry the request."),
 
   subscriptionNotRegistered: (subscriptionId: string, namespace: string) =>
-    new ArmError(409, "SubscriptionNotRegistered", `The subscription '${subscriptionId}' is not registered to use namespace '${namespace}'.`),
+    new ArmError(409, "SubscriptionNotRegistered", `The subscription ${quote(subscriptionId)} is not registered to use namespace '${namespace}'.`),
 
   subscriptionReadOnly: (subscriptionId: string, state: string) =>
     new ArmError(
       409,
       "ReadOnlyDisabledSubscription",
-      `The subscription '${subscriptionId}' is in state '${state}' and therefore marked as read only. Only GET and DELETE requests are allowed until it is registered again.`,
+      `The subscription ${quote(subscriptionId)} is in state '${state}' and therefore marked as read only. Only GET and DELETE requests are allowed until it is registered again.`,
     ),
 
   subscriptionGetOnly: (subscriptionId: string) =>
-    new ArmError(409, "SubscriptionNotRegistered", `The subscription '${subscriptionId}' is unregistered; only GET requests are allowed.`),
+    new ArmError(409, "SubscriptionNotRegistered", `The subscription ${quote(subscriptionId)} is unregistered; only GET requests are allowed.`),
 
   subscriptionNotFound: (subscriptionId: string) =>
-    new ArmError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`),
+    new ArmError(404, "SubscriptionNotFound", `The subscription ${quote(subscriptionId)} could not be found.`),
 
   invalidSubscriptionState: (state: unknown) =>
-    new ArmError(400, "InvalidSubscriptionState", `The subscription state '${String(state)}' is not one of Registered, Unregistered, Warned, Suspended, Deleted.`, "state"),
+    new ArmError(400, "InvalidSubscriptionState", `The subscription state ${quote(state)} is not one of Registered, Unregistered, Warned, Suspended, Deleted.`, "state"),
 
   authenticationMissing: () =>
     new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.", undefined, undefined, {

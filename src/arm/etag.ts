@@ -80,10 +80,15 @@ export function checkPutConditions(conditions: Conditions, currentEtag: string |
   }
 }
 
-/** DELETE: a missing resource is 204 whatever the condition; an existing one must match If-Match. */
-export function checkDeleteConditions(conditions: Conditions, currentEtag: string): void {
+/**
+ * DELETE: If-Match needs an existing resource with a matching tag, as on PUT (RFC 9110: If-Match,
+ * even "*", fails on a missing resource): a missing resource is 412 under If-Match, 204 without.
+ */
+export function checkDeleteConditions(conditions: Conditions, currentEtag: string | undefined): void {
   const { ifMatch } = conditions;
-  if (present(ifMatch) && !conditionMatches(parseTagCondition(ifMatch), currentEtag, "strong")) throw errors.preconditionFailed("If-Match");
+  if (present(ifMatch) && (currentEtag === undefined || !conditionMatches(parseTagCondition(ifMatch), currentEtag, "strong"))) {
+    throw errors.preconditionFailed("If-Match");
+  }
 }
 
 /** whether the caller set a condition, in which case a lost race is the caller's 412, not a silent retry */

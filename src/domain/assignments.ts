@@ -126,8 +126,8 @@ export class Assignments {
     const id = this.id(ref);
     const operationId = await withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getAssignment(ref.subscriptionId, id);
+      checkDeleteConditions(conditions, existing?.etag);
       if (!existing) return undefined;
-      checkDeleteConditions(conditions, existing.etag);
       if (existing.record.deletion) return existing.record.deletion.operationId;
       const deletion = { operationId: crypto.randomUUID(), requestedAt: actor.at };
       await this.repo.writeAssignment({ ...existing.record, generation: existing.record.generation + 1, deletion }, existing.etag);
@@ -142,7 +142,7 @@ export class Assignments {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
     if (found?.record.deletion?.operationId.toLowerCase() === operationId.toLowerCase()) return "running";
-    if (await this.repo.operationFinished(ref.subscriptionId, operationId)) return "finished";
+    if (await this.repo.operationFinished(ref.subscriptionId, operationId, this.id(ref))) return "finished";
     throw errors.operationNotFound(operationId);
   }
 

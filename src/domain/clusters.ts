@@ -3,6 +3,7 @@ import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
 import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
+import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
@@ -35,6 +36,8 @@ export class Clusters {
     private readonly offlineAfterMs: number,
     /** tells this process's assignment reconciler that a cluster changed (its outbox holds what) */
     private readonly wakeReconciler: () => void = () => undefined,
+    /** the region names a new cluster may name (ALLOWED_LOCATIONS) */
+    private readonly allowedLocations: readonly string[] = AZURE_PUBLIC_REGIONS,
   ) {}
 
   /**
@@ -88,7 +91,7 @@ export class Clusters {
       const shown = existing ? this.present(existing) : undefined;
       checkPutConditions(conditions, shown?.etag);
       // read-only values are compared with what a GET showed (Offline, Expired), so a GET body PUT back passes
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: shown?.record });
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: shown?.record, allowedLocations: this.allowedLocations });
       return this.write(principal, ref, existing, input, actor);
     });
   }
@@ -116,7 +119,7 @@ export class Clusters {
       checkPutConditions(conditions, shown.etag);
       const merged = mergeClusterPatch(shown.record, patch);
       checkPutBody(merged);
-      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: shown.record });
+      const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: shown.record, allowedLocations: this.allowedLocations });
       return (await this.write(principal, ref, existing, input, actor)).saved;
     });
   }
@@ -174,12 +177,12 @@ export class Clusters {
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     return withOptimisticRetry(false, async () => {
       const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      checkDeleteConditions(conditions, existing ? this.present(existing).etag : undefined);
       if (!existing) {
         // a retry of a deletion that stopped half-way finishes it
         await this.repo.finishPendingDeletion(ref.subscriptionId, id);
         return false;
       }
-      checkDeleteConditions(conditions, this.present(existing).etag);
       const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
       await announce(this.repo, this.bus, ref.subscriptionId, id, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);

@@ -183,10 +183,11 @@ export class Configurations {
     const { id } = this.ids(ref);
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
-      if (!existing || existing.deleted) return false;
-      checkDeleteConditions(conditions, existing.etag);
-      await this.refuseIfEnforced(ref, existing.record, "delete");
-      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstoneOf(existing.record), existing.etag, true);
+      const live = existing && !existing.deleted ? existing : undefined;
+      checkDeleteConditions(conditions, live?.etag);
+      if (!live) return false;
+      await this.refuseIfEnforced(ref, live.record, "delete");
+      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstoneOf(live.record), live.etag, true);
       await writeTombstone();
       await this.repo.deleteSecrets(ref.subscriptionId, id);
       const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);

@@ -347,14 +347,19 @@ export class Repository {
     return this.write(this.statusEnvelope(subscriptionId, keyOf(assignmentId)), status, etag);
   }
 
-  /** a finished asynchronous operation, so that its Location answers "done" rather than "unknown" for a while */
-  async recordFinishedOperation(subscriptionId: string, operationId: string, expiresAt: number): Promise<void> {
-    const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true }, expiresAt };
+  /**
+   * A finished asynchronous operation, so that its Location answers "done" rather than "unknown" for
+   * a while. It records the resource it was issued for: the id answers only under that resource.
+   */
+  async recordFinishedOperation(subscriptionId: string, operationId: string, resourceId: string, expiresAt: number): Promise<void> {
+    const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true, resourceId: keyOf(resourceId) }, expiresAt };
     await this.createIfAbsent(doc);
   }
 
-  async operationFinished(subscriptionId: string, operationId: string): Promise<boolean> {
-    return (await this.store.get("system", `operation:${operationId.toLowerCase()}`, partitionOf(subscriptionId))) !== undefined;
+  /** whether the operation finished, issued for `resourceId` (another resource's operation id is unknown here) */
+  async operationFinished(subscriptionId: string, operationId: string, resourceId: string): Promise<boolean> {
+    const found = await this.store.get("system", `operation:${operationId.toLowerCase()}`, partitionOf(subscriptionId));
+    return found !== undefined && found.body.resourceId === keyOf(resourceId);
   }
 
   // the reconciler's outbox of changed clusters -------------------------------------------------

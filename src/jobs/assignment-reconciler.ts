@@ -405,7 +405,7 @@ export class AssignmentReconciler {
     const deletion = found.record.deletion;
     if (!deletion) return false;
     // the Location a client polls answers 200 for a day after, then 404 like any unknown operation
-    await this.repo.recordFinishedOperation(found.record.subscriptionId, deletion.operationId, this.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
+    await this.repo.recordFinishedOperation(found.record.subscriptionId, deletion.operationId, found.record.id, this.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
     if (await this.repo.deleteAssignment(found.record, found.etag)) {
       report.assignmentsDeleted++;
       this.log("configuration assignment deleted", { resourceId: found.record.id });

@@ -4,7 +4,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import { errors, type ArmErrorDetail } from "../arm/errors.js";
+import { clip, errors, MAX_DETAILS, type ArmErrorDetail } from "../arm/errors.js";
 import { documents, type NamedDocument } from "./documents.js";
 
 // ajv-formats is CommonJS: under NodeNext the plugin function is the module's `default` member
@@ -31,15 +31,13 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
 
 let validators: Map<string, ValidateFunction> | undefined;
 
-/** a property name as the caller sent it, cut short: it is submitted text */
-const quoted = (name: string): string => (name.length > 80 ? `${name.slice(0, 80)}...` : name);
 
 /** "/properties/operatorScope" -> "properties.operatorScope"; a missing or refused property is named itself */
 function targetOf(error: ErrorObject): string {
   const base = error.instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
   const named = error.keyword === "required" ? params.missingProperty : error.keyword === "additionalProperties" ? params.additionalProperty : undefined;
-  return [base, quoted(String(named ?? ""))].filter(Boolean).join(".") || "body";
+  return [base, named === undefined ? "" : clip(String(named))].filter(Boolean).join(".") || "body";
 }
 
 function messageOf(error: ErrorObject, target: string): string {
@@ -52,18 +50,25 @@ function messageOf(error: ErrorObject, target: string): string {
   return `The value of '${target}' ${error.message ?? "is invalid"}.`;
 }
 
+/**
+ * allErrors lists every failure, which for a hostile body can be one per submitted key: the first
+ * MAX_DETAILS distinct problems are kept and the rest only counted, and a target (built from
+ * submitted property names) is clipped like any quoted value.
+ */
 export function validateRequestBody(operationId: string, body: unknown): void {
   validators ??= compileAll(documents());
   const validate = validators.get(operationId);
   if (!validate || validate(body)) return;
   const seen = new Set<string>();
   const problems: ArmErrorDetail[] = [];
+  let omitted = 0;
   for (const error of validate.errors ?? []) {
-    const target = targetOf(error);
+    const target = clip(targetOf(error));
     const message = messageOf(error, target);
     if (seen.has(message)) continue;
     seen.add(message);
-    problems.push({ code: "InvalidRequestContent", message, target });
+    if (problems.length >= MAX_DETAILS) omitted++;
+    else problems.push({ code: "InvalidRequestContent", message, target });
   }
-  throw errors.invalidParameters(problems);
+  throw errors.invalidParameters(problems, omitted);
 }

@@ -121,7 +121,8 @@ t.test("ETag table: If-Match and If-None-Match on PUT and DELETE", async (t) => 
   const current = String((await http(path)).headers.etag);
   t.equal((await http(path, { method: "DELETE", headers: { "if-match": '"stale"' } })).status, 412);
   t.equal((await http(path, { method: "DELETE", headers: { "if-match": current } })).status, 200);
-  t.equal((await http(path, { method: "DELETE", headers: { "if-match": '"whatever"' } })).status, 204, "missing: 204 whatever the condition");
+  t.equal((await http(path, { method: "DELETE", headers: { "if-match": '"whatever"' } })).status, 412, "missing under If-Match: 412, as PUT");
+  t.equal((await http(path, { method: "DELETE" })).status, 204, "missing without a condition: 204");
 });
 
 t.test("paths match case-insensitively and keep the caller's casing", async (t) => {

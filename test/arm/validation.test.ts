@@ -92,12 +92,12 @@ const protectedBody = (settings: Record<string, unknown>, url = "git@github.com:
 t.test("configuration name: too long, invalid characters", async (t) => {
   const long = "a".repeat(64);
   const res = await http(cfgUrl(long), { method: "PUT", body: configurationBody({ operatorInstanceName: "inst" }) });
-  assertRefusal(t, "64-char name", res, 400, "name", "InvalidParameter");
+  assertRefusal(t, "64-char name", res, 400, "name", "InvalidResourceName");
   t.match(res.json.error.message, /at most 63/);
   t.equal((await http(cfgUrl(long))).status, 404, "64-char name: nothing written");
 
   const bad = await http(cfgUrl("bad_name"), { method: "PUT", body: configurationBody({ operatorInstanceName: "inst" }) });
-  assertRefusal(t, "bad_name", bad, 400, "name", "InvalidParameter");
+  assertRefusal(t, "bad_name", bad, 400, "name", "InvalidResourceName");
   t.equal((await http(cfgUrl("bad_name"))).status, 404, "bad_name: nothing written");
 
   const max = "a".repeat(63);

@@ -5,7 +5,9 @@
  *
  * Some example values break rules the service enforces (Kubernetes names, protected-setting keys).
  * The verbatim request is sent first and must be refused with a 400 naming each offending property;
- * then it is replayed with the documented SUBSTITUTIONS.
+ * then it is replayed with the documented SUBSTITUTIONS. The examples' subscription id `subId1` is not
+ * a GUID, which ARM refuses (InvalidSubscriptionId) before anything else: that refusal is checked
+ * once, and every request then uses EXAMPLE_SUBSCRIPTION in its place.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -24,6 +26,9 @@ const SUBSTITUTIONS = [
   { param: "operatorInstanceName", from: "SRSGitHubFluxOp-01", to: "srsgithubfluxop-01", target: "properties.operatorInstanceName", why: "Kubernetes names are lower case" },
   { param: "configurationProtectedSettings", from: "protectedSetting1Key", to: "sshPrivateKey", target: "properties.configurationProtectedSettings.protectedSetting1Key", why: "only sshPrivateKey, httpsUser, httpsKey are accepted, base64" },
 ] as const;
+
+const EXAMPLE_SUBSCRIPTION_VERBATIM = "subId1";
+const EXAMPLE_SUBSCRIPTION = "00000000-0000-0000-0000-0000000000e1";
 
 /** values the cluster agent reports after applying; a freshly created resource does not have them yet */
 const AGENT_REPORTED = new Set(["properties.complianceStatus.lastConfigApplied", "properties.complianceStatus.message", "properties.complianceStatus.messageLevel", "properties.repositoryPublicKey", "systemData", "properties.configurationProtectedSettings"]);
@@ -58,8 +63,13 @@ function checkShape(t: Test, label: string, expected: unknown, actual: unknown):
   }
 }
 
+/** the example's parameters with a subscription id ARM accepts; nothing else changed */
+function withGuidSubscription(parameters: Record<string, unknown>): Record<string, unknown> {
+  return parameters.subscriptionId === EXAMPLE_SUBSCRIPTION_VERBATIM ? { ...parameters, subscriptionId: EXAMPLE_SUBSCRIPTION } : parameters;
+}
+
 function substitute(parameters: Record<string, unknown>): Record<string, unknown> {
-  const copy = JSON.parse(JSON.stringify(parameters)) as Record<string, unknown>;
+  const copy = withGuidSubscription(JSON.parse(JSON.stringify(parameters)) as Record<string, unknown>);
   if (copy.sourceControlConfigurationName === "SRS_GitHubConfig") copy.sourceControlConfigurationName = "srs-githubconfig";
   const body = copy.sourceControlConfiguration as { properties?: Record<string, unknown> } | undefined;
   const p = body?.properties;
@@ -81,7 +91,7 @@ t.before(async () => {
   server = await startServer();
   http = client(server.url, server.ca, server.token);
   // the parent every example lives under
-  const res = await http("/subscriptions/subId1/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/clusterName1?api-version=2024-01-01", { method: "PUT", body: clusterBody() });
+  const res = await http(`/subscriptions/${EXAMPLE_SUBSCRIPTION}/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/clusterName1?api-version=2024-01-01`, { method: "PUT", body: clusterBody() });
   if (res.status !== 201) throw new Error(`cluster: ${res.status} ${res.text}`);
 });
 t.teardown(() => server.close());
@@ -92,8 +102,17 @@ for (const [version, dir, listDir] of [
 ] as const) {
   t.test(`sourceControlConfigurations examples ${version}`, async (t) => {
     const create = load(`${dir}/CreateSourceControlConfiguration.json`);
-    const verbatim = await http(sccPath(create.parameters, true), { method: "PUT", body: create.parameters.sourceControlConfiguration });
+    const notGuid = await http(sccPath(create.parameters, true), { method: "PUT", body: create.parameters.sourceControlConfiguration });
+    t.equal(notGuid.status, 400, "the example's subscription id is not a GUID");
+    t.equal(notGuid.json?.error?.code, "InvalidSubscriptionId");
+    const verbatim = await http(sccPath(withGuidSubscription(create.parameters), true), { method: "PUT", body: create.parameters.sourceControlConfiguration });
     t.equal(verbatim.status, 400, "the verbatim example is refused");
+    if (version === "2021-03-01") {
+      // that version's ErrorDefinition has code and message only: the targets are read at the latest version
+      t.same(Object.keys(verbatim.json.error).sort(), ["code", "message"], "2021-03-01 error shape");
+      const latest = await http(sccPath({ ...withGuidSubscription(create.parameters), "api-version": "2024-11-01" }, true), { method: "PUT", body: create.parameters.sourceControlConfiguration });
+      verbatim.json = latest.json;
+    }
     const targets = [verbatim.json?.error?.target, ...((verbatim.json?.error?.details ?? []) as { target: string }[]).map((d) => d.target)];
     for (const s of SUBSTITUTIONS) t.ok(targets.includes(s.target), `refusal names ${s.target} (${s.why})`);
 
@@ -111,7 +130,7 @@ for (const [version, dir, listDir] of [
     checkShape(t, "get", get.responses["200"]?.body, got.json);
 
     const list = load(`${listDir}/ListSourceControlConfiguration.json`);
-    const listed = await http(sccPath(list.parameters, false));
+    const listed = await http(sccPath(withGuidSubscription(list.parameters), false));
     t.equal(listed.status, 200);
     checkShape(t, "list", list.responses["200"]?.body, listed.json);
 

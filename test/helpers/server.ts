@@ -51,6 +51,8 @@ export interface TestServerOptions {
   keyProvider?: KeyProvider;
   /** how long a subscription's registration may be served from memory (0 in tests: every request reads it) */
   subscriptionCacheMs?: number;
+  /** region names a cluster may be created in (the Azure public regions by default) */
+  allowedLocations?: string[];
   /** retention of protected settings, purge options */
   retention?: Partial<RetentionOptions>;
   /** agent API settings (staleness, poll interval, offline threshold) */
@@ -100,6 +102,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     pageSize: options.pageSize ?? 100,
     autoRegisterSubscriptions: options.autoRegisterSubscriptions ?? true,
     subscriptionCacheMs: options.subscriptionCacheMs ?? 0,
+    allowedLocations: options.allowedLocations,
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: "info",

@@ -11,6 +11,7 @@ import { validateConfigurationPut } from "./configuration.js";
 import { kubernetesNameProblem } from "./names.js";
 import { Problems } from "./problems.js";
 import { CONFIGURATION_NAME_MAX } from "./configuration.js";
+import { quote } from "../../arm/quote.js";
 
 const P = "properties";
 
@@ -22,7 +23,7 @@ const ASSIGNMENT_NAME = /^[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;
 
 export function checkAssignmentName(name: string): void {
   if (!ASSIGNMENT_NAME.test(name)) {
-    throw errors.invalidParameter("name", `The assignment name '${name.slice(0, 80)}' is invalid: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit.`);
+    throw errors.invalidResourceName("name", `The assignment name ${quote(name)} is invalid: use 1 to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit.`);
   }
 }
 
@@ -55,7 +56,7 @@ function checkSelector(problems: Problems, raw: unknown): ClusterSelector | unde
     else selector[field] = value;
   }
   for (const key of Object.keys(raw)) {
-    if (!["tags", "distribution", "infrastructure"].includes(key)) problems.add(`${P}.clusterSelector.${key}`, `The selector has no criterion '${key}'; use 'tags', 'distribution' or 'infrastructure'.`);
+    if (!["tags", "distribution", "infrastructure"].includes(key)) problems.add(`${P}.clusterSelector.${key}`, `The selector has no criterion ${quote(key)}; use 'tags', 'distribution' or 'infrastructure'.`);
   }
   return Object.keys(selector).length > 0 ? selector : undefined;
 }
@@ -84,7 +85,7 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   if (!configurationName) problems.add(`${P}.configurationName`, "The property 'configurationName' is required: the name of the configuration created on each cluster.");
   else {
     const problem = kubernetesNameProblem(configurationName.toLowerCase(), CONFIGURATION_NAME_MAX);
-    if (problem) problems.add(`${P}.configurationName`, `The configuration name '${configurationName}' is invalid: it ${problem}.`);
+    if (problem) problems.add(`${P}.configurationName`, `The configuration name ${quote(configurationName)} is invalid: it ${problem}.`);
     // renaming would orphan every configuration the assignment created under the old name
     if (input.existing && input.existing.spec.configurationName.toLowerCase() !== configurationName.toLowerCase()) {
       problems.add(`${P}.configurationName`, `The configuration name cannot change after the assignment is created (it is '${input.existing.spec.configurationName}'); delete the assignment and create a new one.`, "PropertyChangeNotAllowed");

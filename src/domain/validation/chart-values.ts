@@ -6,6 +6,7 @@
  * it on) is refused now, instead of failing, or worse, on the cluster. Other tokens are ignored, as the agent does.
  */
 import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+import { quote } from "../../arm/quote.js";
 
 /** the `k=v` pairs of every --set / --set-string, in order (the agent's parseSetValues) */
 export function setValuePairs(tokens: readonly string[]): Array<[string, string]> {
@@ -33,9 +34,9 @@ export function chartValuesProblem(chartValues: string): string | undefined {
   if (!split.ok) return split.reason;
   for (const [key, value] of setValuePairs(split.args)) {
     if (ARG_VALUE_CONTROL.test(key)) return "a key holds a control character";
-    const shown = key.slice(0, 80);
-    if (ARG_VALUE_CONTROL.test(value)) return `the value of '${shown}' holds a control character`;
-    if (value.startsWith("-")) return `the value of '${shown}' must not start with '-'`;
+    const shown = quote(key);
+    if (ARG_VALUE_CONTROL.test(value)) return `the value of ${shown} holds a control character`;
+    if (value.startsWith("-")) return `the value of ${shown} must not start with '-'`;
   }
   return undefined;
 }

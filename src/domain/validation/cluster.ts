@@ -7,12 +7,17 @@
 import type { ClusterRecord } from "../types.js";
 import { inspectKeyMaterial, normalizedPublicKey } from "../agent-keys.js";
 import { Problems } from "./problems.js";
+import { quote } from "../../arm/quote.js";
+import { locationProblem, normalizeLocation, tagProblems } from "../../arm/shapes.js";
+import { CLUSTER_TYPE } from "../../arm/resource-ids.js";
 
 export interface ClusterInput {
   name: string;
   resourceGroup: string;
   body: Record<string, unknown>;
   existing?: ClusterRecord;
+  /** the region names this service offers (ALLOWED_LOCATIONS) */
+  allowedLocations: readonly string[];
 }
 
 export interface ValidatedCluster {
@@ -46,20 +51,23 @@ export function checkAgentKey(value: string): { normalized: string } | { problem
   return { normalized: normalizedPublicKey(key) };
 }
 
-const normalizeLocation = (l: string): string => l.replace(/\s+/g, "").toLowerCase();
-
 export function validateClusterPut(input: ClusterInput): ValidatedCluster {
   const problems = new Problems();
   const body = input.body;
   const props = (body.properties ?? {}) as Record<string, unknown>;
   if (!CLUSTER_NAME.test(input.name)) {
-    problems.add("name", `The cluster name '${input.name}' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit.`);
+    problems.add("name", `The cluster name ${quote(input.name)} is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit.`, "InvalidResourceName");
   }
   const location = typeof body.location === "string" ? body.location : "";
   if (location.trim() === "") problems.add("location", "The property 'location' is required.");
   else if (input.existing && normalizeLocation(input.existing.location) !== normalizeLocation(location)) {
     problems.add("location", `The location of an existing cluster cannot change (it is '${input.existing.location}').`, "LocationNotAvailableForResourceType");
+  } else if (!input.existing) {
+    // an existing cluster keeps its location even when the list no longer names it
+    const problem = locationProblem(location, input.allowedLocations, CLUSTER_TYPE);
+    if (problem) problems.add(problem.target, problem.message, problem.code);
   }
+  for (const p of tagProblems(body.tags as Record<string, unknown> | undefined)) problems.add(p.target, p.message, p.code);
   const identity = (body.identity ?? {}) as Record<string, unknown>;
   const identityType = identity.type === "None" ? "None" : "SystemAssigned";
 
@@ -78,7 +86,8 @@ export function validateClusterPut(input: ClusterInput): ValidatedCluster {
   }
   problems.throwIfAny();
   return {
-    location,
+    // stored as ARM normalizes it (`East US` -> `eastus`)
+    location: normalizeLocation(location),
     tags: body.tags as Record<string, string> | undefined,
     identityType,
     agentPublicKeyCertificate: agentKey,

@@ -13,6 +13,7 @@ import { Problems } from "./problems.js";
 import { chartValuesProblem } from "./chart-values.js";
 import { checkRepositoryUrl, type RepositoryTransport } from "./repository-url.js";
 import { parsePrivateKey } from "./ssh-keys.js";
+import { quote } from "../../arm/quote.js";
 
 export const CONFIGURATION_NAME_MAX = 63;
 export const OPERATOR_NAME_MAX = 23;
@@ -34,7 +35,8 @@ const str = (v: unknown): string | undefined => (typeof v === "string" ? v : und
 
 function checkName(problems: Problems, target: string, value: string, max: number, what: string): void {
   const problem = kubernetesNameProblem(value, max);
-  if (problem) problems.add(target, `The ${what} '${value.slice(0, 80)}' is invalid: it ${problem}.`); // at most 80 characters of the input are quoted
+  // the resource's own name (a path segment) is ARM's InvalidResourceName; names in the body are parameters
+  if (problem) problems.add(target, `The ${what} ${quote(value)} is invalid: it ${problem}.`, target === "name" ? "InvalidResourceName" : "InvalidParameter");
 }
 
 function checkProtectedSettings(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
@@ -43,13 +45,13 @@ function checkProtectedSettings(problems: Problems, raw: unknown, transport: Rep
   const target = `${P}.configurationProtectedSettings`;
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!(PROTECTED_SETTING_KEYS as readonly string[]).includes(key)) {
-      problems.add(`${target}.${key}`, `The protected setting '${key}' is not supported; use ${PROTECTED_SETTING_KEYS.join(", ")}.`);
+      problems.add(`${target}.${key}`, `The protected setting ${quote(key)} is not supported; use ${PROTECTED_SETTING_KEYS.join(", ")}.`);
       continue;
     }
     const decoded = typeof value === "string" ? decodeBase64Strict(value) : undefined;
     if (!decoded || decoded.length === 0) {
       // the value itself is never echoed: it is a secret
-      problems.add(`${target}.${key}`, `The protected setting '${key}' must be a non-empty base64 string.`);
+      problems.add(`${target}.${key}`, `The protected setting ${quote(key)} must be a non-empty base64 string.`);
       continue;
     }
     if (key === "sshPrivateKey") {
@@ -103,7 +105,7 @@ function checkHelm(problems: Problems, raw: unknown): ConfigurationSpec["helmOpe
   const helm = raw as Record<string, unknown>;
   const chartVersion = str(helm.chartVersion);
   if (chartVersion !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(chartVersion)) {
-    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version '${chartVersion.slice(0, 80)}' is not a semantic version such as 1.4.0.`);
+    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version ${quote(chartVersion)} is not a semantic version such as 1.4.0.`);
   }
   const chartValues = str(helm.chartValues);
   const problem = chartValues === undefined ? undefined : chartValuesProblem(chartValues);

@@ -2,6 +2,8 @@
  * known_hosts lines (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"): [marker] hostnames keytype base64-key
  * [comment]. The key blob must decode and name the same key type as the line.
  */
+import { quote } from "../../arm/quote.js";
+
 const KEY_TYPES = new Set([
   "ssh-rsa",
   "ssh-dss",
@@ -17,13 +19,13 @@ const HOST_PATTERN = /^(\|1\|[A-Za-z0-9+/=]+\|[A-Za-z0-9+/=]+|[!*?A-Za-z0-9._:\-
 function lineProblem(line: string): string | undefined {
   const fields = line.trim().split(/\s+/);
   if (fields[0]?.startsWith("@")) {
-    if (fields[0] !== "@cert-authority" && fields[0] !== "@revoked") return `unknown marker '${fields[0]}'`;
+    if (fields[0] !== "@cert-authority" && fields[0] !== "@revoked") return `unknown marker ${quote(fields[0])}`;
     fields.shift();
   }
   const [hosts, keyType, keyData] = fields;
   if (!hosts || !keyType || !keyData) return "expected: hostnames key-type base64-key";
   if (!HOST_PATTERN.test(hosts)) return "the host pattern is not valid";
-  if (!KEY_TYPES.has(keyType)) return `unknown key type '${keyType}'`;
+  if (!KEY_TYPES.has(keyType)) return `unknown key type ${quote(keyType)}`;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(keyData)) return "the key is not base64";
   const blob = Buffer.from(keyData, "base64");
   if (blob.length < 4) return "the key is truncated";

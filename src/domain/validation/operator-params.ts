@@ -7,6 +7,7 @@
  * (Flux hands values to git, where it would read as an option) or hold a control character.
  */
 import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+import { clip, quote as quoted } from "../../arm/quote.js";
 
 type ValueKind = "bool" | "duration" | "string" | "path" | "ref" | "syncState";
 
@@ -84,13 +85,13 @@ export function operatorParamsProblem(input: string): string | undefined {
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? "";
     const match = /^--([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(token);
-    if (!match) return `'${token}' is not a --flag (Flux daemon flags are written --name=value)`;
+    if (!match) return `${quoted(token)} is not a --flag (Flux daemon flags are written --name=value)`;
     const name = match[1] ?? "";
     let value = match[2];
     const owned = SERVICE_FLAGS[name];
     if (owned) return `--${name} cannot be set: ${owned}`;
     const kind = USER_FLAGS[name];
-    if (!kind) return `--${name} is not a Flux daemon flag this service allows (see docs/operator-params.md)`;
+    if (!kind) return `--${clip(name)} is not a Flux daemon flag this service allows (see docs/operator-params.md)`;
     if (seen.has(name) && kind !== "string") return `--${name} is given more than once`;
     seen.add(name);
     if (value === undefined) {

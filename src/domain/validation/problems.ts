@@ -1,11 +1,14 @@
 /** Collects every problem of one request, so the caller learns them all at once (ARM `details`). */
-import { errors, type ArmErrorDetail } from "../../arm/errors.js";
+import { errors, MAX_DETAILS, type ArmErrorDetail } from "../../arm/errors.js";
 
 export class Problems {
   private readonly list: ArmErrorDetail[] = [];
+  /** problems found beyond MAX_DETAILS: counted, not kept (50,000 bad keys make one small answer) */
+  private omitted = 0;
 
   add(target: string, message: string, code = "InvalidParameter"): void {
-    this.list.push({ code, message, target });
+    if (this.list.length >= MAX_DETAILS) this.omitted++;
+    else this.list.push({ code, message, target });
   }
 
   readOnly(target: string): void {
@@ -18,6 +21,6 @@ export class Problems {
 
   /** throws the ARM error naming the first problem, with all of them as details */
   throwIfAny(): void {
-    if (!this.empty) throw errors.invalidParameters(this.list);
+    if (!this.empty) throw errors.invalidParameters(this.list, this.omitted);
   }
 }

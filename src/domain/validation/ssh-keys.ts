@@ -4,6 +4,7 @@
  * DSA, Ed25519. Passphrase-protected keys are refused: the Flux daemon cannot unlock them.
  */
 import crypto from "node:crypto";
+import { quote } from "../../arm/quote.js";
 
 export type SshKeyType = "rsa" | "ec" | "dsa" | "ed25519";
 
@@ -63,7 +64,7 @@ function parseOpenSsh(text: string): KeyParse {
     if (priv.uint32() !== priv.uint32()) return { ok: false, reason: "the private section is corrupt (check integers differ)" };
     const privateType = priv.string();
     const type = OPENSSH_TYPES[publicType];
-    if (!type || privateType !== publicType) return { ok: false, reason: `unsupported key type '${publicType}'` };
+    if (!type || privateType !== publicType) return { ok: false, reason: `unsupported key type ${quote(publicType)}` };
     return { ok: true, type };
   } catch {
     return { ok: false, reason: "the OpenSSH key is truncated" };
@@ -76,7 +77,7 @@ function parsePem(text: string): KeyParse {
     const key = crypto.createPrivateKey({ key: text, format: "pem" });
     const type = key.asymmetricKeyType;
     if (type === "rsa" || type === "ec" || type === "dsa" || type === "ed25519") return { ok: true, type };
-    return { ok: false, reason: `unsupported key type '${String(type)}'` };
+    return { ok: false, reason: `unsupported key type ${quote(type)}` };
   } catch {
     return { ok: false, reason: "it is not a valid PEM private key" };
   }

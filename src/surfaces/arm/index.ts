@@ -8,4 +8,4 @@ import { subscriptionRoutes } from "./subscriptions.js";
 /** every ARM route the service serves; a test checks this table against openapi/ one to one */
 export const armRoutes: readonly ArmRoute[] = [...subscriptionRoutes, ...clusterRoutes, ...configurationRoutes, ...assignmentRoutes, ...operationRoutes];
 
-export { registerArmRoutes } from "./route-table.js";
+export { allowedMethods, registerArmRoutes } from "./route-table.js";

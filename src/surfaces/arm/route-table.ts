@@ -1,12 +1,15 @@
 /**
  * The ARM surface as a table: each row names its OpenAPI operation, its resource type (for the
  * api-version check) and a handler. `registerArmRoutes` gives every row the same pipeline:
- * authenticate -> api-version -> content checks -> body validation against openapi/ -> handler.
+ * authenticate -> ARM's subscription id and resource group name rules -> api-version -> content
+ * checks -> body validation against openapi/ -> handler. The table also answers which methods a
+ * path is served under (405 and Allow).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Conditions } from "../../arm/etag.js";
 import { etagHeader } from "../../arm/etag.js";
 import { errors } from "../../arm/errors.js";
+import { checkResourceGroupName, checkSubscriptionId } from "../../arm/shapes.js";
 import { requireApiVersion } from "../../arm/api-version.js";
 import { writeActor, type WriteActor } from "../../arm/system-data.js";
 import type { Principal } from "../../auth/principal.js";
@@ -70,6 +73,7 @@ export function requireJsonBody(request: FastifyRequest): Record<string, unknown
 async function run(route: ArmRoute, services: Services, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   // Authentication comes first: nothing of the request is looked at, and no storage touched, for an anonymous caller.
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
+  checkArmScope(request.params as Record<string, string>);
   const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
   let body: Record<string, unknown> = {};
   if (BODY_METHODS.has(route.method)) {
@@ -93,6 +97,27 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
   if (result.body === undefined) return reply.send();
   return reply.type("application/json; charset=utf-8").send(result.body);
+}
+
+/** ARM's front-door rules for the scope of every path that names one, whatever the row */
+function checkArmScope(params: Record<string, string>): void {
+  if (params.subscriptionId !== undefined) checkSubscriptionId(params.subscriptionId);
+  if (params.resourceGroupName !== undefined) checkResourceGroupName(params.resourceGroupName);
+}
+
+/** a row's path pattern as a regular expression over request paths (case-insensitive, as routed) */
+function patternOf(url: string): RegExp {
+  const source = url
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${source}/?$`, "i");
+}
+
+/** the methods `path` is served under, from the table; empty when no row serves it */
+export function allowedMethods(routes: readonly ArmRoute[]): (path: string) => string[] {
+  const compiled = routes.map((route) => ({ method: route.method, pattern: patternOf(route.url) }));
+  return (path) => [...new Set(compiled.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
 }
 
 export function registerArmRoutes(app: FastifyInstance, routes: readonly ArmRoute[], services: Services): void {
