@@ -12,7 +12,12 @@ import { ensureDir } from "./server/secure-files.js";
 import { loadOrCreateSkipTokenKey } from "./server/skip-token-key.js";
 import { loadOrCreateTls } from "./server/tls.js";
 import { createStore } from "./store/factory.js";
+import { GuardedStore } from "./store/guarded.js";
 import { InstrumentedStore } from "./store/instrumented.js";
+import { OpeningStore } from "./store/opening.js";
+import { CircuitBreaker } from "./ports/circuit-breaker.js";
+import { fdWriter, SafeLogSink } from "./ops/log-sink.js";
+import { KeyVaultKeyProvider } from "./keys/key-vault.js";
 import { createKeyProvider, createSealing } from "./keys/factory.js";
 
 async function main(): Promise<void> {
@@ -22,10 +27,22 @@ async function main(): Promise<void> {
   const tls = await loadOrCreateTls(config.dataDir, config.tls);
   const auth = await createAuth(config, clock);
   const metrics = new Metrics({ processMetrics: true });
-  const rawStore = await createStore(config.store, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup });
-  const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
+  // a log sink that cannot be written (full disk, closed pipe) drops and counts, never stops the service
+  const logSink = new SafeLogSink(fdWriter(1), { onDrop: (lines) => metrics.logLinesDropped.inc(lines) });
+  // the opening store logs through the app's logger once it exists
+  let event: (message: string, fields: Record<string, unknown>) => void = () => undefined;
+  // the store opens in the background: the process starts (and /healthz answers) while it is down
+  const opening = new OpeningStore(config.store.engine, () => createStore(config.store, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup }), {
+    retryMs: config.faults.breaker.openMs,
+    maxRetryMs: config.faults.breaker.maxOpenMs,
+    log: (message, fields) => event(message, fields),
+  });
+  // deadline and circuit breaker on every store call; the write-degraded state (docs/design/faults.md)
+  const guarded = new GuardedStore(opening, { deadlineMs: config.faults.storeTimeoutMs, breaker: new CircuitBreaker("store", config.faults.breaker) });
+  const store = new InstrumentedStore(guarded, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
+  const keyProvider = createKeyProvider(config.encryption, clock, config.faults);
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
-  const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
+  const { codec } = createSealing(store, keyProvider, config.encryption, clock);
   const { app, readiness, sweeper, changeWatcher, reconciler } = await buildApp({
     store,
     codec,
@@ -41,9 +58,14 @@ async function main(): Promise<void> {
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: config.logLevel,
+    logStream: logSink,
+    faults: { storeGuard: guarded, breakers: keyProvider instanceof KeyVaultKeyProvider ? [keyProvider.breaker] : [] },
   });
+  event = (message, fields) => app.log.warn(fields, message);
 
   const address = await app.listen({ port: config.port, host: config.host });
+  // the first attempt before the jobs start; if it fails, /readyz says 503 with the reason until one succeeds
+  await opening.start();
   // the 48-hour sweeper: one replica at a time (a lease), every PURGE_INTERVAL_SECONDS
   sweeper.start();
   // other replicas' writes reach this one's agent caches within AGENT_CACHE_STALENESS_MS
@@ -73,6 +95,7 @@ async function main(): Promise<void> {
     await app.close();
     await store.close();
     app.log.info("stopped");
+    await logSink.drain(1000);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
