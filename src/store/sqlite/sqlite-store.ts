@@ -99,6 +99,11 @@ export class SqliteStore implements Store {
     this.db.exec("CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
   }
 
+  /** the connection itself: tests produce real engine faults with it (PRAGMA max_page_count makes the file full) */
+  get connection(): Database.Database {
+    return this.db;
+  }
+
   /** prepared once per SQL text: preparing is the dearest part of a point read */
   private readonly statements = new Map<string, Database.Statement>();
 
