@@ -54,6 +54,8 @@ export class KeyVaultKeyProvider implements KeyProvider {
     this.keys = new KeyClient(settings.vaultUrl, settings.credential, settings.clientOptions);
     this.now = settings.now ?? Date.now;
     this.breaker = settings.breaker ?? new CircuitBreaker("keyvault", { failureThreshold: 5, openMs: 1000, maxOpenMs: 30_000 });
+    // reading the key's current version is the probe: cheap, and it proves wrap/unwrap can work again
+    this.breaker.useProbe(() => withDeadline("Key Vault getKey", settings.timeoutMs ?? 3000, (abortSignal) => this.keys.getKey(settings.keyName, { abortSignal })));
   }
 
   /**

@@ -3,9 +3,13 @@
  * deadline for one outbound call. Used by the store guard (src/store/guarded.ts) and the Key Vault
  * key provider, so every dependency behaves the same way under an outage.
  *
- * closed → (failureThreshold consecutive failures) → open for openMs → half-open: one call is let
- * through as a probe, the others are refused; the probe's success closes the circuit, its failure opens
- * it again for twice as long (at most maxOpenMs). A refused call costs no I/O at all.
+ * closed → (failureThreshold consecutive failures) → open for openMs → half-open: one probe goes out,
+ * every call is refused meanwhile; the probe's success closes the circuit, its failure opens it again
+ * for twice as long (at most maxOpenMs). A refused call costs no I/O at all.
+ *
+ * With a probe of its own (useProbe: a cheap call with a deadline, e.g. the store's ping) the breaker
+ * probes in the background when the open interval ends, so no caller ever waits on a probe and
+ * recovery is noticed without traffic. Without one, the first call after the interval is the probe.
  */
 
 export type BreakerState = "closed" | "open" | "halfOpen";
@@ -33,6 +37,9 @@ export class CircuitBreaker {
   private openMs: number;
   private readonly now: () => number;
   private readonly listeners: BreakerListener[] = [];
+  private probe?: () => Promise<unknown>;
+  private probeTimer?: NodeJS.Timeout;
+  private disposed = false;
   /** calls refused without being attempted, since start (for /metrics) */
   refused = 0;
 
@@ -47,6 +54,28 @@ export class CircuitBreaker {
 
   onStateChange(listener: BreakerListener): void {
     this.listeners.push(listener);
+  }
+
+  /** probes the dependency in the background when the open interval ends (see above) */
+  useProbe(probe: () => Promise<unknown>): void {
+    this.probe = probe;
+  }
+
+  /** stops background probing (the dependency's client is closing) */
+  dispose(): void {
+    this.disposed = true;
+    clearTimeout(this.probeTimer);
+  }
+
+  private async runProbe(): Promise<void> {
+    if (this.disposed || !this.probe) return;
+    this.transition("halfOpen", {});
+    try {
+      await this.probe();
+      this.succeeded(true);
+    } catch (err) {
+      this.failed(true, err);
+    }
   }
 
   /**
@@ -70,13 +99,13 @@ export class CircuitBreaker {
   private admit(refuse: Refusal): boolean {
     if (this.current === "closed") return false;
     const now = this.now();
-    if (this.current === "open" && now >= this.openUntil) {
+    if (this.current === "open" && now >= this.openUntil && !this.probe) {
       this.transition("halfOpen", {});
       return true;
     }
     this.refused++;
     // while a probe is out, callers are told to come back about when it will have answered
-    throw refuse(this.current === "open" ? this.openUntil - now : this.options.openMs);
+    throw refuse(this.current === "open" ? Math.max(this.openUntil - now, 0) : this.options.openMs);
   }
 
   private succeeded(probe: boolean): void {
@@ -104,6 +133,11 @@ export class CircuitBreaker {
     this.openUntil = this.now() + this.openMs;
     this.failures = 0;
     this.transition("open", { openMs: this.openMs, cause });
+    if (this.probe && !this.disposed) {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = setTimeout(() => void this.runProbe(), this.openMs);
+      this.probeTimer.unref();
+    }
   }
 
   private transition(state: BreakerState, detail: { openMs?: number; cause?: unknown }): void {

@@ -47,6 +47,8 @@ export class GuardedStore implements Store {
 
   constructor(readonly inner: Store, private readonly options: GuardOptions) {
     this.engine = inner.engine;
+    // the breaker finds the store back by itself: a ping with the same deadline, in the background
+    options.breaker.useProbe(() => withDeadline("store ping", options.deadlineMs, () => inner.ping()));
   }
 
   get breaker(): CircuitBreaker {
@@ -107,5 +109,8 @@ export class GuardedStore implements Store {
   // a cascade is many deletes in one call (bounded concurrency on Cosmos DB): it gets ten deadlines
   deleteMany(query: DeleteManyQuery) { return this.write("deleteMany", () => this.inner.deleteMany(query), this.options.deadlineMs * 10); }
   compact() { return this.write("compact", () => this.inner.compact(), this.options.deadlineMs * 10); }
-  close() { return this.inner.close(); }
+  close() {
+    this.options.breaker.dispose();
+    return this.inner.close();
+  }
 }

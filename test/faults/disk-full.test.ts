@@ -117,9 +117,9 @@ t.test("service: writes 503 + Retry-After while full, reads and readiness go on,
     }
   }
   t.ok(refused, "the disk filled up");
-  t.equal(refused?.status, 503, refused?.text);
+  t.equal(refused?.status, 503, refused?.text ?? "");
   t.equal(refused?.json.error.code, "StoreWriteUnavailable");
-  t.match(refused?.headers["retry-after"], /^\d+$/);
+  t.match(String(refused?.headers["retry-after"]), /^\d+$/);
   t.notOk(statuses.has(500), `never a 500: ${JSON.stringify([...statuses])}`);
   t.ok(worstMs < 1000, `worst write latency while full ${worstMs.toFixed(0)} ms`);
 
