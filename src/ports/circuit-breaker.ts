@@ -169,7 +169,6 @@ export function withDeadline<T>(what: string, deadlineMs: number, call: (signal:
       controller.abort(err);
       reject(err);
     }, deadlineMs);
-    timer.unref();
   });
   // the abandoned call may still fail later: that rejection is expected and must not go unhandled
   attempt.catch(() => undefined);
