@@ -71,6 +71,19 @@ export function translateSqliteError(err: unknown): unknown {
   return err;
 }
 
+/** runs one synchronous read: an I/O error there means the store is unavailable (503), not a bug (500) */
+function reading<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === "string" && (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_BUSY") || code === "SQLITE_CANTOPEN")) {
+      throw new StoreUnavailableError(`the embedded store could not be read (${code})`, 5, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** runs one synchronous write, with SQLite's failure codes mapped (see translateSqliteError) */
 function writing<T>(write: () => T): T {
   try {
@@ -138,7 +151,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.stmt("SELECT 1").get();
+    reading(() => this.stmt("SELECT 1").get());
   }
 
   /** an expired document counts as absent on every read path */
@@ -149,15 +162,15 @@ export class SqliteStore implements Store {
   }
 
   async get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> {
-    const row = this.stmt("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition) as Row | undefined;
+    const row = reading(() => this.stmt("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition)) as Row | undefined;
     const live = this.live(row);
     return live ? fromRow(live) : undefined;
   }
 
   async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
     if (keys.length === 0) return [];
-    const rows = this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
-      .all(kind, partition, JSON.stringify(keys)) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
+      .all(kind, partition, JSON.stringify(keys))) as Row[];
     return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
   }
 
@@ -220,24 +233,24 @@ export class SqliteStore implements Store {
     if (query.parent !== undefined) clauses.push("parent = @parent");
     if (!query.includeDeleted) clauses.push("deleted = 0");
     if (page.continuation !== undefined) clauses.push("key > @after");
-    const rows = this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
-      .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 })) as Row[];
     return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
     const after = page.continuation === undefined ? "" : "AND key > @after";
     const expiry = query.expired ? "expires_at IS NOT NULL AND expires_at <= @now" : "(expires_at IS NULL OR expires_at > @now)";
-    const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
-      .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) }) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) })) as Row[];
     return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
-    const rows = this.stmt(
+    const rows = reading(() => this.stmt(
       `SELECT kind, key, partition, parent, deleted, expires_at, schema_version, updated_at FROM documents
        WHERE updated_at > @since AND kind IN (SELECT value FROM json_each(@kinds)) ORDER BY updated_at LIMIT @limit`,
-    ).all({ since: query.since, kinds: JSON.stringify(query.kinds), limit: query.limit + 1 }) as Omit<Row, "body" | "etag">[];
+    ).all({ since: query.since, kinds: JSON.stringify(query.kinds), limit: query.limit + 1 })) as Omit<Row, "body" | "etag">[];
     const items = rows.slice(0, query.limit).map((r) => ({ kind: r.kind, key: r.key, partition: r.partition, parent: r.parent, deleted: r.deleted === 1, schemaVersion: r.schema_version, updatedAt: r.updated_at }));
     return { items, truncated: rows.length > query.limit };
   }
