@@ -15,6 +15,7 @@ import { EMULATOR_KEY, startCosmos, type CosmosTestServer } from "../helpers/cos
 import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
 import { client } from "../helpers/http.js";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { drill, recovery } from "../helpers/fault-drill.js";
 import { startTcpProxy, type ProxyMode, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 const V = "api-version=2024-11-01";
@@ -47,54 +48,33 @@ t.teardown(async () => {
 
 const put = (name: string) => http(`${configurationPath("cos-f", name)}?${V}`, { method: "PUT", body: configurationBody({ operatorNamespace: name }) });
 
-interface Phase {
-  statuses: Record<string, number>;
-  worstMs: number;
-  /** the worst latency once the breaker had opened (the fault is known) */
-  worstKnownMs: number;
-  retryAfterMissing: number;
-  maxOpenConnections: number;
-}
-
-/** drives reads and writes for `ms` against a dependency in `mode` */
-async function fault(mode: ProxyMode, ms: number, tag: string): Promise<Phase> {
+/** drives reads and writes (3 callers at once) for `ms` against a dependency in `mode` */
+async function fault(mode: ProxyMode, ms: number, tag: string) {
   proxy.setMode(mode);
-  const phase: Phase = { statuses: {}, worstMs: 0, worstKnownMs: 0, retryAfterMissing: 0, maxOpenConnections: 0 };
-  const until = Date.now() + ms;
-  for (let i = 0; Date.now() < until; i++) {
-    const known = breaker.state !== "closed";
-    const started = performance.now();
-    // a few callers at once, as clients would be
-    const answers = await Promise.all([put(`${tag}-${i}`), http(`${configurationPath("cos-f", "base")}?${V}`), http(`${configurationPath("cos-f", "base")}?${V}`)]);
-    const took = performance.now() - started;
-    phase.worstMs = Math.max(phase.worstMs, took);
-    if (known) phase.worstKnownMs = Math.max(phase.worstKnownMs, took);
-    for (const a of answers) {
-      phase.statuses[a.status] = (phase.statuses[a.status] ?? 0) + 1;
-      if (a.status === 503 && !/^\d+$/.test(String(a.headers["retry-after"]))) phase.retryAfterMissing++;
-    }
-    if (answers[0]?.status === 201) acknowledged.push(`${tag}-${i}`);
-    phase.maxOpenConnections = Math.max(phase.maxOpenConnections, proxy.open());
-  }
-  return phase;
+  let maxOpenConnections = 0;
+  const result = await drill({
+    ms,
+    known: () => breaker.state !== "closed",
+    round: async (i) => {
+      const responses = await Promise.all([put(`${tag}-${i}`), http(`${configurationPath("cos-f", "base")}?${V}`), http(`${configurationPath("cos-f", "base")}?${V}`)]);
+      return { responses, acknowledged: responses[0]?.status === 201 ? `${tag}-${i}` : undefined };
+    },
+    each: () => (maxOpenConnections = Math.max(maxOpenConnections, proxy.open())),
+  });
+  acknowledged.push(...result.acknowledged);
+  return { ...result, maxOpenConnections };
 }
 
 /** the time from the fault clearing until a read and a write succeed again */
-async function recovery(): Promise<number> {
+async function recover(): Promise<number> {
   proxy.setMode("pass");
-  const started = performance.now();
-  for (let i = 0; performance.now() - started < 15_000; i++) {
-    const read = await http(`${configurationPath("cos-f", "base")}?${V}`);
-    if (read.status === 200) {
-      const name = `rec-${Date.now()}-${i}`;
-      if ((await put(name)).status === 201) {
-        acknowledged.push(name);
-        return performance.now() - started;
-      }
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("did not recover within 15 s");
+  const { ms, acknowledged: name } = await recovery(async (i) => {
+    if ((await http(`${configurationPath("cos-f", "base")}?${V}`)).status !== 200) return undefined;
+    const name = `rec-${Date.now()}-${i}`;
+    return (await put(name)).status === 201 ? name : undefined;
+  });
+  acknowledged.push(name);
+  return ms;
 }
 
 t.test("Cosmos DB unreachable: 503 + Retry-After, fast once known, recovers by itself, nothing lost", async (t) => {
@@ -108,7 +88,7 @@ t.test("Cosmos DB unreachable: 503 + Retry-After, fast once known, recovers by i
   t.ok(phase.worstKnownMs < 1000, `under 1 s once the fault is known: ${phase.worstKnownMs.toFixed(0)} ms`);
   t.match((await http("/metrics", { token: null })).text, /^dependency_circuit_state\{dependency="store"\} [12]$/m, "the open circuit shows");
   t.equal((await http("/readyz", { token: null })).status, 503, "not ready while the store is down");
-  const recoverMs = await recovery();
+  const recoverMs = await recover();
   t.ok(recoverMs < 5000, `recovered in ${recoverMs.toFixed(0)} ms`);
   t.equal((await http("/readyz", { token: null })).status, 200);
   t.comment(`cosmos drop: ${JSON.stringify(phase.statuses)}, worst ${phase.worstMs.toFixed(0)} ms, worst once known ${phase.worstKnownMs.toFixed(0)} ms, recovery ${recoverMs.toFixed(0)} ms`);
@@ -122,7 +102,7 @@ t.test("Cosmos DB stalls (accepts, never answers): held no longer than the deadl
   t.ok(phase.worstMs < DEADLINE_MS * 2 + 500, `no request held past the deadline: worst ${phase.worstMs.toFixed(0)} ms`);
   t.ok(phase.worstKnownMs < 1000, `under 1 s once the fault is known: ${phase.worstKnownMs.toFixed(0)} ms`);
   t.ok(phase.maxOpenConnections < 40, `connections held open at most ${phase.maxOpenConnections}`);
-  const recoverMs = await recovery();
+  const recoverMs = await recover();
   t.ok(recoverMs < 5000, `recovered in ${recoverMs.toFixed(0)} ms`);
   t.comment(`cosmos stall: ${JSON.stringify(phase.statuses)}, worst ${phase.worstMs.toFixed(0)} ms, worst once known ${phase.worstKnownMs.toFixed(0)} ms, max open connections ${phase.maxOpenConnections}, recovery ${recoverMs.toFixed(0)} ms`);
 });
