@@ -173,7 +173,7 @@ function faultConfig(env: Env): FaultSettings {
     breaker: {
       failureThreshold: intVar(env, "BREAKER_FAILURES", 5, 1, 1000),
       openMs,
-      maxOpenMs: Math.max(openMs, intVar(env, "BREAKER_MAX_OPEN_MS", 30_000, 50, 3_600_000)),
+      maxOpenMs: Math.max(openMs, intVar(env, "BREAKER_MAX_OPEN_MS", 10_000, 50, 3_600_000)),
     },
   };
 }

@@ -18,7 +18,7 @@ export interface KeyVaultSettings {
   now?: () => number;
   /** each call's deadline (the client's own retries included); default 3000 ms */
   timeoutMs?: number;
-  /** fails calls at once while the vault is down; default: 5 failures, 1 s growing to 30 s */
+  /** fails calls at once while the vault is down; default: 5 failures, 1 s growing to 10 s */
   breaker?: CircuitBreaker;
 }
 
@@ -53,7 +53,7 @@ export class KeyVaultKeyProvider implements KeyProvider {
   constructor(private readonly settings: KeyVaultSettings) {
     this.keys = new KeyClient(settings.vaultUrl, settings.credential, settings.clientOptions);
     this.now = settings.now ?? Date.now;
-    this.breaker = settings.breaker ?? new CircuitBreaker("keyvault", { failureThreshold: 5, openMs: 1000, maxOpenMs: 30_000 });
+    this.breaker = settings.breaker ?? new CircuitBreaker("keyvault", { failureThreshold: 5, openMs: 1000, maxOpenMs: 10_000 });
     // reading the key's current version is the probe: cheap, and it proves wrap/unwrap can work again
     this.breaker.useProbe(() => withDeadline("Key Vault getKey", settings.timeoutMs ?? 3000, (abortSignal) => this.keys.getKey(settings.keyName, { abortSignal })));
   }
