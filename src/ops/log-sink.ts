@@ -17,6 +17,9 @@ export interface SinkWriter {
 export function fdWriter(fd: number): SinkWriter {
   const writeAll = (data: Buffer, done: (err?: Error | null) => void): void => {
     fs.write(fd, data, 0, data.length, null, (err, written) => {
+      // a non-blocking pipe that is momentarily full: try again shortly (a reader that stays stalled
+      // keeps this write pending, and the sink's bound then drops new lines)
+      if (err?.code === "EAGAIN") return void setTimeout(() => writeAll(data, done), 10).unref();
       if (err) return done(err);
       // pipes may take part of a chunk: the rest goes next, in order
       if (written < data.length) return writeAll(data.subarray(written), done);

@@ -9,7 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
 import { fdWriter, SafeLogSink, streamWriter, type SinkWriter } from "../../src/ops/log-sink.js";
+import { clusterBody, clusterPath } from "../helpers/fixtures.js";
 import { client } from "../helpers/http.js";
+import { freePort, ready, startProcess } from "../helpers/process.js";
 import { startServer, tempDir } from "../helpers/server.js";
 
 const line = (i: number) => `${JSON.stringify({ level: 30, msg: `line ${i}` })}\n`;
@@ -66,4 +68,27 @@ t.test("a stalled reader, then a dead one: the service answers as usual, the sin
   await new Promise((r) => setTimeout(r, 200));
   t.ok(counted > before, `and drops go on being counted (${counted})`);
   t.comment(`log sink: stalled reader, 100 requests in ${stalledMs.toFixed(0)} ms, ${counted} lines dropped and counted`);
+});
+
+t.test("the real process whose stdout reader goes away (EPIPE) keeps serving", async (t) => {
+  const dataDir = tempDir();
+  const port = await freePort();
+  const url = `https://127.0.0.1:${port}`;
+  const proc = startProcess(dataDir, port);
+  t.teardown(() => void proc.child.kill("SIGKILL"));
+  const ca = await ready(url, dataDir);
+  const token = fs.readFileSync(path.join(dataDir, "dev-token"), "utf8").trim();
+  const http = client(url, ca, token);
+  // the log's reader dies: every write to fd 1 fails with EPIPE from now on
+  proc.child.stdout?.destroy();
+  let exited = false;
+  proc.child.on("exit", () => (exited = true));
+  t.equal((await http(`${clusterPath("epipe")}?api-version=2024-01-01`, { method: "PUT", body: clusterBody() })).status, 201);
+  for (let i = 0; i < 30; i++) t.equal((await http(`${clusterPath("epipe")}?api-version=2024-01-01`)).status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  const metrics = await http("/metrics");
+  const dropped = Number(/^log_lines_dropped_total (\d+)$/m.exec(metrics.text)?.[1] ?? 0);
+  t.ok(dropped > 0, `log lines dropped and counted: ${dropped}`);
+  t.notOk(exited, "the process is still running");
+  t.comment(`closed stdout pipe: 31 requests answered, ${dropped} lines dropped and counted`);
 });
