@@ -13,6 +13,7 @@ import { GuardedStore } from "../../src/store/guarded.js";
 import { StoreUnavailableError, StoreWriteUnavailableError } from "../../src/store/port.js";
 import { SqliteStore, translateSqliteError } from "../../src/store/sqlite/sqlite-store.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, configurationsPath } from "../helpers/fixtures.js";
+import { testAgent } from "../helpers/agent-token.js";
 import { client } from "../helpers/http.js";
 import { startServer, tempDir } from "../helpers/server.js";
 
@@ -93,7 +94,9 @@ t.test("service: writes 503 + Retry-After while full, reads and readiness go on,
   const server = await startServer({ dataDir, store: guarded });
   t.teardown(() => server.close());
   const http = client(server.url, server.ca, server.token);
-  t.equal((await http(`${clusterPath("full-1")}?${CV}`, { method: "PUT", body: clusterBody() })).status, 201);
+  const agent = testAgent("ec");
+  t.equal((await http(`${clusterPath("full-1")}?${CV}`, { method: "PUT", body: clusterBody(agent.publicKeyB64) })).status, 201);
+  const poll = async () => http(`/agent/v1${clusterPath("full-1")}/configurations`, { token: await agent.token(clusterPath("full-1")) });
   const acknowledged: string[] = [];
   const put = (name: string) => http(`${configurationPath("full-1", name)}?${V}`, { method: "PUT", body: configurationBody({ operatorNamespace: name }) });
   for (const name of ["a0", "a1"]) {
@@ -126,6 +129,9 @@ t.test("service: writes 503 + Retry-After while full, reads and readiness go on,
   // reads go on, the replica stays ready and says writes are unavailable
   t.equal((await http(`${configurationPath("full-1", "a0")}?${V}`)).status, 200);
   t.equal((await http(`${configurationsPath("full-1")}?${V}`)).status, 200);
+  const polled = await poll();
+  t.equal(polled.status, 200, "the cluster agent's poll goes on");
+  t.ok(JSON.stringify(polled.json).includes("a0"), "and delivers the configurations acknowledged before the disk filled");
   const ready = await http("/readyz", { token: null });
   t.equal(ready.status, 200);
   t.equal(ready.json.writes, "unavailable");
