@@ -181,8 +181,7 @@ function faultConfig(env: Env): FaultSettings {
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR ?? ".data");
   const faults = faultConfig(env);
-  const storeSettings = storeConfig(env, dataDir);
-  const store: StoreSettings = storeSettings.engine === "cosmos" ? { ...storeSettings, requestTimeoutMs: faults.storeTimeoutMs } : storeSettings;
+  const store = storeConfig(env, dataDir);
   const certFile = env.TLS_CERT_FILE;
   const keyFile = env.TLS_KEY_FILE;
   if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");

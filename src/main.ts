@@ -5,7 +5,7 @@
 import { buildApp } from "./app.js";
 import { createAuth } from "./auth/factory.js";
 import { writeDevToken } from "./auth/dev-identity.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, type StoreSettings } from "./config.js";
 import { Metrics } from "./ops/metrics.js";
 import { systemClock } from "./ports/clock.js";
 import { ensureDir } from "./server/secure-files.js";
@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   // the opening store logs through the app's logger once it exists
   let event: (message: string, fields: Record<string, unknown>) => void = () => undefined;
   // the store opens in the background: the process starts (and /healthz answers) while it is down
-  const opening = new OpeningStore(config.store.engine, () => createStore(config.store, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup }), {
+  // the service's Cosmos DB client gives up on an attempt at the store deadline (the CLIs keep the SDK's own)
+  const storeSettings: StoreSettings = config.store.engine === "cosmos" ? { ...config.store, requestTimeoutMs: config.faults.storeTimeoutMs } : config.store;
+  const opening = new OpeningStore(config.store.engine, () => createStore(storeSettings, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup }), {
     retryMs: config.faults.breaker.openMs,
     maxRetryMs: config.faults.breaker.maxOpenMs,
     log: (message, fields) => event(message, fields),

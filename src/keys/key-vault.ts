@@ -5,7 +5,7 @@
  */
 import { CryptographyClient, KeyClient, type CryptographyClientOptions, type KeyClientOptions } from "@azure/keyvault-keys";
 import type { TokenCredential } from "@azure/identity";
-import { CircuitBreaker, DeadlineExceededError, withDeadline } from "../ports/circuit-breaker.js";
+import { CircuitBreaker, DeadlineExceededError, isThrottling, withDeadline } from "../ports/circuit-breaker.js";
 import { KeyRefusedError, KeyUnavailableError, type KekRef, type KeyProvider, type WrappedKey } from "../ports/key-provider.js";
 
 export interface KeyVaultSettings {
@@ -71,7 +71,7 @@ export class KeyVaultKeyProvider implements KeyProvider {
           return translate(err, what);
         }
       },
-      (err) => err instanceof KeyUnavailableError,
+      (err) => err instanceof KeyUnavailableError && !isThrottling(err),
       (retryAfterMs) => new KeyUnavailableError(`Key Vault unavailable (circuit open: failing fast)`, Math.max(1, Math.ceil(retryAfterMs / 1000))),
     );
   }

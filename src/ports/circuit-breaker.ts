@@ -147,6 +147,16 @@ export class CircuitBreaker {
   }
 }
 
+/**
+ * A throttling answer (429) proves the dependency is up and asks for less traffic: it must not open a
+ * breaker (that would turn a throttled moment into refusing everything). Looks at the error's cause,
+ * where the adapters keep the engine's own error.
+ */
+export function isThrottling(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown; statusCode?: unknown } } | undefined)?.cause;
+  return cause?.code === 429 || cause?.statusCode === 429;
+}
+
 /** the call did not answer within its deadline; the caller maps it to its own "unavailable" error */
 export class DeadlineExceededError extends Error {
   constructor(readonly what: string, readonly deadlineMs: number) {

@@ -8,7 +8,7 @@
  *   state is reported once per change (listener), not once per request. Writes keep being attempted, so
  *   the first one that succeeds after space returns clears the state without restart.
  */
-import { CircuitBreaker, DeadlineExceededError, withDeadline } from "../ports/circuit-breaker.js";
+import { CircuitBreaker, DeadlineExceededError, isThrottling, withDeadline } from "../ports/circuit-breaker.js";
 import { StoreNotOpenError } from "./opening.js";
 import {
   StoreUnavailableError,
@@ -35,7 +35,7 @@ export type WriteStateListener = (available: boolean, cause?: StoreWriteUnavaila
 
 /** the engine is down (not: it answered with a refusal, or it cannot write while reads work) */
 const engineDown = (err: unknown): boolean =>
-  err instanceof StoreUnavailableError && !(err instanceof StoreWriteUnavailableError) && !(err instanceof StoreNotOpenError);
+  err instanceof StoreUnavailableError && !(err instanceof StoreWriteUnavailableError) && !(err instanceof StoreNotOpenError) && !isThrottling(err);
 
 const refused = (retryAfterMs: number) =>
   new StoreUnavailableError("the store is unavailable (circuit open: failing fast)", Math.max(1, Math.ceil(retryAfterMs / 1000)));

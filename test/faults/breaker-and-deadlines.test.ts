@@ -10,6 +10,8 @@ import t from "tap";
 import { ArmError } from "../../src/arm/errors.js";
 import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
 import { CircuitBreaker, DeadlineExceededError, withDeadline, type BreakerState } from "../../src/ports/circuit-breaker.js";
+import { GuardedStore } from "../../src/store/guarded.js";
+import { StoreUnavailableError, type Store } from "../../src/store/port.js";
 
 class Down extends Error {}
 class Refused extends Error {}
@@ -100,4 +102,18 @@ t.test("JWKS: a stalled identity provider answers 503 at the deadline, not 401, 
   t.match((err as ArmError).headers, { "retry-after": /^\d+$/ });
   t.ok(took < 1000, `answered in ${took.toFixed(0)} ms (deadline 300 ms)`);
   t.comment(`JWKS stall: 503 after ${took.toFixed(0)} ms`);
+});
+
+t.test("store guard: throttling (429) never opens the breaker; an engine that is down does", async (t) => {
+  const failing = (cause: { code: number }) =>
+    new Proxy({ engine: "cosmos" } as Store, {
+      get: (target, prop) => (prop === "engine" ? target.engine : async () => Promise.reject(new StoreUnavailableError("engine answered", 1, { cause }))),
+    });
+  for (const [code, opens] of [[429, false], [503, true]] as const) {
+    const breaker = new CircuitBreaker("store", { failureThreshold: 3, openMs: 60_000, maxOpenMs: 60_000 });
+    const guarded = new GuardedStore(failing({ code }), { deadlineMs: 1000, breaker });
+    t.teardown(() => breaker.dispose());
+    for (let i = 0; i < 6; i++) await caught(guarded.get("cluster", "k", "p"));
+    t.equal(breaker.state, opens ? "open" : "closed", `${code}: ${opens ? "opens" : "stays closed"}`);
+  }
 });
