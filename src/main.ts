@@ -17,6 +17,7 @@ import { InstrumentedStore } from "./store/instrumented.js";
 import { OpeningStore } from "./store/opening.js";
 import { CircuitBreaker } from "./ports/circuit-breaker.js";
 import { fdWriter, SafeLogSink } from "./ops/log-sink.js";
+import type { StateLog } from "./ops/dependency-state.js";
 import { KeyVaultKeyProvider } from "./keys/key-vault.js";
 import { createKeyProvider, createSealing } from "./keys/factory.js";
 
@@ -30,14 +31,14 @@ async function main(): Promise<void> {
   // a log sink that cannot be written (full disk, closed pipe) drops and counts, never stops the service
   const logSink = new SafeLogSink(fdWriter(1), { onDrop: (lines) => metrics.logLinesDropped.inc(lines) });
   // the opening store logs through the app's logger once it exists
-  let event: (message: string, fields: Record<string, unknown>) => void = () => undefined;
-  // the store opens in the background: the process starts (and /healthz answers) while it is down
+  let event: StateLog = () => undefined;
   // the service's Cosmos DB client gives up on an attempt at the store deadline (the CLIs keep the SDK's own)
   const storeSettings: StoreSettings = config.store.engine === "cosmos" ? { ...config.store, requestTimeoutMs: config.faults.storeTimeoutMs } : config.store;
+  // the store opens in the background: the process starts (and /healthz answers) while it is down
   const opening = new OpeningStore(config.store.engine, () => createStore(storeSettings, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup }), {
     retryMs: config.faults.breaker.openMs,
     maxRetryMs: config.faults.breaker.maxOpenMs,
-    log: (message, fields) => event(message, fields),
+    log: (level, message, fields) => event(level, message, fields),
   });
   // deadline and circuit breaker on every store call; the write-degraded state (docs/design/faults.md)
   const guarded = new GuardedStore(opening, { deadlineMs: config.faults.storeTimeoutMs, breaker: new CircuitBreaker("store", config.faults.breaker) });
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     logStream: logSink,
     faults: { storeGuard: guarded, breakers: keyProvider instanceof KeyVaultKeyProvider ? [keyProvider.breaker] : [] },
   });
-  event = (message, fields) => app.log.warn(fields, message);
+  event = (level, message, fields) => app.log[level](fields, message);
 
   const address = await app.listen({ port: config.port, host: config.host });
   // the first attempt before the jobs start; if it fails, /readyz says 503 with the reason until one succeeds

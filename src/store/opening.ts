@@ -21,7 +21,7 @@ export interface OpeningOptions {
   retryMs: number;
   maxRetryMs: number;
   /** one line when opening first fails, one when it succeeds (never one per attempt) */
-  log?: (message: string, fields: Record<string, unknown>) => void;
+  log?: (level: "info" | "warn", message: string, fields: Record<string, unknown>) => void;
 }
 
 /** the store is not open yet: answered without I/O, so it is no evidence for a circuit breaker */
@@ -65,10 +65,10 @@ export class OpeningStore implements Store {
       if (this.closed) return void (await store.close());
       this.opened = store;
       this.resolveOpened(store);
-      if (this.attempts > 1) this.options.log?.("store opened", { engine: this.engine, attempts: this.attempts });
+      if (this.attempts > 1) this.options.log?.("info", "store opened", { engine: this.engine, attempts: this.attempts });
     } catch (err) {
       this.lastError = reasonOf(err);
-      if (this.attempts === 1) this.options.log?.("store cannot be opened yet: retrying in the background", { engine: this.engine, reason: this.lastError });
+      if (this.attempts === 1) this.options.log?.("warn", "store cannot be opened yet: retrying in the background", { engine: this.engine, reason: this.lastError });
       this.timer = setTimeout(() => void this.attempt(Math.min(pauseMs * 2, this.options.maxRetryMs)), pauseMs);
       this.timer.unref();
     }
