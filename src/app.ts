@@ -27,6 +27,9 @@ import { Repository, type BodyCodec } from "./domain/repository.js";
 import { Subscriptions } from "./domain/subscriptions.js";
 import { registerDocs } from "./ops/docs.js";
 import { registerHealth, type Readiness } from "./ops/health.js";
+import { watchBreaker, watchStoreGuard, type StateLog } from "./ops/dependency-state.js";
+import type { CircuitBreaker } from "./ports/circuit-breaker.js";
+import type { GuardedStore } from "./store/guarded.js";
 import { Metrics, registerMetrics } from "./ops/metrics.js";
 import type { Clock } from "./ports/clock.js";
 import type { Store } from "./store/port.js";
@@ -57,6 +60,8 @@ export interface AppOptions {
   logLevel?: string;
   /** where log lines go (tests capture them); stdout by default */
   logStream?: DestinationStream;
+  /** the store guard (deadline, breaker, write state) and other breakers: their state shows in /metrics, /readyz and one log line per change */
+  faults?: { storeGuard?: GuardedStore; breakers?: CircuitBreaker[] };
 }
 
 export interface AgentOptions {
@@ -223,7 +228,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     (message, fields) => app.log.info(fields, message),
     (level, message, fields) => app.log[level](fields, message),
   );
-  const readiness: Readiness = { draining: false };
+  const guard = options.faults?.storeGuard;
+  const readiness: Readiness = { draining: false, writesAvailable: guard ? () => guard.writesAvailable : undefined };
+  const stateLog: StateLog = (level, message, fields) => app.log[level](fields, message);
+  if (guard) watchStoreGuard(guard, options.metrics, stateLog);
+  for (const breaker of options.faults?.breakers ?? []) watchBreaker(breaker, options.metrics, stateLog);
 
   registerRequestContext(app);
   registerErrorHandling(app, allowedMethods(armRoutes));

@@ -30,6 +30,8 @@ export type StoreSettings =
       container: string;
       caCertFile?: string;
       rejectUnauthorized?: boolean;
+      /** the client's own per-attempt timeout (the store guard's deadline answers the caller in any case) */
+      requestTimeoutMs?: number;
     };
 
 export type KeyProviderSettings =
@@ -46,7 +48,16 @@ export interface EncryptionSettings {
   kekRefreshSeconds: number;
 }
 
+/** deadlines of outbound calls and the circuit breakers in front of dependencies (docs/design/faults.md) */
+export interface FaultSettings {
+  storeTimeoutMs: number;
+  keyVaultTimeoutMs: number;
+  jwksTimeoutMs: number;
+  breaker: { failureThreshold: number; openMs: number; maxOpenMs: number };
+}
+
 export interface Config {
+  faults: FaultSettings;
   host: string;
   port: number;
   dataDir: string;
@@ -163,13 +174,29 @@ function storeConfig(env: Env, dataDir: string): StoreSettings {
   };
 }
 
+function faultConfig(env: Env): FaultSettings {
+  const openMs = intVar(env, "BREAKER_OPEN_MS", 1000, 50, 600_000);
+  return {
+    storeTimeoutMs: intVar(env, "STORE_TIMEOUT_MS", 3000, 50, 600_000),
+    keyVaultTimeoutMs: intVar(env, "KEY_VAULT_TIMEOUT_MS", 3000, 50, 600_000),
+    jwksTimeoutMs: intVar(env, "AUTH_JWKS_TIMEOUT_MS", 3000, 50, 600_000),
+    breaker: {
+      failureThreshold: intVar(env, "BREAKER_FAILURES", 5, 1, 1000),
+      openMs,
+      maxOpenMs: Math.max(openMs, intVar(env, "BREAKER_MAX_OPEN_MS", 10_000, 50, 3_600_000)),
+    },
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(env.DATA_DIR ?? ".data");
+  const faults = faultConfig(env);
   const store = storeConfig(env, dataDir);
   const certFile = env.TLS_CERT_FILE;
   const keyFile = env.TLS_KEY_FILE;
   if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   return {
+    faults,
     host: env.HOST ?? "127.0.0.1",
     port: intVar(env, "PORT", 8443, 0, 65535),
     dataDir,

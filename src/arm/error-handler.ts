@@ -6,7 +6,7 @@ import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IntegrityError } from "../crypto/envelope.js";
 import { KeyRefusedError, KeyUnavailableError } from "../ports/key-provider.js";
-import { StorePreconditionFailedError, StoreUnavailableError } from "../store/port.js";
+import { StorePreconditionFailedError, StoreUnavailableError, StoreWriteUnavailableError } from "../store/port.js";
 import { apiVersionOf } from "./api-version.js";
 import { ArmError, errors } from "./errors.js";
 import { generateRequestId } from "./request-context.js";
@@ -42,6 +42,7 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): ArmErro
 
 export function toArmError(error: unknown, request: FastifyRequest): ArmError | undefined {
   if (error instanceof ArmError) return error;
+  if (error instanceof StoreWriteUnavailableError) return errors.storeWriteUnavailable(error.retryAfterSeconds);
   if (error instanceof StoreUnavailableError || error instanceof KeyUnavailableError) return errors.unavailable(error.retryAfterSeconds);
   if (error instanceof IntegrityError) return errors.dataIntegrity();
   if (error instanceof KeyRefusedError) return errors.encryptionKeyRefused();
@@ -138,7 +139,9 @@ export function registerErrorHandling(app: FastifyInstance, allowedMethods: Allo
     const armError = toArmError(error, request);
     if (armError) {
       // the resource id is in the error's message (IntegrityError names its document); no value ever is
-      if (armError.statusCode >= 500) request.log.error({ err: error, resourceId: (error as { documentKey?: string }).documentKey }, "request failed");
+      // a 503 is a known state (store or key provider down, writes degraded) logged once per change where
+      // it is detected: per request it is a refusal like a 4xx, not an error with a stack
+      if (armError.statusCode >= 500 && armError.statusCode !== 503) request.log.error({ err: error, resourceId: (error as { documentKey?: string }).documentKey }, "request failed");
       else request.log.info({ code: armError.code, target: armError.target }, "request refused");
       return sendArmError(reply, armError);
     }

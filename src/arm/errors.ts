@@ -287,6 +287,12 @@ export const errors = {
 
   internal: () => new ArmError(500, "InternalServerError", "The service encountered an internal error. Please retry the request."),
 
+  /** the store answers reads but cannot keep a write (disk full, read-only, I/O error); nothing was written */
+  storeWriteUnavailable: (retryAfterSeconds: number) =>
+    new ArmError(503, "StoreWriteUnavailable", "The service's store cannot accept writes at the moment; nothing of this request was written. Reads keep working. Please retry the request later.", undefined, undefined, {
+      "retry-after": String(retryAfterSeconds),
+    }),
+
   unavailable: (retryAfterSeconds: number) =>
     new ArmError(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry the request.", undefined, undefined, {
       "retry-after": String(retryAfterSeconds),

@@ -15,7 +15,8 @@ export async function createAuth(config: Config, clock: Clock): Promise<AuthSetu
   const now = () => clock.now();
   if (config.auth.mode === "production") {
     const { issuer, audience, jwksUrl, trustedCallers } = config.auth;
-    const key = createRemoteJWKSet(new URL(jwksUrl));
+    // a stalled identity provider holds no request past AUTH_JWKS_TIMEOUT_MS (a cached key set is used without a fetch)
+    const key = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: config.faults.jwksTimeoutMs });
     return { authenticator: new JwtAuthenticator({ mode: "production", issuer, audience, key, trustedCallers }, now) };
   }
   const devIdentity = await loadOrCreateDevIdentity(config.dataDir);

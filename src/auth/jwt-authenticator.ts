@@ -43,6 +43,9 @@ function reasonOf(err: unknown): string {
   return "the token is malformed";
 }
 
+const keySetUnavailable = (err: unknown): boolean =>
+  err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError) || err.constructor === joseErrors.JOSEError;
+
 export class JwtAuthenticator implements Authenticator {
   readonly mode: "dev" | "production";
   private readonly cache = new TokenCache<Principal>(10_000);
@@ -77,6 +80,9 @@ export class JwtAuthenticator implements Authenticator {
       const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
       return payload;
     } catch (err) {
+      // the key set could not be fetched (timeout, connection refused, an error page): the identity
+      // provider is unavailable, which says nothing against the token: 503, not 401
+      if (keySetUnavailable(err)) throw errors.unavailable(5);
       throw errors.authenticationInvalid(reasonOf(err));
     }
   }

@@ -1,6 +1,7 @@
 /** The configured key provider and the sealing codec built on it. */
 import { DefaultAzureCredential } from "@azure/identity";
-import type { EncryptionSettings } from "../config.js";
+import type { EncryptionSettings, FaultSettings } from "../config.js";
+import { CircuitBreaker } from "../ports/circuit-breaker.js";
 import { DataKeys } from "../crypto/data-keys.js";
 import { SealingCodec } from "../crypto/sealing-codec.js";
 import type { Clock } from "../ports/clock.js";
@@ -9,7 +10,7 @@ import type { Store } from "../store/port.js";
 import { KeyVaultKeyProvider } from "./key-vault.js";
 import { LocalKeyFileProvider } from "./local-key-file.js";
 
-export function createKeyProvider(settings: EncryptionSettings, clock: Clock): KeyProvider {
+export function createKeyProvider(settings: EncryptionSettings, clock: Clock, faults?: FaultSettings): KeyProvider {
   if (settings.keyProvider.kind === "local") return new LocalKeyFileProvider(settings.keyProvider.file);
   return new KeyVaultKeyProvider({
     vaultUrl: settings.keyProvider.vaultUrl,
@@ -18,6 +19,7 @@ export function createKeyProvider(settings: EncryptionSettings, clock: Clock): K
     versionRefreshMs: settings.kekRefreshSeconds * 1000,
     clientOptions: { retryOptions: { maxRetries: 2 } },
     now: () => clock.now(),
+    ...(faults ? { timeoutMs: faults.keyVaultTimeoutMs, breaker: new CircuitBreaker("keyvault", faults.breaker) } : {}),
   });
 }
 

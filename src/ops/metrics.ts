@@ -3,7 +3,7 @@
  * store calls by operation and outcome. One registry per app instance (tests run several).
  */
 import type { FastifyInstance } from "fastify";
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export class Metrics {
   readonly registry = new Registry();
@@ -41,8 +41,57 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** 1 while the store takes writes, 0 while it cannot (disk full, read-only, I/O error): reads go on */
+  readonly storeWritesAvailable = new Gauge({
+    name: "store_writes_available",
+    help: "1 while the store accepts writes, 0 while writes answer 503 (disk full, read-only, I/O error)",
+    registers: [this.registry],
+  });
+  /** circuit breakers in front of dependencies: 0 closed, 1 half-open (probing), 2 open (failing fast) */
+  readonly breakerState = new Gauge({
+    name: "dependency_circuit_state",
+    help: "Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open (calls fail fast with 503)",
+    labelNames: ["dependency"] as const,
+    registers: [this.registry],
+  });
+  /** per watched breaker: how many calls it refused since the last scrape */
+  private readonly refusedSinceScrape: { name: string; take(): number }[] = [];
+  readonly breakerRefused: Counter<"dependency"> = new Counter({
+    name: "dependency_calls_refused_total",
+    help: "Calls refused at once by an open circuit breaker, per dependency",
+    labelNames: ["dependency"] as const,
+    registers: [this.registry],
+    // read at scrape time: the breaker counts, the metric follows
+    collect: () => {
+      for (const b of this.refusedSinceScrape) this.breakerRefused.inc({ dependency: b.name }, b.take());
+    },
+  });
+  readonly logLinesDropped = new Counter({
+    name: "log_lines_dropped_total",
+    help: "Log lines dropped because the log sink could not be written (full disk, closed pipe, stalled reader)",
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
+    this.storeWritesAvailable.set(1);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** follows a breaker's state (gauge) and its refusals (counter, read at scrape time) */
+  watchBreaker(breaker: { name: string; state: string; refused: number; onStateChange(l: (state: string) => void): void }): void {
+    const code = (state: string) => (state === "open" ? 2 : state === "halfOpen" ? 1 : 0);
+    this.breakerState.set({ dependency: breaker.name }, code(breaker.state));
+    breaker.onStateChange((state) => this.breakerState.set({ dependency: breaker.name }, code(state)));
+    let counted = 0;
+    this.refusedSinceScrape.push({
+      name: breaker.name,
+      take: () => {
+        const delta = breaker.refused - counted;
+        counted = breaker.refused;
+        return delta;
+      },
+    });
+    this.breakerRefused.inc({ dependency: breaker.name }, 0);
   }
 
   recordStoreCall(op: string, engine: string, durationMs: number, outcome: string): void {

@@ -155,3 +155,15 @@ export class StoreUnavailableError extends Error {
     this.name = "StoreUnavailableError";
   }
 }
+
+/**
+ * The store answers reads but cannot take writes: disk full, read-only file, I/O error (SQLite's
+ * SQLITE_FULL, SQLITE_READONLY*, SQLITE_IOERR*). Nothing of the write was kept (one statement or one
+ * transaction); callers map it to 503 with Retry-After, and it clears by itself when the cause does.
+ */
+export class StoreWriteUnavailableError extends StoreUnavailableError {
+  constructor(message: string, public readonly reason: "full" | "readonly" | "ioerror", retryAfterSeconds = 30, options?: { cause?: unknown }) {
+    super(message, retryAfterSeconds, options);
+    this.name = "StoreWriteUnavailableError";
+  }
+}

@@ -6,7 +6,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { buildApp, type AgentOptions, type AssignmentOptions, type App, type RetentionOptions } from "../../src/app.js";
+import type { DestinationStream } from "pino";
+import { buildApp, type AgentOptions, type AppOptions, type AssignmentOptions, type App, type RetentionOptions } from "../../src/app.js";
+import { GuardedStore } from "../../src/store/guarded.js";
 import { loadOrCreateDevIdentity, DEV_AUDIENCE, DEV_ISSUER, type DevIdentity } from "../../src/auth/dev-identity.js";
 import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
 import type { Authenticator } from "../../src/auth/principal.js";
@@ -61,6 +63,10 @@ export interface TestServerOptions {
   codec?: BodyCodec;
   /** the assignment reconciler's settings (not started: tests call reconciler.settle() or start()) */
   assignments?: Partial<AssignmentOptions>;
+  /** breakers to watch; a GuardedStore given as `store` is watched (metrics, readiness, state lines) by itself */
+  faults?: AppOptions["faults"];
+  /** a log destination instead of the capture into `logs` (log sink faults) */
+  logStream?: DestinationStream;
 }
 
 export function tempDir(prefix = "kcrp-"): string {
@@ -106,7 +112,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: "info",
-    logStream,
+    logStream: options.logStream ?? logStream,
+    faults: { ...options.faults, ...(raw instanceof GuardedStore ? { storeGuard: raw } : {}) },
   });
   const address = await built.app.listen({ port: 0, host: "127.0.0.1" });
   const token = await identity.mint({ now: clock.now() });

@@ -6,7 +6,8 @@
  * - GET /keys/{name}[/{version}] -> KeyBundle (RSA public part only: the private key never leaves);
  * - POST /keys/{name}/{version}/wrapkey and /unwrapkey with RSA-OAEP-256, base64url values;
  * - errors as `{"error":{"code","message"}}`; 429 with Retry-After when throttling; dropped
- *   connections during an outage; 403 for a disabled version.
+ *   connections during an outage; 403 for a disabled version; in "stall" mode a request is accepted
+ *   and never answered (a vault that answers after 30 s, or never).
  * Every call is counted, so tests can prove what the service's cache saves.
  */
 import crypto from "node:crypto";
@@ -31,7 +32,9 @@ export interface FakeKeyVaultCalls {
 export class FakeKeyVault {
   readonly calls: FakeKeyVaultCalls = { challenge: 0, getKey: 0, wrapKey: 0, unwrapKey: 0 };
   readonly token = crypto.randomBytes(24).toString("base64url");
-  mode: "up" | "throttle" | "down" = "up";
+  mode: "up" | "throttle" | "down" | "stall" = "up";
+  /** requests held unanswered in "stall" mode (released, by destroying them, on stop) */
+  readonly stalled = new Set<import("node:http").ServerResponse>();
   private readonly keys = new Map<string, KeyVersion[]>();
   private server?: https.Server;
   url = "";
@@ -87,6 +90,11 @@ export class FakeKeyVault {
 
     if (this.mode === "down") {
       req.socket.destroy();
+      return;
+    }
+    if (this.mode === "stall") {
+      this.stalled.add(res);
+      res.on("close", () => this.stalled.delete(res));
       return;
     }
     if (req.headers.authorization !== `Bearer ${this.token}`) {

@@ -8,6 +8,8 @@ export interface CosmosConnection {
   key: string;
   caCertFile?: string;
   rejectUnauthorized?: boolean;
+  /** per HTTP attempt; the client's default (60 s) would hold a socket that long on a stalled server */
+  requestTimeoutMs?: number;
 }
 
 export function cosmosClient(connection: CosmosConnection): CosmosClient {
@@ -18,6 +20,11 @@ export function cosmosClient(connection: CosmosConnection): CosmosClient {
     key: connection.key,
     ...(agent ? { agent } : {}),
     // the emulator and test servers advertise endpoints that are not reachable from here
-    connectionPolicy: { enableEndpointDiscovery: false },
+    connectionPolicy: {
+      enableEndpointDiscovery: false,
+      ...(connection.requestTimeoutMs ? { requestTimeout: connection.requestTimeoutMs } : {}),
+      // throttling retries stay within one deadline: past it the caller has had its 503 already
+      ...(connection.requestTimeoutMs ? { retryOptions: { maxRetryAttemptCount: 3, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: Math.max(1, Math.ceil(connection.requestTimeoutMs / 1000)) } } : {}),
+    },
   });
 }

@@ -14,6 +14,8 @@ import { pending, type MigrationReport } from "../migration-runner.js";
 import {
   StoreConflictError,
   StorePreconditionFailedError,
+  StoreUnavailableError,
+  StoreWriteUnavailableError,
   type DeleteManyQuery,
   type DocKind,
   type ListQuery,
@@ -66,6 +68,44 @@ function ownerOnly(file: string): void {
   }
 }
 
+/**
+ * SQLite's codes for "this write cannot be kept" become the typed store errors; the statement or
+ * transaction that failed was rolled back by SQLite, so nothing is half-written. Anything else is a
+ * bug and stays as it is (500).
+ */
+export function translateSqliteError(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return err;
+  const options = { cause: err };
+  if (code === "SQLITE_FULL") return new StoreWriteUnavailableError("the embedded store's disk is full", "full", 30, options);
+  if (code.startsWith("SQLITE_READONLY")) return new StoreWriteUnavailableError(`the embedded store is read-only (${code})`, "readonly", 30, options);
+  if (code.startsWith("SQLITE_IOERR") || code === "SQLITE_CANTOPEN") return new StoreWriteUnavailableError(`the embedded store hit an I/O error (${code})`, "ioerror", 30, options);
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) return new StoreUnavailableError(`the embedded store is busy (${code})`, 1, options);
+  return err;
+}
+
+/** runs one synchronous read: an I/O error there means the store is unavailable (503), not a bug (500) */
+function reading<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === "string" && (code.startsWith("SQLITE_IOERR") || code.startsWith("SQLITE_BUSY") || code === "SQLITE_CANTOPEN")) {
+      throw new StoreUnavailableError(`the embedded store could not be read (${code})`, 5, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** runs one synchronous write, with SQLite's failure codes mapped (see translateSqliteError) */
+function writing<T>(write: () => T): T {
+  try {
+    return write();
+  } catch (err) {
+    throw translateSqliteError(err);
+  }
+}
+
 export class SqliteStore implements Store {
   readonly engine = "sqlite" as const;
   private readonly db: Database.Database;
@@ -84,6 +124,11 @@ export class SqliteStore implements Store {
     // deleted rows are overwritten with zeros, so purged secrets leave nothing in free pages
     this.db.pragma("secure_delete = ON");
     this.db.exec("CREATE TABLE IF NOT EXISTS migrations (id TEXT PRIMARY KEY, description TEXT NOT NULL, applied_at INTEGER NOT NULL)");
+  }
+
+  /** the connection itself: tests produce real engine faults with it (PRAGMA max_page_count makes the file full) */
+  get connection(): Database.Database {
+    return this.db;
   }
 
   /** prepared once per SQL text: preparing is the dearest part of a point read */
@@ -107,10 +152,10 @@ export class SqliteStore implements Store {
     const todo = pending(this.migrations, applied);
     for (const m of todo) {
       // step and its record commit together: a crash leaves either both or neither
-      this.db.transaction(() => {
+      writing(() => this.db.transaction(() => {
         m.sqlite(this.db);
         this.stmt("INSERT OR IGNORE INTO migrations (id, description, applied_at) VALUES (?, ?, ?)").run(m.id, m.description, this.clock.now());
-      })();
+      })());
     }
     return { applied: todo.map((m) => m.id), alreadyApplied: [...applied].sort() };
   }
@@ -120,7 +165,7 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    this.stmt("SELECT 1").get();
+    reading(() => this.stmt("SELECT 1").get());
   }
 
   /** an expired document counts as absent on every read path */
@@ -131,15 +176,15 @@ export class SqliteStore implements Store {
   }
 
   async get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> {
-    const row = this.stmt("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition) as Row | undefined;
+    const row = reading(() => this.stmt("SELECT * FROM documents WHERE kind = ? AND key = ? AND partition = ?").get(kind, key, partition)) as Row | undefined;
     const live = this.live(row);
     return live ? fromRow(live) : undefined;
   }
 
   async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
     if (keys.length === 0) return [];
-    const rows = this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
-      .all(kind, partition, JSON.stringify(keys)) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
+      .all(kind, partition, JSON.stringify(keys))) as Row[];
     return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
   }
 
@@ -162,35 +207,35 @@ export class SqliteStore implements Store {
     const row = this.rowOf(doc);
     const now = this.clock.now();
     // an expired document not yet swept is replaced, as if it were gone
-    const result = this.stmt(
+    const result = writing(() => this.stmt(
         `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
          VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
          ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
            expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
          WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
       )
-      .run({ ...row, now });
+      .run({ ...row, now }));
     if (result.changes === 0) throw new StoreConflictError(doc.kind, doc.key);
     return fromRow(row);
   }
 
   async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
     const row = this.rowOf(doc);
-    const result = this.stmt(
+    const result = writing(() => this.stmt(
         `UPDATE documents SET partition = @partition, parent = @parent, deleted = @deleted, expires_at = @expires_at,
            schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
          WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
       )
-      .run({ ...row, ifMatch, now: this.clock.now() });
+      .run({ ...row, ifMatch, now: this.clock.now() }));
     if (result.changes === 0) throw new StorePreconditionFailedError(doc.kind, doc.key);
     return fromRow(row);
   }
 
   async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
     if (ifMatch === undefined) {
-      return this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(kind, key, partition).changes > 0;
+      return writing(() => this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(kind, key, partition).changes > 0);
     }
-    const result = this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(kind, key, partition, ifMatch);
+    const result = writing(() => this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(kind, key, partition, ifMatch));
     if (result.changes > 0) return true;
     if (await this.get(kind, key, partition)) throw new StorePreconditionFailedError(kind, key);
     return false;
@@ -202,24 +247,24 @@ export class SqliteStore implements Store {
     if (query.parent !== undefined) clauses.push("parent = @parent");
     if (!query.includeDeleted) clauses.push("deleted = 0");
     if (page.continuation !== undefined) clauses.push("key > @after");
-    const rows = this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
-      .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 }) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE ${clauses.join(" AND ")} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, partition: query.partition, parent: query.parent ?? null, after: page.continuation ?? null, now: this.clock.now(), limit: page.limit + 1 })) as Row[];
     return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
     const after = page.continuation === undefined ? "" : "AND key > @after";
     const expiry = query.expired ? "expires_at IS NOT NULL AND expires_at <= @now" : "(expires_at IS NULL OR expires_at > @now)";
-    const rows = this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
-      .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) }) as Row[];
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
+      .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) })) as Row[];
     return keysetPage(rows.map(fromRow), page.limit);
   }
 
   async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
-    const rows = this.stmt(
+    const rows = reading(() => this.stmt(
       `SELECT kind, key, partition, parent, deleted, expires_at, schema_version, updated_at FROM documents
        WHERE updated_at > @since AND kind IN (SELECT value FROM json_each(@kinds)) ORDER BY updated_at LIMIT @limit`,
-    ).all({ since: query.since, kinds: JSON.stringify(query.kinds), limit: query.limit + 1 }) as Omit<Row, "body" | "etag">[];
+    ).all({ since: query.since, kinds: JSON.stringify(query.kinds), limit: query.limit + 1 })) as Omit<Row, "body" | "etag">[];
     const items = rows.slice(0, query.limit).map((r) => ({ kind: r.kind, key: r.key, partition: r.partition, parent: r.parent, deleted: r.deleted === 1, schemaVersion: r.schema_version, updatedAt: r.updated_at }));
     return { items, truncated: rows.length > query.limit };
   }
@@ -228,13 +273,13 @@ export class SqliteStore implements Store {
     const clauses = ["partition = @partition"];
     if (query.parent !== undefined) clauses.push("parent = @parent");
     if (query.kinds) clauses.push("kind IN (SELECT value FROM json_each(@kinds))");
-    return this.stmt(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
-      .run({ partition: query.partition, parent: query.parent ?? null, kinds: JSON.stringify(query.kinds ?? []) }).changes;
+    return writing(() => this.stmt(`DELETE FROM documents WHERE ${clauses.join(" AND ")}`)
+      .run({ partition: query.partition, parent: query.parent ?? null, kinds: JSON.stringify(query.kinds ?? []) }).changes);
   }
 
   /** folds the WAL into the database and truncates it: older page versions (purged secrets) go with it */
   async compact(): Promise<void> {
-    this.db.pragma("wal_checkpoint(TRUNCATE)");
+    writing(() => this.db.pragma("wal_checkpoint(TRUNCATE)"));
   }
 
   async close(): Promise<void> {
