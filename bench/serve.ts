@@ -7,7 +7,7 @@
  */
 import fs from "node:fs";
 import type { TokenCredential } from "@azure/identity";
-import { plainCodec } from "../src/domain/repository.js";
+import { plainCodec } from "../src/ports/body-codec.js";
 import { KeyVaultKeyProvider } from "../src/keys/key-vault.js";
 import { startServer } from "../test/helpers/server.js";
 

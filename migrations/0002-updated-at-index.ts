@@ -1,5 +1,5 @@
 /**
- * Replicas watch each other's writes with one cheap query on updatedAt (src/domain/change-watcher.ts),
+ * Replicas watch each other's writes with one cheap query on updatedAt (src/jobs/change-watcher.ts),
  * the substitute for a change feed where the engine has none. SQLite: an index; Cosmos DB: the path
  * added to the indexing policy of a container created before it (an online operation on Cosmos DB;
  * containers created since have it from the bootstrap, so this step finds nothing to do).

@@ -2,8 +2,18 @@
  * systemData: ARM sends it in x-ms-arm-resource-system-data on writes; without the header (direct
  * calls, dev mode) it comes from the verified token. A malformed header is ignored, as ARO does.
  */
-import type { Principal } from "../auth/principal.js";
-import type { CreatedByType, SystemData } from "../domain/types.js";
+import type { Principal } from "../ports/principal.js";
+
+export type CreatedByType = "User" | "Application" | "ManagedIdentity" | "Key";
+
+export interface SystemData {
+  createdBy?: string;
+  createdByType?: CreatedByType;
+  createdAt?: string;
+  lastModifiedBy?: string;
+  lastModifiedByType?: CreatedByType;
+  lastModifiedAt?: string;
+}
 
 const TYPES: readonly CreatedByType[] = ["User", "Application", "ManagedIdentity", "Key"];
 

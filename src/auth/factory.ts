@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import type { Clock } from "../ports/clock.js";
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevIdentity, type DevIdentity } from "./dev-identity.js";
 import { JwtAuthenticator } from "./jwt-authenticator.js";
-import type { Authenticator } from "./principal.js";
+import type { Authenticator } from "../ports/principal.js";
 
 export interface AuthSetup {
   authenticator: Authenticator;

@@ -4,7 +4,7 @@
  */
 import { jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey, type CryptoKey, type KeyObject } from "jose";
 import { errors } from "../arm/errors.js";
-import type { Authenticator, Principal } from "./principal.js";
+import type { Authenticator, Principal } from "../ports/principal.js";
 import { TokenCache } from "./token-cache.js";
 
 export interface JwtAuthenticatorOptions {

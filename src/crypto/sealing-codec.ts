@@ -5,14 +5,14 @@
  * - subscription, cluster, configuration: the partition's current data DEK;
  * - system, dataKey, secretKey: kept as they are (internal markers; wrapped keys are ciphertext already).
  */
-import type { BodyCodec, CodecEnvelope } from "../domain/repository.js";
-import type { DocKind } from "../store/port.js";
+import type { BodyCodec, CodecEnvelope } from "../ports/body-codec.js";
 import type { DataKeys } from "./data-keys.js";
 import { UnknownDataKeyError } from "./data-keys.js";
 import { KeyCache } from "./key-cache.js";
 import { additionalData, FORMAT, IntegrityError, isSealed, open, seal } from "./envelope.js";
 
-const PLAIN_KINDS: ReadonlySet<DocKind> = new Set<DocKind>(["system", "dataKey", "secretKey", "clusterWork"]);
+/** the kinds kept as they are (the store port's DocKind, named through the codec port) */
+const PLAIN_KINDS: ReadonlySet<CodecEnvelope["kind"]> = new Set<CodecEnvelope["kind"]>(["system", "dataKey", "secretKey", "clusterWork"]);
 
 export class SealingCodec implements BodyCodec {
   /**

@@ -8,7 +8,7 @@ import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditio
 import { errors } from "../arm/errors.js";
 import { ASSIGNMENT_TYPE, assignmentId, keyOf } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
-import type { Principal } from "../auth/principal.js";
+import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";

@@ -37,7 +37,7 @@ export const DELETED_MARKER_LIFETIME_MS = 86_400_000;
 
 /**
  * A change agents care about: bump the cluster's version marker (how other replicas learn of it, see
- * change-watcher.ts) and tell this process's caches at once. `clusterId` "*" stands for every cluster
+ * src/jobs/change-watcher.ts) and tell this process's caches at once. `clusterId` "*" stands for every cluster
  * of the subscription; `markerExpiresAt` is set when the cluster (or subscription content) is gone.
  */
 export async function announce(

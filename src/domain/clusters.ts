@@ -7,7 +7,7 @@ import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
-import type { Principal } from "../auth/principal.js";
+import type { Principal } from "../ports/principal.js";
 import { mergeClusterPatch, validateClusterPut, type ValidatedCluster } from "./validation/cluster.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";

@@ -8,7 +8,7 @@ import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditio
 import { errors } from "../arm/errors.js";
 import { CONFIGURATION_TYPE, clusterId, configurationId, keyOf } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
-import type { Principal } from "../auth/principal.js";
+import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import type { ClusterRef, Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";

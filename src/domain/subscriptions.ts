@@ -6,7 +6,7 @@
  */
 import { errors } from "../arm/errors.js";
 import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
-import type { Principal } from "../auth/principal.js";
+import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";

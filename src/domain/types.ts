@@ -1,15 +1,5 @@
 /** The service's internal model: one shape for every api-version (converters live at the surface). */
-
-export type CreatedByType = "User" | "Application" | "ManagedIdentity" | "Key";
-
-export interface SystemData {
-  createdBy?: string;
-  createdByType?: CreatedByType;
-  createdAt?: string;
-  lastModifiedBy?: string;
-  lastModifiedByType?: CreatedByType;
-  lastModifiedAt?: string;
-}
+import type { SystemData } from "../arm/system-data.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];

@@ -1,6 +1,6 @@
 /** What the surfaces need from the layers below, assembled once in app.ts. */
 import type { SkipTokens } from "../arm/skip-token.js";
-import type { Authenticator } from "../auth/principal.js";
+import type { Authenticator } from "../ports/principal.js";
 import type { Assignments } from "../domain/assignments.js";
 import type { Clusters } from "../domain/clusters.js";
 import type { Configurations } from "../domain/configurations.js";

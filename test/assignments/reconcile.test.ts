@@ -5,7 +5,7 @@
  * configurations are guarded by 409s; a name clash is reported, not overwritten.
  */
 import t from "tap";
-import type { Principal } from "../../src/auth/principal.js";
+import type { Principal } from "../../src/ports/principal.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";

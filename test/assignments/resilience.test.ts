@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import t from "tap";
-import type { Principal } from "../../src/auth/principal.js";
+import type { Principal } from "../../src/ports/principal.js";
 import { systemClock } from "../../src/ports/clock.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";

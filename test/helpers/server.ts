@@ -11,14 +11,14 @@ import { buildApp, type AgentOptions, type AppOptions, type AssignmentOptions, t
 import { GuardedStore } from "../../src/store/guarded.js";
 import { loadOrCreateDevIdentity, DEV_AUDIENCE, DEV_ISSUER, type DevIdentity } from "../../src/auth/dev-identity.js";
 import { JwtAuthenticator } from "../../src/auth/jwt-authenticator.js";
-import type { Authenticator } from "../../src/auth/principal.js";
+import type { Authenticator } from "../../src/ports/principal.js";
 import { Metrics } from "../../src/ops/metrics.js";
 import { ManualClock, systemClock, type Clock } from "../../src/ports/clock.js";
 import { loadOrCreateTls } from "../../src/server/tls.js";
 import { createStore } from "../../src/store/factory.js";
 import { InstrumentedStore } from "../../src/store/instrumented.js";
 import type { Store } from "../../src/store/port.js";
-import type { BodyCodec } from "../../src/domain/repository.js";
+import type { BodyCodec } from "../../src/ports/body-codec.js";
 import type { DataKeys } from "../../src/crypto/data-keys.js";
 import { createSealing } from "../../src/keys/factory.js";
 import { LocalKeyFileProvider } from "../../src/keys/local-key-file.js";

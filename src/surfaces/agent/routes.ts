@@ -6,12 +6,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errors } from "../../arm/errors.js";
 import { conditionMatches, parseTagCondition } from "../../arm/etag.js";
 import { clusterId, keyOf } from "../../arm/resource-ids.js";
-import type { AgentAuthenticator } from "../../auth/agent-authenticator.js";
+import type { AgentAuthenticator } from "./agent-authenticator.js";
 import type { AgentReports, Heartbeat, StatusReport } from "../../domain/agent-reports.js";
 import type { ClusterRef } from "../../domain/clusters.js";
 import { ClusterGoneError, type DesiredState } from "../../domain/desired-state.js";
 import { validateRequestBody } from "../../openapi/index.js";
-import { requireJsonBody } from "../arm/route-table.js";
+import { requireJsonBody } from "../request-body.js";
 
 export interface AgentServices {
   authenticator: AgentAuthenticator;

@@ -3,11 +3,12 @@
  * cannot reach a response, whatever the stored record holds. Protected settings are never copied:
  * the response always carries an empty `configurationProtectedSettings`.
  */
+import type { SystemData } from "../../arm/system-data.js";
 import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
 import type { ClusterCompliance } from "../../domain/assignment-rules.js";
 import type { AssignmentView } from "../../domain/assignments.js";
 import type { ConfigurationView } from "../../domain/configurations.js";
-import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord, SystemData } from "../../domain/types.js";
+import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord } from "../../domain/types.js";
 import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
 type Json = Record<string, unknown>;

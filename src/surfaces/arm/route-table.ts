@@ -8,11 +8,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Conditions } from "../../arm/etag.js";
 import { etagHeader } from "../../arm/etag.js";
-import { errors } from "../../arm/errors.js";
 import { checkResourceGroupName, checkSubscriptionId } from "../../arm/shapes.js";
 import { requireApiVersion } from "../../arm/api-version.js";
 import { writeActor, type WriteActor } from "../../arm/system-data.js";
-import type { Principal } from "../../auth/principal.js";
+import type { Principal } from "../../ports/principal.js";
+import { headerValue, requireJsonBody } from "../request-body.js";
 import type { Services } from "../services.js";
 import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
 
@@ -50,24 +50,6 @@ export interface ArmRoute {
   url: string;
   resourceType: string;
   handler(call: ArmCall): Promise<ArmResult>;
-}
-
-const headerValue = (request: FastifyRequest, name: string): string | undefined => {
-  const v = request.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
-export function requireJsonBody(request: FastifyRequest): Record<string, unknown> {
-  const contentType = headerValue(request, "content-type");
-  if (request.body === undefined || request.body === null) {
-    if (contentType && !/^application\/json\b/i.test(contentType)) throw errors.unsupportedMediaType(contentType);
-    throw errors.missingBody();
-  }
-  if (!contentType || !/^application\/json\b/i.test(contentType)) throw errors.unsupportedMediaType(contentType);
-  if (typeof request.body !== "object" || Array.isArray(request.body)) {
-    throw errors.invalidRequestContent("The request content must be a JSON object.", "body");
-  }
-  return request.body as Record<string, unknown>;
 }
 
 async function run(route: ArmRoute, services: Services, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

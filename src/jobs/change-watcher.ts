@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../ports/clock.js";
 import type { Store } from "../store/port.js";
-import type { ChangeBus } from "./changes.js";
+import type { ChangeBus } from "../domain/changes.js";
 
 export interface ChangeWatcherOptions {
   intervalMs: number;

@@ -7,12 +7,12 @@
  * its private half (compromised, src/domain/agent-keys.ts) is refused until a new key is registered.
  */
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
-import { errors } from "../arm/errors.js";
-import { keyOf } from "../arm/resource-ids.js";
-import { agentKeyOf, type AgentKey } from "../domain/agent-keys.js";
-import type { ChangeBus } from "../domain/changes.js";
-import type { Repository } from "../domain/repository.js";
-import type { Clock } from "../ports/clock.js";
+import { errors } from "../../arm/errors.js";
+import { keyOf } from "../../arm/resource-ids.js";
+import { agentKeyOf, type AgentKey } from "../../domain/agent-keys.js";
+import type { ChangeBus } from "../../domain/changes.js";
+import type { Repository } from "../../domain/repository.js";
+import type { Clock } from "../../ports/clock.js";
 
 export const MAX_AGENT_TOKEN_LIFETIME_SECONDS = 600;
 const CLOCK_SKEW_SECONDS = 60;
