@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const rawStore = await createStore(config.store, clock, { runMigrationsAtStartup: config.runMigrationsAtStartup });
   const store = new InstrumentedStore(rawStore, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
-  const { codec } = createSealing(store, createKeyProvider(config.encryption, clock), config.encryption, clock);
+  const { codec } = createSealing(store, await createKeyProvider(config.encryption, clock), config.encryption, clock);
   const { app, readiness, sweeper, changeWatcher, reconciler } = await buildApp({
     store,
     codec,

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   if (command !== "rewrap") throw new ConfigError("usage: npm run keys -- rotate | rewrap");
   const store = await createStore(config.store, systemClock, { runMigrationsAtStartup: config.runMigrationsAtStartup });
   try {
-    const { dataKeys } = createSealing(store, createKeyProvider(config.encryption, systemClock), config.encryption, systemClock);
+    const { dataKeys } = createSealing(store, await createKeyProvider(config.encryption, systemClock), config.encryption, systemClock);
     const started = Date.now();
     const report = await dataKeys.rewrap((r) => process.stdout.write(`scanned ${r.scanned}, re-wrapped ${r.rewrapped}\n`));
     process.stdout.write(`done in ${Date.now() - started} ms: ${report.rewrapped} of ${report.scanned} DEKs re-wrapped\n`);
