@@ -41,6 +41,8 @@ export interface AppOptions {
   pageSize: number;
   /** dev auth mode: a subscription is registered on its first write */
   autoRegisterSubscriptions: boolean;
+  /** dev auth mode: the page at /docs offers a bearer field for the dev token (Azure AD sign-in cannot reach a dev service) */
+  docsOfferBearer?: boolean;
   subscriptionCacheMs: number;
   metrics: Metrics;
   codec?: BodyCodec;
@@ -206,7 +208,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerErrorHandling(app);
   registerMetrics(app, options.metrics);
   registerHealth(app, options.store, readiness);
-  await registerDocs(app);
+  await registerDocs(app, { offerBearer: options.docsOfferBearer ?? false });
   registerArmRoutes(app, armRoutes, services);
   registerAgentRoutes(app, agentServices);
   app.addHook("onClose", async () => {

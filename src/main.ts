@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     skipTokenKey: loadOrCreateSkipTokenKey(config.dataDir, config.skipTokenKey),
     pageSize: config.pageSize,
     autoRegisterSubscriptions: config.auth.mode === "dev",
+    docsOfferBearer: config.auth.mode === "dev",
     subscriptionCacheMs: config.subscriptionCacheSeconds * 1000,
     metrics,
     https: { key: tls.key, cert: tls.cert },
