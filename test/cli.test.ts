@@ -69,6 +69,12 @@ t.test("agent and keys: usage for --help and bad arguments", async (t) => {
   t.equal(missingKey.status, 1);
   t.match(missingKey.stderr, /cannot read the agent key .*keygen/);
   t.notMatch(missingKey.stderr, STACK);
+  const keyDir = tempDir();
+  t.equal((await cli("agent", ["keygen", "--out", keyDir])).status, 0);
+  const missingCa = await cli("agent", ["run", "--url", "https://127.0.0.1:1", "--cluster", "/x", "--key", path.join(keyDir, "agent-key.pem"), "--ca", path.join(keyDir, "none.pem"), "--out", tempDir(), "--once"], env);
+  t.equal(missingCa.status, 1);
+  t.match(missingCa.stderr, /cannot read the CA certificate .*none\.pem/);
+  t.notMatch(missingCa.stderr, STACK);
 });
 
 t.test("agent with a key that is not the cluster's: one line naming the fix, --once exits non-zero", async (t) => {

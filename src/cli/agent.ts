@@ -68,7 +68,7 @@ async function run(argv: string[]): Promise<void> {
     clusterId: values.cluster,
     privateKey,
     audience: values.audience,
-    ...(values.ca ? { ca: fs.readFileSync(values.ca) } : {}),
+    ...(values.ca ? { ca: readInput(values.ca, "the CA certificate", "--ca names the service's certificate, e.g. .data/tls/cert.pem") } : {}),
   });
   const agent = new Agent({
     client,
@@ -104,13 +104,17 @@ async function run(argv: string[]): Promise<void> {
   }
 }
 
-function readKey(file: string): ReturnType<typeof loadAgentKey> {
-  let pem: Buffer;
+/** a file the user named: a missing or unreadable one is one line saying which and what to do, not a stack */
+function readInput(file: string, what: string, hint: string): Buffer {
   try {
-    pem = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (err) {
-    throw new CliError(`cannot read the agent key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (create one with \`npm run agent -- keygen --out <dir>\`)`);
+    throw new CliError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (${hint})`);
   }
+}
+
+function readKey(file: string): ReturnType<typeof loadAgentKey> {
+  const pem = readInput(file, "the agent key", "create one with `npm run agent -- keygen --out <dir>`");
   try {
     return loadAgentKey(pem);
   } catch (err) {
