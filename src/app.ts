@@ -46,6 +46,8 @@ export interface AppOptions {
   pageSize: number;
   /** dev auth mode: a subscription is registered on its first write */
   autoRegisterSubscriptions: boolean;
+  /** dev auth mode: the page at /docs offers a bearer field for the dev token (Azure AD sign-in cannot reach a dev service) */
+  docsOfferBearer?: boolean;
   subscriptionCacheMs: number;
   /** region names a cluster may be created in (normalized or not); the Azure public regions by default */
   allowedLocations?: readonly string[];
@@ -240,7 +242,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   registerJsonBodyParser(app);
   registerMetrics(app, options.metrics);
   registerHealth(app, options.store, readiness);
-  await registerDocs(app);
+  await registerDocs(app, { offerBearer: options.docsOfferBearer ?? false });
   registerArmRoutes(app, armRoutes, services);
   registerAgentRoutes(app, agentServices);
   app.addHook("onClose", async () => {

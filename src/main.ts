@@ -18,7 +18,6 @@ import { OpeningStore } from "./store/opening.js";
 import { CircuitBreaker } from "./ports/circuit-breaker.js";
 import { fdWriter, SafeLogSink } from "./ops/log-sink.js";
 import type { StateLog } from "./ops/dependency-state.js";
-import { KeyVaultKeyProvider } from "./keys/key-vault.js";
 import { createKeyProvider, createSealing } from "./keys/factory.js";
 
 async function main(): Promise<void> {
@@ -43,7 +42,7 @@ async function main(): Promise<void> {
   // deadline and circuit breaker on every store call; the write-degraded state (docs/design/faults.md)
   const guarded = new GuardedStore(opening, { deadlineMs: config.faults.storeTimeoutMs, breaker: new CircuitBreaker("store", config.faults.breaker) });
   const store = new InstrumentedStore(guarded, (op, engine, durationMs, outcome) => metrics.recordStoreCall(op, engine, durationMs, outcome));
-  const keyProvider = createKeyProvider(config.encryption, clock, config.faults);
+  const keyProvider = await createKeyProvider(config.encryption, clock, config.faults);
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
   const { codec } = createSealing(store, keyProvider, config.encryption, clock);
   const { app, readiness, sweeper, changeWatcher, reconciler, agentKeyAudit } = await buildApp({
@@ -57,13 +56,14 @@ async function main(): Promise<void> {
     skipTokenKey: loadOrCreateSkipTokenKey(config.dataDir, config.skipTokenKey),
     pageSize: config.pageSize,
     autoRegisterSubscriptions: config.auth.mode === "dev",
+    docsOfferBearer: config.auth.mode === "dev",
     subscriptionCacheMs: config.subscriptionCacheSeconds * 1000,
     allowedLocations: config.allowedLocations,
     metrics,
     https: { key: tls.key, cert: tls.cert },
     logLevel: config.logLevel,
     logStream: logSink,
-    faults: { storeGuard: guarded, breakers: keyProvider instanceof KeyVaultKeyProvider ? [keyProvider.breaker] : [] },
+    faults: { storeGuard: guarded, breakers: keyProvider.breaker ? [keyProvider.breaker] : [] },
   });
   event = (level, message, fields) => app.log[level](fields, message);
 

@@ -49,3 +49,28 @@ t.test("readiness: 503 while a migration is pending, 200 once applied, 503 when 
   server.readiness.draining = true;
   t.equal((await http("/readyz")).status, 503, "draining for shutdown");
 });
+
+t.test("in dev auth mode the API page offers a bearer field the dev token works with", async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.close());
+  const merged = (await client(server.url, server.ca)("/docs/json")).json as {
+    securityDefinitions: Record<string, { type: string; in?: string; name?: string }>;
+    security: Array<Record<string, string[]>>;
+  };
+  t.match(merged.securityDefinitions.devBearer, { type: "apiKey", in: "header", name: "Authorization" }, "a field for 'Bearer <token>'");
+  t.ok(merged.securityDefinitions.azure_auth, "Azure AD stays offered");
+  t.ok(merged.security.some((s) => "devBearer" in s) && merged.security.some((s) => "azure_auth" in s), "operations accept either");
+  // what the page sends once the field is filled: the header as pasted
+  const list = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Kubernetes/connectedClusters?api-version=2024-01-01";
+  t.equal((await client(server.url, server.ca)(list)).status, 401, "an ARM operation needs the header");
+  const call = await client(server.url, server.ca)(list, { headers: { authorization: `Bearer ${server.token}` } });
+  t.equal(call.status, 200, call.text);
+});
+
+t.test("with production auth the page offers only Azure AD", async (t) => {
+  const server = await startServer({ docsOfferBearer: false });
+  t.teardown(() => server.close());
+  const merged = (await client(server.url, server.ca)("/docs/json")).json as { securityDefinitions: Record<string, unknown> };
+  t.notOk("devBearer" in merged.securityDefinitions);
+  t.ok("azure_auth" in merged.securityDefinitions);
+});

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { compactDecrypt } from "jose";
 import { AgentHttpError, type PollResult } from "./client.js";
 import { renderManifests } from "./manifests.js";
+import { sshPublicKeyOf } from "./ssh-public-key.js";
 import type { DesiredConfiguration, HeartbeatInfo, StatusReport, UnsealedSettings } from "./types.js";
 
 export const AGENT_VERSION = "0.1.0";
@@ -68,6 +69,8 @@ interface AppliedRecord {
   removed?: boolean;
   appliedAt?: string;
   protectedSettingsReceived?: boolean;
+  /** the repositoryPublicKey reported for this generation (absent: none could be derived from the user's key) */
+  repositoryPublicKey?: string;
 }
 
 interface AgentState {
@@ -209,13 +212,15 @@ export class Agent {
     if (known && !known.removed && known.generation === c.generation) {
       if (known.reported) return "skipped";
       // applied earlier, but the report did not get through: report again, do not rewrite
-      await this.send(c, this.installedReport(c, known.appliedAt ?? this.now().toISOString(), known.protectedSettingsReceived === true), [], false, state, signal);
+      const publicKey = "repositoryPublicKey" in known ? known.repositoryPublicKey : this.deployKey(c.name, c.properties.operatorInstanceName);
+      await this.send(c, this.installedReport(c, known.appliedAt ?? this.now().toISOString(), known.protectedSettingsReceived === true, publicKey), [], false, state, signal);
       return "applied";
     }
 
     let files: string[];
     let secretsReceived = false;
     let appliedAt: string;
+    let publicKey: string | undefined;
     try {
       if (!isSafeName(c.name)) throw new Error(`the configuration name '${c.name}' cannot be used as a directory name`);
       const secrets = c.protectedSettings ? await this.unseal(c.protectedSettings) : undefined;
@@ -223,6 +228,7 @@ export class Agent {
       const manifests = renderManifests(c, secrets);
       files = this.writeAtomically(c.name, manifests);
       appliedAt = this.now().toISOString();
+      publicKey = this.repositoryPublicKey(c, secrets);
     } catch (err) {
       const report: StatusReport = {
         observedGeneration: c.generation,
@@ -234,20 +240,32 @@ export class Agent {
       await this.options.client.reportStatus(c.name, report, signal);
       return "failed";
     }
-    state.configurations[c.name] = { generation: c.generation, reported: false, appliedAt, protectedSettingsReceived: secretsReceived };
+    state.configurations[c.name] = { generation: c.generation, reported: false, appliedAt, protectedSettingsReceived: secretsReceived, repositoryPublicKey: publicKey };
     this.writeState(state);
-    await this.send(c, this.installedReport(c, appliedAt, secretsReceived), files, false, state, signal);
+    await this.send(c, this.installedReport(c, appliedAt, secretsReceived, publicKey), files, false, state, signal);
     return "applied";
   }
 
-  private installedReport(c: DesiredConfiguration, appliedAt: string, secretsReceived: boolean): StatusReport {
+  /**
+   * What Flux would report as the repository's public key: the public half of the user's own key when one was
+   * given (undefined when it cannot be read: no key is better than a wrong one), else the deploy key Flux generates.
+   */
+  private repositoryPublicKey(c: DesiredConfiguration, secrets: UnsealedSettings | undefined): string | undefined {
+    const own = secrets?.protectedSettings.sshPrivateKey;
+    const comment = `flux-${c.properties.operatorInstanceName}`;
+    if (own === undefined) return this.deployKey(c.name, c.properties.operatorInstanceName);
+    fs.rmSync(path.join(this.outDir, c.name, DEPLOY_KEY_FILE), { force: true }); // a generated key no longer applies
+    return sshPublicKeyOf(own, comment);
+  }
+
+  private installedReport(c: DesiredConfiguration, appliedAt: string, secretsReceived: boolean, publicKey: string | undefined): StatusReport {
     return {
       observedGeneration: c.generation,
       complianceState: "Installed",
       message: "The Flux operator manifests were written.",
       messageLevel: "Information",
       lastConfigApplied: appliedAt,
-      repositoryPublicKey: this.deployKey(c.name, c.properties.operatorInstanceName),
+      ...(publicKey !== undefined ? { repositoryPublicKey: publicKey } : {}),
       ...(secretsReceived ? { protectedSettingsReceived: true } : {}),
     };
   }
@@ -258,8 +276,9 @@ export class Agent {
     const record = state.configurations[c.name];
     if (record) record.reported = true; // a tombstone's record stays until the service stops listing it
     this.writeState(state);
-    this.log("info", `${c.name} generation ${c.generation} ${removed ? "removed" : "applied"}`);
-    this.options.onApplied?.({ name: c.name, generation: c.generation, removed, files, report, accepted });
+    // one line per apply: the onApplied handler's when there is one, else the log's
+    if (this.options.onApplied) this.options.onApplied({ name: c.name, generation: c.generation, removed, files, report, accepted });
+    else this.log("info", `${c.name} generation ${c.generation} ${removed ? "removed" : "applied"}`);
   }
 
   private async unseal(jwe: string): Promise<UnsealedSettings> {

@@ -36,6 +36,24 @@ export class AgentHttpError extends Error {
   }
 }
 
+/** the service says this agent's key is not the one registered for the cluster (401 AgentKeyMismatch) */
+export class AgentKeyMismatchError extends AgentHttpError {
+  constructor(status: number, body: string, method: string, url: string, clusterId: string) {
+    super(status, body, method, url);
+    this.name = "AgentKeyMismatchError";
+    this.message = `this key is not the one registered for ${clusterId}: register its public key as properties.agentPublicKeyCertificate with a PUT of the cluster (\`npm run agent -- keygen\` prints the body; see README.md, "The cluster agent")`;
+  }
+}
+
+function errorCode(body: string): string | undefined {
+  try {
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export type PollResult = { status: 200; etag: string | undefined; state: DesiredState } | { status: 304 };
 
 interface RawResponse {
@@ -46,12 +64,14 @@ interface RawResponse {
 
 export class AgentClient {
   readonly base: string;
+  private readonly clusterId: string;
   private readonly httpsAgent: https.Agent;
   private readonly tokens: AgentTokenSource;
   private readonly timeoutMs: number;
 
   constructor(options: AgentClientOptions) {
     const clusterId = options.clusterId.startsWith("/") ? options.clusterId : `/${options.clusterId}`;
+    this.clusterId = clusterId;
     this.base = `${options.serviceUrl.replace(/\/+$/, "")}/agent/v1${clusterId}`;
     this.httpsAgent = new https.Agent({ keepAlive: true, ...(options.ca !== undefined ? { ca: options.ca } : {}) });
     this.tokens = new AgentTokenSource(options.privateKey, clusterId, options.audience ?? DEFAULT_AUDIENCE, options.now ?? Date.now);
@@ -88,6 +108,7 @@ export class AgentClient {
 
   private error(method: string, path: string, res: RawResponse): AgentHttpError {
     if (res.status === 401) this.tokens.invalidate();
+    if (res.status === 401 && errorCode(res.body) === "AgentKeyMismatch") return new AgentKeyMismatchError(res.status, res.body, method, `${this.base}${path}`, this.clusterId);
     return new AgentHttpError(res.status, res.body, method, `${this.base}${path}`);
   }
 

@@ -254,6 +254,20 @@ export const errors = {
       "www-authenticate": `Bearer error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`,
     }),
 
+  /**
+   * the agent token is well formed and names a registered cluster, but its signature does not verify with that
+   * cluster's agentPublicKeyCertificate: the agent holds another key. A code of its own so an agent can say so.
+   */
+  agentKeyMismatch: () =>
+    new ArmError(
+      401,
+      "AgentKeyMismatch",
+      "The agent token's signature does not verify with the agentPublicKeyCertificate registered for this connected cluster: the agent signs with another key. Register the agent's public key with a PUT of the connected cluster.",
+      undefined,
+      undefined,
+      { "www-authenticate": 'Bearer error="invalid_token", error_description="the signing key is not the one registered for the cluster"' },
+    ),
+
   wrongTenant: () =>
     new ArmError(403, "InvalidAuthenticationTokenTenant", "The access token is from the wrong issuer tenant. It must match the tenant the subscription is registered to."),
 

@@ -1,7 +1,7 @@
 /**
  * The reference in-cluster agent.
  * `npm run agent -- keygen --out <dir> [--kind ec|rsa]`
- *     writes <dir>/agent-key.pem (0600) and prints the public key to register as the cluster's agentPublicKeyCertificate.
+ *     writes <dir>/agent-key.pem (0600) and <dir>/agent-key.pub (base64 DER SPKI) and prints the public key to register as the cluster's agentPublicKeyCertificate.
  * `npm run agent -- run --url https://127.0.0.1:8443 --cluster <clusterId> --key <pem> --out <dir> [--ca <file>] [--once]
  *                       [--wait <seconds>] [--audience <aud>] [--kubernetes-version <v>] [--nodes <n>]`
  *     pulls the cluster's configurations and writes their Flux manifests under <dir>; --once polls a single time.
@@ -11,10 +11,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Agent } from "../agent/agent.js";
-import { AgentClient } from "../agent/client.js";
+import { AgentClient, AgentHttpError, AgentKeyMismatchError } from "../agent/client.js";
 import { DEFAULT_AUDIENCE, generateAgentKey, loadAgentKey } from "../agent/keys.js";
-
-class UsageError extends Error {}
+import { CliError, runCli, UsageError } from "./usage.js";
 
 const USAGE = `usage:
   npm run agent -- keygen --out <dir> [--kind ec|rsa]
@@ -22,15 +21,19 @@ const USAGE = `usage:
                        [--wait <seconds>] [--audience <aud>] [--kubernetes-version <v>] [--nodes <n>]`;
 
 function keygen(argv: string[]): void {
-  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, kind: { type: "string", default: "ec" } } });
+  const { values } = parseArgs({ args: argv, options: { out: { type: "string" }, kind: { type: "string", default: "ec" }, help: { type: "boolean", short: "h" } } });
+  if (values.help) throw new UsageError();
   if (!values.out) throw new UsageError("keygen needs --out <dir>");
   if (values.kind !== "ec" && values.kind !== "rsa") throw new UsageError("--kind is ec or rsa");
   const file = path.join(values.out, "agent-key.pem");
-  if (fs.existsSync(file)) throw new UsageError(`${file} exists; refusing to overwrite an agent key`);
+  if (fs.existsSync(file)) throw new CliError(`${file} exists; refusing to overwrite an agent key (its public key is in ${file.replace(/\.pem$/, ".pub")})`);
   const { privateKeyPem, publicKeyB64 } = generateAgentKey(values.kind);
   fs.mkdirSync(values.out, { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, privateKeyPem, { mode: 0o600, flag: "wx" });
-  process.stdout.write(`wrote ${file}\n\nagentPublicKeyCertificate:\n${publicKeyB64}\n\ncluster PUT body:\n`);
+  // the public half beside it, one line, so scripts can register it: PUB=$(cat <dir>/agent-key.pub)
+  const publicFile = path.join(values.out, "agent-key.pub");
+  fs.writeFileSync(publicFile, `${publicKeyB64}\n`, { mode: 0o644 });
+  process.stdout.write(`wrote ${file} and ${publicFile}\n\nagentPublicKeyCertificate:\n${publicKeyB64}\n\ncluster PUT body:\n`);
   process.stdout.write(
     `${JSON.stringify({ location: "eastus", identity: { type: "SystemAssigned" }, properties: { agentPublicKeyCertificate: publicKeyB64, distribution: "k3s", infrastructure: "generic" } }, null, 2)}\n`,
   );
@@ -50,20 +53,22 @@ async function run(argv: string[]): Promise<void> {
       audience: { type: "string", default: DEFAULT_AUDIENCE },
       "kubernetes-version": { type: "string", default: "unknown" },
       nodes: { type: "string", default: "1" },
+      help: { type: "boolean", short: "h" },
     },
   });
+  if (values.help) throw new UsageError();
   if (!values.url || !values.cluster || !values.key || !values.out) throw new UsageError("run needs --url, --cluster, --key and --out");
   const waitSeconds = Number(values.wait);
   const nodes = Number(values.nodes);
   if (!Number.isInteger(waitSeconds) || waitSeconds < 0) throw new UsageError("--wait is a whole number of seconds");
   if (!Number.isInteger(nodes) || nodes < 0) throw new UsageError("--nodes is a whole number");
-  const privateKey = loadAgentKey(fs.readFileSync(values.key));
+  const privateKey = readKey(values.key);
   const client = new AgentClient({
     serviceUrl: values.url,
     clusterId: values.cluster,
     privateKey,
     audience: values.audience,
-    ...(values.ca ? { ca: fs.readFileSync(values.ca) } : {}),
+    ...(values.ca ? { ca: readInput(values.ca, "the CA certificate", "--ca names the service's certificate, e.g. .data/tls/cert.pem") } : {}),
   });
   const agent = new Agent({
     client,
@@ -77,6 +82,7 @@ async function run(argv: string[]): Promise<void> {
   try {
     if (values.once) {
       await client.heartbeat({ agentVersion: "0.1.0", kubernetesVersion: values["kubernetes-version"], totalNodeCount: nodes }).catch((err: unknown) => {
+        if (err instanceof AgentKeyMismatchError) throw err; // the poll would fail the same way: say it once
         process.stderr.write(`heartbeat failed: ${err instanceof Error ? err.message : String(err)}\n`);
       });
       const r = await agent.runOnce();
@@ -89,8 +95,30 @@ async function run(argv: string[]): Promise<void> {
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
     await agent.run({ signal: controller.signal });
+  } catch (err) {
+    // the service's refusals are the user's to act on: one line, no stack
+    if (err instanceof AgentHttpError) throw new CliError(err.message);
+    throw err;
   } finally {
     client.close();
+  }
+}
+
+/** a file the user named: a missing or unreadable one is one line saying which and what to do, not a stack */
+function readInput(file: string, what: string, hint: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new CliError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)} (${hint})`);
+  }
+}
+
+function readKey(file: string): ReturnType<typeof loadAgentKey> {
+  const pem = readInput(file, "the agent key", "create one with `npm run agent -- keygen --out <dir>`");
+  try {
+    return loadAgentKey(pem);
+  } catch (err) {
+    throw new CliError(`${file} is not a usable agent key: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -98,11 +126,9 @@ async function main(): Promise<void> {
   const [command, ...rest] = process.argv.slice(2);
   if (command === "keygen") return keygen(rest);
   if (command === "run") return run(rest);
-  throw new UsageError(USAGE);
+  if (command === "--help" || command === "-h" || command === "help") throw new UsageError();
+  if (command === undefined) throw new UsageError("a command is needed");
+  throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
 }
 
-main().catch((err: unknown) => {
-  const usage = err instanceof UsageError || (err instanceof Error && "code" in err && String((err as { code: unknown }).code).startsWith("ERR_PARSE_ARGS"));
-  process.stderr.write(`${usage ? `${(err as Error).message}\n${err instanceof UsageError && (err as Error).message === USAGE ? "" : USAGE}` : err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCli(USAGE, main);

@@ -10,9 +10,17 @@ import { createKeyProvider, createSealing } from "../keys/factory.js";
 import { rotateKeyFile } from "../keys/local-key-file.js";
 import { systemClock } from "../ports/clock.js";
 import { createStore } from "../store/factory.js";
+import { runCli, UsageError } from "./usage.js";
+
+const USAGE = `usage: npm run keys -- rotate | rewrap
+  rotate  adds a version to the local key file and makes it current
+  rewrap  re-wraps every data key under the current key-encryption key version`;
 
 async function main(): Promise<void> {
-  const command = process.argv[2];
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === "--help" || command === "-h" || command === "help") throw new UsageError();
+  if (command !== "rotate" && command !== "rewrap") throw new UsageError(command === undefined ? "a command is needed" : `unknown command '${command.slice(0, 40)}'`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]!.slice(0, 40)}'`);
   const config = loadConfig();
   if (command === "rotate") {
     if (config.encryption.keyProvider.kind !== "local") throw new ConfigError("rotate applies to the local key file; rotate a Key Vault key in the vault");
@@ -20,10 +28,9 @@ async function main(): Promise<void> {
     process.stdout.write(`new KEK version ${version} is current; run \`npm run keys -- rewrap\` to move existing DEKs to it\n`);
     return;
   }
-  if (command !== "rewrap") throw new ConfigError("usage: npm run keys -- rotate | rewrap");
   const store = await createStore(config.store, systemClock, { runMigrationsAtStartup: config.runMigrationsAtStartup });
   try {
-    const { dataKeys } = createSealing(store, createKeyProvider(config.encryption, systemClock), config.encryption, systemClock);
+    const { dataKeys } = createSealing(store, await createKeyProvider(config.encryption, systemClock), config.encryption, systemClock);
     const started = Date.now();
     const report = await dataKeys.rewrap((r) => process.stdout.write(`scanned ${r.scanned}, re-wrapped ${r.rewrapped}\n`));
     process.stdout.write(`done in ${Date.now() - started} ms: ${report.rewrapped} of ${report.scanned} DEKs re-wrapped\n`);
@@ -32,7 +39,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runCli(USAGE, main, (err): err is Error => err instanceof ConfigError);

@@ -1,5 +1,4 @@
 /** The configured key provider and the sealing codec built on it. */
-import { DefaultAzureCredential } from "@azure/identity";
 import type { EncryptionSettings, FaultSettings } from "../config.js";
 import { CircuitBreaker } from "../ports/circuit-breaker.js";
 import { DataKeys } from "../crypto/data-keys.js";
@@ -7,11 +6,12 @@ import { SealingCodec } from "../crypto/sealing-codec.js";
 import type { Clock } from "../ports/clock.js";
 import type { KeyProvider } from "../ports/key-provider.js";
 import type { Store } from "../store/port.js";
-import { KeyVaultKeyProvider } from "./key-vault.js";
 import { LocalKeyFileProvider } from "./local-key-file.js";
 
-export function createKeyProvider(settings: EncryptionSettings, clock: Clock, faults?: FaultSettings): KeyProvider {
+export async function createKeyProvider(settings: EncryptionSettings, clock: Clock, faults?: FaultSettings): Promise<KeyProvider> {
   if (settings.keyProvider.kind === "local") return new LocalKeyFileProvider(settings.keyProvider.file);
+  // loaded only when chosen: the Azure SDKs cost start-up time the local key file does not need
+  const [{ DefaultAzureCredential }, { KeyVaultKeyProvider }] = await Promise.all([import("@azure/identity"), import("./key-vault.js")]);
   return new KeyVaultKeyProvider({
     vaultUrl: settings.keyProvider.vaultUrl,
     keyName: settings.keyProvider.keyName,

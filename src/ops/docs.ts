@@ -8,8 +8,37 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance } from "fastify";
 import { documents, type SwaggerDocument } from "../openapi/index.js";
 
+/**
+ * In dev auth mode the page's "Authorize" dialog offers a bearer field as well, where the dev token
+ * (`npm run --silent token`, or $DATA_DIR/dev-token) is pasted; every ARM operation accepts it.
+ */
+export const DEV_BEARER_SCHEME = "devBearer";
+
+const asObject = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {});
+
+function offerDevBearer(document: SwaggerDocument): void {
+  document.securityDefinitions = {
+    ...asObject(document.securityDefinitions),
+    [DEV_BEARER_SCHEME]: {
+      type: "apiKey",
+      in: "header",
+      name: "Authorization",
+      description: "Dev auth mode: paste 'Bearer <token>' with the token from `npm run --silent token` (or $DATA_DIR/dev-token).",
+    },
+  };
+  // an operation's own security list replaces the document's: each ARM operation may use either scheme
+  const either = (security: unknown): unknown =>
+    Array.isArray(security) && security.some((s) => typeof s === "object" && s !== null && "azure_auth" in s) ? [...security, { [DEV_BEARER_SCHEME]: [] }] : security;
+  document.security = either(document.security ?? [{ azure_auth: ["user_impersonation"] }]) as SwaggerDocument["security"];
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item as Record<string, { security?: unknown }>)) {
+      if (typeof operation === "object" && operation !== null && operation.security !== undefined) operation.security = either(operation.security);
+    }
+  }
+}
+
 /** one document for the browsable page; shared definitions (errors, systemData) are identical in every file */
-export function mergedDocument(): SwaggerDocument {
+export function mergedDocument(options: { offerBearer?: boolean } = {}): SwaggerDocument {
   const all = documents();
   const merged: SwaggerDocument = {
     swagger: "2.0",
@@ -27,12 +56,13 @@ export function mergedDocument(): SwaggerDocument {
     Object.assign(merged.paths, document.paths);
     merged.definitions = { ...(document.definitions ?? {}), ...merged.definitions };
     merged.parameters = { ...(document.parameters ?? {}), ...merged.parameters };
-    if (document.securityDefinitions) merged.securityDefinitions = document.securityDefinitions;
+    if (document.securityDefinitions) merged.securityDefinitions = { ...asObject(merged.securityDefinitions), ...asObject(document.securityDefinitions) };
   }
+  if (options.offerBearer) offerDevBearer(merged);
   return merged;
 }
 
-export async function registerDocs(app: FastifyInstance): Promise<void> {
+export async function registerDocs(app: FastifyInstance, options: { offerBearer: boolean }): Promise<void> {
   const byName = new Map(documents().map((d) => [d.name.toLowerCase(), d.document]));
   app.get("/openapi", { config: { operationId: "Ops_OpenApiIndex" } }, async () => ({
     documents: [...byName.keys()].map((name) => `/openapi/${name}.json`),
@@ -42,6 +72,6 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
     if (!document) return reply.code(404).send({ error: { code: "NotFound", message: `No OpenAPI document named '${request.params.name}'.` } });
     return document;
   });
-  await app.register(swagger, { mode: "static", specification: { document: mergedDocument() as never } });
+  await app.register(swagger, { mode: "static", specification: { document: mergedDocument(options) as never } });
   await app.register(swaggerUi, { routePrefix: "/docs" });
 }

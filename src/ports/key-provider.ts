@@ -3,6 +3,8 @@
  * (KEK) that never leaves the provider. Adapters: Azure Key Vault (production), a local key file
  * (the embedded default).
  */
+import type { CircuitBreaker } from "./circuit-breaker.js";
+
 export interface KekRef {
   /** the key's name (Key Vault key name, or the local file's key name) */
   name: string;
@@ -21,6 +23,8 @@ export interface KeyProvider {
   /** wraps under the current version */
   wrap(dek: Buffer): Promise<WrappedKey>;
   unwrap(key: WrappedKey): Promise<Buffer>;
+  /** a remote provider's circuit breaker, watched by the app for its metric and state lines */
+  readonly breaker?: CircuitBreaker;
 }
 
 /** the provider cannot be reached or throttles: the request is answered 503 with Retry-After */

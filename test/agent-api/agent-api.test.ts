@@ -67,6 +67,8 @@ t.test("identity", async (t) => {
     const res = await raw(`${agentBase("id-a")}/configurations`, { token: (await token) || null });
     t.equal(res.status, 401, label);
     t.ok(res.headers["www-authenticate"], `${label}: WWW-Authenticate`);
+    // only a signature by another key than the registered one has a code of its own (the agent names the fix)
+    if (label !== "no token") t.equal(res.json.error.code, label === "wrong key" ? "AgentKeyMismatch" : "InvalidAuthenticationToken", `${label}: error code`);
   }
 
   // a replaced key stops working at once, even for a token verified (and cached) a moment ago

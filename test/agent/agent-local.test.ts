@@ -179,10 +179,12 @@ for (const kind of ["ec", "rsa"] as const) {
     t.equal(s1?.observedGeneration, 1);
     t.equal(s1?.protectedSettingsReceived, true);
     t.ok(s1?.lastConfigApplied && !Number.isNaN(Date.parse(s1.lastConfigApplied)));
-    t.match(s1?.repositoryPublicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA[A-Za-z0-9+/=]+ flux-cfg1-flux$/);
-    t.equal(fs.readFileSync(path.join(dir, ".deploy-key.pub"), "utf8").trim(), s1?.repositoryPublicKey);
+    t.notOk("repositoryPublicKey" in (s1 ?? {}), "the user's key is unreadable: no public key rather than a made-up one");
+    t.notOk(fs.existsSync(path.join(dir, ".deploy-key.pub")), "no deploy key is generated beside a key of the user's");
     const s2 = stub.statuses.find((s) => s.name === "plain")?.body;
     t.equal(s2?.observedGeneration, 4);
+    t.match(s2?.repositoryPublicKey, /^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA[A-Za-z0-9+/=]+ flux-plain-flux$/, "no key given: the deploy key Flux would generate");
+    t.equal(fs.readFileSync(path.join(outDir, "plain", ".deploy-key.pub"), "utf8").trim(), s2?.repositoryPublicKey);
     t.notOk("protectedSettingsReceived" in (s2 ?? {}), "no secrets, no flag");
     t.equal(readDocs(path.join(outDir, "plain")).find((d) => d.kind === "Secret")?.data, undefined);
     t.same(events.map((e) => [e.name, e.removed]).sort(), [["cfg1", false], ["plain", false]]);

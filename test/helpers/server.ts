@@ -48,6 +48,8 @@ export interface TestServerOptions {
   clock?: Clock;
   authenticator?: Authenticator;
   autoRegisterSubscriptions?: boolean;
+  /** whether /docs offers the dev bearer field (main.ts: in dev auth mode) */
+  docsOfferBearer?: boolean;
   trustedCallers?: string[];
   /** the KEK; a local key file under the data directory by default */
   keyProvider?: KeyProvider;
@@ -107,6 +109,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     skipTokenKey: Buffer.alloc(32, 7),
     pageSize: options.pageSize ?? 100,
     autoRegisterSubscriptions: options.autoRegisterSubscriptions ?? true,
+    docsOfferBearer: options.docsOfferBearer ?? true,
     subscriptionCacheMs: options.subscriptionCacheMs ?? 0,
     allowedLocations: options.allowedLocations,
     metrics,

@@ -116,6 +116,8 @@ export class AgentAuthenticator {
       if (exp - (payload.iat ?? 0) > MAX_AGENT_TOKEN_LIFETIME_SECONDS) throw invalid(`the token may live at most ${MAX_AGENT_TOKEN_LIFETIME_SECONDS} seconds`);
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw invalid("the token has expired");
+      // signed, but not by the registered key (or with an algorithm that key cannot make)
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JOSEAlgNotAllowed) throw errors.agentKeyMismatch();
       if (err instanceof joseErrors.JOSEError) throw invalid(`the token was rejected (${err.code})`);
       throw err;
     }
