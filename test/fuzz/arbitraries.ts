@@ -496,7 +496,7 @@ export function rawCase(sampleTargets: string[], secrets: Secrets, host: string)
     target.map((t) => make("header-name-with-space", "GET", t, std([["Bad Header", "x"]]))),
     fc.tuple(target, fc.constantFrom("GET  {t} HTTP/1.1", "GET {t} HTTP/1.1 extra", "GET {t} HTTP/2.0", "GET {t} HTTP/1.", "GET {t}", "GET\t{t} HTTP/1.1", "GET {t}\u0000 HTTP/1.1", "GET x{t} HTTP/1.1", "GET * HTTP/1.1", "GET http://127.0.0.1{t} HTTP/1.1", "\u0016\u0003\u0001GET {t}")).map(([t, line]) => {
       const head = `${line.replace("{t}", t)}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
-      return { label: "raw:bad-request-line", method: "?", target: line.replace("{t}", t), headers: [], body: undefined, wire: { bytes: Buffer.from(head, "latin1") }, fixedContent: false };
+      return { label: "raw:bad-request-line", method: "?", target: line.replace("{t}", t), headers: [], body: undefined, wire: { bytes: Buffer.from(head, "latin1") }, fixedContent: FIXED_CONTENT.test(t) };
     }),
     fc.tuple(target, fc.constantFrom("FOO", "BREW", "PATCH", "POST", "OPTIONS", "TRACE", "PROPFIND", "MKCOL", "LOCK", "SEARCH", "PURGE", "HEAD", "get", "CONNECT")).map(([t, m]) => make("method", m, t, std())),
     fc.tuple(target, fc.constantFrom(20_000, 60_000)).map(([t, n]) => make("huge-header", "GET", t, std([["X-Big", big("h", n)]]))),

@@ -16,7 +16,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import fc from "fast-check";
 import { startServer, type TestServer } from "../helpers/server.js";
-import { testAgent } from "../helpers/agent-token.js";
+import { testAgent, type TestAgent } from "../helpers/agent-token.js";
 import { b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath } from "../helpers/assignments.js";
 import { client } from "../helpers/http.js";
@@ -67,6 +67,19 @@ export interface FuzzSession {
   secrets: Secrets;
   names: Names;
   canaries: Canary[];
+  /** the canary cluster's agent: its tokens live at most 10 minutes, so long runs mint new ones */
+  agent: TestAgent;
+  agentTokenAt: number;
+}
+
+const AGENT_TOKEN_SECONDS = 600;
+
+/** a new agent token well before the current one expires; its signature becomes a canary too */
+async function freshAgentToken(session: FuzzSession): Promise<void> {
+  if (Date.now() - session.agentTokenAt < (AGENT_TOKEN_SECONDS / 3) * 1000) return;
+  session.secrets.agentToken = await session.agent.token(clusterPath("fuzz-c1"), { lifetimeSeconds: AGENT_TOKEN_SECONDS });
+  session.agentTokenAt = Date.now();
+  session.canaries.push({ label: "agent token", needle: signature(session.secrets.agentToken), secretInAnswers: true });
 }
 
 // ---------------------------------------------------------------- session
@@ -130,8 +143,7 @@ export async function openSession(): Promise<FuzzSession> {
   await must("https configuration", `${configurationPath("fuzz-c1", "fuzz-https")}?api-version=2024-11-01`, configurationBody({ repositoryUrl: "https://git.example.com/org/repo.git", configurationProtectedSettings: { httpsUser: b64(storedUser), httpsKey: b64(storedKey) } }), [200, 201]);
   await must("assignment", `${assignmentPath("fuzz-a1")}?api-version=2026-11-01-preview`, assignmentBody(), [200, 201]);
 
-  const clusterId = clusterPath("fuzz-c1");
-  const agentToken = await agent.token(clusterId, { lifetimeSeconds: 3600 });
+  const agentToken = await agent.token(clusterPath("fuzz-c1"), { lifetimeSeconds: AGENT_TOKEN_SECONDS });
   const secrets: Secrets = {
     armToken: server.token,
     agentToken,
@@ -172,7 +184,7 @@ export async function openSession(): Promise<FuzzSession> {
       operationId: { kept: [], free: ["00000000-0000-0000-0000-0000000000ff", "op"] },
     },
   };
-  return { server, endpoint: endpointOf(server.url, server.ca), routes: fuzzRoutes(), secrets, names, canaries };
+  return { server, endpoint: endpointOf(server.url, server.ca), routes: fuzzRoutes(), secrets, names, canaries, agent, agentTokenAt: Date.now() };
 }
 
 /** targets for malformed requests: one well-formed path per route */
@@ -268,6 +280,7 @@ export interface Exchange {
 
 /** sends one case and checks the answer and the log lines written meanwhile */
 export async function exchange(session: FuzzSession, c: FuzzCase): Promise<Exchange> {
+  await freshAgentToken(session);
   const logsBefore = session.server.logs.length;
   if (process.env.FUZZ_TRACE) fs.appendFileSync(process.env.FUZZ_TRACE, `${describeCase(c).slice(0, 2000)}\n`);
   const response = await send(session.endpoint, c.wire);
