@@ -14,6 +14,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { Worker } from "node:worker_threads";
 import fc from "fast-check";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
@@ -70,6 +71,7 @@ export interface FuzzSession {
   /** the canary cluster's agent: its tokens live at most 10 minutes, so long runs mint new ones */
   agent: TestAgent;
   agentTokenAt: number;
+  watchdog?: Watchdog;
 }
 
 const AGENT_TOKEN_SECONDS = 600;
@@ -281,6 +283,7 @@ export interface Exchange {
 /** sends one case and checks the answer and the log lines written meanwhile */
 export async function exchange(session: FuzzSession, c: FuzzCase): Promise<Exchange> {
   await freshAgentToken(session);
+  session.watchdog?.note(describeCase(c).slice(0, 4000));
   const logsBefore = session.server.logs.length;
   if (process.env.FUZZ_TRACE) fs.appendFileSync(process.env.FUZZ_TRACE, `${describeCase(c).slice(0, 2000)}\n`);
   const response = await send(session.endpoint, c.wire);
@@ -314,6 +317,48 @@ async function shrinkClass(session: FuzzSession, seed: number, index: number, cl
   return details.failed && example ? { example, detail } : undefined;
 }
 
+/**
+ * The server shares the fuzzer's event loop: a request that blocks it (an endless synchronous loop) would
+ * hang the run with no report. A worker thread watches a heartbeat and, when it stops for
+ * BLOCKED_LOOP_SECONDS, prints the request being served and ends the process.
+ */
+const BLOCKED_LOOP_SECONDS = 20;
+
+const WATCHDOG = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const beat = new Int32Array(workerData.beat);
+let current = "(none)";
+parentPort.on("message", (m) => { current = m; });
+setInterval(() => {
+  const now = Math.floor(Date.now() / 1000);
+  if (now - Atomics.load(beat, 0) < workerData.limit) return;
+  fs.writeSync(2, "\\nFUZZ FAILURE CLASS [NEW] event loop blocked for " + workerData.limit + " s (the service stopped answering everyone) while serving:\\n" + current + "\\n");
+  process.kill(process.pid, "SIGKILL");
+}, 1000);
+`;
+
+interface Watchdog {
+  note(description: string): void;
+  stop(): Promise<void>;
+}
+
+function startWatchdog(): Watchdog {
+  const beat = new Int32Array(new SharedArrayBuffer(4));
+  const tick = () => Atomics.store(beat, 0, Math.floor(Date.now() / 1000));
+  tick();
+  const timer = setInterval(tick, 250);
+  const worker = new Worker(WATCHDOG, { eval: true, workerData: { beat: beat.buffer, limit: BLOCKED_LOOP_SECONDS } });
+  worker.unref();
+  return {
+    note: (description) => worker.postMessage(description),
+    stop: async () => {
+      clearInterval(timer);
+      await worker.terminate();
+    },
+  };
+}
+
 export interface RunOptions {
   seconds: number;
   seed: number;
@@ -324,6 +369,16 @@ export interface RunOptions {
 
 export async function runFuzz(session: FuzzSession, options: RunOptions): Promise<FuzzReport> {
   const log = options.log ?? (() => undefined);
+  session.watchdog = startWatchdog();
+  try {
+    return await explore(session, options, log);
+  } finally {
+    await session.watchdog.stop();
+    session.watchdog = undefined;
+  }
+}
+
+async function explore(session: FuzzSession, options: RunOptions, log: (line: string) => void): Promise<FuzzReport> {
   const seen = new Map<string, Seen>();
   const statusCounts: Record<string, number> = {};
   let run = 0;
