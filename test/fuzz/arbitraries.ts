@@ -134,9 +134,10 @@ function specialValues(name: string, secrets: Secrets): fc.Arbitrary<unknown> | 
         "https://github.com/a/b.git#$(id)",
         "javascript:alert(1)",
         "git@-oProxyCommand=id:x/y.git",
+        `https://github.com/${big("a", 70_000)}`,
       );
     case "agentPublicKeyCertificate":
-      return fc.constantFrom(secrets.validPublicKeyB64, ...secrets.privateKeys, "AAAA", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----");
+      return fc.constantFrom(secrets.validPublicKeyB64, ...secrets.privateKeys, "AAAA", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", big("QUFB", 20_000));
     case "configurationProtectedSettings":
       return fc.oneof(
         fc.constant({ sshPrivateKey: secrets.sshPrivateKeyB64 }),
@@ -147,9 +148,9 @@ function specialValues(name: string, secrets: Secrets): fc.Arbitrary<unknown> | 
     case "sshKnownHostsContents":
       return fc.constantFrom(secrets.knownHostsB64, "bm90IGtub3duX2hvc3Rz", "%%%");
     case "operatorParams":
-      return fc.constantFrom("--git-readonly", "--git-branch=main --sync-garbage-collection", "--git-url=https://evil.example/x", "; rm -rf /", "$(id)", "--git-readonly\n--k8s-allow-namespace=*", "--ssh-keygen-dir=/");
+      return fc.constantFrom("--git-readonly", "--git-branch=main --sync-garbage-collection", "--git-url=https://evil.example/x", "; rm -rf /", "$(id)", "--git-readonly\n--k8s-allow-namespace=*", "--ssh-keygen-dir=/", `--git-branch=${big("b", 70_000)}`);
     case "location":
-      return fc.constantFrom("eastus", "EastUS", "westeurope", "", "global", "mars-north-1");
+      return fc.constantFrom("eastus", "EastUS", "westeurope", "", "global", "mars-north-1", big("l", 70_000));
     default:
       return undefined;
   }
