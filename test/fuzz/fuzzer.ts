@@ -270,7 +270,8 @@ export function describeCase(c: FuzzCase): string {
   const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}… (${s.length} chars)` : s);
   const printable = (s: string) => JSON.stringify(s).slice(1, -1);
   const lines = [`${c.label}: ${c.method} ${printable(cut(c.target, 300))}`];
-  for (const [n, v] of c.headers) lines.push(`  ${n}: ${printable(cut(v, 120))}`);
+  for (const [n, v] of c.headers.slice(0, 12)) lines.push(`  ${n}: ${printable(cut(v, 120))}`);
+  if (c.headers.length > 12) lines.push(`  … ${c.headers.length - 12} more headers like the last`);
   if (c.body !== undefined) lines.push(`  body (${c.body.length} bytes): ${printable(cut(c.body.toString("utf8"), 400))}`);
   return lines.join("\n");
 }
