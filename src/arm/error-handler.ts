@@ -2,6 +2,7 @@
  * Every failure leaves in ARM's error shape. Known errors keep their status; anything unexpected is
  * logged in full and answered with a generic 500 that reveals nothing of the internals.
  */
+import type { Duplex } from "node:stream";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { IntegrityError } from "../crypto/envelope.js";
 import { KeyRefusedError, KeyUnavailableError } from "../ports/key-provider.js";
@@ -57,4 +58,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     return sendArmError(reply, errors.internal());
   });
   app.setNotFoundHandler((request, reply) => sendArmError(reply, errors.notFoundRoute(request.method, request.url.split("?")[0] ?? "")));
+  // CONNECT never reaches the router: node hands its socket to 'connect' listeners and, without one, closes it unanswered
+  app.server.on("connect", (_request: unknown, socket: Duplex) => {
+    const error = errors.methodNotAllowed("CONNECT");
+    const body = JSON.stringify(error.toBody());
+    socket.end(`HTTP/1.1 ${error.statusCode} Method Not Allowed\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
 }
