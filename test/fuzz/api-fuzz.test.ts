@@ -25,10 +25,10 @@ t.test("hostile requests: no 5xx, ARM errors only, small answers, no secret anyw
   t.teardown(() => session.server.close());
   t.comment(`fuzz: ${seconds} s of requests, seed ${seed} (set FUZZ_SEED=${seed} to replay this sequence)`);
   const report = await runFuzz(session, { seconds, seed, shrinkSeconds: 40, log: (line) => t.comment(`fuzz: ${line}`) });
-  for (const line of formatReport(report).split("\n")) t.comment(line);
+  for (const line of formatReport(report, false).split("\n")) t.comment(line);
   t.ok(report.requests > 100, `sent ${report.requests} requests`);
   for (const c of report.classes) {
-    t.fail(`${c.knownAssigned ? `[known, assigned: ${c.knownAssigned}] ` : "[NEW] "}${c.cls}`, { diagnostic: true, reproduction: c.example, seen: c.count, seed });
+    t.fail(`${c.knownAssigned ? `[known, assigned: ${c.knownAssigned}] ` : "[NEW] "}${c.cls}`, { diagnostic: true, reproduction: c.example, seen: c.count, shrunk: c.shrunk, seed, at: null, stack: "" });
   }
   t.same(report.healthy, [], "the service is healthy after the run (/healthz, /readyz, a PUT/GET round trip)");
 });
