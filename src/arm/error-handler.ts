@@ -78,6 +78,18 @@ function clientErrorOf(code: string | undefined): ArmError {
   }
 }
 
+/** an ARM error written straight on a connection fastify never routed; the connection then closes */
+function writeRawArmError(socket: Socket, armError: ArmError, reason: string): void {
+  const body = JSON.stringify(armError.toBody());
+  const headers = Object.entries(armError.headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  socket.end(
+    `HTTP/1.1 ${armError.statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${headers}x-ms-request-id: ${generateRequestId()}\r\nConnection: close\r\n\r\n${body}`,
+  );
+  // end() flushes, then closes; a peer that never reads does not keep the socket
+  socket.setTimeout(1000, () => socket.destroy());
+}
+
 /**
  * Node's HTTP parser refuses some requests before fastify sees them (a 60 KB header, an unknown
  * method, a malformed request line): the answer is written on the socket, in ARM's shape, and the
@@ -87,14 +99,10 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   if (error.code === "ECONNRESET" || socket.destroyed) return;
   if (socket.writable) {
     const armError = clientErrorOf(error.code);
-    const body = JSON.stringify(armError.toBody());
-    const reason = armError.statusCode === 431 ? "Request Header Fields Too Large" : armError.statusCode === 408 ? "Request Timeout" : "Bad Request";
-    socket.write(
-      `HTTP/1.1 ${armError.statusCode} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `x-ms-request-id: ${generateRequestId()}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    writeRawArmError(socket, armError, armError.statusCode === 431 ? "Request Header Fields Too Large" : armError.statusCode === 408 ? "Request Timeout" : "Bad Request");
+  } else {
+    socket.destroy();
   }
-  socket.destroy();
 }
 
 /**
@@ -152,5 +160,10 @@ export function registerErrorHandling(app: FastifyInstance, allowedMethods: Allo
     const path = request.url.split("?")[0] ?? "";
     const allowed = allowedMethods(path);
     return sendArmError(reply, allowed.length > 0 ? errors.methodNotAllowed(request.method, allowed) : errors.notFoundRoute(request.method, path));
+  });
+  // CONNECT never reaches the router: node hands its socket to 'connect' listeners and, without one, closes it unanswered
+  app.server.on("connect", (request: { url?: string }, socket: Socket) => {
+    const path = (request.url ?? "").split("?")[0] ?? "";
+    writeRawArmError(socket, errors.methodNotAllowed("CONNECT", path.startsWith("/") ? allowedMethods(path) : []), "Method Not Allowed");
   });
 }

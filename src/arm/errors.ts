@@ -140,7 +140,7 @@ export const errors = {
 
   /** a path served under other methods: Allow lists them (RFC 9110) */
   methodNotAllowed: (method: string, allowed: readonly string[]) =>
-    new ArmError(405, "MethodNotAllowed", `The HTTP method ${quote(method)} is not supported for this resource; use ${allowed.join(", ")}.`, undefined, undefined, {
+    new ArmError(405, "MethodNotAllowed", `The HTTP method ${quote(method)} is not supported for this resource${allowed.length > 0 ? `; use ${allowed.join(", ")}` : ""}.`, undefined, undefined, {
       allow: allowed.join(", "),
     }),
 

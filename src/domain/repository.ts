@@ -3,6 +3,7 @@
  * from records and back. The body passes through a codec: the place where payloads are sealed before
  * they leave the process (issue #3); the identity codec keeps them as they are.
  */
+import { errors } from "../arm/errors.js";
 import { assignmentScopeId, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
   type DocumentEnvelope,
@@ -18,6 +19,12 @@ import { plainCodec, type BodyCodec } from "../ports/body-codec.js";
 import type { AssignmentRecord, AssignmentStatus, ClusterRecord, ConfigurationRecord, ConfigurationSecrets, SubscriptionRecord } from "./types.js";
 
 export const SCHEMA_VERSION = 1;
+
+/** the key prefix of a subscription's every-cluster marker (its Deleted cascade), followed by the subscription id */
+export const ALL_CLUSTERS_MARKER = "desired:*:";
+
+/** re-reads of a counter document after lost races before the write gives up (409) */
+const INCREMENT_ATTEMPTS = 10;
 
 export interface Versioned<T> {
   record: T;
@@ -183,7 +190,9 @@ export class Repository {
 
   /** a small plain counter per cluster, bumped on every change of its desired state: what replicas compare */
   private markerEnvelope(subscriptionId: string, clusterKey: string): Envelope {
-    return { kind: "system", key: `desired:${clusterKey}`, partition: partitionOf(subscriptionId), parent: clusterKey };
+    // keys are unique per kind across partitions (SQLite's primary key): the every-cluster marker names its subscription
+    const key = clusterKey === "*" ? `${ALL_CLUSTERS_MARKER}${subscriptionId.toLowerCase()}` : `desired:${clusterKey}`;
+    return { kind: "system", key, partition: partitionOf(subscriptionId), parent: clusterKey };
   }
 
   async getDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
@@ -205,7 +214,8 @@ export class Repository {
    * (a lost race reads again); every increment changes the document's etag. Returns the new value.
    */
   private async increment(e: Envelope, field: string, expiresAt?: number): Promise<number> {
-    for (;;) {
+    // bounded: a conflict that a re-read cannot resolve must fail the request, not spin on the event loop
+    for (let attempt = 0; attempt < INCREMENT_ATTEMPTS; attempt++) {
       const current = await this.store.get(e.kind, e.key, e.partition);
       const value = (typeof current?.body[field] === "number" ? current.body[field] : 0) + 1;
       const doc: NewDocument = { ...e, schemaVersion: SCHEMA_VERSION, body: { [field]: value }, ...(expiresAt !== undefined ? { expiresAt } : {}) };
@@ -217,6 +227,7 @@ export class Repository {
         if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
       }
     }
+    throw errors.concurrentWrite();
   }
 
   /** a plain flag document; one already there is left as it is */

@@ -11,6 +11,7 @@
 import type { Clock } from "../ports/clock.js";
 import type { Store } from "../store/port.js";
 import type { ChangeBus } from "../domain/changes.js";
+import { ALL_CLUSTERS_MARKER } from "../domain/repository.js";
 
 export interface ChangeWatcherOptions {
   intervalMs: number;
@@ -75,7 +76,8 @@ export class ChangeWatcher {
         const id = `${doc.kind}:${doc.key}`;
         if (this.announced.get(id) === doc.updatedAt) continue;
         this.announced.set(id, doc.updatedAt);
-        if (doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "identity" });
+        if (doc.key.startsWith(ALL_CLUSTERS_MARKER)) this.bus.emit({ clusterKey: "*", what: "identity" });
+        else if (doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "identity" });
       }
     }
     this.lastLook = startedAt;

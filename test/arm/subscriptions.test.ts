@@ -1,6 +1,9 @@
 import crypto from "node:crypto";
 import t from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { ChangeBus } from "../../src/domain/changes.js";
+import { ChangeWatcher } from "../../src/jobs/change-watcher.js";
+import { systemClock } from "../../src/ports/clock.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
 
@@ -112,4 +115,25 @@ t.test("authentication: missing, malformed, forged and expired tokens get 401 wi
   t.equal(res.status, 401);
   t.match(res.json.error.message, /expired/);
   t.equal((await http(path, { token: server.token })).status, 200);
+});
+
+t.test("a second subscription's Deleted notification answers (its every-cluster marker is its own)", async (t) => {
+  // the Deleted cascade's marker once had one key for all subscriptions: the second Deleted looped forever on the event loop
+  const server: TestServer = await startServer();
+  t.teardown(() => server.close());
+  const http = client(server.url, server.ca, server.token);
+  const bus = new ChangeBus();
+  const seen: string[] = [];
+  bus.on((change) => seen.push(change.clusterKey));
+  const watcher = new ChangeWatcher(server.store, bus, systemClock, { intervalMs: 1000, overlapMs: 60_000, limit: 100 });
+  const subs = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  for (const sub of subs) {
+    const deleted = await http(`/subscriptions/${sub}?${LIFECYCLE}`, { method: "PUT", body: { state: "Deleted" } });
+    t.equal(deleted.status, 200, `Deleted for ${sub.slice(0, 8)} answers`);
+  }
+  const markers = await server.store.inner.changedSince({ kinds: ["system"], since: 0, limit: 100 });
+  const everyCluster = markers.items.filter((d) => d.key.startsWith("desired:*"));
+  t.ok(subs.every((sub) => everyCluster.some((d) => d.key.endsWith(sub.toLowerCase()))), "one every-cluster marker per deleted subscription, naming it");
+  await watcher.tick();
+  t.ok(seen.length >= 3 && seen.every((k) => k === "*"), "other replicas read each as a change of every cluster");
 });

@@ -1,0 +1,17 @@
+/** CONNECT is answered like any unsupported method: an ARM error, not a closed connection (found by test/fuzz). */
+import t from "tap";
+import { startServer } from "../helpers/server.js";
+import { endpointOf, rawRequest, send } from "../fuzz/wire.js";
+
+t.test("CONNECT gets a 405 ARM error", async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.close());
+  for (const target of ["/subscriptions/00000000-0000-0000-0000-000000000001?api-version=2.0", "example.com:443"]) {
+    const r = await send(endpointOf(server.url, server.ca), rawRequest("CONNECT", target, [["Host", "x"], ["Connection", "close"]]));
+    t.equal(r.status, 405, `CONNECT ${target.slice(0, 20)}`);
+    t.match(r.headers["content-type"] ?? "", /^application\/json/);
+    t.same(JSON.parse(r.body.toString("utf8")), { error: { code: "MethodNotAllowed", message: "The HTTP method 'CONNECT' is not supported for this resource." } });
+  }
+  const after = await send(endpointOf(server.url, server.ca), rawRequest("GET", "/healthz", [["Host", "x"], ["Connection", "close"]]));
+  t.equal(after.status, 200, "the server goes on serving");
+});
