@@ -216,8 +216,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   };
   // one instance type for both: the HTTPS server only differs in how it listens
   const app = options.https
-    ? (Fastify({ ...serverOptions, https: options.https } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance)
-    : Fastify(serverOptions);
+    ? (Fastify({ ...serverOptions, https: { ...options.https, requireHostHeader: false } } as FastifyHttpsOptions<https.Server>) as unknown as FastifyInstance)
+    : Fastify({ ...serverOptions, http: { requireHostHeader: false } });
   // audit lines and counts of every purge: names and ids only, never a value
   const audit: PurgeAudit = {
     purged: (resourceId, valueKinds, reason) => {

@@ -5,6 +5,7 @@
  */
 import crypto from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { errors } from "./errors.js";
 
 const header = (request: FastifyRequest, name: string): string | undefined => {
   const value = request.headers[name];
@@ -25,6 +26,8 @@ export function registerRequestContext(app: FastifyInstance): void {
     if (clientRequestId && header(request, "x-ms-return-client-request-id")?.toLowerCase() === "true") {
       reply.header("x-ms-client-request-id", clientRequestId);
     }
+    // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal has no body, so the server lets it through to here
+    if (request.headers.host === undefined) throw errors.badRequest("the Host header is required");
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
