@@ -31,7 +31,7 @@ export interface PeriodicJobOptions<R> {
   /** start() runs a pass at once instead of waiting for the first interval */
   runAtStart: boolean;
   /** one replica at a time: a pass runs only while this lease is held */
-  lease?: { lease: Lease; skipped: () => R };
+  lease?: { lease: Pick<Lease, "keep">; skipped: () => R };
   timers?: JobTimers;
 }
 
