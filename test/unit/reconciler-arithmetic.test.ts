@@ -1,13 +1,14 @@
 /**
  * The arithmetic of the assignment reconciler (src/jobs/assignments/), on a manual clock: a rollout's
  * status across batches (ordering by cursor, batching, resuming, totals), the outbox's back-off, the
- * compliance summary's tally and refresh spacing.
+ * compliance summary's tally and refresh spacing, the event-loop slices.
  */
 import t from "tap";
 import { ManualClock } from "../../src/ports/clock.js";
 import { advanceStatus, freshStatus } from "../../src/jobs/assignments/rollout.js";
 import { logsRetry, retryDelayMs } from "../../src/jobs/assignments/outbox.js";
 import { emptySummary, nextRefreshAt, tally } from "../../src/jobs/assignments/compliance.js";
+import { Slicer, SLICE_MS } from "../../src/jobs/assignments/slicing.js";
 import type { AssignmentStatus } from "../../src/domain/types.js";
 
 /** clusters in key order, read `limit` at a time from a cursor (the store's list, in miniature) */
@@ -130,4 +131,15 @@ t.test("summaries are refreshed every interval, and never more than a tenth of t
   t.equal(nextRefreshAt(clock.now(), 4000, 10_000), clock.now() + 36_000);
   // the crossover: a walk of a tenth of the interval
   t.equal(nextRefreshAt(1000, 1000, 10_000), 10_000);
+});
+
+t.test("the pass yields to the event loop once a slice is used up, then starts a new slice", async (t) => {
+  const clock = new ManualClock(0);
+  const slicer = new Slicer(() => clock.now());
+  clock.advance(SLICE_MS - 1);
+  t.notOk(slicer.due(), "within the slice: no yield");
+  clock.advance(1);
+  t.ok(slicer.due(), "the slice is used up");
+  await slicer.maybeYield();
+  t.notOk(slicer.due(), "after yielding, a fresh slice");
 });
