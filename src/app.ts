@@ -5,7 +5,7 @@
 import type https from "node:https";
 import os from "node:os";
 import { SecretsSweeper } from "./jobs/secrets-sweeper.js";
-import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignment-reconciler.js";
+import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignments/reconciler.js";
 import { AgentKeyAudit } from "./jobs/agent-key-audit.js";
 import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";

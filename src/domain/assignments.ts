@@ -1,7 +1,7 @@
 /**
  * Configuration assignments: one configuration for every matching cluster of a subscription or
  * resource group. Writes here only record intent (the spec, a generation, a deletion request);
- * the reconciler (jobs/assignment-reconciler.ts) carries it to the clusters in bounded batches.
+ * the reconciler (jobs/assignments/reconciler.ts) carries it to the clusters in bounded batches.
  */
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";

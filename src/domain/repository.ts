@@ -43,6 +43,24 @@ export interface RepositoryOptions {
 
 export const DEFAULT_SECRETS_RETENTION_MS = 172_800_000;
 
+/** one item of the reconciler's outbox of changed clusters, its body parsed */
+export interface ClusterWork {
+  /** the stored item: deferring and retiring it are etag-conditional on this read */
+  doc: StoredDocument;
+  /** the cluster it names (its key) and the partition of its subscription */
+  clusterKey: string;
+  partition: string;
+  /** failures so far, and when it may be tried again (0: at once); a touch resets both */
+  attempts: number;
+  retryAt: number;
+}
+
+/** the partition of a subscription's records: jobs that group work by subscription compare these */
+export const subscriptionPartition = (subscriptionId: string): string => partitionOf(subscriptionId);
+
+/** the partition of the service's own records (leases), never a subscription's */
+const SYSTEM_PARTITION = "_system";
+
 export class Repository {
   constructor(
     readonly store: Store,
@@ -317,6 +335,26 @@ export class Repository {
     return this.page<AssignmentRecord>(await this.store.list({ kind: "assignment", partition: partitionOf(subscriptionId), parent }, { limit, continuation }));
   }
 
+  /**
+   * Every assignment's document (of one subscription, or of all), a page at a time, undecoded: the
+   * reconciler decodes each, so that an unreadable one is left out alone.
+   */
+  listAssignmentDocuments(subscriptionId: string | undefined, limit: number, continuation?: string): Promise<Page> {
+    return subscriptionId === undefined
+      ? this.store.scan({ kind: "assignment" }, { limit, continuation })
+      : this.store.list({ kind: "assignment", partition: partitionOf(subscriptionId) }, { limit, continuation });
+  }
+
+  /**
+   * The partitions (subscriptions) where a configuration, an assignment or a desired-state marker was
+   * written since `since`; `truncated` when there were more than `limit` writes (treat all as changed).
+   */
+  async subscriptionsChangedSince(since: number, limit: number): Promise<{ partitions: Set<string>; truncated: boolean }> {
+    const changes = await this.store.changedSince({ kinds: ["configuration", "assignment", "system"], since, limit });
+    const partitions = new Set(changes.items.map((c) => c.partition).filter((p) => p !== SYSTEM_PARTITION));
+    return { partitions, truncated: changes.truncated };
+  }
+
   private statusEnvelope(subscriptionId: string, assignmentKey: string): Envelope {
     return { kind: "assignmentStatus", key: assignmentKey, partition: partitionOf(subscriptionId), parent: "" };
   }
@@ -368,6 +406,24 @@ export class Repository {
     await this.store.replace(next, doc.etag).catch((err: unknown) => {
       if (!(err instanceof StorePreconditionFailedError)) throw err;
     });
+  }
+
+  /** the outbox a page at a time, in key order (a cursor, so an item that keeps failing holds up nothing) */
+  async scanClusterWork(limit: number, continuation?: string): Promise<{ items: ClusterWork[]; continuation?: string }> {
+    const page = await this.store.scan({ kind: "clusterWork" }, { limit, continuation });
+    const items = page.items.map((doc): ClusterWork => ({
+      doc,
+      clusterKey: doc.key,
+      partition: doc.partition,
+      attempts: typeof doc.body.attempts === "number" ? doc.body.attempts : 0,
+      retryAt: typeof doc.body.retryAt === "number" ? doc.body.retryAt : 0,
+    }));
+    return page.continuation === undefined ? { items } : { items, continuation: page.continuation };
+  }
+
+  /** the etag of the cluster a work item names, without decoding it (an unreadable cluster has one too) */
+  async clusterEtagOf(work: ClusterWork): Promise<string | undefined> {
+    return (await this.store.get("cluster", work.clusterKey, work.partition))?.etag;
   }
 
   /** retires a work item unless it was touched since it was read */

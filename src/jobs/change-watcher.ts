@@ -12,6 +12,7 @@ import type { Clock } from "../ports/clock.js";
 import type { Store } from "../store/port.js";
 import type { ChangeBus } from "../domain/changes.js";
 import { ALL_CLUSTERS_MARKER } from "../domain/repository.js";
+import { PeriodicJob } from "./periodic-job.js";
 
 export interface ChangeWatcherOptions {
   intervalMs: number;
@@ -26,10 +27,9 @@ const MARKER = "desired:";
 export class ChangeWatcher {
   private lastLook: number;
   private healthyAt = Number.NEGATIVE_INFINITY;
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<void>;
   /** writes already announced (key@updatedAt): the overlap between looks must not announce them twice */
   private announced = new Map<string, number>();
+  private readonly job: PeriodicJob<void>;
   looks = 0;
 
   constructor(
@@ -39,17 +39,16 @@ export class ChangeWatcher {
     private readonly options: ChangeWatcherOptions,
   ) {
     this.lastLook = clock.now();
+    // a failed look is not logged: healthy() turning false is the signal (the caches check markers again)
+    this.job = new PeriodicJob({ intervalMs: options.intervalMs, run: () => this.look(), onError: () => undefined, runAtStart: true });
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.tick().catch(() => undefined), this.options.intervalMs);
-    this.timer.unref();
-    void this.tick().catch(() => undefined);
+    this.job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.inFlight?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** true while recent looks succeeded: caches may trust their entries until told otherwise */
@@ -57,9 +56,9 @@ export class ChangeWatcher {
     return this.clock.now() - this.healthyAt < 3 * this.options.intervalMs;
   }
 
-  tick(): Promise<void> {
-    this.inFlight ??= this.look().finally(() => (this.inFlight = undefined));
-    return this.inFlight;
+  /** one look; overlapping calls share the look in progress */
+  runOnce(): Promise<void> {
+    return this.job.runOnce();
   }
 
   private async look(): Promise<void> {

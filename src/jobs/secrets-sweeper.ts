@@ -4,7 +4,8 @@
  * - Layer one is every read path ignoring expired documents; layer two is Cosmos DB's per-item ttl.
  * - Idempotent and resumable: each document's key is destroyed, then the document deleted by etag; a
  *   rerun after a crash, or a second replica, finds the work done and counts nothing twice.
- * - One replica at a time (a lease in the store); batches are bounded so the API stays responsive.
+ * - One replica at a time (a lease in the store, checked by the PeriodicJob before each sweep and
+ *   kept between batches); batches are bounded so the API stays responsive.
  * - A configuration whose secrets expired before the cluster acknowledged them is marked Failed.
  */
 import { valueKinds } from "../domain/agent-reports.js";
@@ -15,7 +16,7 @@ import type { Repository } from "../domain/repository.js";
 import type { Clock } from "../ports/clock.js";
 import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
 import { Lease } from "./lease.js";
-
+import { PeriodicJob } from "./periodic-job.js";
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -33,9 +34,8 @@ export interface SweepReport {
 }
 
 export class SecretsSweeper {
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<SweepReport>;
   private readonly lease: Lease;
+  private readonly job: PeriodicJob<SweepReport>;
 
   constructor(
     private readonly store: Store,
@@ -47,28 +47,31 @@ export class SecretsSweeper {
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
   ) {
     this.lease = new Lease(store, clock, "secrets-sweeper", options.holder, options.leaseMs);
+    this.job = new PeriodicJob({
+      intervalMs: options.intervalMs,
+      run: () => this.sweep(),
+      onError: (err) => this.log("secrets sweep failed", { err }),
+      runAtStart: false,
+      lease: { lease: this.lease, skipped: () => ({ ran: false, purged: 0, keysDestroyed: 0 }) },
+    });
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.runOnce().catch((err: unknown) => this.log("secrets sweep failed", { err })), this.options.intervalMs);
-    this.timer.unref();
+    this.job.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** one sweep; overlapping calls share the sweep in progress */
   runOnce(): Promise<SweepReport> {
-    this.running ??= this.sweep().finally(() => (this.running = undefined));
-    return this.running;
+    return this.job.runOnce();
   }
 
+  /** runs while this replica holds the lease (the job checked it) */
   private async sweep(): Promise<SweepReport> {
-    const report: SweepReport = { ran: false, purged: 0, keysDestroyed: 0 };
-    if (!(await this.lease.acquire())) return report;
-    report.ran = true;
+    const report: SweepReport = { ran: true, purged: 0, keysDestroyed: 0 };
     const started = this.clock.now();
     for (;;) {
       // always the first page: what was purged no longer matches, so this drains without a cursor
@@ -78,13 +81,13 @@ export class SecretsSweeper {
         // the embedded store answers synchronously: yield so API requests interleave with a long sweep
         await yieldToEventLoop();
       }
-      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
+      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
     for (;;) {
       const page = await this.store.scan({ kind: "secretKey", expired: true }, { limit: this.options.batchSize });
       for (const doc of page.items) if (await this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch(() => false)) report.keysDestroyed++;
-      if (page.items.length < this.options.batchSize || !(await this.lease.acquire())) break;
+      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     if (report.purged > 0 || report.keysDestroyed > 0) {
       await this.store.compact();

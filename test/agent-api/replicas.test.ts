@@ -88,7 +88,7 @@ t.test("bounded-stale across replicas, no store calls per poll in between", asyn
   await new Promise((r) => setTimeout(r, INTERVAL * 3));
   // one look right now: on a loaded machine the timer's looks can lag past the health window, and a
   // cache that cannot trust its watcher checks the store (correct, but not what is measured here)
-  await b.changeWatcher.tick();
+  await b.changeWatcher.runOnce();
   const steady = b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0);
   t.equal((await pollNext()).status, 200);
   t.equal(b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0), steady, "a heartbeat on replica A cost replica B no store call");

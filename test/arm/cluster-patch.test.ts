@@ -10,6 +10,7 @@ import { startServer, type TestServer } from "../helpers/server.js";
 import { client, type HttpResponse } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
+import { settle } from "../helpers/reconciler.js";
 
 const RG = "rg-patch";
 let server: TestServer;
@@ -39,20 +40,20 @@ t.test("a PATCH of tags re-evaluates assignments as a PUT does: the configuratio
   const { name } = await newCluster("retag");
   const assignment = await request(withApi(assignmentPath("prod-only", RG)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { env: "prod" } } }) });
   t.equal(assignment.status, 201, assignment.text);
-  await server.reconciler.settle();
+  await settle(server);
   const configuration = () => request(withApi(configurationPath(name, "baseline", SUB, RG), SCC_API));
   t.equal((await configuration()).status, 404, "env=dev: not selected");
 
   const res = await patch(name, { tags: { env: "prod" } });
   t.equal(res.status, 200, res.text);
   t.same(res.json.tags, { env: "prod" });
-  await server.reconciler.settle();
+  await settle(server);
   const landed = await configuration();
   t.equal(landed.status, 200, "the re-tagged cluster got the assignment's configuration");
   t.match(landed.json.managedBy, /\/configurationAssignments\/prod-only$/);
 
   t.equal((await patch(name, { tags: { env: "staging" } })).status, 200);
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await configuration()).status, 404, "re-tagged away: the configuration the assignment created is taken back");
 });
 

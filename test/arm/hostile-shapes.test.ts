@@ -15,6 +15,7 @@ import { assignmentBody, assignmentPath, assignmentsPath, withApi } from "../hel
 import { SCC_2021, validateTraffic } from "../helpers/oav.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import type { TrafficPair } from "../helpers/traffic.js";
+import { settle } from "../helpers/reconciler.js";
 
 const V = "api-version=2024-11-01";
 const V2021 = "api-version=2021-03-01";
@@ -407,11 +408,11 @@ t.test("an operationResults id answers only under the assignment it was issued f
     };
     t.equal((await http(withApi(`${ours}/operationResults/${operationId}`))).status, 202, `${scope}: running under its own assignment`);
     await check("running");
-    await server.reconciler.settle();
+    await settle(server);
     t.equal((await http(withApi(`${ours}/operationResults/${operationId}`))).status, 200, `${scope}: finished under its own assignment`);
     await check("finished");
     t.equal((await http(withApi(theirs), { method: "DELETE" })).status, 202);
-    await server.reconciler.settle();
+    await settle(server);
   }
 });
 

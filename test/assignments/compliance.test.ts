@@ -11,6 +11,7 @@ import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, withApi } from "../helpers/assignments.js";
+import { settle } from "../helpers/reconciler.js";
 
 const RG = "rg-agents";
 let server: TestServer;
@@ -44,7 +45,7 @@ t.test("Pending -> Compliant as the reference agents report, per generation", as
 
   const put = await request(withApi(assignmentPath("baseline", RG)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }) });
   t.equal(put.status, 201, put.text);
-  await server.reconciler.settle();
+  await settle(server);
   t.match(await summary(), { totalClusters: 3, compliant: 0, pending: 3, nonCompliant: 0, failed: 0 }, "created, not applied yet: Pending");
   t.same(await states(), ["Pending", "Pending", "Pending"]);
 
@@ -61,7 +62,7 @@ t.test("Pending -> Compliant as the reference agents report, per generation", as
   // a new generation: Pending again until each agent applies it
   const update = await request(withApi(assignmentPath("baseline", RG)), { method: "PUT", body: assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }, { operatorParams: "--git-readonly --git-branch=v2" }) });
   t.equal(update.status, 200);
-  await server.reconciler.settle();
+  await settle(server);
   t.match(await summary(), { totalClusters: 3, compliant: 0, pending: 3 }, "an Installed report about the old generation does not count");
   for (const agent of agents) t.same((await agent.runOnce()).applied, ["baseline"], "each agent applied generation 2");
   t.match(await summary(), { totalClusters: 3, compliant: 3 });
@@ -69,7 +70,7 @@ t.test("Pending -> Compliant as the reference agents report, per generation", as
   // deletion: the agents get tombstones and remove it; the tombstones then go
   const del = await request(withApi(assignmentPath("baseline", RG)), { method: "DELETE" });
   t.equal(del.status, 202);
-  await server.reconciler.settle();
+  await settle(server);
   for (const agent of agents) t.same((await agent.runOnce()).removed, ["baseline"], "the agent removed the configuration");
   for (const name of ["k1", "k2", "k3"]) {
     const key = `${clusterPath(name, SUB, RG)}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/baseline`.toLowerCase();

@@ -18,6 +18,7 @@ import { clusterBody, clusterPath, configurationPath, SUB } from "../helpers/fix
 import { ASSIGNMENT_API, assignmentBody, assignmentPath, assignmentsPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
 import { SCC_2024, validateTraffic, type OavReport } from "../helpers/oav.js";
 import type { TrafficPair } from "../helpers/traffic.js";
+import { settle } from "../helpers/reconciler.js";
 
 const RG = "rg-contract";
 const CLUSTERS = ["k1", "k2", "k3"];
@@ -91,7 +92,7 @@ t.test("every operation at both scopes, in every state", async (t) => {
     t.equal(created.json.properties.provisioningState, "Accepted");
     expectStatus(t, await request(url), 200, `${scope.label}: GET before the rollout`);
 
-    await server.reconciler.settle();
+    await settle(server);
     await server.reconciler.refreshAllSummaries();
     const rolledOut = await request(url);
     t.equal(rolledOut.json.properties.provisioningState, "Succeeded", `${scope.label}: rolled out`);
@@ -108,7 +109,7 @@ t.test("every operation at both scopes, in every state", async (t) => {
     expectStatus(t, updated, 200, `${scope.label}: updated`);
     t.equal(updated.json.properties.provisioningState, "Updating");
     expectStatus(t, await request(url), 200, `${scope.label}: GET while the update rolls out`);
-    await server.reconciler.settle();
+    await settle(server);
     await server.reconciler.refreshAllSummaries();
     t.match((await request(url)).json.properties, { provisioningState: "Succeeded", rollout: { status: "Completed", generation: 2 } }, `${scope.label}: update rolled out`);
   }
@@ -118,7 +119,7 @@ t.test("every operation at both scopes, in every state", async (t) => {
     const res = await request(withApi(assignmentPath(`extra-${i}`, rg)), { method: "PUT", body: assignmentBody({ configurationName: `extra-${i}`, clusterSelector: { tags: { ring: "none" } } }) });
     expectStatus(t, res, 201, `extra-${i} created`);
   }
-  await server.reconciler.settle();
+  await settle(server);
   await server.reconciler.refreshAllSummaries();
 
   const byRg = await allPages(t, withApi(assignmentsPath(RG)));
@@ -164,7 +165,7 @@ t.test("every operation at both scopes, in every state", async (t) => {
     t.match(location, new RegExp(`/configurationAssignments/${scope.name}/operationResults/[0-9a-f-]+\\?api-version=${ASSIGNMENT_API}$`));
     expectStatus(t, await request(location), 202, `${scope.label}: operation running`);
     expectStatus(t, await request(url, { method: "PUT", body: assignmentBody({ configurationName: scope.configurationName }) }), 409, `${scope.label}: no PUT while deleting`);
-    await server.reconciler.settle();
+    await settle(server);
     expectStatus(t, await request(location), 200, `${scope.label}: operation completed`);
     expectStatus(t, await request(url, { method: "DELETE" }), 204, `${scope.label}: already gone`);
     expectStatus(t, await request(withApi(assignmentPath("never-existed", scope.rg)), { method: "DELETE" }), 204, `${scope.label}: never existed`);

@@ -14,6 +14,7 @@ import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
+import { settle } from "../helpers/reconciler.js";
 
 let server: TestServer;
 let request: ReturnType<typeof client>;
@@ -34,22 +35,22 @@ const configurationOf = (rg: string, cluster: string, name = "baseline") => requ
 
 t.test("a cluster deleted in the middle of a batch keeps no configuration", async (t) => {
   for (const n of ["e1", "e2", "e3", "e4"]) await putCluster("rg-del", n);
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await request(withApi(assignmentPath("del", "rg-del")), { method: "PUT", body: assignmentBody() })).status, 201);
   // after the first cluster of the batch, e3 (read with the page) is deleted
   let fired = false;
-  server.reconciler.afterApply = async (key) => {
+  server.reconcilerHooks.afterApply = async (key) => {
     if (fired || !key.endsWith("/e1")) return;
     fired = true;
     if (key.endsWith("/e1")) t.equal((await request(withApi(clusterPath("e3", SUB, "rg-del"), CLUSTER_API), { method: "DELETE" })).status, 200);
   };
-  await server.reconciler.settle();
-  server.reconciler.afterApply = undefined;
+  await settle(server);
+  server.reconcilerHooks.afterApply = undefined;
   const children = await server.store.inner.list({ kind: "configuration", partition: SUB, parent: keyOf(clusterPath("e3", SUB, "rg-del")), includeDeleted: true }, { limit: 10 });
   t.same(children.items, [], "nothing under the deleted cluster");
   t.equal((await configurationOf("rg-del", "e4")).status, 200, "the rest of the batch got theirs");
   await putCluster("rg-del", "e3");
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await configurationOf("rg-del", "e3")).json.properties.provisioningState, "Succeeded", "registered again, it gets a fresh one");
 });
 
@@ -57,19 +58,19 @@ t.test("an assignment changed mid-batch: the batch in flight writes nothing more
   for (const n of ["h1", "h2", "h3"]) await putCluster("rg-hot", n);
   const body = (params: string, mode = "Default") => assignmentBody({ enforcementMode: mode }, { operatorParams: params });
   t.equal((await request(withApi(assignmentPath("hot", "rg-hot")), { method: "PUT", body: body("--git-branch=v1") })).status, 201);
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await request(withApi(assignmentPath("hot", "rg-hot")), { method: "PUT", body: body("--git-branch=v2") })).status, 200);
   // while generation 2 rolls out, an operator switches to DoNotEnforce and hot-fixes h3 by hand
   let fired = false;
-  server.reconciler.afterApply = async (key) => {
+  server.reconcilerHooks.afterApply = async (key) => {
     if (fired || !key.endsWith("/h1")) return;
     fired = true;
     t.equal((await request(withApi(assignmentPath("hot", "rg-hot")), { method: "PUT", body: body("--git-branch=v2", "DoNotEnforce") })).status, 200);
     const fix = await request(withApi(configurationPath("h3", "baseline", SUB, "rg-hot"), SCC_API), { method: "PUT", body: configurationBody({ repositoryUrl: "https://github.com/example/fleet-baseline.git", operatorParams: "--git-branch=hotfix" }) });
     t.equal(fix.status, 200, fix.text);
   };
-  await server.reconciler.settle();
-  server.reconciler.afterApply = undefined;
+  await settle(server);
+  server.reconcilerHooks.afterApply = undefined;
   t.equal((await configurationOf("rg-hot", "h3")).json.properties.operatorParams, "--git-branch=hotfix", "the hot-fix stands");
   t.equal((await configurationOf("rg-hot", "h1")).json.properties.operatorParams, "--git-branch=v2");
 });
@@ -98,7 +99,7 @@ t.test("a clash the user resolves is taken up; an unreadable cluster fails alone
   // the failed cluster waits in the outbox, backing off; settling does not wait for it
   const item = await server.store.inner.get("clusterWork", keyOf(clusterPath("x2", SUB, "rg-clash")), SUB);
   t.ok(typeof item?.body.retryAt === "number" && (item.body.attempts as number) >= 1, "x2 is in the outbox with a back-off");
-  await server.reconciler.settle(5000);
+  await settle(server, 5000);
 
   // repaired, and a PUT of the Failed assignment (same body) tries again, as ARM expects
   const damaged = await server.store.inner.get("cluster", keyOf(clusterPath("x2", SUB, "rg-clash")), SUB);
@@ -106,7 +107,7 @@ t.test("a clash the user resolves is taken up; an unreadable cluster fails alone
   await server.store.inner.replace({ ...x2 }, damaged.etag);
   const again = await request(withApi(assignmentPath("clash", "rg-clash")), { method: "PUT", body: assignmentBody() });
   t.equal(again.json.properties.rollout.generation, 2, "a new rollout");
-  await server.reconciler.settle();
+  await settle(server);
   const healed = (await request(withApi(assignmentPath("clash", "rg-clash")))).json.properties;
   t.equal(healed.provisioningState, "Succeeded");
   t.equal((await configurationOf("rg-clash", "x2")).status, 200, "x2 got its configuration");
@@ -115,12 +116,12 @@ t.test("a clash the user resolves is taken up; an unreadable cluster fails alone
 t.test("a PUT that changes nothing does not stop the outbox; a deletion that stopped half-way is finished by a retry", async (t) => {
   await putCluster("rg-same", "m1");
   t.equal((await request(withApi(assignmentPath("same", "rg-same")), { method: "PUT", body: assignmentBody() })).status, 201);
-  await server.reconciler.settle();
+  await settle(server);
   // a repeated PUT rewrites the record (new etag) with the same generation, then a cluster registers
   const repeated = await request(withApi(assignmentPath("same", "rg-same")), { method: "PUT", body: assignmentBody() });
   t.equal(repeated.json.properties.rollout.generation, 1);
   await putCluster("rg-same", "m2");
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await configurationOf("rg-same", "m2")).status, 200, "the later cluster still gets it");
 
   // a deletion that removed the cluster and then stopped: its children are still stored

@@ -10,6 +10,7 @@ import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, assignmentsPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
+import { settle } from "../helpers/reconciler.js";
 
 let server: TestServer;
 let request: ReturnType<typeof client>;
@@ -48,7 +49,7 @@ t.test("resource-group and subscription scopes, tag selector, later and re-tagge
   t.equal(put.status, 201, put.text);
   t.equal(put.json.properties.provisioningState, "Accepted", "nothing rolled out yet");
   t.equal(put.json.type, "Microsoft.KubernetesConfiguration/configurationAssignments");
-  await server.reconciler.settle();
+  await settle(server);
   t.same(await configured("rg-a", ["a1", "a2", "a3"]), ["a1", "a3"], "only the prod clusters of rg-a");
   t.same(await configured("rg-b", ["b1"]), [], "a cluster of another resource group is out of scope");
 
@@ -63,19 +64,19 @@ t.test("resource-group and subscription scopes, tag selector, later and re-tagge
 
   // a cluster registered after the assignment
   await putCluster("rg-a", "a4", { env: "prod" });
-  await server.reconciler.settle();
+  await settle(server);
   t.same(await configured("rg-a", ["a4"]), ["a4"], "a cluster registered later gets it");
 
   // tags change: a2 starts matching, a3 stops
   await putCluster("rg-a", "a2", { env: "prod" });
   await putCluster("rg-a", "a3", { env: "staging" });
-  await server.reconciler.settle();
+  await settle(server);
   t.same(await configured("rg-a", ["a1", "a2", "a3", "a4"]), ["a1", "a2", "a4"], "a2 gained it, a3 lost it");
 
   // subscription scope: every resource group
   const sub = await request(withApi(assignmentPath("everywhere")), { method: "PUT", body: assignmentBody({ configurationName: "security" }, { operatorNamespace: "flux-security", operatorInstanceName: "security" }) });
   t.equal(sub.status, 201, sub.text);
-  await server.reconciler.settle();
+  await settle(server);
   t.same(await configured("rg-a", ["a1", "a2", "a3", "a4"], "security"), ["a1", "a2", "a3", "a4"]);
   t.same(await configured("rg-b", ["b1"], "security"), ["b1"], "subscription scope reaches other resource groups");
 
@@ -97,7 +98,7 @@ t.test("resource-group and subscription scopes, tag selector, later and re-tagge
   const update = await request(withApi(assignmentPath("everywhere")), { method: "PUT", body: assignmentBody({ configurationName: "security" }, { operatorNamespace: "flux-security", operatorInstanceName: "security", operatorParams: "--git-readonly --git-branch=release" }) });
   t.equal(update.json.properties.rollout.generation, 2);
   t.equal(update.json.properties.provisioningState, "Updating");
-  await server.reconciler.settle();
+  await settle(server);
   for (const [rg, c] of [["rg-a", "a1"], ["rg-a", "a2"], ["rg-a", "a3"], ["rg-a", "a4"], ["rg-b", "b1"]] as const) {
     const { record } = await server.services.configurations.get(principal(), { subscriptionId: SUB, resourceGroup: rg, clusterName: c, configurationName: "security" });
     t.equal(record.generation, 2, `${c}: written once per generation`);
@@ -113,7 +114,7 @@ t.test("managed configurations: 409 naming the assignment unless DoNotEnforce; a
   t.equal(own.status, 201);
   const body = assignmentBody({ configurationName: "guard" });
   t.equal((await request(withApi(assignmentPath("guard", "rg-c")), { method: "PUT", body })).status, 201);
-  await server.reconciler.settle();
+  await settle(server);
 
   const c1 = await getConfiguration("rg-c", "c1", "guard");
   t.ok(c1.json.managedBy, "c1 got the managed configuration");
@@ -137,10 +138,10 @@ t.test("managed configurations: 409 naming the assignment unless DoNotEnforce; a
 
   // DoNotEnforce: users may change it; the assignment only reports
   t.equal((await request(withApi(assignmentPath("guard", "rg-c")), { method: "PUT", body: assignmentBody({ configurationName: "guard", enforcementMode: "DoNotEnforce" }) })).status, 200);
-  await server.reconciler.settle();
+  await settle(server);
   const allowed = await request(withApi(configurationPath("c1", "guard", SUB, "rg-c"), SCC_API), { method: "PUT", body: configurationBody() });
   t.equal(allowed.status, 200, allowed.text);
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await getConfiguration("rg-c", "c1", "guard")).json.properties.repositoryUrl, "git@github.com:example/cluster-config.git", "DoNotEnforce does not put it back");
   const report = await request(withApi(`${assignmentPath("guard", "rg-c")}/complianceResults`));
   const c1Result = report.json.value.find((r: { clusterId: string }) => r.clusterId.endsWith("/c1"));
@@ -148,7 +149,7 @@ t.test("managed configurations: 409 naming the assignment unless DoNotEnforce; a
 
   // back to Default: enforced again
   t.equal((await request(withApi(assignmentPath("guard", "rg-c")), { method: "PUT", body })).status, 200);
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await getConfiguration("rg-c", "c1", "guard")).json.properties.repositoryUrl, "https://github.com/example/fleet-baseline.git", "Default restores the assignment's configuration");
 });
 
@@ -158,7 +159,7 @@ t.test("deleting an assignment removes what it manages (202, Location, then 200)
   await putCluster("rg-d", "d3", {});
   t.equal((await request(withApi(configurationPath("d3", "other", SUB, "rg-d"), SCC_API), { method: "PUT", body: configurationBody() })).status, 201);
   t.equal((await request(withApi(assignmentPath("temp", "rg-d")), { method: "PUT", body: assignmentBody({ configurationName: "other" }) })).status, 201);
-  await server.reconciler.settle();
+  await settle(server);
   t.same(await configured("rg-d", ["d1", "d2", "d3"], "other"), ["d1", "d2", "d3"]);
 
   const del = await request(withApi(assignmentPath("temp", "rg-d")), { method: "DELETE" });
@@ -175,7 +176,7 @@ t.test("deleting an assignment removes what it manages (202, Location, then 200)
   t.equal(rewrite.status, 409, "no PUT while it is being deleted");
   t.equal((await request(withApi(assignmentPath("temp", "rg-d")), { method: "DELETE" })).headers.location, location, "a repeated DELETE polls the same operation");
 
-  await server.reconciler.settle();
+  await settle(server);
   t.equal((await request(url.pathname + url.search)).status, 200, "the operation completed");
   t.equal((await request(withApi(assignmentPath("temp", "rg-d")))).status, 404, "the assignment is gone");
   t.same(await configured("rg-d", ["d1", "d2", "d3"], "other"), ["d3"], "its configurations went; the user's stayed");

@@ -16,6 +16,7 @@ import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, SUB } from "../helpers/fixtures.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, withApi } from "../helpers/assignments.js";
+import { settle } from "../helpers/reconciler.js";
 
 const CLUSTERS = 23;
 const BATCH = 5;
@@ -74,7 +75,7 @@ async function registerClusters(server: TestServer, rg: string): Promise<void> {
     const res = await request(withApi(clusterPath(`c${i}`, SUB, rg), CLUSTER_API), { method: "PUT", body: clusterBody() });
     if (res.status !== 201) throw new Error(res.text);
   }
-  await server.reconciler.settle(); // the outbox of the registrations (no assignment yet)
+  await settle(server); // the outbox of the registrations (no assignment yet)
 }
 
 for (const make of [sqliteBackend, cosmosBackend]) {
@@ -90,7 +91,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
 
       // replica A dies after its 12th cluster: two batches recorded, the third half done
       let applied = 0;
-      a.reconciler.afterApply = () => {
+      a.reconcilerHooks.afterApply = () => {
         if (++applied === 12) throw new Error("simulated crash");
       };
       const crashed = await (async () => {
@@ -111,10 +112,10 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       t.equal(early.ran, false, "B waits while A's lease is live");
       await new Promise((r) => setTimeout(r, LEASE_MS + 100));
       const seen: string[] = [];
-      b.reconciler.afterApply = (id) => {
+      b.reconcilerHooks.afterApply = (id) => {
         seen.push(id);
       };
-      await b.reconciler.settle();
+      await settle(b);
       t.equal(seen.length, CLUSTERS - 10, "B resumed at the 11th cluster (the cursor), not from the start");
       t.same(await generations(b, "rg-crash"), new Array(CLUSTERS).fill(1), "every cluster has its configuration, written exactly once (generation 1)");
       const done = (await client(b.url, b.ca, b.token)(withApi(assignmentPath("crash", "rg-crash")))).json.properties;
@@ -135,7 +136,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       t.equal((await request(withApi(assignmentPath("pair", "rg-pair")), { method: "PUT", body: assignmentBody() })).status, 201);
       const [ra, rb] = await Promise.all([a.reconciler.runOnce(), b.reconciler.runOnce()]);
       t.ok(ra.ran !== rb.ran, "exactly one replica ran the pass");
-      await Promise.all([a.reconciler.settle(), b.reconciler.settle()]);
+      await Promise.all([settle(a), settle(b)]);
       t.same(await generations(b, "rg-pair"), new Array(CLUSTERS).fill(1), "written once each");
     });
   });

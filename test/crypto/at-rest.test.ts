@@ -20,6 +20,7 @@ import { ASSIGNMENT_API, assignmentBody, assignmentPath } from "../helpers/assig
 import { client } from "../helpers/http.js";
 import { cosmosItems, findIn, readAllFiles, readSqliteFiles, sqliteRows, sqliteSchema, withSqlite } from "../helpers/raw-store.js";
 import { startServer, type TestServer } from "../helpers/server.js";
+import { settle } from "../helpers/reconciler.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
@@ -147,7 +148,7 @@ for (const adapter of ADAPTERS) {
         ),
       });
       t.equal(assignment.status, 201, assignment.text);
-      await server.reconciler.settle();
+      await settle(server);
       await server.reconciler.refreshAllSummaries();
       const assigned = await http(`${configurationPath("atrest", "assigned-cfg")}?${V}`);
       t.equal(assigned.status, 200, "the reconciler created the managed configuration");

@@ -37,7 +37,15 @@ export interface TestServer extends App {
   clock: Clock;
   dataKeys?: DataKeys;
   keyProvider?: KeyProvider;
+  /** the codec the service seals bodies with (test helpers that read records: helpers/reconciler.ts) */
+  codec?: BodyCodec;
+  /** set and unset by tests: called after each cluster a rollout batch applied (a throw is a crash there) */
+  reconcilerHooks: ReconcilerHooks;
   close(): Promise<void>;
+}
+
+export interface ReconcilerHooks {
+  afterApply?: (clusterKey: string) => void | Promise<void>;
 }
 
 export interface TestServerOptions {
@@ -63,7 +71,7 @@ export interface TestServerOptions {
   agent?: Partial<AgentOptions>;
   /** a codec instead of sealing (benchmarks comparing with and without encryption) */
   codec?: BodyCodec;
-  /** the assignment reconciler's settings (not started: tests call reconciler.settle() or start()) */
+  /** the assignment reconciler's settings (not started: tests call settle() from helpers/reconciler.ts, runOnce() or start()) */
   assignments?: Partial<AssignmentOptions>;
   /** breakers to watch; a GuardedStore given as `store` is watched (metrics, readiness, state lines) by itself */
   faults?: AppOptions["faults"];
@@ -98,12 +106,16 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   });
   const keyProvider = options.codec ? undefined : (options.keyProvider ?? new LocalKeyFileProvider(path.join(dataDir, "keys", "kek.json")));
   const sealing = keyProvider ? createSealing(store, keyProvider, { dekCacheEntries: 10_000, dekCacheSeconds: 3600 }, clock) : undefined;
+  const codec = options.codec ?? sealing?.codec;
+  // the reconciler's observer seam, forwarded to whatever the test installs at the time
+  const reconcilerHooks: ReconcilerHooks = {};
+  const onApplied = options.assignments?.onApplied ?? ((key: string) => reconcilerHooks.afterApply?.(key));
   const built = await buildApp({
     store,
-    codec: options.codec ?? sealing?.codec,
+    codec,
     agent: options.agent,
     retention: options.retention,
-    assignments: options.assignments,
+    assignments: { ...options.assignments, onApplied },
     authenticator,
     clock,
     skipTokenKey: Buffer.alloc(32, 7),
@@ -134,6 +146,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     clock,
     dataKeys: sealing?.dataKeys,
     keyProvider,
+    codec,
+    reconcilerHooks,
     async close() {
       await built.app.close();
       await store.close();

@@ -1,0 +1,128 @@
+/**
+ * What the steps of one reconciliation pass share: their dependencies, the report they fill in, and
+ * the two operations both the outbox and rollouts use (reading a subscription's assignments, applying
+ * one assignment to one cluster).
+ */
+import { applyAssignment, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
+import type { Repository, Versioned } from "../../domain/repository.js";
+import type { AssignmentRecord } from "../../domain/types.js";
+import type { Clock } from "../../ports/clock.js";
+import { StoreConflictError, StorePreconditionFailedError } from "../../store/port.js";
+import type { Lease } from "../lease.js";
+import type { Slicer } from "./slicing.js";
+
+export type Log = (message: string, fields: Record<string, unknown>) => void;
+
+/** called after each cluster a rollout batch applied (see ReconcilerOptions.onApplied) */
+export type AppliedObserver = (clusterKey: string) => void | Promise<void>;
+
+export interface ReconcileReport {
+  ran: boolean;
+  /** configurations written or removed, by outcome */
+  outcomes: Record<ApplyOutcome, number>;
+  /** applications that failed (logged; retried by the next rollout or outbox pass) */
+  failures: number;
+  clustersFromOutbox: number;
+  rolloutsCompleted: number;
+  assignmentsDeleted: number;
+  summariesWritten: number;
+}
+
+export function emptyReport(ran: boolean): ReconcileReport {
+  return {
+    ran,
+    outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0, stale: 0 },
+    failures: 0,
+    clustersFromOutbox: 0,
+    rolloutsCompleted: 0,
+    assignmentsDeleted: 0,
+    summariesWritten: 0,
+  };
+}
+
+export interface PassContext {
+  repo: Repository;
+  deps: ApplyDeps;
+  clock: Clock;
+  lease: Lease;
+  slicer: Slicer;
+  batchSize: number;
+  log: Log;
+  /** a subscription (its partition) whose compliance summaries may be out of date */
+  markChanged: (partition: string) => void;
+  onApplied?: AppliedObserver;
+}
+
+/** another replica moved the record first: the next round reads the new state */
+export const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
+
+export interface AssignmentsRead {
+  items: Versioned<AssignmentRecord>[];
+  /** false when an unreadable one was left out */
+  complete: boolean;
+}
+
+/** every assignment, or those of one subscription; an unreadable one is logged and left out, not fatal */
+export async function readAssignments(ctx: PassContext, subscriptionId?: string): Promise<AssignmentsRead> {
+  const items: Versioned<AssignmentRecord>[] = [];
+  let complete = true;
+  let continuation: string | undefined;
+  do {
+    const page = await ctx.repo.listAssignmentDocuments(subscriptionId, 200, continuation);
+    for (const doc of page.items) {
+      try {
+        items.push(await ctx.repo.decodeAssignment(doc));
+      } catch (err) {
+        complete = false;
+        ctx.log("could not read a configuration assignment", { resourceId: doc.key, err });
+      }
+    }
+    continuation = page.continuation;
+  } while (continuation !== undefined);
+  return { items, complete };
+}
+
+export async function allAssignments(ctx: PassContext, subscriptionId?: string): Promise<Versioned<AssignmentRecord>[]> {
+  return (await readAssignments(ctx, subscriptionId)).items;
+}
+
+/** the subscription's assignments, read once per batch and only if asked */
+export function lazyAssignments(ctx: PassContext, subscriptionId: string): () => Promise<Versioned<AssignmentRecord>[]> {
+  let loaded: Promise<Versioned<AssignmentRecord>[]> | undefined;
+  return () => (loaded ??= allAssignments(ctx, subscriptionId));
+}
+
+/**
+ * One assignment on one cluster, for both the outbox and rollouts. A failure (an unreadable record,
+ * a configuration fought over past the retries) is logged and counted, never fatal to the others (this
+ * never throws); a removal may free the name for another assignment of the subscription: the cluster
+ * goes back to the outbox so that one gets its turn.
+ */
+export async function applyOne(
+  ctx: PassContext,
+  a: Versioned<AssignmentRecord>,
+  clusterId: string,
+  report: ReconcileReport,
+  siblings: () => Promise<Versioned<AssignmentRecord>[]>,
+): Promise<ApplyOutcome | "failed"> {
+  // the generation, not the etag: a PUT that changed nothing rewrites the record but asks for nothing new
+  const stillCurrent = async () => {
+    const now = (await ctx.repo.getAssignment(a.record.subscriptionId, a.record.id))?.record;
+    return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
+  };
+  try {
+    const outcome = await applyAssignment(ctx.deps, a.record, clusterId, stillCurrent);
+    report.outcomes[outcome]++;
+    if (outcome === "removed") {
+      const name = a.record.spec.configurationName.toLowerCase();
+      if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
+        await ctx.repo.touchClusterWork(a.record.subscriptionId, clusterId);
+      }
+    }
+    return outcome;
+  } catch (err) {
+    report.failures++;
+    ctx.log("could not apply a configuration assignment to a cluster", { resourceId: a.record.id, clusterId, err });
+    return "failed";
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Step 1 of a pass: the outbox of changed clusters (the cluster PUT and PATCH write it). Every
+ * assignment of the subscription is applied to each item's cluster, so a cluster registered later,
+ * or whose tags changed, gets (or loses) its configurations. An item is retired only when all went
+ * well; one that failed backs off (retryDelayMs).
+ */
+import type { ApplyOutcome } from "../../domain/assignment-apply.js";
+import type { ClusterWork } from "../../domain/repository.js";
+import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
+
+const MAX_RETRY_DELAY_MS = 600_000;
+
+/** after `attempts` failures an item waits 2, 4, 8 … seconds, at most 10 minutes */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, 1000 * 2 ** Math.min(attempts, 20));
+}
+
+/** a failing item is logged at 1, 2, 4, 8 … attempts, not at every one */
+export function logsRetry(attempts: number): boolean {
+  return (attempts & (attempts - 1)) === 0;
+}
+
+/** false when the lease was lost */
+export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Promise<boolean> {
+  const bySubscription = new Map<string, AssignmentsRead>();
+  let continuation: string | undefined;
+  do {
+    // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
+    const page = await ctx.repo.scanClusterWork(ctx.batchSize, continuation);
+    for (const item of page.items) {
+      if (item.retryAt > ctx.clock.now()) continue; // backing off after failures
+      let read = bySubscription.get(item.partition);
+      if (!read) {
+        read = await readAssignments(ctx, item.partition);
+        bySubscription.set(item.partition, read);
+      }
+      const assignments = read.items;
+      const before = await ctx.repo.clusterEtagOf(item);
+      const outcomes: Array<ApplyOutcome | "failed"> = [];
+      for (const a of assignments) outcomes.push(await applyOne(ctx, a, item.clusterKey, report, async () => assignments));
+      if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
+      const after = await ctx.repo.clusterEtagOf(item);
+      if (outcomes.includes("failed") || !read.complete) await backOff(ctx, item);
+      // retired only when every assignment was applied with its current version, the cluster did not change
+      // meanwhile, and the item was not touched since it was read (retirement is by etag)
+      else if (!outcomes.includes("stale") && before === after) await ctx.repo.retireClusterWork(item.doc);
+      report.clustersFromOutbox++;
+      ctx.markChanged(item.partition);
+      await ctx.slicer.maybeYield();
+    }
+    continuation = page.continuation;
+    if (!(await ctx.lease.keep())) return false;
+  } while (continuation !== undefined);
+  return true;
+}
+
+async function backOff(ctx: PassContext, item: ClusterWork): Promise<void> {
+  const attempts = item.attempts + 1;
+  const delay = retryDelayMs(attempts);
+  if (logsRetry(attempts)) ctx.log("cluster left in the assignment outbox after a failure", { clusterId: item.clusterKey, attempts, retryInMs: delay });
+  await ctx.repo.deferClusterWork(item.doc, attempts, ctx.clock.now() + delay);
+}

@@ -1,0 +1,136 @@
+/**
+ * Step 2 of a pass: rollouts. An assignment whose generation differs from its status is applied to
+ * the clusters of its scope in key order, `batchSize` clusters at a time; the status records where
+ * it got to (the store's cursor), so a restarted rollout resumes there; a deleting assignment goes
+ * once its rollout has removed everything it managed.
+ */
+import { subscriptionPartition, type Versioned } from "../../domain/repository.js";
+import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
+import { applyOne, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
+
+/** how long the Location of a finished deletion answers 200 */
+const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
+
+/** the first status of a generation: nothing processed yet; a compliance summary already shown stays */
+export function freshStatus(a: Pick<AssignmentRecord, "generation">, clustersTotal: number, now: number, previous?: AssignmentStatus): AssignmentStatus {
+  return {
+    generation: a.generation,
+    state: "InProgress",
+    clustersProcessed: 0,
+    clustersFailed: 0,
+    clustersTotal,
+    startedAt: new Date(now).toISOString(),
+    ...(previous?.complianceSummary ? { complianceSummary: previous.complianceSummary } : {}),
+  };
+}
+
+/**
+ * The status after one batch of `applied` clusters (`failed` of them failed); `continuation` is the
+ * store's cursor after the batch, absent when the scope is exhausted (the rollout completed).
+ */
+export function advanceStatus(status: AssignmentStatus, applied: number, failed: number, continuation: string | undefined, now: number): AssignmentStatus {
+  const processed = status.clustersProcessed + applied;
+  const done = continuation === undefined;
+  const next: AssignmentStatus = {
+    ...status,
+    clustersProcessed: processed,
+    clustersFailed: (status.clustersFailed ?? 0) + failed,
+    // clusters registered during the rollout count too (the outbox handled them as well)
+    clustersTotal: Math.max(status.clustersTotal, processed),
+    state: done ? "Completed" : "InProgress",
+  };
+  if (done) {
+    delete next.cursor;
+    next.completedAt = new Date(now).toISOString();
+  } else next.cursor = continuation;
+  return next;
+}
+
+async function countClusters(ctx: PassContext, a: AssignmentRecord): Promise<number> {
+  let total = 0;
+  let continuation: string | undefined;
+  do {
+    const page = await ctx.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, 1000, continuation);
+    total += page.items.length;
+    continuation = page.continuation;
+  } while (continuation !== undefined);
+  return total;
+}
+
+/** the status of the assignment's current generation: a new generation starts a new rollout */
+async function currentStatus(ctx: PassContext, a: AssignmentRecord): Promise<Versioned<AssignmentStatus>> {
+  const status = await ctx.repo.getAssignmentStatus(a.subscriptionId, a.id);
+  if (status && status.record.generation === a.generation) return status;
+  const fresh = freshStatus(a, await countClusters(ctx, a), ctx.clock.now(), status?.record);
+  return ctx.repo.writeAssignmentStatus(a.subscriptionId, a.id, fresh, status?.etag);
+}
+
+type Verdict = "more" | "done";
+
+/**
+ * A store step of a batch: a lost race means another replica moved the status or the assignment
+ * first (the next round reads the new state); another failure is logged and ends this assignment's
+ * turn for the pass.
+ */
+async function guarded<T>(ctx: PassContext, a: AssignmentRecord, report: ReconcileReport, step: () => Promise<T>): Promise<T | Verdict> {
+  try {
+    return await step();
+  } catch (err) {
+    if (lostRace(err)) return "more";
+    report.failures++;
+    ctx.log("assignment rollout batch failed", { resourceId: a.id, err });
+    return "done";
+  }
+}
+
+/** one batch of one assignment's rollout: "more" when the next round has work for it */
+export async function rolloutBatch(ctx: PassContext, listed: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<Verdict> {
+  // fresh: a PUT since the scan restarts the rollout with the new generation
+  const found = await ctx.repo.getAssignment(listed.record.subscriptionId, listed.record.id);
+  if (!found) return "done";
+  const a = found.record;
+  const begun = await guarded(ctx, a, report, async () => {
+    const status = await currentStatus(ctx, a);
+    if (status.record.state === "Completed") return (await finishDeletion(ctx, found, report)) ? "more" : "done";
+    const page = await ctx.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, ctx.batchSize, status.record.cursor);
+    return { status, page };
+  });
+  if (typeof begun === "string") return begun;
+  const { status, page } = begun;
+  let failed = 0;
+  const siblings = lazyAssignments(ctx, a.subscriptionId);
+  for (const doc of page.items) {
+    const outcome = await applyOne(ctx, found, doc.key, report, siblings);
+    // the outbox tries a failed cluster again later, with back-off
+    if (outcome === "failed") await ctx.repo.touchClusterWork(a.subscriptionId, doc.key).catch(() => undefined);
+    // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
+    if (outcome === "stale") return "more";
+    if (outcome === "failed") failed++;
+    // outside guarded(): what the observer throws ends the pass, as a crash here would
+    await ctx.onApplied?.(doc.key);
+    await ctx.slicer.maybeYield();
+  }
+  return guarded(ctx, a, report, async (): Promise<Verdict> => {
+    const next = advanceStatus(status.record, page.items.length, failed, page.continuation, ctx.clock.now());
+    await ctx.repo.writeAssignmentStatus(a.subscriptionId, a.id, next, status.etag);
+    ctx.markChanged(subscriptionPartition(a.subscriptionId));
+    if (next.state === "Completed") {
+      report.rolloutsCompleted++;
+      ctx.log("assignment rollout completed", { resourceId: a.id, generation: a.generation, clusters: next.clustersProcessed, failed: next.clustersFailed });
+    }
+    return "more";
+  });
+}
+
+/** a deleting assignment whose rollout removed everything it managed goes, with its status */
+async function finishDeletion(ctx: PassContext, found: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<boolean> {
+  const deletion = found.record.deletion;
+  if (!deletion) return false;
+  // the Location a client polls answers 200 for a day after, then 404 like any unknown operation
+  await ctx.repo.recordFinishedOperation(found.record.subscriptionId, deletion.operationId, found.record.id, ctx.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
+  if (await ctx.repo.deleteAssignment(found.record, found.etag)) {
+    report.assignmentsDeleted++;
+    ctx.log("configuration assignment deleted", { resourceId: found.record.id });
+  }
+  return true;
+}

@@ -1,0 +1,43 @@
+/**
+ * Driving the assignment reconciler from tests: settle() runs passes (runOnce) until nothing is left
+ * to do; with another replica holding the lease, it waits for that replica to finish the work instead.
+ */
+import { Repository } from "../../src/domain/repository.js";
+import type { TestServer } from "./server.js";
+
+type Driven = Pick<TestServer, "reconciler" | "store" | "codec" | "clock">;
+
+/** whether any outbox item is due or any rollout (or deletion) is unfinished, read from the store */
+export async function pending(server: Driven): Promise<boolean> {
+  const repo = new Repository(server.store, server.codec);
+  const now = server.clock.now();
+  let continuation: string | undefined;
+  do {
+    const page = await repo.scanClusterWork(200, continuation);
+    if (page.items.some((item) => item.retryAt <= now)) return true;
+    continuation = page.continuation;
+  } while (continuation !== undefined);
+  do {
+    const page = await repo.listAssignmentDocuments(undefined, 200, continuation);
+    for (const doc of page.items) {
+      const a = await repo.decodeAssignment(doc).catch(() => undefined);
+      if (!a) continue; // an unreadable one the reconciler leaves out too
+      const status = await repo.getAssignmentStatus(a.record.subscriptionId, a.record.id);
+      if (!status || status.record.generation !== a.record.generation || status.record.state !== "Completed" || a.record.deletion) return true;
+    }
+    continuation = page.continuation;
+  } while (continuation !== undefined);
+  return false;
+}
+
+/** passes until one did nothing and nothing is pending; throws after `timeoutMs` */
+export async function settle(server: Driven, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const report = await server.reconciler.runOnce();
+    const wrote = Object.values(report.outcomes).some((n) => n > 0) || report.rolloutsCompleted + report.assignmentsDeleted + report.clustersFromOutbox > 0;
+    if (!wrote && !(await pending(server))) return;
+    if (!report.ran) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("assignment reconciliation did not settle");
+}
