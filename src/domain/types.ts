@@ -112,14 +112,9 @@ export interface ConfigurationSecrets {
 export const ENFORCEMENT_MODES = ["Default", "DoNotEnforce"] as const;
 export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
 
-/** which clusters of the scope an assignment applies to; every criterion given must hold */
-export interface ClusterSelector {
-  /** each tag present with this value (keys compared case-insensitively, values exactly) */
-  tags?: Record<string, string>;
-  /** compared case-insensitively */
-  distribution?: string;
-  infrastructure?: string;
-}
+/** the selector's meaning is owned by cluster-selector.ts */
+export type { ClusterSelector } from "./cluster-selector.js";
+import type { ClusterSelector } from "./cluster-selector.js";
 
 export interface AssignmentSpec {
   /** the sourceControlConfiguration name created on each cluster; fixed at creation */
