@@ -6,9 +6,8 @@
 import type { AssignmentRecord, AssignmentSpec, EnforcementMode } from "../types.js";
 import { parseSelector, type ClusterSelector } from "../cluster-selector.js";
 import { ENFORCEMENT_MODES } from "../types.js";
-import { errors, type ArmErrorDetail } from "../../arm/errors.js";
-import { ArmError } from "../../arm/errors.js";
-import { validateConfigurationPut } from "./configuration.js";
+import { errors } from "../../arm/errors.js";
+import { checkConfigurationProperties } from "./configuration.js";
 import { kubernetesNameProblem } from "./names.js";
 import { Problems } from "./problems.js";
 import { CONFIGURATION_NAME_MAX } from "./configuration.js";
@@ -42,22 +41,6 @@ function checkSelector(problems: Problems, raw: unknown): ClusterSelector | unde
   return selector;
 }
 
-/** the configuration's own rule errors, re-targeted under properties.configuration */
-function checkConfiguration(problems: Problems, configurationName: string, raw: Record<string, unknown>): AssignmentSpec["configuration"] | undefined {
-  try {
-    return validateConfigurationPut({ name: configurationName, properties: raw }).spec;
-  } catch (err) {
-    if (!(err instanceof ArmError)) throw err;
-    const details: ArmErrorDetail[] = err.details?.length ? err.details : [{ code: err.code, message: err.message, target: err.target }];
-    for (const d of details) {
-      if (d.target === "name") continue; // the configuration name is checked above, as properties.configurationName
-      const target = (d.target ?? "").replace(/^properties\b/, `${P}.configuration`).replace(/^name$/, `${P}.configurationName`);
-      problems.add(target, d.message, d.code);
-    }
-    return undefined;
-  }
-}
-
 export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   const problems = new Problems();
   const props = input.properties ?? {};
@@ -79,7 +62,8 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   else {
     const sensitive = ["configurationProtectedSettings", "sshKnownHostsContents"].filter((k) => raw[k] !== undefined && raw[k] !== null && !(isObject(raw[k]) && Object.keys(raw[k]).length === 0));
     for (const key of sensitive) problems.add(`${P}.configuration.${key}`, SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
-    if (sensitive.length === 0) configuration = checkConfiguration(problems, configurationName ?? input.name, raw);
+    // the configuration's own rules, targets under properties.configuration (its name is checked above, as configurationName)
+    if (sensitive.length === 0) configuration = checkConfigurationProperties(problems, `${P}.configuration`, { name: configurationName ?? input.name, properties: raw }).spec;
   }
 
   const mode = props.enforcementMode ?? "Default";
