@@ -34,13 +34,14 @@ export interface RepositoryOptions {
   secretsRetentionMs: number;
 }
 
-export const DEFAULT_SECRETS_RETENTION_MS = 172_800_000;
+/** the 48-hour promise: protected settings and known_hosts are never kept longer (and by default this long) */
+export const SECRETS_RETENTION_MAX_MS = 48 * 3600_000;
 
 export class Repository {
   constructor(
     readonly store: Store,
     private readonly codec: BodyCodec = plainCodec,
-    private readonly options: RepositoryOptions = { secretsRetentionMs: DEFAULT_SECRETS_RETENTION_MS },
+    private readonly options: RepositoryOptions = { secretsRetentionMs: SECRETS_RETENTION_MAX_MS },
   ) {}
 
   private async toDocument(envelope: Envelope, record: object): Promise<NewDocument> {
