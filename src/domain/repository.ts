@@ -8,6 +8,7 @@ import {
   type DocumentEnvelope,
   StoreConflictError,
   StorePreconditionFailedError,
+  systemKey,
   type DocKind,
   type NewDocument,
   type Page,
@@ -147,7 +148,7 @@ export class Repository {
    * stopped half-way (finishPendingDeletion).
    */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
-    const pending: NewDocument = { kind: "system", key: `deleting:${keyOf(id)}`, partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
+    const pending: NewDocument = { kind: "system", key: systemKey("deleting", keyOf(id)), partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
     await this.createIfAbsent(pending);
     let deleted: boolean;
     try {
@@ -164,7 +165,7 @@ export class Repository {
 
   /** where a deletion of this cluster id stopped half-way (a crash, a store error), its children go now */
   async finishPendingDeletion(subscriptionId: string, id: string): Promise<void> {
-    const pending = await this.store.get("system", `deleting:${keyOf(id)}`, partitionOf(subscriptionId));
+    const pending = await this.store.get("system", systemKey("deleting", keyOf(id)), partitionOf(subscriptionId));
     if (!pending) return;
     await this.deleteClusterContent(subscriptionId, id, true);
     await this.store.delete("system", pending.key, pending.partition, pending.etag).catch(() => false);
@@ -184,7 +185,7 @@ export class Repository {
 
   /** a small plain counter per cluster, bumped on every change of its desired state: what replicas compare */
   private markerEnvelope(subscriptionId: string, clusterKey: string): Envelope {
-    return { kind: "system", key: `desired:${clusterKey}`, partition: partitionOf(subscriptionId), parent: clusterKey };
+    return { kind: "system", key: systemKey("desired", clusterKey), partition: partitionOf(subscriptionId), parent: clusterKey };
   }
 
   async getDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
@@ -330,13 +331,13 @@ export class Repository {
    * a while. It records the resource it was issued for: the id answers only under that resource.
    */
   async recordFinishedOperation(subscriptionId: string, operationId: string, resourceId: string, expiresAt: number): Promise<void> {
-    const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true, resourceId: keyOf(resourceId) }, expiresAt };
+    const doc: NewDocument = { kind: "system", key: systemKey("operation", operationId.toLowerCase()), partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true, resourceId: keyOf(resourceId) }, expiresAt };
     await this.createIfAbsent(doc);
   }
 
   /** whether the operation finished, issued for `resourceId` (another resource's operation id is unknown here) */
   async operationFinished(subscriptionId: string, operationId: string, resourceId: string): Promise<boolean> {
-    const found = await this.store.get("system", `operation:${operationId.toLowerCase()}`, partitionOf(subscriptionId));
+    const found = await this.store.get("system", systemKey("operation", operationId.toLowerCase()), partitionOf(subscriptionId));
     return found !== undefined && found.body.resourceId === keyOf(resourceId);
   }
 

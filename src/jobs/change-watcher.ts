@@ -9,7 +9,7 @@
  * Within one process every change is announced directly and is seen at once.
  */
 import type { Clock } from "../ports/clock.js";
-import type { Store } from "../store/port.js";
+import { isSystemKey, systemKeyName, type Store } from "../store/port.js";
 import type { ChangeBus } from "../domain/changes.js";
 
 export interface ChangeWatcherOptions {
@@ -20,7 +20,6 @@ export interface ChangeWatcherOptions {
   limit: number;
 }
 
-const MARKER = "desired:";
 
 export class ChangeWatcher {
   private lastLook: number;
@@ -75,7 +74,7 @@ export class ChangeWatcher {
         const id = `${doc.kind}:${doc.key}`;
         if (this.announced.get(id) === doc.updatedAt) continue;
         this.announced.set(id, doc.updatedAt);
-        if (doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "identity" });
+        if (isSystemKey("desired", doc.key)) this.bus.emit({ clusterKey: systemKeyName("desired", doc.key), what: "identity" });
       }
     }
     this.lastLook = startedAt;
