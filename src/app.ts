@@ -165,8 +165,8 @@ export function buildServices(
     pageSize: options.pageSize,
   };
   const agentServices: AgentServices = {
-    authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxCachedTokens: 100_000 }),
-    desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds }),
+    authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxClusters: agent.maxClusters }),
+    desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds, maxClusters: agent.maxClusters }),
     reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
   };
   const sweeper = new SecretsSweeper(options.store, repo, bus, options.clock, audit, {

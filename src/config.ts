@@ -22,7 +22,8 @@ export const DEFAULTS = {
   encryption: { dekCacheEntries: 10_000, dekCacheMs: 3_600_000, kekRefreshMs: 60_000 },
   faults: { storeTimeoutMs: 3000, keyVaultTimeoutMs: 3000, jwksTimeoutMs: 3000, breakerFailures: 5, breakerOpenMs: 1000, breakerMaxOpenMs: 10_000 },
   cosmos: { database: "kubernetesconfiguration", container: "resources" },
-  agent: { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 300_000 },
+  // maxClusters: the fleet one replica serves; the agent-facing caches hold one entry per cluster
+  agent: { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 300_000, maxClusters: 100_000 },
   // the 48-hour promise is the default and the most allowed (the domain owns it)
   retention: { secretsRetentionMs: SECRETS_RETENTION_MAX_MS, purgeAfterDelivery: false, sweepIntervalMs: 60_000 },
   assignments: { intervalMs: 1000, batchSize: 100, complianceIntervalMs: 10_000, leaseMs: 30_000 },
@@ -253,6 +254,7 @@ export function loadConfig(env: Env = process.env): Config {
       stalenessMs: intVar(env, "AGENT_CACHE_STALENESS_MS", DEFAULTS.agent.stalenessMs, 0, 600_000),
       pollIntervalSeconds: intVar(env, "AGENT_POLL_INTERVAL_SECONDS", DEFAULTS.agent.pollIntervalSeconds, 1, 3600),
       offlineAfterMs: intVar(env, "CLUSTER_OFFLINE_AFTER_SECONDS", seconds(DEFAULTS.agent.offlineAfterMs), 10, 86_400) * 1000,
+      maxClusters: DEFAULTS.agent.maxClusters,
     },
     logLevel: env.LOG_LEVEL ?? DEFAULTS.logLevel,
     skipTokenKey: env.SKIP_TOKEN_KEY,
