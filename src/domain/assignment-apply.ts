@@ -15,7 +15,7 @@ import { hasSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
-import type { AssignmentRecord, ConfigurationRecord } from "./types.js";
+import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
 import type { Clock } from "../ports/clock.js";
 
@@ -36,6 +36,26 @@ async function commit(deps: ApplyDeps, subscriptionId: string, previous: Version
   await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
 }
 
+/** what one assignment wants done on one cluster, given the configuration of its name there (live, not a tombstone) */
+export type ApplyDecision = "unchanged" | "remove" | "clash" | "write";
+
+/** the pure part of applyAssignment: the decision, from what is there and what the assignment wants */
+export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord, live: ConfigurationRecord | undefined): ApplyDecision {
+  const enforced = assignment.spec.enforcementMode === "Default";
+  if (!matches(assignment, cluster)) {
+    // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
+    // writes nothing, except that deleting the assignment always takes back what it created
+    if (!live || !isManagedBy(live, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
+    return "remove";
+  }
+  // DoNotEnforce only reports
+  if (!enforced) return "unchanged";
+  if (live && !isManagedBy(live, assignment)) return "clash";
+  // secrets a user added while it was not enforced are not the assignment's: rewrite without them
+  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSecrets(live)) return "unchanged";
+  return "write";
+}
+
 export async function applyAssignment(
   deps: ApplyDeps,
   assignment: AssignmentRecord,
@@ -50,21 +70,14 @@ export async function applyAssignment(
     const id = managedConfigurationId(assignment, cluster);
     const existing = await deps.repo.getConfiguration(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
-    const enforced = assignment.spec.enforcementMode === "Default";
-    if (!matches(assignment, cluster)) {
-      // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
-      // writes nothing, except that deleting the assignment always takes back what it created
-      if (!live || !isManagedBy(live.record, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
+    const decision = decideApply(assignment, cluster, live?.record);
+    if (decision === "remove" && live) {
       if (!(await stillCurrent())) return "stale";
       const tombstone = await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true);
       await commit(deps, subscriptionId, live, tombstone, cluster.id);
       return "removed";
     }
-    // DoNotEnforce only reports
-    if (!enforced) return "unchanged";
-    if (live && !isManagedBy(live.record, assignment)) return "clash";
-    // secrets a user added while it was not enforced are not the assignment's: rewrite without them
-    if (live && sameSpec(live.record.spec, assignment.spec.configuration) && !hasSecrets(live.record)) return "unchanged";
+    if (decision !== "write") return decision === "clash" ? "clash" : "unchanged";
     if (!(await stillCurrent())) return "stale";
     const at = new Date(deps.clock.now()).toISOString();
     const record: ConfigurationRecord = {
