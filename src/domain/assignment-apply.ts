@@ -17,6 +17,8 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
+import type { ClusterId, ClusterKey } from "../arm/resource-ids.js";
+export { storedClusterKey } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 
 export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash" | "stale";
@@ -30,7 +32,7 @@ export interface ApplyDeps {
 const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the cluster agent to apply it.";
 
 /** the write, then what follows every write: the secrets a user added under DoNotEnforce go, agents hear */
-async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: string): Promise<void> {
+async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
   await write();
   if (previous && hasSecrets(previous.record)) await deps.repo.deleteSecrets(subscriptionId, previous.record.id);
   await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
@@ -59,12 +61,12 @@ export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord
 export async function applyAssignment(
   deps: ApplyDeps,
   assignment: AssignmentRecord,
-  clusterId: string,
+  clusterKey: ClusterKey,
   stillCurrent: () => Promise<boolean> = async () => true,
 ): Promise<ApplyOutcome> {
   const subscriptionId = assignment.subscriptionId;
   return withOptimisticRetry(false, async () => {
-    const found = await deps.repo.getCluster(subscriptionId, clusterId);
+    const found = await deps.repo.getCluster(subscriptionId, clusterKey);
     if (!found) return "unchanged"; // its configurations went with it
     const cluster = found.record;
     const id = managedConfigurationId(assignment, cluster);

@@ -3,7 +3,7 @@
  * on each, and how each cluster complies. The reconciler, the compliance results and the summary all
  * use these, so what is enforced and what is reported cannot disagree.
  */
-import { configurationId, keyOf } from "../arm/resource-ids.js";
+import { configurationId, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import * as ClusterSelectors from "./cluster-selector.js";
 import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec } from "./types.js";
 
@@ -40,7 +40,8 @@ export function sameSpec(a: ConfigurationSpec, b: ConfigurationSpec): boolean {
 }
 
 export interface ClusterCompliance {
-  clusterId: string;
+  /** shown to users: the id in its PUT's casing; the store key only for a record that cannot be read (its casing is lost with it) */
+  clusterId: ClusterId | ClusterKey;
   complianceState: AssignmentComplianceState;
   message: string;
   configurationId?: string;

@@ -13,7 +13,7 @@
 import { LRUCache } from "lru-cache";
 import crypto from "node:crypto";
 import { CompactEncrypt } from "jose";
-import { clusterId as makeClusterId, keyOf } from "../arm/resource-ids.js";
+import { clusterId as makeClusterId, EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 import { errors } from "../arm/errors.js";
 import { agentKeyOf, type AgentKey } from "./agent-keys.js";
@@ -99,7 +99,7 @@ export class DesiredState {
     bus.on((change) => {
       // a build in flight started before this change: its result must not be kept, nor joined
       this.epoch++;
-      if (change.clusterKey === "*") {
+      if (change.clusterKey === EVERY_CLUSTER) {
         this.snapshots.clear();
         this.building.clear();
       } else {
@@ -201,7 +201,7 @@ export class DesiredState {
         };
         const timer = setTimeout(done, Math.min(remaining, this.options.stalenessMs));
         const off = this.bus.on((change) => {
-          if (change.clusterKey === key || change.clusterKey === "*") done();
+          if (change.clusterKey === key || change.clusterKey === EVERY_CLUSTER) done();
         });
         signal.addEventListener("abort", done);
       });

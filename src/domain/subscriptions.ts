@@ -6,7 +6,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { errors } from "../arm/errors.js";
-import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
+import { CONFIGURATION_NAMESPACE, EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
@@ -137,7 +137,7 @@ export class Subscriptions {
         if (record.state === "Deleted") {
           await this.repo.deleteSubscriptionContent(subscriptionId);
           // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
-          await announce(this.repo, this.bus, subscriptionId, "*", "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
+          await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
         }
         await this.repo.writeSubscription(record, current?.etag);
         this.forget(subscriptionId);

@@ -14,7 +14,7 @@
  * etag-conditional), and one replica at a time runs it (a lease); the API stays responsive because
  * the job yields to the event loop every few milliseconds.
  */
-import { applyAssignment, type ApplyDeps, type ApplyOutcome } from "../domain/assignment-apply.js";
+import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../domain/assignment-apply.js";
 import { evaluateCompliancePage } from "../domain/assignments.js";
 import type { ChangeBus } from "../domain/changes.js";
 import type { Repository, Versioned } from "../domain/repository.js";
@@ -249,7 +249,7 @@ export class AssignmentReconciler {
       return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
     };
     try {
-      const outcome = await applyAssignment(this.deps, a.record, clusterId, stillCurrent);
+      const outcome = await applyAssignment(this.deps, a.record, storedClusterKey(clusterId), stillCurrent);
       report.outcomes[outcome]++;
       if (outcome === "removed") {
         const name = a.record.spec.configurationName.toLowerCase();

@@ -1,10 +1,11 @@
 /** The pure decision of applying one assignment on one cluster: every branch, each for its reason. */
 import t from "tap";
 import { decideApply } from "../../src/domain/assignment-apply.js";
+import { clusterId } from "../../src/arm/resource-ids.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec, EnforcementMode } from "../../src/domain/types.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
-const CLUSTER_ID = `/subscriptions/${SUB}/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/c1`;
+const CLUSTER_ID = clusterId(SUB, "rg1", "c1");
 const ASSIGNMENT_ID = `/subscriptions/${SUB}/providers/Microsoft.KubernetesConfiguration/configurationAssignments/baseline`;
 const spec: ConfigurationSpec = { repositoryUrl: "https://github.com/Azure/arc-k8s-demo", operatorNamespace: "baseline", operatorInstanceName: "baseline", operatorType: "Flux", operatorScope: "cluster" };
 

@@ -9,7 +9,7 @@
 import { LRUCache } from "lru-cache";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { errors } from "../../arm/errors.js";
-import { keyOf } from "../../arm/resource-ids.js";
+import { EVERY_CLUSTER, keyOf } from "../../arm/resource-ids.js";
 import { agentKeyOf, type AgentKey } from "../../domain/agent-keys.js";
 import type { ChangeBus } from "../../domain/changes.js";
 import type { Repository } from "../../domain/repository.js";
@@ -49,7 +49,7 @@ export class AgentAuthenticator {
     this.keys = new LRUCache({ max: options.maxClusters });
     this.tokens = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
-      if (change.clusterKey === "*") this.keys.clear();
+      if (change.clusterKey === EVERY_CLUSTER) this.keys.clear();
       else if (change.what === "identity") this.keys.delete(change.clusterKey);
     });
   }
