@@ -5,6 +5,9 @@
  */
 import { EventEmitter } from "node:events";
 import { EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
+
+/** jobs reach ids only through the domain */
+export { EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Repository } from "./repository.js";
 
 export interface ClusterChange {

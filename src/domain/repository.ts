@@ -3,7 +3,7 @@
  * from records and back. The body passes through a codec: the place where payloads are sealed before
  * they leave the process (issue #3); the identity codec keeps them as they are.
  */
-import { assignmentScopeId, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
+import { assignmentScopeId, EVERY_CLUSTER, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
   type DocumentEnvelope,
   StoreConflictError,
@@ -199,7 +199,7 @@ export class Repository {
    * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then).
    */
   bumpDesiredVersion(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
-    return this.increment(this.markerEnvelope(subscriptionId, clusterId === "*" ? "*" : keyOf(clusterId)), "version", expiresAt);
+    return this.increment(this.markerEnvelope(subscriptionId, clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId)), "version", expiresAt);
   }
 
   /**

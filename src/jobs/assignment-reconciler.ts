@@ -20,7 +20,7 @@ import type { ChangeBus } from "../domain/changes.js";
 import type { Repository, Versioned } from "../domain/repository.js";
 import type { AssignmentRecord, AssignmentStatus, ComplianceSummary } from "../domain/types.js";
 import type { Clock } from "../ports/clock.js";
-import { StorePreconditionFailedError, StoreConflictError, type Store, type StoredDocument } from "../store/port.js";
+import { StorePreconditionFailedError, StoreConflictError, SYSTEM_PARTITION, type Store, type StoredDocument } from "../store/port.js";
 import { Lease } from "./lease.js";
 
 /**
@@ -40,8 +40,6 @@ class Slicer {
     this.since = performance.now();
   }
 }
-
-const SYSTEM_PARTITION = "_system";
 
 export interface ReconcilerOptions {
   intervalMs: number;

@@ -10,7 +10,7 @@
  */
 import type { Clock } from "../ports/clock.js";
 import { isSystemKey, systemKeyName, type Store } from "../store/port.js";
-import type { ChangeBus } from "../domain/changes.js";
+import { EVERY_CLUSTER, type ChangeBus } from "../domain/changes.js";
 
 export interface ChangeWatcherOptions {
   intervalMs: number;
@@ -68,7 +68,7 @@ export class ChangeWatcher {
     const { items, truncated } = await this.store.changedSince({ kinds: ["system"], since, limit: this.options.limit });
     this.looks++;
     for (const [id, at] of this.announced) if (at <= since) this.announced.delete(id);
-    if (truncated) this.bus.emit({ clusterKey: "*", what: "identity" });
+    if (truncated) this.bus.emit({ clusterKey: EVERY_CLUSTER, what: "identity" });
     else {
       for (const doc of items) {
         const id = `${doc.kind}:${doc.key}`;
