@@ -149,7 +149,11 @@ interface StoredKey {
   fingerprint: string;
 }
 
-/** parsed stored values by their text: parsing and exporting a key costs ~0.1 ms each, and every GET shows one */
+/**
+ * parsed stored values by their text: parsing and exporting a key costs ~0.1 ms each, and every GET shows one.
+ * 10,000 recently used keys: the agents' own path keeps its keys in the authenticator (one per cluster of the
+ * fleet), so this serves ARM reads and writes, where the clusters being looked at are the recent ones.
+ */
 const parsed = new LRUCache<string, StoredKey>({ max: 10_000 });
 
 /** a stored value as the key it stands for: its public half even where the value (wrongly) held the private one */
