@@ -37,6 +37,7 @@ import type { Store } from "./store/port.js";
 import "./surfaces/route-config.js";
 import { allowedMethods, armRoutes, registerArmRoutes } from "./surfaces/arm/index.js";
 import type { Services } from "./surfaces/services.js";
+import { DEFAULTS, type Config } from "./config.js";
 
 export interface AppOptions {
   store: Store;
@@ -67,37 +68,23 @@ export interface AppOptions {
   faults?: { storeGuard?: GuardedStore; breakers?: CircuitBreaker[] };
 }
 
-export interface AgentOptions {
-  audience: string;
-  /** how stale an agent-facing cache may be across replicas (within one process it is exact) */
-  stalenessMs: number;
-  pollIntervalSeconds: number;
-  /** a Connected cluster not heard from for this long shows Offline */
-  offlineAfterMs: number;
-}
+/** the agent API (AGENT_* settings); stalenessMs: how stale an agent-facing cache may be across replicas (within one process it is exact) */
+export type AgentOptions = Config["agent"];
 
-export interface RetentionOptions {
-  secretsRetentionMs: number;
-  purgeAfterDelivery: boolean;
-  sweepIntervalMs: number;
+/** the 48-hour promise (Config["retention"]) and the sweeper's batch and lease holder */
+export type RetentionOptions = Config["retention"] & {
   sweepBatchSize: number;
   /** this replica's name for the sweeper lease */
   holder: string;
-}
-
-export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = {
-  secretsRetentionMs: 172_800_000,
-  purgeAfterDelivery: false,
-  sweepIntervalMs: 60_000,
-  sweepBatchSize: 500,
-  holder: `${os.hostname()}:${process.pid}`,
 };
 
-export type AssignmentOptions = Omit<ReconcilerOptions, "holder">;
+export type AssignmentOptions = Config["assignments"] & Omit<ReconcilerOptions, "holder">;
 
-export const DEFAULT_ASSIGNMENT_OPTIONS: AssignmentOptions = { intervalMs: 1000, batchSize: 100, leaseMs: 30_000, complianceIntervalMs: 10_000 };
+export const DEFAULT_RETENTION_OPTIONS: RetentionOptions = { ...DEFAULTS.retention, sweepBatchSize: 500, holder: `${os.hostname()}:${process.pid}` };
 
-export const DEFAULT_AGENT_OPTIONS: AgentOptions = { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 5 * 60_000 };
+export const DEFAULT_ASSIGNMENT_OPTIONS: AssignmentOptions = { ...DEFAULTS.assignments };
+
+export const DEFAULT_AGENT_OPTIONS: AgentOptions = { ...DEFAULTS.agent };
 
 export interface App {
   /** not started here: main.ts starts it (replicas watching each other), single-process tests need none */
@@ -178,8 +165,8 @@ export function buildServices(
     pageSize: options.pageSize,
   };
   const agentServices: AgentServices = {
-    authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxCachedTokens: 100_000 }),
-    desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds }),
+    authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxClusters: agent.maxClusters }),
+    desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds, maxClusters: agent.maxClusters }),
     reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
   };
   const sweeper = new SecretsSweeper(options.store, repo, bus, options.clock, audit, {

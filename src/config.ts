@@ -4,6 +4,32 @@
  */
 import path from "node:path";
 import { AZURE_PUBLIC_REGIONS, normalizeLocation } from "./arm/shapes.js";
+import { SECRETS_RETENTION_MAX_MS } from "./domain/repository.js";
+
+/**
+ * Every default, declared once: the environment's fallbacks (loadConfig) and the defaults of buildApp's
+ * options (src/app.ts derives its option types and DEFAULT_*_OPTIONS from these) are the same values.
+ * Durations are in milliseconds here, whatever unit their environment variable uses.
+ */
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 8443,
+  dataDir: ".data",
+  pageSize: 100,
+  logLevel: "info",
+  subscriptionCacheMs: 5000,
+  shutdownGraceMs: 10_000,
+  encryption: { dekCacheEntries: 10_000, dekCacheMs: 3_600_000, kekRefreshMs: 60_000 },
+  faults: { storeTimeoutMs: 3000, keyVaultTimeoutMs: 3000, jwksTimeoutMs: 3000, breakerFailures: 5, breakerOpenMs: 1000, breakerMaxOpenMs: 10_000 },
+  cosmos: { database: "kubernetesconfiguration", container: "resources" },
+  // maxClusters: the fleet one replica serves; the agent-facing caches hold one entry per cluster
+  agent: { audience: "kubernetesconfiguration-agent", stalenessMs: 5000, pollIntervalSeconds: 30, offlineAfterMs: 300_000, maxClusters: 100_000 },
+  // the 48-hour promise is the default and the most allowed (the domain owns it)
+  retention: { secretsRetentionMs: SECRETS_RETENTION_MAX_MS, purgeAfterDelivery: false, sweepIntervalMs: 60_000 },
+  assignments: { intervalMs: 1000, batchSize: 100, complianceIntervalMs: 10_000, leaseMs: 30_000 },
+} as const;
+
+const seconds = (ms: number): number => ms / 1000;
 
 export interface ProductionAuthConfig {
   mode: "production";
@@ -67,10 +93,10 @@ export interface Config {
   runMigrationsAtStartup: boolean;
   pageSize: number;
   encryption: EncryptionSettings;
-  agent: { audience: string; stalenessMs: number; pollIntervalSeconds: number; offlineAfterMs: number };
-  retention: { secretsRetentionMs: number; purgeAfterDelivery: boolean; sweepIntervalMs: number };
+  agent: Widen<typeof DEFAULTS.agent>;
+  retention: Widen<typeof DEFAULTS.retention>;
   /** configuration assignment reconciler (issue #6) */
-  assignments: { intervalMs: number; batchSize: number; complianceIntervalMs: number; leaseMs: number };
+  assignments: Widen<typeof DEFAULTS.assignments>;
   logLevel: string;
   /** base64 of 32 bytes sealing $skipToken values; generated under DATA_DIR when absent (set it when running several replicas) */
   skipTokenKey?: string;
@@ -81,6 +107,9 @@ export interface Config {
   /** region names a connected cluster may be created in, normalized (`East US` -> `eastus`) */
   allowedLocations: string[];
 }
+
+/** the type of a defaults group with its literal types widened (a default of 30 stands for any number) */
+export type Widen<T> = { -readonly [K in keyof T]: T[K] extends string ? string : T[K] extends number ? number : T[K] extends boolean ? boolean : T[K] };
 
 type Env = Record<string, string | undefined>;
 
@@ -150,9 +179,9 @@ function encryptionConfig(env: Env, dataDir: string): EncryptionSettings {
   } else throw new ConfigError("KEY_PROVIDER must be local or keyvault");
   return {
     keyProvider,
-    dekCacheEntries: intVar(env, "DEK_CACHE_ENTRIES", 10_000, 1, 10_000_000),
-    dekCacheSeconds: intVar(env, "DEK_CACHE_SECONDS", 3600, 1, 86_400),
-    kekRefreshSeconds: intVar(env, "KEK_REFRESH_SECONDS", 60, 1, 86_400),
+    dekCacheEntries: intVar(env, "DEK_CACHE_ENTRIES", DEFAULTS.encryption.dekCacheEntries, 1, 10_000_000),
+    dekCacheSeconds: intVar(env, "DEK_CACHE_SECONDS", seconds(DEFAULTS.encryption.dekCacheMs), 1, 86_400),
+    kekRefreshSeconds: intVar(env, "KEK_REFRESH_SECONDS", seconds(DEFAULTS.encryption.kekRefreshMs), 1, 86_400),
   };
 }
 
@@ -167,29 +196,29 @@ function storeConfig(env: Env, dataDir: string): StoreSettings {
     engine,
     endpoint,
     key,
-    database: env.COSMOS_DATABASE ?? "kubernetesconfiguration",
-    container: env.COSMOS_CONTAINER ?? "resources",
+    database: env.COSMOS_DATABASE ?? DEFAULTS.cosmos.database,
+    container: env.COSMOS_CONTAINER ?? DEFAULTS.cosmos.container,
     caCertFile: env.COSMOS_CA_FILE,
     rejectUnauthorized: boolVar(env, "COSMOS_REJECT_UNAUTHORIZED", true),
   };
 }
 
 function faultConfig(env: Env): FaultSettings {
-  const openMs = intVar(env, "BREAKER_OPEN_MS", 1000, 50, 600_000);
+  const openMs = intVar(env, "BREAKER_OPEN_MS", DEFAULTS.faults.breakerOpenMs, 50, 600_000);
   return {
-    storeTimeoutMs: intVar(env, "STORE_TIMEOUT_MS", 3000, 50, 600_000),
-    keyVaultTimeoutMs: intVar(env, "KEY_VAULT_TIMEOUT_MS", 3000, 50, 600_000),
-    jwksTimeoutMs: intVar(env, "AUTH_JWKS_TIMEOUT_MS", 3000, 50, 600_000),
+    storeTimeoutMs: intVar(env, "STORE_TIMEOUT_MS", DEFAULTS.faults.storeTimeoutMs, 50, 600_000),
+    keyVaultTimeoutMs: intVar(env, "KEY_VAULT_TIMEOUT_MS", DEFAULTS.faults.keyVaultTimeoutMs, 50, 600_000),
+    jwksTimeoutMs: intVar(env, "AUTH_JWKS_TIMEOUT_MS", DEFAULTS.faults.jwksTimeoutMs, 50, 600_000),
     breaker: {
-      failureThreshold: intVar(env, "BREAKER_FAILURES", 5, 1, 1000),
+      failureThreshold: intVar(env, "BREAKER_FAILURES", DEFAULTS.faults.breakerFailures, 1, 1000),
       openMs,
-      maxOpenMs: Math.max(openMs, intVar(env, "BREAKER_MAX_OPEN_MS", 10_000, 50, 3_600_000)),
+      maxOpenMs: Math.max(openMs, intVar(env, "BREAKER_MAX_OPEN_MS", DEFAULTS.faults.breakerMaxOpenMs, 50, 3_600_000)),
     },
   };
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const dataDir = path.resolve(env.DATA_DIR ?? ".data");
+  const dataDir = path.resolve(env.DATA_DIR ?? DEFAULTS.dataDir);
   const faults = faultConfig(env);
   const store = storeConfig(env, dataDir);
   const certFile = env.TLS_CERT_FILE;
@@ -197,39 +226,40 @@ export function loadConfig(env: Env = process.env): Config {
   if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together");
   return {
     faults,
-    host: env.HOST ?? "127.0.0.1",
-    port: intVar(env, "PORT", 8443, 0, 65535),
+    host: env.HOST ?? DEFAULTS.host,
+    port: intVar(env, "PORT", DEFAULTS.port, 0, 65535),
     dataDir,
     tls: { certFile, keyFile },
     auth: authConfig(env),
     store,
     // The embedded store is always migrated; a shared Cosmos account is migrated only when asked.
     runMigrationsAtStartup: boolVar(env, "RUN_MIGRATIONS", store.engine === "sqlite"),
-    pageSize: intVar(env, "PAGE_SIZE", 100, 1, 1000),
+    pageSize: intVar(env, "PAGE_SIZE", DEFAULTS.pageSize, 1, 1000),
     encryption: encryptionConfig(env, dataDir),
     retention: {
       // at most 48 hours: a longer window would break the promise the service makes
-      secretsRetentionMs: intVar(env, "PROTECTED_SETTINGS_RETENTION_SECONDS", 172_800, 1, 172_800) * 1000,
-      purgeAfterDelivery: boolVar(env, "PURGE_AFTER_DELIVERY", false),
-      sweepIntervalMs: intVar(env, "PURGE_INTERVAL_SECONDS", 60, 1, 3600) * 1000,
+      secretsRetentionMs: intVar(env, "PROTECTED_SETTINGS_RETENTION_SECONDS", seconds(DEFAULTS.retention.secretsRetentionMs), 1, seconds(SECRETS_RETENTION_MAX_MS)) * 1000,
+      purgeAfterDelivery: boolVar(env, "PURGE_AFTER_DELIVERY", DEFAULTS.retention.purgeAfterDelivery),
+      sweepIntervalMs: intVar(env, "PURGE_INTERVAL_SECONDS", seconds(DEFAULTS.retention.sweepIntervalMs), 1, 3600) * 1000,
     },
     assignments: {
-      intervalMs: intVar(env, "ASSIGNMENT_RECONCILE_INTERVAL_MS", 1000, 50, 600_000),
-      batchSize: intVar(env, "ASSIGNMENT_BATCH_SIZE", 100, 1, 10_000),
-      complianceIntervalMs: intVar(env, "ASSIGNMENT_COMPLIANCE_INTERVAL_SECONDS", 10, 1, 3600) * 1000,
+      intervalMs: intVar(env, "ASSIGNMENT_RECONCILE_INTERVAL_MS", DEFAULTS.assignments.intervalMs, 50, 600_000),
+      batchSize: intVar(env, "ASSIGNMENT_BATCH_SIZE", DEFAULTS.assignments.batchSize, 1, 10_000),
+      complianceIntervalMs: intVar(env, "ASSIGNMENT_COMPLIANCE_INTERVAL_SECONDS", seconds(DEFAULTS.assignments.complianceIntervalMs), 1, 3600) * 1000,
       // a replica that dies holding the lease delays the others this long
-      leaseMs: intVar(env, "ASSIGNMENT_LEASE_SECONDS", 30, 1, 3600) * 1000,
+      leaseMs: intVar(env, "ASSIGNMENT_LEASE_SECONDS", seconds(DEFAULTS.assignments.leaseMs), 1, 3600) * 1000,
     },
     agent: {
-      audience: env.AGENT_AUDIENCE ?? "kubernetesconfiguration-agent",
-      stalenessMs: intVar(env, "AGENT_CACHE_STALENESS_MS", 5000, 0, 600_000),
-      pollIntervalSeconds: intVar(env, "AGENT_POLL_INTERVAL_SECONDS", 30, 1, 3600),
-      offlineAfterMs: intVar(env, "CLUSTER_OFFLINE_AFTER_SECONDS", 300, 10, 86_400) * 1000,
+      audience: env.AGENT_AUDIENCE ?? DEFAULTS.agent.audience,
+      stalenessMs: intVar(env, "AGENT_CACHE_STALENESS_MS", DEFAULTS.agent.stalenessMs, 0, 600_000),
+      pollIntervalSeconds: intVar(env, "AGENT_POLL_INTERVAL_SECONDS", DEFAULTS.agent.pollIntervalSeconds, 1, 3600),
+      offlineAfterMs: intVar(env, "CLUSTER_OFFLINE_AFTER_SECONDS", seconds(DEFAULTS.agent.offlineAfterMs), 10, 86_400) * 1000,
+      maxClusters: DEFAULTS.agent.maxClusters,
     },
-    logLevel: env.LOG_LEVEL ?? "info",
+    logLevel: env.LOG_LEVEL ?? DEFAULTS.logLevel,
     skipTokenKey: env.SKIP_TOKEN_KEY,
-    subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", 5, 0, 3600),
-    shutdownGraceMs: intVar(env, "SHUTDOWN_GRACE_MS", 10_000, 0, 600_000),
+    subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", seconds(DEFAULTS.subscriptionCacheMs), 0, 3600),
+    shutdownGraceMs: intVar(env, "SHUTDOWN_GRACE_MS", DEFAULTS.shutdownGraceMs, 0, 600_000),
     allowedLocations: locationsVar(env),
   };
 }

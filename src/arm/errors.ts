@@ -22,6 +22,65 @@ import { clip, quote } from "./quote.js";
 
 export { clip, quote } from "./quote.js";
 
+/**
+ * Every error code the service answers with, and what it means: the one list. `ArmError`'s code,
+ * `Problems.add` and every detail take an `ErrorCode`, so a code that is not here does not compile;
+ * docs/errors.md is generated from this list and test/unit/error-catalogue.test.ts checks that the
+ * file is current and that every code is used.
+ */
+export const ERROR_CODES = {
+  MissingApiVersionParameter: "400: the request has no api-version query parameter.",
+  NoRegisteredProviderFound: "400: the api-version is not served for the resource type (ARM's code).",
+  InvalidApiVersionParameter: "400: the api-version is malformed, or not served by an ARM-owned endpoint (e.g. the subscription lifecycle's '2.0').",
+  InvalidSubscriptionId: "400: the subscription id in the path is not a GUID.",
+  InvalidResourceGroupName: "400: the resource group name breaks ARM's rules.",
+  InvalidResourceName: "400: a resource name breaks its type's rules, or a path segment is too long to be routed.",
+  InvalidResourceType: "400: configurations are served only on Microsoft.Kubernetes/connectedClusters.",
+  InvalidRequestContent: "400: the body is missing, not JSON, or does not fit the schema of the api-version.",
+  InvalidParameter: "400: a property breaks a rule of the resource (target names it; details list every problem).",
+  InvalidSkipToken: "400: the $skipToken was not issued for this list (or was altered); start from the first page.",
+  InvalidSubscriptionState: "400: a subscription lifecycle notification names an unknown state.",
+  InvalidTagCount: "400: more than 50 tags.",
+  InvalidTagName: "400: a tag name longer than 512 characters.",
+  InvalidTagNameCharacters: "400: a tag name that is empty or has reserved or control characters.",
+  InvalidTagValueLength: "400: a tag value longer than 256 characters.",
+  LocationNotAvailableForResourceType: "400: the location is not offered (ALLOWED_LOCATIONS), or an existing cluster's location would change.",
+  PropertyChangeNotAllowed: "400: a read-only or fixed-at-creation property would change.",
+  SensitiveInputNotAllowed: "400: an assignment carries protected settings or known_hosts (kept at most 48 hours; an assignment lives on).",
+  BadRequest: "400: the HTTP parser refused the request (request line, method, encoding).",
+  MoreDetailsOmitted: "a detail line only: how many further problems were found and not listed.",
+  AuthenticationFailed: "401: no Authorization header.",
+  InvalidAuthenticationToken: "401: the bearer token is invalid (signature, expiry, audience, issuer, shape).",
+  AgentKeyMismatch: "401: the agent token verifies with another key than the cluster's registered agentPublicKeyCertificate.",
+  AgentKeyCompromised: "401: the cluster's registered agent key had its private half submitted; register a new key.",
+  InvalidAuthenticationTokenTenant: "403: the token's tenant is not the subscription's.",
+  AuthorizationFailed: "403: the caller may not do this (an untrusted lifecycle caller, an agent on another cluster).",
+  NotFound: "404: no route matches the method and path.",
+  ResourceNotFound: "404: the resource, or its parent, does not exist.",
+  SubscriptionNotFound: "404: the subscription is not known to the provider.",
+  OperationNotFound: "404: the asynchronous operation is unknown or finished more than a day ago.",
+  MethodNotAllowed: "405: the path is served under other methods (Allow lists them).",
+  RequestTimeout: "408: the request was not received in time.",
+  Conflict: "409: the write conflicts with the resource's state (the message says how).",
+  ConcurrentUpdate: "409: another request changed the resource at the same time; retry.",
+  ManagedByConfigurationAssignment: "409: the configuration is managed by an enforcing configuration assignment.",
+  AssignmentBeingDeleted: "409: the configuration assignment is being deleted.",
+  QuotaExceeded: "409: the subscription holds the most configuration assignments allowed.",
+  SubscriptionNotRegistered: "409: the subscription is not registered (or unregistered: GET only).",
+  ReadOnlyDisabledSubscription: "409: the subscription is Warned or Suspended: only GET and DELETE.",
+  PreconditionFailed: "412: If-Match or If-None-Match did not hold.",
+  RequestEntityTooLarge: "413: the body is over the size limit.",
+  UnsupportedMediaType: "415: the body is not application/json.",
+  RequestHeaderFieldsTooLarge: "431: the request's headers are too large.",
+  InternalServerError: "500: an unexpected failure (logged, never detailed in the answer).",
+  DataIntegrityFailure: "500: stored data failed authenticated decryption and is not served.",
+  EncryptionKeyUnavailable: "500: the key-encryption key refused the operation (disabled or unknown version).",
+  ServiceUnavailable: "503: the store or a key provider is unavailable or too slow (Retry-After).",
+  StoreWriteUnavailable: "503: the store answers reads but cannot keep writes (disk full, read-only); nothing was written.",
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 /** at most this many details are listed; one more line says how many were left out */
 export const MAX_DETAILS = 20;
 /** a bound on every string of an error body, whatever built it */
@@ -40,7 +99,7 @@ const ERROR_FIELDS_BY_API_VERSION: Record<string, readonly (keyof ArmErrorDetail
 };
 
 export interface ArmErrorDetail {
-  code: string;
+  code: ErrorCode;
   message: string;
   target?: string;
   details?: ArmErrorDetail[];
@@ -49,7 +108,7 @@ export interface ArmErrorDetail {
 export class ArmError extends Error {
   constructor(
     public readonly statusCode: number,
-    public readonly code: string,
+    public readonly code: ErrorCode,
     message: string,
     public readonly target?: string,
     public readonly details?: ArmErrorDetail[],
@@ -66,14 +125,14 @@ export class ArmError extends Error {
     let message = this.message;
     // a version without details still says that there was more than one problem
     if (details && fields && !fields.includes("details")) message = `${message} (${countProblems(details) - 1} more problem(s) in this request.)`;
-    const error: ArmErrorDetail = { code: clip(this.code, 100), message: clip(message, MAX_MESSAGE_CHARS) };
+    const error: ArmErrorDetail = { code: this.code, message: clip(message, MAX_MESSAGE_CHARS) };
     if (this.target !== undefined && (!fields || fields.includes("target"))) error.target = clip(this.target, MAX_TARGET_CHARS);
     if (details && (!fields || fields.includes("details"))) error.details = details.map(boundDetail);
     return { error };
   }
 }
 
-const OMITTED_CODE = "MoreDetailsOmitted";
+const OMITTED_CODE: ErrorCode = "MoreDetailsOmitted";
 
 function omittedLine(count: number): ArmErrorDetail {
   return { code: OMITTED_CODE, message: `${count} more problem(s) were found and are not listed.` };
@@ -93,7 +152,7 @@ function countProblems(details: ArmErrorDetail[]): number {
 }
 
 function boundDetail(d: ArmErrorDetail): ArmErrorDetail {
-  const out: ArmErrorDetail = { code: clip(d.code, 100), message: clip(d.message, MAX_MESSAGE_CHARS) };
+  const out: ArmErrorDetail = { code: d.code, message: clip(d.message, MAX_MESSAGE_CHARS) };
   if (d.target !== undefined) out.target = clip(d.target, MAX_TARGET_CHARS);
   // nested details are not produced by this service; a bounded body keeps none
   return out;
@@ -165,6 +224,9 @@ export const errors = {
       `Resource group name ${quote(name)} is invalid. It must be 1 to 90 characters of letters, digits, '_', '-', '.', '(' or ')', and must not end with '.'.`,
       "resourceGroupName",
     ),
+
+  /** a $skipToken that does not open for this list */
+  invalidSkipToken: () => new ArmError(400, "InvalidSkipToken", "The $skipToken is not valid for this list. Start again from the first page.", "$skipToken"),
 
   invalidRequestContent: (message: string, target?: string) => new ArmError(400, "InvalidRequestContent", message, target),
 

@@ -3,7 +3,7 @@
  * before a provider sees the request: subscription ids, resource group names, tags, locations.
  * Codes are explained in errors.ts.
  */
-import { errors, quote } from "./errors.js";
+import { errors, quote, type ErrorCode } from "./errors.js";
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -29,7 +29,7 @@ const TAG_NAME_RESERVED = /[<>%&\\?/\p{Cc}]/u;
 export interface ShapeProblem {
   target: string;
   message: string;
-  code: string;
+  code: ErrorCode;
 }
 
 /** every tag problem (the caller collects them with the body's other problems) */

@@ -4,12 +4,12 @@
  * token against another list.
  */
 import crypto from "node:crypto";
-import { ArmError } from "./errors.js";
+import { errors } from "./errors.js";
 
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-const invalidToken = () => new ArmError(400, "InvalidSkipToken", "The $skipToken is not valid for this list. Start again from the first page.", "$skipToken");
+const invalidToken = errors.invalidSkipToken;
 
 export class SkipTokens {
   constructor(private readonly key: Buffer) {

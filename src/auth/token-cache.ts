@@ -1,11 +1,16 @@
 /**
  * Verified tokens, remembered until they expire, so that signature checks do not dominate the cost
- * of cheap requests. Bounded: the oldest entry is dropped first (Map keeps insertion order).
+ * of cheap requests. Bounded by lru-cache (least recently used goes first, as every cache of the
+ * service); expiry is the token's own, checked against the caller's clock (never lru-cache's).
  */
-export class TokenCache<T> {
-  private readonly entries = new Map<string, { value: T; expiresAt: number }>();
+import { LRUCache } from "lru-cache";
 
-  constructor(private readonly maxEntries: number) {}
+export class TokenCache<T extends object> {
+  private readonly entries: LRUCache<string, { value: T; expiresAt: number }>;
+
+  constructor(maxEntries: number) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   get(token: string, now: number): T | undefined {
     const entry = this.entries.get(token);
@@ -18,10 +23,6 @@ export class TokenCache<T> {
   }
 
   set(token: string, value: T, expiresAt: number): void {
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
     this.entries.set(token, { value, expiresAt });
   }
 }

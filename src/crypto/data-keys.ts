@@ -10,7 +10,7 @@
  */
 import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
-import { StoreConflictError, StorePreconditionFailedError, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
+import { isSystemKey, StoreConflictError, StorePreconditionFailedError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
 export interface DataKey {
@@ -29,7 +29,7 @@ interface DekBody {
 
 const DATA_PREFIX = "d-";
 const SECRET_PREFIX = "s-";
-const pointerKey = (partition: string): string => `current:${partition}`;
+const pointerKey = (partition: string): string => systemKey("current", partition);
 const kindOfId = (id: string): DocKind => (id.startsWith(SECRET_PREFIX) ? "secretKey" : "dataKey");
 
 export class UnknownDataKeyError extends Error {
@@ -160,7 +160,7 @@ export class DataKeys {
       do {
         const page = await this.store.scan({ kind }, { limit: pageSize, continuation });
         for (const doc of page.items) {
-          if (doc.key.startsWith("current:")) continue;
+          if (isSystemKey("current", doc.key)) continue;
           report.scanned++;
           if (await this.rewrapOne(doc, target)) report.rewrapped++;
         }

@@ -1,12 +1,20 @@
-/** Unwrapped DEKs in memory: bounded in entries (least recently used goes first) and in age. */
-export class KeyCache<V> {
-  private readonly entries = new Map<string, { key: V; at: number }>();
+/**
+ * Unwrapped DEKs in memory: bounded in entries by lru-cache (least recently used goes first) and in
+ * age, measured from when the key was unwrapped on the injected clock (not refreshed by use: a key
+ * disabled in the vault stops working within maxAgeMs however busy it is).
+ */
+import { LRUCache } from "lru-cache";
+
+export class KeyCache<V extends {}> {
+  private readonly entries: LRUCache<string, { key: V; at: number }>;
 
   constructor(
-    private readonly maxEntries: number,
+    maxEntries: number,
     private readonly maxAgeMs: number,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.entries = new LRUCache({ max: maxEntries });
+  }
 
   get(id: string): V | undefined {
     const entry = this.entries.get(id);
@@ -15,20 +23,11 @@ export class KeyCache<V> {
       this.delete(id);
       return undefined;
     }
-    // re-insert: Map order is the LRU order
-    this.entries.delete(id);
-    this.entries.set(id, entry);
     return entry.key;
   }
 
   set(id: string, key: V): void {
-    this.entries.delete(id);
     this.entries.set(id, { key, at: this.now() });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.delete(oldest);
-    }
   }
 
   delete(id: string): void {

@@ -6,6 +6,7 @@
  * `crypto.createPublicKey` would happily derive one from it: the private half must never leave the
  * cluster, and a key whose private half was ever sent to (and stored by) the service is compromised.
  */
+import { LRUCache } from "lru-cache";
 import crypto from "node:crypto";
 import { decodeBase64Strict } from "./validation/base64.js";
 import type { ClusterRecord } from "./types.js";
@@ -148,9 +149,12 @@ interface StoredKey {
   fingerprint: string;
 }
 
-/** parsed stored values by their text: parsing and exporting a key costs ~0.1 ms each, and every GET shows one */
-const parsed = new Map<string, StoredKey>();
-const MAX_PARSED = 10_000;
+/**
+ * parsed stored values by their text: parsing and exporting a key costs ~0.1 ms each, and every GET shows one.
+ * 10,000 recently used keys: the agents' own path keeps its keys in the authenticator (one per cluster of the
+ * fleet), so this serves ARM reads and writes, where the clusters being looked at are the recent ones.
+ */
+const parsed = new LRUCache<string, StoredKey>({ max: 10_000 });
 
 /** a stored value as the key it stands for: its public half even where the value (wrongly) held the private one */
 function storedKey(stored: string): StoredKey {
@@ -170,7 +174,6 @@ function storedKey(stored: string): StoredKey {
     normalized: der.toString("base64"),
     fingerprint: crypto.createHash("sha256").update(der).digest("base64url").slice(0, 16),
   };
-  if (parsed.size >= MAX_PARSED) parsed.clear();
   parsed.set(stored, entry);
   return entry;
 }

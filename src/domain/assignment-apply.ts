@@ -15,8 +15,10 @@ import { hasSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Repository, Versioned } from "./repository.js";
-import type { AssignmentRecord, ConfigurationRecord } from "./types.js";
+import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
+import type { ClusterId, ClusterKey } from "../arm/resource-ids.js";
+export { storedClusterKey } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 
 export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash" | "stale";
@@ -30,41 +32,54 @@ export interface ApplyDeps {
 const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the cluster agent to apply it.";
 
 /** the write, then what follows every write: the secrets a user added under DoNotEnforce go, agents hear */
-async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: string): Promise<void> {
+async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
   await write();
   if (previous && hasSecrets(previous.record)) await deps.repo.deleteSecrets(subscriptionId, previous.record.id);
   await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
 }
 
+/** what one assignment wants done on one cluster, given the configuration of its name there (live, not a tombstone) */
+export type ApplyDecision = "unchanged" | "remove" | "clash" | "write";
+
+/** the pure part of applyAssignment: the decision, from what is there and what the assignment wants */
+export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord, live: ConfigurationRecord | undefined): ApplyDecision {
+  const enforced = assignment.spec.enforcementMode === "Default";
+  if (!matches(assignment, cluster)) {
+    // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
+    // writes nothing, except that deleting the assignment always takes back what it created
+    if (!live || !isManagedBy(live, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
+    return "remove";
+  }
+  // DoNotEnforce only reports
+  if (!enforced) return "unchanged";
+  if (live && !isManagedBy(live, assignment)) return "clash";
+  // secrets a user added while it was not enforced are not the assignment's: rewrite without them
+  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSecrets(live)) return "unchanged";
+  return "write";
+}
+
 export async function applyAssignment(
   deps: ApplyDeps,
   assignment: AssignmentRecord,
-  clusterId: string,
+  clusterKey: ClusterKey,
   stillCurrent: () => Promise<boolean> = async () => true,
 ): Promise<ApplyOutcome> {
   const subscriptionId = assignment.subscriptionId;
   return withOptimisticRetry(false, async () => {
-    const found = await deps.repo.getCluster(subscriptionId, clusterId);
+    const found = await deps.repo.getCluster(subscriptionId, clusterKey);
     if (!found) return "unchanged"; // its configurations went with it
     const cluster = found.record;
     const id = managedConfigurationId(assignment, cluster);
     const existing = await deps.repo.getConfiguration(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
-    const enforced = assignment.spec.enforcementMode === "Default";
-    if (!matches(assignment, cluster)) {
-      // a cluster that stopped matching loses what the assignment created, nothing else; DoNotEnforce
-      // writes nothing, except that deleting the assignment always takes back what it created
-      if (!live || !isManagedBy(live.record, assignment) || (!enforced && assignment.deletion === undefined)) return "unchanged";
+    const decision = decideApply(assignment, cluster, live?.record);
+    if (decision === "remove" && live) {
       if (!(await stillCurrent())) return "stale";
       const tombstone = await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true);
       await commit(deps, subscriptionId, live, tombstone, cluster.id);
       return "removed";
     }
-    // DoNotEnforce only reports
-    if (!enforced) return "unchanged";
-    if (live && !isManagedBy(live.record, assignment)) return "clash";
-    // secrets a user added while it was not enforced are not the assignment's: rewrite without them
-    if (live && sameSpec(live.record.spec, assignment.spec.configuration) && !hasSecrets(live.record)) return "unchanged";
+    if (decision !== "write") return decision === "clash" ? "clash" : "unchanged";
     if (!(await stillCurrent())) return "stale";
     const at = new Date(deps.clock.now()).toISOString();
     const record: ConfigurationRecord = {

@@ -3,8 +3,9 @@
  * on each, and how each cluster complies. The reconciler, the compliance results and the summary all
  * use these, so what is enforced and what is reported cannot disagree.
  */
-import { configurationId, keyOf } from "../arm/resource-ids.js";
-import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ClusterSelector, ConfigurationRecord, ConfigurationSpec } from "./types.js";
+import { configurationId, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
+import * as ClusterSelectors from "./cluster-selector.js";
+import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec } from "./types.js";
 
 /** the cluster is in the assignment's scope (its subscription, or its resource group) */
 export function inScope(assignment: AssignmentRecord, cluster: ClusterRecord): boolean {
@@ -12,23 +13,9 @@ export function inScope(assignment: AssignmentRecord, cluster: ClusterRecord): b
   return assignment.resourceGroup === undefined || cluster.resourceGroup.toLowerCase() === assignment.resourceGroup.toLowerCase();
 }
 
-const sameText = (a: string | undefined, b: string): boolean => a !== undefined && a.toLowerCase() === b.toLowerCase();
-
-/** every criterion given holds: tags (keys case-insensitive, values exact), distribution, infrastructure */
-export function selects(selector: ClusterSelector | undefined, cluster: ClusterRecord): boolean {
-  if (!selector) return true;
-  const tags = Object.entries(cluster.tags ?? {});
-  for (const [key, value] of Object.entries(selector.tags ?? {})) {
-    if (!tags.some(([k, v]) => sameText(k, key) && v === value)) return false;
-  }
-  if (selector.distribution !== undefined && !sameText(cluster.properties.distribution, selector.distribution)) return false;
-  if (selector.infrastructure !== undefined && !sameText(cluster.properties.infrastructure, selector.infrastructure)) return false;
-  return true;
-}
-
 /** the assignment applies to this cluster now (a deleting assignment applies to none) */
 export function matches(assignment: AssignmentRecord, cluster: ClusterRecord): boolean {
-  return assignment.deletion === undefined && inScope(assignment, cluster) && selects(assignment.spec.clusterSelector, cluster);
+  return assignment.deletion === undefined && inScope(assignment, cluster) && ClusterSelectors.matches(assignment.spec.clusterSelector, cluster);
 }
 
 export const managedConfigurationId = (assignment: AssignmentRecord, cluster: Pick<ClusterRecord, "id">): string =>
@@ -53,7 +40,8 @@ export function sameSpec(a: ConfigurationSpec, b: ConfigurationSpec): boolean {
 }
 
 export interface ClusterCompliance {
-  clusterId: string;
+  /** shown to users: the id in its PUT's casing; the store key only for a record that cannot be read (its casing is lost with it) */
+  clusterId: ClusterId | ClusterKey;
   complianceState: AssignmentComplianceState;
   message: string;
   configurationId?: string;

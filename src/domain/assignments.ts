@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { ASSIGNMENT_TYPE, assignmentId, keyOf } from "../arm/resource-ids.js";
+import { ASSIGNMENT_TYPE, assignmentId, keyOf, storedClusterKey } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
@@ -173,7 +173,7 @@ export async function evaluateCompliancePage(
       const cluster = (await repo.decodeCluster(doc)).record;
       if (matches(assignment, cluster)) clusters.push(cluster);
     } catch {
-      unreadable.push({ clusterId: doc.key, complianceState: "Failed", message: "The service could not read this cluster's record; the error is in its log." });
+      unreadable.push({ clusterId: storedClusterKey(doc.key), complianceState: "Failed", message: "The service could not read this cluster's record; the error is in its log." });
     }
   }
   const configurations = await repo.getManyConfigurations(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));

@@ -4,7 +4,10 @@
  * check of a version marker in the store (see desired-state.ts).
  */
 import { EventEmitter } from "node:events";
-import { keyOf } from "../arm/resource-ids.js";
+import { EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
+
+/** jobs reach ids only through the domain */
+export { EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Repository } from "./repository.js";
 
 export interface ClusterChange {
@@ -44,10 +47,11 @@ export async function announce(
   repo: Pick<Repository, "bumpDesiredVersion">,
   bus: ChangeBus | undefined,
   subscriptionId: string,
+  /** a cluster id or its store key (only the key is announced), or EVERY_CLUSTER */
   clusterId: string,
   what: ClusterChange["what"],
   markerExpiresAt?: number,
 ): Promise<void> {
   await repo.bumpDesiredVersion(subscriptionId, clusterId, markerExpiresAt);
-  bus?.emit({ clusterKey: clusterId === "*" ? "*" : keyOf(clusterId), what });
+  bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId), what });
 }

@@ -14,6 +14,7 @@ import type { Repository, Versioned } from "./repository.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ClusterRecord } from "./types.js";
 import { agentKeyOf, compromisedFingerprints, presentedKey } from "./agent-keys.js";
+import * as ClusterSelectors from "./cluster-selector.js";
 
 export interface ClusterRef {
   subscriptionId: string;
@@ -155,7 +156,7 @@ export class Clusters {
     };
     // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
     // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
-    const selectable = !previous || selectionChanged(previous, record);
+    const selectable = !previous || ClusterSelectors.changed(previous, record);
     if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
     // a new registration starts clean, even where a deletion of the same id stopped half-way
     if (!existing) await this.repo.finishPendingDeletion(ref.subscriptionId, id);
@@ -207,10 +208,4 @@ export function clusterEtag(presented: ClusterRecord): string {
     presented.systemData,
   ];
   return crypto.createHash("sha256").update(JSON.stringify(owned)).digest("base64url").slice(0, 27);
-}
-
-/** whether what an assignment's cluster selector looks at changed */
-function selectionChanged(before: ClusterRecord, after: ClusterRecord): boolean {
-  const tags = (r: ClusterRecord) => JSON.stringify(Object.entries(r.tags ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return tags(before) !== tags(after) || before.properties.distribution !== after.properties.distribution || before.properties.infrastructure !== after.properties.infrastructure;
 }

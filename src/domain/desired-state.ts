@@ -10,9 +10,10 @@
  * A poll that finds nothing new therefore costs no store call while the snapshot is fresh.
  * Long polls wait on the bus, and re-check the marker every `stalenessMs` for other replicas' writes.
  */
+import { LRUCache } from "lru-cache";
 import crypto from "node:crypto";
 import { CompactEncrypt } from "jose";
-import { clusterId as makeClusterId, keyOf } from "../arm/resource-ids.js";
+import { clusterId as makeClusterId, EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 import { errors } from "../arm/errors.js";
 import { agentKeyOf, type AgentKey } from "./agent-keys.js";
@@ -36,6 +37,8 @@ export interface Snapshot {
 export interface DesiredStateOptions {
   stalenessMs: number;
   pollIntervalSeconds: number;
+  /** the fleet size a replica serves: snapshots kept in memory */
+  maxClusters: number;
 }
 
 export class ClusterGoneError extends Error {
@@ -74,7 +77,12 @@ function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string
 }
 
 export class DesiredState {
-  private readonly snapshots = new Map<string, Snapshot>();
+  /**
+   * One snapshot per cluster, sized for the whole fleet (maxClusters) and never aged out: an agent
+   * polling an unchanged cluster gets its 304 from memory with no store call. Changes evict
+   * (the bus), secrets expiry is the snapshot's own expiresAt; the bound only stops unbounded growth.
+   */
+  private readonly snapshots: LRUCache<string, Snapshot>;
   private readonly building = new Map<string, Promise<Snapshot>>();
   /** snapshots built, for tests and metrics */
   builds = 0;
@@ -87,10 +95,11 @@ export class DesiredState {
     private readonly clock: Clock,
     private readonly options: DesiredStateOptions,
   ) {
+    this.snapshots = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
       // a build in flight started before this change: its result must not be kept, nor joined
       this.epoch++;
-      if (change.clusterKey === "*") {
+      if (change.clusterKey === EVERY_CLUSTER) {
         this.snapshots.clear();
         this.building.clear();
       } else {
@@ -192,7 +201,7 @@ export class DesiredState {
         };
         const timer = setTimeout(done, Math.min(remaining, this.options.stalenessMs));
         const off = this.bus.on((change) => {
-          if (change.clusterKey === key || change.clusterKey === "*") done();
+          if (change.clusterKey === key || change.clusterKey === EVERY_CLUSTER) done();
         });
         signal.addEventListener("abort", done);
       });

@@ -4,11 +4,13 @@
  * they leave the process (issue #3); the identity codec keeps them as they are.
  */
 import { errors } from "../arm/errors.js";
-import { assignmentScopeId, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
+import { assignmentScopeId, EVERY_CLUSTER, keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
 import {
   type DocumentEnvelope,
   StoreConflictError,
   StorePreconditionFailedError,
+  systemKey,
+  SYSTEM_PARTITION,
   type DocKind,
   type NewDocument,
   type Page,
@@ -20,8 +22,11 @@ import type { AssignmentRecord, AssignmentStatus, ClusterRecord, ConfigurationRe
 
 export const SCHEMA_VERSION = 1;
 
-/** the key prefix of a subscription's every-cluster marker (its Deleted cascade), followed by the subscription id */
-export const ALL_CLUSTERS_MARKER = "desired:*:";
+/** the name of a subscription's every-cluster marker (its Deleted cascade): keys are unique per kind across partitions */
+const everyClusterMarkerName = (subscriptionId: string): string => `${EVERY_CLUSTER}:${subscriptionId.toLowerCase()}`;
+
+/** whether a desired-state marker's name is a subscription's every-cluster marker */
+export const isEveryClusterMarker = (name: string): boolean => name.startsWith(`${EVERY_CLUSTER}:`);
 
 /** re-reads of a counter document after lost races before the write gives up (409) */
 const INCREMENT_ATTEMPTS = 10;
@@ -41,7 +46,8 @@ export interface RepositoryOptions {
   secretsRetentionMs: number;
 }
 
-export const DEFAULT_SECRETS_RETENTION_MS = 172_800_000;
+/** the 48-hour promise: protected settings and known_hosts are never kept longer (and by default this long) */
+export const SECRETS_RETENTION_MAX_MS = 48 * 3600_000;
 
 /** one item of the reconciler's outbox of changed clusters, its body parsed */
 export interface ClusterWork {
@@ -58,14 +64,12 @@ export interface ClusterWork {
 /** the partition of a subscription's records: jobs that group work by subscription compare these */
 export const subscriptionPartition = (subscriptionId: string): string => partitionOf(subscriptionId);
 
-/** the partition of the service's own records (leases), never a subscription's */
-const SYSTEM_PARTITION = "_system";
 
 export class Repository {
   constructor(
     readonly store: Store,
     private readonly codec: BodyCodec = plainCodec,
-    private readonly options: RepositoryOptions = { secretsRetentionMs: DEFAULT_SECRETS_RETENTION_MS },
+    private readonly options: RepositoryOptions = { secretsRetentionMs: SECRETS_RETENTION_MAX_MS },
   ) {}
 
   private async toDocument(envelope: Envelope, record: object): Promise<NewDocument> {
@@ -171,7 +175,7 @@ export class Repository {
    * stopped half-way (finishPendingDeletion).
    */
   async deleteCluster(subscriptionId: string, id: string, etag: string): Promise<boolean> {
-    const pending: NewDocument = { kind: "system", key: `deleting:${keyOf(id)}`, partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
+    const pending: NewDocument = { kind: "system", key: systemKey("deleting", keyOf(id)), partition: partitionOf(subscriptionId), parent: "deleting", schemaVersion: SCHEMA_VERSION, body: { deleting: true } };
     await this.createIfAbsent(pending);
     let deleted: boolean;
     try {
@@ -188,7 +192,7 @@ export class Repository {
 
   /** where a deletion of this cluster id stopped half-way (a crash, a store error), its children go now */
   async finishPendingDeletion(subscriptionId: string, id: string): Promise<void> {
-    const pending = await this.store.get("system", `deleting:${keyOf(id)}`, partitionOf(subscriptionId));
+    const pending = await this.store.get("system", systemKey("deleting", keyOf(id)), partitionOf(subscriptionId));
     if (!pending) return;
     await this.deleteClusterContent(subscriptionId, id, true);
     await this.store.delete("system", pending.key, pending.partition, pending.etag).catch(() => false);
@@ -209,8 +213,8 @@ export class Repository {
   /** a small plain counter per cluster, bumped on every change of its desired state: what replicas compare */
   private markerEnvelope(subscriptionId: string, clusterKey: string): Envelope {
     // keys are unique per kind across partitions (SQLite's primary key): the every-cluster marker names its subscription
-    const key = clusterKey === "*" ? `${ALL_CLUSTERS_MARKER}${subscriptionId.toLowerCase()}` : `desired:${clusterKey}`;
-    return { kind: "system", key, partition: partitionOf(subscriptionId), parent: clusterKey };
+    const name = clusterKey === EVERY_CLUSTER ? everyClusterMarkerName(subscriptionId) : clusterKey;
+    return { kind: "system", key: systemKey("desired", name), partition: partitionOf(subscriptionId), parent: clusterKey };
   }
 
   async getDesiredVersion(subscriptionId: string, clusterId: string): Promise<number> {
@@ -224,7 +228,7 @@ export class Repository {
    * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then).
    */
   bumpDesiredVersion(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
-    return this.increment(this.markerEnvelope(subscriptionId, clusterId === "*" ? "*" : keyOf(clusterId)), "version", expiresAt);
+    return this.increment(this.markerEnvelope(subscriptionId, clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId)), "version", expiresAt);
   }
 
   /**
@@ -378,13 +382,13 @@ export class Repository {
    * a while. It records the resource it was issued for: the id answers only under that resource.
    */
   async recordFinishedOperation(subscriptionId: string, operationId: string, resourceId: string, expiresAt: number): Promise<void> {
-    const doc: NewDocument = { kind: "system", key: `operation:${operationId.toLowerCase()}`, partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true, resourceId: keyOf(resourceId) }, expiresAt };
+    const doc: NewDocument = { kind: "system", key: systemKey("operation", operationId.toLowerCase()), partition: partitionOf(subscriptionId), parent: "operations", schemaVersion: SCHEMA_VERSION, body: { finished: true, resourceId: keyOf(resourceId) }, expiresAt };
     await this.createIfAbsent(doc);
   }
 
   /** whether the operation finished, issued for `resourceId` (another resource's operation id is unknown here) */
   async operationFinished(subscriptionId: string, operationId: string, resourceId: string): Promise<boolean> {
-    const found = await this.store.get("system", `operation:${operationId.toLowerCase()}`, partitionOf(subscriptionId));
+    const found = await this.store.get("system", systemKey("operation", operationId.toLowerCase()), partitionOf(subscriptionId));
     return found !== undefined && found.body.resourceId === keyOf(resourceId);
   }
 

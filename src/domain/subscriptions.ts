@@ -4,8 +4,9 @@
  * Deleted: everything of the subscription is removed (cascade), nothing may be written.
  * The token's tenant must be the tenant the subscription was registered to.
  */
+import { LRUCache } from "lru-cache";
 import { errors } from "../arm/errors.js";
-import { CONFIGURATION_NAMESPACE } from "../arm/resource-ids.js";
+import { CONFIGURATION_NAMESPACE, EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
@@ -54,8 +55,12 @@ function withoutPii(properties: Record<string, unknown> | undefined): Record<str
   return rest;
 }
 
+/** far more subscriptions than one replica serves at once: the bound only stops unbounded growth */
+const MAX_CACHED_SUBSCRIPTIONS = 10_000;
+
 export class Subscriptions {
-  private readonly cache = new Map<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>();
+  /** one entry per subscription this replica serves (a miss is remembered too); fresh for cacheMs on the injected clock */
+  private readonly cache = new LRUCache<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>({ max: MAX_CACHED_SUBSCRIPTIONS });
 
   constructor(
     private readonly repo: Repository,
@@ -132,7 +137,7 @@ export class Subscriptions {
         if (record.state === "Deleted") {
           await this.repo.deleteSubscriptionContent(subscriptionId);
           // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
-          await announce(this.repo, this.bus, subscriptionId, "*", "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
+          await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
         }
         await this.repo.writeSubscription(record, current?.etag);
         this.forget(subscriptionId);

@@ -1,5 +1,6 @@
 /** The service's internal model: one shape for every api-version (converters live at the surface). */
 import type { SystemData } from "../arm/system-data.js";
+import type { ClusterId } from "../arm/resource-ids.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
@@ -16,7 +17,7 @@ export interface SubscriptionRecord {
 export type ConnectivityStatus = "Connecting" | "Connected" | "Offline" | "Expired";
 
 export interface ClusterRecord {
-  id: string;
+  id: ClusterId;
   name: string;
   resourceGroup: string;
   subscriptionId: string;
@@ -71,7 +72,7 @@ export interface ConfigurationSpec {
 export interface ConfigurationRecord {
   id: string;
   name: string;
-  clusterId: string;
+  clusterId: ClusterId;
   spec: ConfigurationSpec;
   /** bumped on every accepted PUT (and on delete): what the cluster agent converges on */
   generation: number;
@@ -112,14 +113,9 @@ export interface ConfigurationSecrets {
 export const ENFORCEMENT_MODES = ["Default", "DoNotEnforce"] as const;
 export type EnforcementMode = (typeof ENFORCEMENT_MODES)[number];
 
-/** which clusters of the scope an assignment applies to; every criterion given must hold */
-export interface ClusterSelector {
-  /** each tag present with this value (keys compared case-insensitively, values exactly) */
-  tags?: Record<string, string>;
-  /** compared case-insensitively */
-  distribution?: string;
-  infrastructure?: string;
-}
+/** the selector's meaning is owned by cluster-selector.ts */
+export type { ClusterSelector } from "./cluster-selector.js";
+import type { ClusterSelector } from "./cluster-selector.js";
 
 export interface AssignmentSpec {
   /** the sourceControlConfiguration name created on each cluster; fixed at creation */

@@ -9,9 +9,9 @@
  * Within one process every change is announced directly and is seen at once.
  */
 import type { Clock } from "../ports/clock.js";
-import type { Store } from "../store/port.js";
-import type { ChangeBus } from "../domain/changes.js";
-import { ALL_CLUSTERS_MARKER } from "../domain/repository.js";
+import { isSystemKey, systemKeyName, type Store } from "../store/port.js";
+import { EVERY_CLUSTER, type ChangeBus } from "../domain/changes.js";
+import { isEveryClusterMarker } from "../domain/repository.js";
 import { PeriodicJob } from "./periodic-job.js";
 
 export interface ChangeWatcherOptions {
@@ -22,7 +22,6 @@ export interface ChangeWatcherOptions {
   limit: number;
 }
 
-const MARKER = "desired:";
 
 export class ChangeWatcher {
   private lastLook: number;
@@ -69,14 +68,15 @@ export class ChangeWatcher {
     const { items, truncated } = await this.store.changedSince({ kinds: ["system"], since, limit: this.options.limit });
     this.looks++;
     for (const [id, at] of this.announced) if (at <= since) this.announced.delete(id);
-    if (truncated) this.bus.emit({ clusterKey: "*", what: "identity" });
+    if (truncated) this.bus.emit({ clusterKey: EVERY_CLUSTER, what: "identity" });
     else {
       for (const doc of items) {
         const id = `${doc.kind}:${doc.key}`;
         if (this.announced.get(id) === doc.updatedAt) continue;
         this.announced.set(id, doc.updatedAt);
-        if (doc.key.startsWith(ALL_CLUSTERS_MARKER)) this.bus.emit({ clusterKey: "*", what: "identity" });
-        else if (doc.key.startsWith(MARKER)) this.bus.emit({ clusterKey: doc.key.slice(MARKER.length), what: "identity" });
+        if (!isSystemKey("desired", doc.key)) continue;
+        const name = systemKeyName("desired", doc.key);
+        this.bus.emit({ clusterKey: isEveryClusterMarker(name) ? EVERY_CLUSTER : name, what: "identity" });
       }
     }
     this.lastLook = startedAt;

@@ -5,9 +5,9 @@
  * same work twice.
  */
 import type { Clock } from "../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError, type NewDocument, type Store } from "../store/port.js";
+import { StoreConflictError, StorePreconditionFailedError, SYSTEM_PARTITION, systemKey, type NewDocument, type Store } from "../store/port.js";
 
-const PARTITION = "_system";
+const PARTITION = SYSTEM_PARTITION;
 
 export class Lease {
   constructor(
@@ -39,7 +39,7 @@ export class Lease {
   }
 
   private async tryAcquire(): Promise<boolean> {
-    const key = `lease:${this.name}`;
+    const key = systemKey("lease", this.name);
     const now = this.clock.now();
     const doc: NewDocument = { kind: "system", key, partition: PARTITION, parent: "leases", schemaVersion: 1, body: { holder: this.holder, until: now + this.durationMs } };
     try {
@@ -60,7 +60,7 @@ export class Lease {
 
   async release(): Promise<void> {
     this.heldSince = Number.NEGATIVE_INFINITY;
-    const key = `lease:${this.name}`;
+    const key = systemKey("lease", this.name);
     const current = await this.store.get("system", key, PARTITION);
     if (current && (current.body as { holder?: string }).holder === this.holder) {
       await this.store.delete("system", key, PARTITION, current.etag).catch(() => false);

@@ -9,6 +9,23 @@
  * the casing the caller used last.
  */
 
+/** records of the service itself (migrations, leases) live in this partition, beside the data */
+export const SYSTEM_PARTITION = "_system";
+
+/**
+ * Service-owned records are keyed `<kind>:<name>`: the kinds, declared once. `desired` (a cluster's
+ * desired-state version marker), `deleting` (a deletion that stopped half-way), `operation` (a finished
+ * asynchronous operation), `lease` (a job's lease), `migration` (an applied migration) are of DocKind
+ * "system"; `current` is the pointer to a partition's current data key (DocKind "dataKey").
+ */
+export const SYSTEM_RECORD_KINDS = ["desired", "deleting", "operation", "lease", "migration", "current"] as const;
+export type SystemRecordKind = (typeof SYSTEM_RECORD_KINDS)[number];
+
+export const systemKey = (kind: SystemRecordKind, name: string): string => `${kind}:${name}`;
+export const isSystemKey = (kind: SystemRecordKind, key: string): boolean => key.startsWith(`${kind}:`);
+/** the name part of a key of `kind` (the key must be one: isSystemKey) */
+export const systemKeyName = (kind: SystemRecordKind, key: string): string => key.slice(kind.length + 1);
+
 export type DocKind =
   | "subscription"
   | "cluster"

@@ -28,6 +28,7 @@ import { systemClock } from "../../src/ports/clock.js";
 import { testAgent } from "../helpers/agent-token.js";
 import { openCosmosStore, startCosmos } from "../helpers/cosmos.js";
 import { clusterBody, clusterPath, RG, SUB } from "../helpers/fixtures.js";
+import { clusterId } from "../../src/arm/resource-ids.js";
 import { client } from "../helpers/http.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 
@@ -201,7 +202,7 @@ async function storeAsOldVersion(server: TestServer, name: string, storedKey: st
   const repo = new Repository(server.store, createSealing(server.store, server.keyProvider, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
   const at = new Date().toISOString();
   const record: ClusterRecord = {
-    id: clusterPath(name),
+    id: clusterId(SUB, RG, name),
     name,
     resourceGroup: RG,
     subscriptionId: SUB,

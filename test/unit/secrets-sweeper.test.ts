@@ -12,6 +12,7 @@ import { Repository } from "../../src/domain/repository.js";
 import type { ConfigurationRecord } from "../../src/domain/types.js";
 import { SecretsSweeper } from "../../src/jobs/secrets-sweeper.js";
 import { ManualClock } from "../../src/ports/clock.js";
+import { clusterId as clusterIdOf } from "../../src/arm/resource-ids.js";
 import { createStore } from "../../src/store/factory.js";
 import { tempDir } from "../helpers/server.js";
 
@@ -27,7 +28,7 @@ async function setup(t: Test, batchSize = 10) {
   const sweeper = new SecretsSweeper(store, repo, new ChangeBus(), clock, { purged: (id, _kinds, reason) => audits.push(`${reason}:${id}`) }, { intervalMs: 60_000, batchSize, holder: "unit", leaseMs: 30_000 });
   /** a configuration (generation 1) and its secrets, submitted now */
   async function submit(name: string, delivered = false): Promise<ConfigurationRecord> {
-    const clusterId = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1`;
+    const clusterId = clusterIdOf(SUB, "rg", "c1");
     const record: ConfigurationRecord = {
       id: `${clusterId}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/${name}`,
       name,

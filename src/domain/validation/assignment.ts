@@ -3,11 +3,11 @@
  * the same rules as a sourceControlConfigurations PUT, except that sensitive inputs are refused: they
  * are kept at most 48 hours, while an assignment applies to clusters that register months later.
  */
-import type { AssignmentRecord, AssignmentSpec, ClusterSelector, EnforcementMode } from "../types.js";
+import type { AssignmentRecord, AssignmentSpec, EnforcementMode } from "../types.js";
+import { parseSelector, type ClusterSelector } from "../cluster-selector.js";
 import { ENFORCEMENT_MODES } from "../types.js";
-import { errors, type ArmErrorDetail } from "../../arm/errors.js";
-import { ArmError } from "../../arm/errors.js";
-import { validateConfigurationPut } from "./configuration.js";
+import { errors } from "../../arm/errors.js";
+import { checkConfigurationProperties } from "./configuration.js";
 import { kubernetesNameProblem } from "./names.js";
 import { Problems } from "./problems.js";
 import { CONFIGURATION_NAME_MAX } from "./configuration.js";
@@ -36,45 +36,9 @@ export interface AssignmentInput {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function checkSelector(problems: Problems, raw: unknown): ClusterSelector | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (!isObject(raw)) {
-    problems.add(`${P}.clusterSelector`, "The cluster selector must be an object with 'tags', 'distribution' and/or 'infrastructure'.");
-    return undefined;
-  }
-  const selector: ClusterSelector = {};
-  if (raw.tags !== undefined && raw.tags !== null) {
-    if (!isObject(raw.tags) || Object.values(raw.tags).some((v) => typeof v !== "string")) {
-      problems.add(`${P}.clusterSelector.tags`, "The selector's tags must map tag names to string values.");
-    } else if (new Set(Object.keys(raw.tags).map((k) => k.toLowerCase())).size !== Object.keys(raw.tags).length) {
-      problems.add(`${P}.clusterSelector.tags`, "The selector names the same tag twice (tag names are case-insensitive).");
-    } else if (Object.keys(raw.tags).length > 0) selector.tags = { ...(raw.tags as Record<string, string>) };
-  }
-  for (const field of ["distribution", "infrastructure"] as const) {
-    const value = raw[field];
-    if (value === undefined || value === null) continue;
-    if (typeof value !== "string" || value.length === 0) problems.add(`${P}.clusterSelector.${field}`, `The selector's ${field} must be a non-empty string.`);
-    else selector[field] = value;
-  }
-  for (const key of Object.keys(raw)) {
-    if (!["tags", "distribution", "infrastructure"].includes(key)) problems.add(`${P}.clusterSelector.${key}`, `The selector has no criterion ${quote(key)}; use 'tags', 'distribution' or 'infrastructure'.`);
-  }
-  return Object.keys(selector).length > 0 ? selector : undefined;
-}
-
-/** the configuration's own rule errors, re-targeted under properties.configuration */
-function checkConfiguration(problems: Problems, configurationName: string, raw: Record<string, unknown>): AssignmentSpec["configuration"] | undefined {
-  try {
-    return validateConfigurationPut({ name: configurationName, properties: raw }).spec;
-  } catch (err) {
-    if (!(err instanceof ArmError)) throw err;
-    const details: ArmErrorDetail[] = err.details?.length ? err.details : [{ code: err.code, message: err.message, target: err.target }];
-    for (const d of details) {
-      if (d.target === "name") continue; // the configuration name is checked above, as properties.configurationName
-      const target = (d.target ?? "").replace(/^properties\b/, `${P}.configuration`).replace(/^name$/, `${P}.configurationName`);
-      problems.add(target, d.message, d.code);
-    }
-    return undefined;
-  }
+  const { selector, problems: found } = parseSelector(raw);
+  for (const p of found) problems.add(p.criterion === undefined ? `${P}.clusterSelector` : `${P}.clusterSelector.${p.criterion}`, p.message);
+  return selector;
 }
 
 export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
@@ -98,7 +62,8 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   else {
     const sensitive = ["configurationProtectedSettings", "sshKnownHostsContents"].filter((k) => raw[k] !== undefined && raw[k] !== null && !(isObject(raw[k]) && Object.keys(raw[k]).length === 0));
     for (const key of sensitive) problems.add(`${P}.configuration.${key}`, SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
-    if (sensitive.length === 0) configuration = checkConfiguration(problems, configurationName ?? input.name, raw);
+    // the configuration's own rules, targets under properties.configuration (its name is checked above, as configurationName)
+    if (sensitive.length === 0) configuration = checkConfigurationProperties(problems, `${P}.configuration`, { name: configurationName ?? input.name, properties: raw }).spec;
   }
 
   const mode = props.enforcementMode ?? "Default";

@@ -30,7 +30,8 @@ export interface ValidatedConfiguration {
   secrets?: { protectedSettings: Partial<Record<ProtectedSettingKey, string>>; sshKnownHostsContents?: string };
 }
 
-const P = "properties";
+/** where the properties of a configuration are, in a sourceControlConfigurations PUT */
+const PROPERTIES = "properties";
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 function checkName(problems: Problems, target: string, value: string, max: number, what: string): void {
@@ -39,10 +40,10 @@ function checkName(problems: Problems, target: string, value: string, max: numbe
   if (problem) problems.add(target, `The ${what} ${quote(value)} is invalid: it ${problem}.`, target === "name" ? "InvalidResourceName" : "InvalidParameter");
 }
 
-function checkProtectedSettings(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
+function checkProtectedSettings(problems: Problems, at: string, raw: unknown, transport: RepositoryTransport | undefined): Partial<Record<ProtectedSettingKey, string>> {
   const settings: Partial<Record<ProtectedSettingKey, string>> = {};
   if (raw === undefined || raw === null) return settings;
-  const target = `${P}.configurationProtectedSettings`;
+  const target = `${at}.configurationProtectedSettings`;
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!(PROTECTED_SETTING_KEYS as readonly string[]).includes(key)) {
       problems.add(`${target}.${key}`, `The protected setting ${quote(key)} is not supported; use ${PROTECTED_SETTING_KEYS.join(", ")}.`);
@@ -72,10 +73,10 @@ function checkProtectedSettings(problems: Problems, raw: unknown, transport: Rep
   return settings;
 }
 
-function checkKnownHosts(problems: Problems, raw: unknown, transport: RepositoryTransport | undefined): string | undefined {
+function checkKnownHosts(problems: Problems, at: string, raw: unknown, transport: RepositoryTransport | undefined): string | undefined {
   const value = str(raw);
   if (value === undefined || value === "") return undefined;
-  const target = `${P}.sshKnownHostsContents`;
+  const target = `${at}.sshKnownHostsContents`;
   const decoded = decodeBase64Strict(value);
   if (!decoded) {
     problems.add(target, "The property 'sshKnownHostsContents' must be base64-encoded known_hosts contents.");
@@ -88,70 +89,80 @@ function checkKnownHosts(problems: Problems, raw: unknown, transport: Repository
 }
 
 /** read-only properties may be sent back unchanged (a GET-modify-PUT), never with another value */
-function checkReadOnly(problems: Problems, props: Record<string, unknown>, existing: ConfigurationRecord | undefined): void {
+function checkReadOnly(problems: Problems, at: string, props: Record<string, unknown>, existing: ConfigurationRecord | undefined): void {
   const current = {
     repositoryPublicKey: existing?.repositoryPublicKey ?? "",
     provisioningState: existing?.provisioningState ?? "Succeeded",
     complianceState: existing?.complianceStatus.complianceState ?? "Pending",
   };
-  if (props.repositoryPublicKey !== undefined && props.repositoryPublicKey !== current.repositoryPublicKey) problems.readOnly(`${P}.repositoryPublicKey`);
-  if (props.provisioningState !== undefined && props.provisioningState !== current.provisioningState) problems.readOnly(`${P}.provisioningState`);
+  if (props.repositoryPublicKey !== undefined && props.repositoryPublicKey !== current.repositoryPublicKey) problems.readOnly(`${at}.repositoryPublicKey`);
+  if (props.provisioningState !== undefined && props.provisioningState !== current.provisioningState) problems.readOnly(`${at}.provisioningState`);
   const compliance = props.complianceStatus as Record<string, unknown> | undefined;
-  if (compliance?.complianceState !== undefined && compliance.complianceState !== current.complianceState) problems.readOnly(`${P}.complianceStatus.complianceState`);
+  if (compliance?.complianceState !== undefined && compliance.complianceState !== current.complianceState) problems.readOnly(`${at}.complianceStatus.complianceState`);
 }
 
-function checkHelm(problems: Problems, raw: unknown): ConfigurationSpec["helmOperatorProperties"] {
+function checkHelm(problems: Problems, at: string, raw: unknown): ConfigurationSpec["helmOperatorProperties"] {
   if (raw === undefined || raw === null) return undefined;
   const helm = raw as Record<string, unknown>;
   const chartVersion = str(helm.chartVersion);
   if (chartVersion !== undefined && !/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(chartVersion)) {
-    problems.add(`${P}.helmOperatorProperties.chartVersion`, `The chart version ${quote(chartVersion)} is not a semantic version such as 1.4.0.`);
+    problems.add(`${at}.helmOperatorProperties.chartVersion`, `The chart version ${quote(chartVersion)} is not a semantic version such as 1.4.0.`);
   }
   const chartValues = str(helm.chartValues);
   const problem = chartValues === undefined ? undefined : chartValuesProblem(chartValues);
-  if (problem) problems.add(`${P}.helmOperatorProperties.chartValues`, `The chart values are not accepted: ${problem}.`);
+  if (problem) problems.add(`${at}.helmOperatorProperties.chartValues`, `The chart values are not accepted: ${problem}.`);
   return { chartVersion, chartValues };
 }
 
 export function validateConfigurationPut(input: ConfigurationInput): ValidatedConfiguration {
   const problems = new Problems();
-  const props = input.properties ?? {};
   // ARM names are case-insensitive: the Kubernetes rule applies to the name's lower-case form
   checkName(problems, "name", input.name.toLowerCase(), CONFIGURATION_NAME_MAX, "configuration name");
+  const validated = checkConfigurationProperties(problems, PROPERTIES, input);
+  problems.throwIfAny();
+  return validated;
+}
+
+/**
+ * The rules of a configuration's properties, whose targets are under `at` (`properties` in a
+ * sourceControlConfigurations PUT, `properties.configuration` in an assignment). Adds its problems
+ * to the caller's; what it returns is meaningful only when there are none.
+ */
+export function checkConfigurationProperties(problems: Problems, at: string, input: ConfigurationInput): ValidatedConfiguration {
+  const props = input.properties ?? {};
 
   const repositoryUrl = str(props.repositoryUrl);
   let transport: RepositoryTransport | undefined;
-  if (!repositoryUrl) problems.add(`${P}.repositoryUrl`, "The property 'repositoryUrl' is required.");
+  if (!repositoryUrl) problems.add(`${at}.repositoryUrl`, "The property 'repositoryUrl' is required.");
   else {
     const check = checkRepositoryUrl(repositoryUrl);
     if (check.ok) transport = check.transport;
     // the URL is not echoed: a refused URL may be refused precisely because it carries a password
-    else problems.add(`${P}.repositoryUrl`, `The repository URL is not accepted: ${check.reason}. Use http(s)://host/path, ssh://[user@]host/path or user@host:path, with no password or token in the URL (docs/repository-url.md).`);
+    else problems.add(`${at}.repositoryUrl`, `The repository URL is not accepted: ${check.reason}. Use http(s)://host/path, ssh://[user@]host/path or user@host:path, with no password or token in the URL (docs/repository-url.md).`);
   }
 
   const operatorNamespace = str(props.operatorNamespace) ?? "default";
-  checkName(problems, `${P}.operatorNamespace`, operatorNamespace, OPERATOR_NAME_MAX, "operator namespace");
+  checkName(problems, `${at}.operatorNamespace`, operatorNamespace, OPERATOR_NAME_MAX, "operator namespace");
   const operatorInstanceName = str(props.operatorInstanceName) ?? input.name.toLowerCase();
   if (props.operatorInstanceName === undefined && input.name.length > OPERATOR_NAME_MAX) {
-    problems.add(`${P}.operatorInstanceName`, `The operator instance name defaults to the configuration name, which is longer than ${OPERATOR_NAME_MAX} characters; set 'operatorInstanceName'.`);
-  } else checkName(problems, `${P}.operatorInstanceName`, operatorInstanceName, OPERATOR_NAME_MAX, "operator instance name");
+    problems.add(`${at}.operatorInstanceName`, `The operator instance name defaults to the configuration name, which is longer than ${OPERATOR_NAME_MAX} characters; set 'operatorInstanceName'.`);
+  } else checkName(problems, `${at}.operatorInstanceName`, operatorInstanceName, OPERATOR_NAME_MAX, "operator instance name");
 
   const operatorType = props.operatorType ?? "Flux";
-  if (operatorType !== "Flux") problems.add(`${P}.operatorType`, `The operator type '${String(operatorType)}' is not supported; only 'Flux' is.`);
+  if (operatorType !== "Flux") problems.add(`${at}.operatorType`, `The operator type '${String(operatorType)}' is not supported; only 'Flux' is.`);
   const operatorScope = props.operatorScope ?? "cluster";
-  if (operatorScope !== "cluster" && operatorScope !== "namespace") problems.add(`${P}.operatorScope`, "The property 'operatorScope' must be 'cluster' or 'namespace'.");
+  if (operatorScope !== "cluster" && operatorScope !== "namespace") problems.add(`${at}.operatorScope`, "The property 'operatorScope' must be 'cluster' or 'namespace'.");
 
   const operatorParams = str(props.operatorParams);
   if (operatorParams !== undefined) {
     const problem = operatorParamsProblem(operatorParams);
-    if (problem) problems.add(`${P}.operatorParams`, `The operator parameters are not accepted: ${problem}.`);
+    if (problem) problems.add(`${at}.operatorParams`, `The operator parameters are not accepted: ${problem}.`);
   }
 
-  const protectedSettings = checkProtectedSettings(problems, props.configurationProtectedSettings, transport);
-  const sshKnownHostsContents = checkKnownHosts(problems, props.sshKnownHostsContents, transport);
-  const helmOperatorProperties = checkHelm(problems, props.helmOperatorProperties);
-  checkReadOnly(problems, props, input.existing);
-  problems.throwIfAny();
+  const protectedSettings = checkProtectedSettings(problems, at, props.configurationProtectedSettings, transport);
+  const sshKnownHostsContents = checkKnownHosts(problems, at, props.sshKnownHostsContents, transport);
+  const helmOperatorProperties = checkHelm(problems, at, props.helmOperatorProperties);
+  checkReadOnly(problems, at, props, input.existing);
 
   const spec: ConfigurationSpec = {
     repositoryUrl: repositoryUrl ?? "",

@@ -1,12 +1,12 @@
 /** Collects every problem of one request, so the caller learns them all at once (ARM `details`). */
-import { errors, MAX_DETAILS, type ArmErrorDetail } from "../../arm/errors.js";
+import { errors, MAX_DETAILS, type ArmErrorDetail, type ErrorCode } from "../../arm/errors.js";
 
 export class Problems {
   private readonly list: ArmErrorDetail[] = [];
   /** problems found beyond MAX_DETAILS: counted, not kept (50,000 bad keys make one small answer) */
   private omitted = 0;
 
-  add(target: string, message: string, code = "InvalidParameter"): void {
+  add(target: string, message: string, code: ErrorCode = "InvalidParameter"): void {
     if (this.list.length >= MAX_DETAILS) this.omitted++;
     else this.list.push({ code, message, target });
   }

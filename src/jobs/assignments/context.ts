@@ -3,7 +3,7 @@
  * the two operations both the outbox and rollouts use (reading a subscription's assignments, applying
  * one assignment to one cluster).
  */
-import { applyAssignment, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
+import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
 import type { Repository, Versioned } from "../../domain/repository.js";
 import type { AssignmentRecord } from "../../domain/types.js";
 import type { Clock } from "../../ports/clock.js";
@@ -111,7 +111,7 @@ export async function applyOne(
     return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
   };
   try {
-    const outcome = await applyAssignment(ctx.deps, a.record, clusterId, stillCurrent);
+    const outcome = await applyAssignment(ctx.deps, a.record, storedClusterKey(clusterId), stillCurrent);
     report.outcomes[outcome]++;
     if (outcome === "removed") {
       const name = a.record.spec.configurationName.toLowerCase();

@@ -16,6 +16,8 @@ import {
   StoreConflictError,
   StorePreconditionFailedError,
   StoreUnavailableError,
+  SYSTEM_PARTITION,
+  systemKey,
   type DeleteManyQuery,
   type DocKind,
   type ListQuery,
@@ -45,8 +47,6 @@ interface CosmosItem extends ItemDefinition {
   _etag?: string;
 }
 
-/** migration records live beside the data, in their own partition */
-const SYSTEM_PARTITION = "_system";
 const DELETE_CONCURRENCY = 16;
 
 export const itemId = (kind: DocKind, key: string): string => `${kind}.${crypto.createHash("sha256").update(key).digest("hex")}`;
@@ -150,7 +150,7 @@ export class CosmosStore implements Store {
     for (const m of todo) {
       await m.cosmos({ database: this.database, container: this.container });
       // recorded after the step succeeded; steps are idempotent, so a crash in between only repeats one
-      const record: NewDocument = { kind: "system", key: `migration:${m.id}`, partition: SYSTEM_PARTITION, parent: "migrations", schemaVersion: 1, body: { id: m.id, description: m.description, appliedAt: this.clock.now() } };
+      const record: NewDocument = { kind: "system", key: systemKey("migration", m.id), partition: SYSTEM_PARTITION, parent: "migrations", schemaVersion: 1, body: { id: m.id, description: m.description, appliedAt: this.clock.now() } };
       await this.container.items.upsert(this.toItem(record)).catch(unavailable);
     }
     return { applied: todo.map((m) => m.id), alreadyApplied: [...applied].sort() };

@@ -6,9 +6,10 @@
  * time and dropped at once when this process changes or deletes the cluster. A key once stored with
  * its private half (compromised, src/domain/agent-keys.ts) is refused until a new key is registered.
  */
+import { LRUCache } from "lru-cache";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { errors } from "../../arm/errors.js";
-import { keyOf } from "../../arm/resource-ids.js";
+import { EVERY_CLUSTER, keyOf } from "../../arm/resource-ids.js";
 import { agentKeyOf, type AgentKey } from "../../domain/agent-keys.js";
 import type { ChangeBus } from "../../domain/changes.js";
 import type { Repository } from "../../domain/repository.js";
@@ -27,14 +28,15 @@ export interface AgentAuthOptions {
   audience: string;
   /** how long a registered key is trusted before it is read again (other replicas' changes) */
   stalenessMs: number;
-  maxCachedTokens: number;
+  /** the fleet size a replica serves: registered keys and verified tokens kept in memory (one of each per cluster) */
+  maxClusters: number;
 }
 
 const invalid = (reason: string) => errors.authenticationInvalid(reason);
 
 export class AgentAuthenticator {
-  private readonly keys = new Map<string, { key: AgentKey; checkedAt: number }>();
-  private readonly tokens = new Map<string, { clusterKey: string; fingerprint: string; exp: number }>();
+  private readonly keys: LRUCache<string, { key: AgentKey; checkedAt: number }>;
+  private readonly tokens: LRUCache<string, { clusterKey: string; fingerprint: string; exp: number }>;
   /** signature verifications made, for tests and metrics */
   verifications = 0;
 
@@ -44,8 +46,10 @@ export class AgentAuthenticator {
     private readonly clock: Clock,
     private readonly options: AgentAuthOptions,
   ) {
+    this.keys = new LRUCache({ max: options.maxClusters });
+    this.tokens = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
-      if (change.clusterKey === "*") this.keys.clear();
+      if (change.clusterKey === EVERY_CLUSTER) this.keys.clear();
       else if (change.what === "identity") this.keys.delete(change.clusterKey);
     });
   }
@@ -65,7 +69,6 @@ export class AgentAuthenticator {
       return undefined;
     }
     const key = agentKeyOf(found.record);
-    if (this.keys.size >= this.options.maxCachedTokens) this.keys.clear();
     this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
     return key;
   }
@@ -121,7 +124,6 @@ export class AgentAuthenticator {
       if (err instanceof joseErrors.JOSEError) throw invalid(`the token was rejected (${err.code})`);
       throw err;
     }
-    if (this.tokens.size >= this.options.maxCachedTokens) this.tokens.clear();
     this.tokens.set(token, { clusterKey, fingerprint: key.fingerprint, exp });
     return { clusterKey };
   }

@@ -70,20 +70,22 @@ async function complianceResults(call: ArmCall): Promise<ArmResult> {
   return { status: 200, body: listBody(call, page.items.map(complianceResult), page.continuation) };
 }
 
-function routesAt(base: string, suffix: "" | "AtSubscription", listOperation: string, byResourceGroup: boolean): ArmRoute[] {
-  const one = `${base}/:configurationAssignmentName`;
-  const t = ASSIGNMENT_TYPE;
-  return [
-    { operationId: `ConfigurationAssignments_Get${suffix}`, method: "GET", url: one, resourceType: t, handler: get },
-    { operationId: `ConfigurationAssignments_CreateOrUpdate${suffix}`, method: "PUT", url: one, resourceType: t, handler: put },
-    { operationId: `ConfigurationAssignments_Delete${suffix}`, method: "DELETE", url: one, resourceType: t, handler: remove },
-    { operationId: listOperation, method: "GET", url: base, resourceType: t, handler: lister(byResourceGroup) },
-    { operationId: `ConfigurationAssignments_ListComplianceResults${suffix}`, method: "GET", url: `${one}/complianceResults`, resourceType: t, handler: complianceResults },
-    { operationId: `ConfigurationAssignments_GetOperationResult${suffix}`, method: "GET", url: `${one}/operationResults/:operationId`, resourceType: t, handler: operationResult },
-  ];
-}
+const t = ASSIGNMENT_TYPE;
+const RG_ONE = `${RG_BASE}/:configurationAssignmentName`;
+const SUB_ONE = `${SUB_BASE}/:configurationAssignmentName`;
 
+/** one row per operation of openapi/configurationAssignments.json, its operationId written out (grep finds it) */
 export const assignmentRoutes: ArmRoute[] = [
-  ...routesAt(RG_BASE, "", "ConfigurationAssignments_ListByResourceGroup", true),
-  ...routesAt(SUB_BASE, "AtSubscription", "ConfigurationAssignments_ListBySubscription", false),
+  { operationId: "ConfigurationAssignments_Get", method: "GET", url: RG_ONE, resourceType: t, handler: get },
+  { operationId: "ConfigurationAssignments_CreateOrUpdate", method: "PUT", url: RG_ONE, resourceType: t, handler: put },
+  { operationId: "ConfigurationAssignments_Delete", method: "DELETE", url: RG_ONE, resourceType: t, handler: remove },
+  { operationId: "ConfigurationAssignments_ListByResourceGroup", method: "GET", url: RG_BASE, resourceType: t, handler: lister(true) },
+  { operationId: "ConfigurationAssignments_ListComplianceResults", method: "GET", url: `${RG_ONE}/complianceResults`, resourceType: t, handler: complianceResults },
+  { operationId: "ConfigurationAssignments_GetOperationResult", method: "GET", url: `${RG_ONE}/operationResults/:operationId`, resourceType: t, handler: operationResult },
+  { operationId: "ConfigurationAssignments_GetAtSubscription", method: "GET", url: SUB_ONE, resourceType: t, handler: get },
+  { operationId: "ConfigurationAssignments_CreateOrUpdateAtSubscription", method: "PUT", url: SUB_ONE, resourceType: t, handler: put },
+  { operationId: "ConfigurationAssignments_DeleteAtSubscription", method: "DELETE", url: SUB_ONE, resourceType: t, handler: remove },
+  { operationId: "ConfigurationAssignments_ListBySubscription", method: "GET", url: SUB_BASE, resourceType: t, handler: lister(false) },
+  { operationId: "ConfigurationAssignments_ListComplianceResultsAtSubscription", method: "GET", url: `${SUB_ONE}/complianceResults`, resourceType: t, handler: complianceResults },
+  { operationId: "ConfigurationAssignments_GetOperationResultAtSubscription", method: "GET", url: `${SUB_ONE}/operationResults/:operationId`, resourceType: t, handler: operationResult },
 ];

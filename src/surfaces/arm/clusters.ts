@@ -9,7 +9,6 @@ import type { ArmCall, ArmResult, ArmRoute } from "./route-table.js";
 const RG_BASE = "/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Kubernetes/connectedClusters";
 const SUB_BASE = "/subscriptions/:subscriptionId/providers/Microsoft.Kubernetes/connectedClusters";
 
-const CREATE = "ConnectedCluster_Create";
 
 const refOf = (call: ArmCall): ClusterRef => ({
   subscriptionId: call.params.subscriptionId ?? "",
@@ -28,7 +27,7 @@ async function put(call: ArmCall): Promise<ArmResult> {
 }
 
 /** the merged result of a PATCH must pass the PUT's schema, as the PUT itself would */
-const checkPutBody = (body: Record<string, unknown>): void => validateRequestBody(CREATE, body);
+const checkPutBody = (body: Record<string, unknown>): void => validateRequestBody("ConnectedCluster_Create", body);
 
 async function patch(call: ArmCall): Promise<ArmResult> {
   const saved = await call.services.clusters.patch(call.principal, refOf(call), call.body, call.conditions, call.actor(), checkPutBody);
@@ -51,7 +50,7 @@ function lister(byResourceGroup: boolean) {
 
 export const clusterRoutes: ArmRoute[] = [
   { operationId: "ConnectedCluster_Get", method: "GET", url: `${RG_BASE}/:clusterName`, resourceType: CLUSTER_TYPE, handler: get },
-  { operationId: CREATE, method: "PUT", url: `${RG_BASE}/:clusterName`, resourceType: CLUSTER_TYPE, handler: put },
+  { operationId: "ConnectedCluster_Create", method: "PUT", url: `${RG_BASE}/:clusterName`, resourceType: CLUSTER_TYPE, handler: put },
   { operationId: "ConnectedCluster_Update", method: "PATCH", url: `${RG_BASE}/:clusterName`, resourceType: CLUSTER_TYPE, handler: patch },
   { operationId: "ConnectedCluster_Delete", method: "DELETE", url: `${RG_BASE}/:clusterName`, resourceType: CLUSTER_TYPE, handler: remove },
   { operationId: "ConnectedCluster_ListByResourceGroup", method: "GET", url: RG_BASE, resourceType: CLUSTER_TYPE, handler: lister(true) },

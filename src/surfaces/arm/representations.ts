@@ -6,6 +6,7 @@
 import type { SystemData } from "../../arm/system-data.js";
 import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
 import type { ClusterCompliance } from "../../domain/assignment-rules.js";
+import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
 import type { ConfigurationView } from "../../domain/configurations.js";
 import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord } from "../../domain/types.js";
@@ -75,7 +76,6 @@ export function assignmentResource(view: AssignmentView): Json {
   const current = status?.generation === a.generation ? status : undefined;
   const completed = current?.state === "Completed" ? ((current.clustersFailed ?? 0) > 0 ? "Failed" : "Succeeded") : undefined;
   const provisioningState = a.deletion ? "Deleting" : (completed ?? (status ? "Updating" : "Accepted"));
-  const selector = a.spec.clusterSelector;
   const summary = status?.complianceSummary;
   return {
     id: a.id,
@@ -85,7 +85,7 @@ export function assignmentResource(view: AssignmentView): Json {
     properties: compact({
       configurationName: a.spec.configurationName,
       configuration: compact(specFields(a.spec.configuration)),
-      clusterSelector: selector === undefined ? undefined : compact({ tags: selector.tags, distribution: selector.distribution, infrastructure: selector.infrastructure }),
+      clusterSelector: selectorView(a.spec.clusterSelector),
       enforcementMode: a.spec.enforcementMode,
       provisioningState,
       rollout: compact({
