@@ -14,7 +14,7 @@ import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { Repository } from "../domain/repository.js";
 import type { Clock } from "../ports/clock.js";
-import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
+import { lostRace, type StoredDocument } from "../persistence/collection.js";
 import { Lease } from "./lease.js";
 import { PeriodicJob } from "./periodic-job.js";
 
@@ -38,7 +38,6 @@ export class SecretsSweeper {
   private readonly job: PeriodicJob<SweepReport>;
 
   constructor(
-    private readonly store: Store,
     private readonly repo: Repository,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
@@ -46,7 +45,7 @@ export class SecretsSweeper {
     private readonly options: SweeperOptions,
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
   ) {
-    this.lease = new Lease(store, clock, "secrets-sweeper", options.holder, options.leaseMs);
+    this.lease = new Lease(repo.leases, clock, "secrets-sweeper", options.holder, options.leaseMs);
     this.job = new PeriodicJob({
       intervalMs: options.intervalMs,
       run: () => this.sweep(),
@@ -75,22 +74,22 @@ export class SecretsSweeper {
     const started = this.clock.now();
     for (;;) {
       // always the first page: what was purged no longer matches, so this drains without a cursor
-      const page = await this.store.scan({ kind: "configurationSecrets", expired: true }, { limit: this.options.batchSize });
-      for (const doc of page.items) {
+      const expired = await this.repo.secrets.expired(this.options.batchSize);
+      for (const doc of expired) {
         if (await this.purge(doc)) report.purged++;
         // the embedded store answers synchronously: yield so API requests interleave with a long sweep
         await yieldToEventLoop();
       }
-      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
+      if (expired.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
     for (;;) {
-      const page = await this.store.scan({ kind: "secretKey", expired: true }, { limit: this.options.batchSize });
-      for (const doc of page.items) if (await this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch(() => false)) report.keysDestroyed++;
-      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
+      const keys = await this.repo.secrets.expiredKeys(this.options.batchSize);
+      for (const doc of keys) if (await this.repo.secrets.destroyExpiredKey(doc)) report.keysDestroyed++;
+      if (keys.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     if (report.purged > 0 || report.keysDestroyed > 0) {
-      await this.store.compact();
+      await this.repo.secrets.compact();
       this.log("secrets sweep", { ...report, ms: this.clock.now() - started });
     }
     return report;
@@ -98,7 +97,7 @@ export class SecretsSweeper {
 
   private async purge(doc: StoredDocument): Promise<boolean> {
     // shredding first: it needs no key provider and no readable record, so nothing can hold it up
-    if (!(await this.repo.purgeExpiredSecrets(doc))) return false;
+    if (!(await this.repo.secrets.purgeExpired(doc))) return false;
     let kinds: string[] = [];
     try {
       const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
@@ -121,7 +120,7 @@ export class SecretsSweeper {
       await this.repo.writeConfiguration(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
     } catch (err) {
       // a PUT got there first: it brought new secrets and its own state
-      if (!(err instanceof StorePreconditionFailedError)) throw err;
+      if (!lostRace(err)) throw err;
     }
   }
 }

@@ -18,6 +18,9 @@ import {
 } from "../store/port.js";
 import { directWriter, type StoreWriter } from "./writer.js";
 
+/** a document as stored (envelope, etag, body undecoded): what background jobs hand back to conditional steps */
+export type { StoredDocument } from "../store/port.js";
+
 export const SCHEMA_VERSION = 1;
 
 /** tries of a `patch` before it gives up: a conflict a re-read cannot resolve fails the request, it never spins */

@@ -10,6 +10,7 @@ import { Changes } from "./changes.js";
 import { Clusters } from "./clusters.js";
 import { collectionDeps } from "./collection.js";
 import { Configurations } from "./configurations.js";
+import { Leases } from "./leases.js";
 import { Markers } from "./markers.js";
 import { Operations } from "./operations.js";
 import { Outbox } from "./outbox.js";
@@ -32,6 +33,7 @@ export class Persistence {
   readonly markers: Markers;
   readonly operations: Operations;
   readonly changes: Changes;
+  readonly leases: Leases;
 
   constructor(
     readonly store: Store,
@@ -49,5 +51,6 @@ export class Persistence {
     this.markers = new Markers(deps);
     this.operations = new Operations(deps);
     this.changes = new Changes(store);
+    this.leases = new Leases(deps);
   }
 }

@@ -257,7 +257,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     // the start-up check: two replicas at once, then once more
     const logBefore = server.logs.length;
     const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-    const replica = new AgentKeyAudit(server.store, new Repository(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec), new ChangeBus(), (level, message, fields) => lines.push({ level, message, fields }));
+    const replica = new AgentKeyAudit(new Repository(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec), new ChangeBus(), (level, message, fields) => lines.push({ level, message, fields }));
     const [a, b] = await Promise.all([server.agentKeyAudit.run(), replica.run()]);
     const found = [...a.compromised, ...b.compromised].sort();
     t.same(found, stolen.map((s) => clusterPath(s.name).toLowerCase()).sort(), "each compromised cluster is handled exactly once across replicas");

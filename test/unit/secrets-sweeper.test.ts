@@ -25,7 +25,7 @@ async function setup(t: Test, batchSize = 10) {
   t.teardown(() => store.close());
   const repo = new Repository(store, undefined, { secretsRetentionMs: WINDOW_MS });
   const audits: string[] = [];
-  const sweeper = new SecretsSweeper(store, repo, new ChangeBus(), clock, { purged: (id, _kinds, reason) => audits.push(`${reason}:${id}`) }, { intervalMs: 60_000, batchSize, holder: "unit", leaseMs: 30_000 });
+  const sweeper = new SecretsSweeper(repo, new ChangeBus(), clock, { purged: (id, _kinds, reason) => audits.push(`${reason}:${id}`) }, { intervalMs: 60_000, batchSize, holder: "unit", leaseMs: 30_000 });
   /** a configuration (generation 1) and its secrets, submitted now */
   async function submit(name: string, delivered = false): Promise<ConfigurationRecord> {
     const clusterId = clusterIdOf(SUB, "rg", "c1");

@@ -7,7 +7,6 @@ import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } 
 import type { Repository, Versioned } from "../../domain/repository.js";
 import type { AssignmentRecord } from "../../domain/types.js";
 import type { Clock } from "../../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError } from "../../store/port.js";
 import type { Lease } from "../lease.js";
 import type { Slicer } from "./slicing.js";
 
@@ -54,7 +53,7 @@ export interface PassContext {
 }
 
 /** another replica moved the record first: the next round reads the new state */
-export const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
+export { lostRace } from "../../persistence/collection.js";
 
 export interface AssignmentsRead {
   items: Versioned<AssignmentRecord>[];
@@ -66,10 +65,8 @@ export interface AssignmentsRead {
 export async function readAssignments(ctx: PassContext, subscriptionId?: string): Promise<AssignmentsRead> {
   const items: Versioned<AssignmentRecord>[] = [];
   let complete = true;
-  let continuation: string | undefined;
-  do {
-    const page = await ctx.repo.listAssignmentDocuments(subscriptionId, 200, continuation);
-    for (const doc of page.items) {
+  for await (const docs of ctx.repo.assignments.pages(subscriptionId)) {
+    for (const doc of docs) {
       try {
         items.push(await ctx.repo.decodeAssignment(doc));
       } catch (err) {
@@ -77,8 +74,7 @@ export async function readAssignments(ctx: PassContext, subscriptionId?: string)
         ctx.log("could not read a configuration assignment", { resourceId: doc.key, err });
       }
     }
-    continuation = page.continuation;
-  } while (continuation !== undefined);
+  }
   return { items, complete };
 }
 
