@@ -10,6 +10,7 @@
  */
 import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
+import { Collection, collectionDeps, retryOnLostRace } from "../persistence/collection.js";
 import { isSystemKey, StoreConflictError, StorePreconditionFailedError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
@@ -132,17 +133,13 @@ export class DataKeys {
   /** DEK rotation: new writes in the partition use a new DEK; data under the old one keeps reading */
   async rotateDataKey(partition: string): Promise<string> {
     const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
-    for (;;) {
+    // another rotation racing this one: read the pointer again (capped: an unresolvable race is a 409)
+    await retryOnLostRace(async () => {
       const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
       const doc: NewDocument = { kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } };
-      try {
-        if (pointer) await this.store.replace(doc, pointer.etag);
-        else await this.store.create(doc);
-        break;
-      } catch (err) {
-        if (!(err instanceof StorePreconditionFailedError) && !(err instanceof StoreConflictError)) throw err;
-      }
-    }
+      if (pointer) await this.store.replace(doc, pointer.etag);
+      else await this.store.create(doc);
+    });
     this.current.set(partition, fresh.id);
     return fresh.id;
   }
@@ -156,17 +153,14 @@ export class DataKeys {
     const report: RewrapReport = { scanned: 0, rewrapped: 0 };
     const target = await this.provider.current();
     for (const kind of ["dataKey", "secretKey"] as const) {
-      let continuation: string | undefined;
-      do {
-        const page = await this.store.scan({ kind }, { limit: pageSize, continuation });
-        for (const doc of page.items) {
+      for await (const docs of new Collection(collectionDeps(this.store), kind).pages({ scan: true }, pageSize)) {
+        for (const doc of docs) {
           if (isSystemKey("current", doc.key)) continue;
           report.scanned++;
           if (await this.rewrapOne(doc, target)) report.rewrapped++;
         }
-        continuation = page.continuation;
         onProgress?.({ ...report });
-      } while (continuation !== undefined);
+      }
     }
     return report;
   }

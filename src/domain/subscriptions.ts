@@ -9,12 +9,15 @@ import { errors } from "../arm/errors.js";
 import { CONFIGURATION_NAMESPACE, EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
+import { lostRace, retryOnLostRace } from "../persistence/collection.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
 import type { Repository, Versioned } from "./repository.js";
 import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
 
 export type Intent = "read" | "write" | "delete";
+
+/** reads of the registration after lost races before a lifecycle notification gives up (409; ARM retries it) */
+const NOTIFY_ATTEMPTS = 5;
 
 export interface SubscriptionOptions {
   /** dev auth mode registers a subscription on its first write, to the caller's tenant */
@@ -103,7 +106,7 @@ export class Subscriptions {
       this.forget(subscriptionId);
       return saved;
     } catch (err) {
-      if (!(err instanceof StoreConflictError)) throw err;
+      if (!lostRace(err)) throw err;
       this.forget(subscriptionId); // registered concurrently: use the winner's record
       const winner = await this.repo.getSubscription(subscriptionId);
       if (!winner) throw err;
@@ -122,7 +125,7 @@ export class Subscriptions {
     if (!SUBSCRIPTION_STATES.includes(notification.state)) throw errors.invalidSubscriptionState(notification.state);
     const properties = withoutPii(notification.properties);
     const bodyTenant = typeof properties?.tenantId === "string" ? properties.tenantId : undefined;
-    for (let attempt = 0; attempt < 5; attempt++) {
+    return retryOnLostRace(async () => {
       const current = await this.repo.getSubscription(subscriptionId);
       const tenantId = bodyTenant ?? current?.record.tenantId ?? (this.options.autoRegister ? principal.tenantId : undefined);
       const record: SubscriptionRecord = {
@@ -132,20 +135,15 @@ export class Subscriptions {
         registrationDate: notification.registrationDate ?? current?.record.registrationDate,
         properties,
       };
-      try {
-        // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
-        if (record.state === "Deleted") {
-          await this.repo.deleteSubscriptionContent(subscriptionId);
-          // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
-          await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
-        }
-        await this.repo.writeSubscription(record, current?.etag);
-        this.forget(subscriptionId);
-        return record;
-      } catch (err) {
-        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
+      // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
+      if (record.state === "Deleted") {
+        await this.repo.deleteSubscriptionContent(subscriptionId);
+        // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
+        await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       }
-    }
-    throw errors.concurrentWrite();
+      await this.repo.writeSubscription(record, current?.etag);
+      this.forget(subscriptionId);
+      return record;
+    }, NOTIFY_ATTEMPTS);
   }
 }

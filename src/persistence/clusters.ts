@@ -57,6 +57,11 @@ export class Clusters {
     return this.clusters.pageOf(this.scope(subscriptionId, resourceGroup), limit, continuation);
   }
 
+  /** every page of a scope, undecoded */
+  pages(subscriptionId: string, resourceGroup: string | undefined, pageSize: number): AsyncGenerator<StoredDocument[]> {
+    return this.clusters.pages(this.scope(subscriptionId, resourceGroup), pageSize);
+  }
+
   /** every cluster of every subscription, a page at a time, undecoded (start-up checks) */
   everyPage(pageSize: number): AsyncGenerator<StoredDocument[]> {
     return this.clusters.pages({ scan: true }, pageSize);

@@ -25,6 +25,14 @@ export interface ClusterWork {
   retryAt: number;
 }
 
+const workOf = (doc: StoredDocument): ClusterWork => ({
+  doc,
+  clusterKey: doc.key,
+  partition: doc.partition,
+  attempts: typeof doc.body.attempts === "number" ? doc.body.attempts : 0,
+  retryAt: typeof doc.body.retryAt === "number" ? doc.body.retryAt : 0,
+});
+
 export class Outbox {
   private readonly items: Collection<WorkBody>;
 
@@ -52,14 +60,13 @@ export class Outbox {
   /** the outbox a page at a time, in key order (a cursor, so an item that keeps failing holds up nothing) */
   async page(limit: number, continuation?: string): Promise<{ items: ClusterWork[]; continuation?: string }> {
     const page = await this.items.pageOf({ scan: true }, limit, continuation);
-    const items = page.items.map((doc): ClusterWork => ({
-      doc,
-      clusterKey: doc.key,
-      partition: doc.partition,
-      attempts: typeof doc.body.attempts === "number" ? doc.body.attempts : 0,
-      retryAt: typeof doc.body.retryAt === "number" ? doc.body.retryAt : 0,
-    }));
+    const items = page.items.map(workOf);
     return page.continuation === undefined ? { items } : { items, continuation: page.continuation };
+  }
+
+  /** every page of the outbox, in key order, until the last (a cursor: an item that keeps failing holds up nothing) */
+  async *pages(pageSize: number): AsyncGenerator<ClusterWork[]> {
+    for await (const docs of this.items.pages({ scan: true }, pageSize)) yield docs.map(workOf);
   }
 
   /** retires a work item unless it was touched since it was read */

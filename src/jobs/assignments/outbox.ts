@@ -23,11 +23,9 @@ export function logsRetry(attempts: number): boolean {
 /** false when the lease was lost */
 export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Promise<boolean> {
   const bySubscription = new Map<string, AssignmentsRead>();
-  let continuation: string | undefined;
-  do {
-    // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
-    const page = await ctx.repo.scanClusterWork(ctx.batchSize, continuation);
-    for (const item of page.items) {
+  // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
+  for await (const items of ctx.repo.outbox.pages(ctx.batchSize)) {
+    for (const item of items) {
       if (item.retryAt > ctx.clock.now()) continue; // backing off after failures
       let read = bySubscription.get(item.partition);
       if (!read) {
@@ -48,9 +46,8 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
       ctx.markChanged(item.partition);
       await ctx.slicer.maybeYield();
     }
-    continuation = page.continuation;
     if (!(await ctx.lease.keep())) return false;
-  } while (continuation !== undefined);
+  }
   return true;
 }
 

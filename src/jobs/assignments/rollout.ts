@@ -48,12 +48,7 @@ export function advanceStatus(status: AssignmentStatus, applied: number, failed:
 
 async function countClusters(ctx: PassContext, a: AssignmentRecord): Promise<number> {
   let total = 0;
-  let continuation: string | undefined;
-  do {
-    const page = await ctx.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, 1000, continuation);
-    total += page.items.length;
-    continuation = page.continuation;
-  } while (continuation !== undefined);
+  for await (const docs of ctx.repo.clusters.pages(a.subscriptionId, a.resourceGroup, 1000)) total += docs.length;
   return total;
 }
 
