@@ -23,7 +23,7 @@ import { Clusters } from "./domain/clusters.js";
 import { DesiredState } from "./domain/desired-state.js";
 import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
 import { Configurations } from "./domain/configurations.js";
-import { Repository } from "./domain/repository.js";
+import { Persistence } from "./persistence/index.js";
 import type { BodyCodec } from "./ports/body-codec.js";
 import { Subscriptions } from "./domain/subscriptions.js";
 import { registerDocs } from "./ops/docs.js";
@@ -145,7 +145,7 @@ export function buildServices(
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
-  const repo = new Repository(options.store, options.codec, { secretsRetentionMs: retention.secretsRetentionMs });
+  const repo = new Persistence(options.store, options.codec, { secretsRetentionMs: retention.secretsRetentionMs });
   const subscriptions = new Subscriptions(repo, options.clock, {
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,

@@ -11,7 +11,7 @@ import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import { lostRace, retryOnLostRace } from "../persistence/collection.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
 import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
 
 export type Intent = "read" | "write" | "delete";
@@ -66,7 +66,7 @@ export class Subscriptions {
   private readonly cache = new LRUCache<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>({ max: MAX_CACHED_SUBSCRIPTIONS });
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly clock: Clock,
     private readonly options: SubscriptionOptions,
     private readonly bus?: ChangeBus,
@@ -77,7 +77,7 @@ export class Subscriptions {
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && hit.until > now) return hit.value;
-    const value = await this.repo.getSubscription(subscriptionId);
+    const value = await this.repo.subscriptions.get(subscriptionId);
     if (this.options.cacheMs > 0) this.cache.set(key, { value, until: now + this.options.cacheMs });
     return value;
   }
@@ -102,20 +102,20 @@ export class Subscriptions {
   private async register(subscriptionId: string, tenantId: string): Promise<Versioned<SubscriptionRecord>> {
     const record: SubscriptionRecord = { subscriptionId, state: "Registered", tenantId, registrationDate: new Date(this.clock.now()).toUTCString() };
     try {
-      const saved = await this.repo.writeSubscription(record, undefined);
+      const saved = await this.repo.subscriptions.write(record, undefined);
       this.forget(subscriptionId);
       return saved;
     } catch (err) {
       if (!lostRace(err)) throw err;
       this.forget(subscriptionId); // registered concurrently: use the winner's record
-      const winner = await this.repo.getSubscription(subscriptionId);
+      const winner = await this.repo.subscriptions.get(subscriptionId);
       if (!winner) throw err;
       return winner;
     }
   }
 
   async get(principal: Principal, subscriptionId: string): Promise<SubscriptionRecord | undefined> {
-    const current = await this.repo.getSubscription(subscriptionId);
+    const current = await this.repo.subscriptions.get(subscriptionId);
     if (current?.record.tenantId && current.record.tenantId.toLowerCase() !== principal.tenantId.toLowerCase()) throw errors.wrongTenant();
     return current?.record;
   }
@@ -126,7 +126,7 @@ export class Subscriptions {
     const properties = withoutPii(notification.properties);
     const bodyTenant = typeof properties?.tenantId === "string" ? properties.tenantId : undefined;
     return retryOnLostRace(async () => {
-      const current = await this.repo.getSubscription(subscriptionId);
+      const current = await this.repo.subscriptions.get(subscriptionId);
       const tenantId = bodyTenant ?? current?.record.tenantId ?? (this.options.autoRegister ? principal.tenantId : undefined);
       const record: SubscriptionRecord = {
         subscriptionId,
@@ -137,11 +137,11 @@ export class Subscriptions {
       };
       // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
       if (record.state === "Deleted") {
-        await this.repo.deleteSubscriptionContent(subscriptionId);
+        await this.repo.subscriptions.deleteContent(subscriptionId);
         // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
         await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       }
-      await this.repo.writeSubscription(record, current?.etag);
+      await this.repo.subscriptions.write(record, current?.etag);
       this.forget(subscriptionId);
       return record;
     }, NOTIFY_ATTEMPTS);

@@ -14,7 +14,7 @@
  */
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { remediatedCluster } from "../domain/agent-keys.js";
-import type { Repository } from "../domain/repository.js";
+import type { Persistence } from "../persistence/index.js";
 import { retryOnLostRace, type StoredDocument } from "../persistence/collection.js";
 
 export interface AgentKeyAuditReport {
@@ -34,7 +34,7 @@ const PAGE = 200;
 
 export class AgentKeyAudit {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly log: Log,
   ) {}

@@ -12,7 +12,7 @@ import { valueKinds } from "../domain/agent-reports.js";
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
-import type { Repository } from "../domain/repository.js";
+import type { Persistence } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
 import { lostRace, type StoredDocument } from "../persistence/collection.js";
 import { Lease } from "./lease.js";
@@ -38,7 +38,7 @@ export class SecretsSweeper {
   private readonly job: PeriodicJob<SweepReport>;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
     private readonly audit: PurgeAudit,
@@ -100,7 +100,7 @@ export class SecretsSweeper {
     if (!(await this.repo.secrets.purgeExpired(doc))) return false;
     let kinds: string[] = [];
     try {
-      const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
+      const configuration = await this.repo.configurations.get(doc.partition, doc.key);
       if (configuration) kinds = valueKinds(configuration.record);
       if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
     } catch (err) {
@@ -113,11 +113,11 @@ export class SecretsSweeper {
   }
 
   /** the user sees why the cluster never got its secrets, and what to do; a cluster that got them is left alone */
-  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Repository["getConfiguration"]>>>): Promise<void> {
+  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Persistence["configurations"]["get"]>>>): Promise<void> {
     const record = found.record;
     if (record.secretsDelivered?.generation === record.generation || record.complianceStatus.complianceState === "Failed") return;
     try {
-      await this.repo.writeConfiguration(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
+      await this.repo.configurations.write(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
     } catch (err) {
       // a PUT got there first: it brought new secrets and its own state
       if (!lostRace(err)) throw err;

@@ -18,6 +18,11 @@ import { Secrets, SECRETS_RETENTION_MAX_MS } from "./secrets.js";
 import { Subscriptions } from "./subscriptions.js";
 import { directWriter, type StoreWriter } from "./writer.js";
 
+export type { Versioned } from "./collection.js";
+export type { ClusterWork } from "./outbox.js";
+export { SECRETS_RETENTION_MAX_MS } from "./secrets.js";
+export { subscriptionPartition } from "./subscriptions.js";
+
 export interface PersistenceOptions {
   /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */
   secretsRetentionMs: number;

@@ -4,7 +4,7 @@
  * one assignment to one cluster).
  */
 import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
-import type { Repository, Versioned } from "../../domain/repository.js";
+import type { Persistence, Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord } from "../../domain/types.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Lease } from "../lease.js";
@@ -40,7 +40,7 @@ export function emptyReport(ran: boolean): ReconcileReport {
 }
 
 export interface PassContext {
-  repo: Repository;
+  repo: Persistence;
   deps: ApplyDeps;
   clock: Clock;
   lease: Lease;
@@ -68,7 +68,7 @@ export async function readAssignments(ctx: PassContext, subscriptionId?: string)
   for await (const docs of ctx.repo.assignments.pages(subscriptionId)) {
     for (const doc of docs) {
       try {
-        items.push(await ctx.repo.decodeAssignment(doc));
+        items.push(await ctx.repo.assignments.decode(doc));
       } catch (err) {
         complete = false;
         ctx.log("could not read a configuration assignment", { resourceId: doc.key, err });
@@ -103,7 +103,7 @@ export async function applyOne(
 ): Promise<ApplyOutcome | "failed"> {
   // the generation, not the etag: a PUT that changed nothing rewrites the record but asks for nothing new
   const stillCurrent = async () => {
-    const now = (await ctx.repo.getAssignment(a.record.subscriptionId, a.record.id))?.record;
+    const now = (await ctx.repo.assignments.get(a.record.subscriptionId, a.record.id))?.record;
     return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
   };
   try {
@@ -112,7 +112,7 @@ export async function applyOne(
     if (outcome === "removed") {
       const name = a.record.spec.configurationName.toLowerCase();
       if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
-        await ctx.repo.touchClusterWork(a.record.subscriptionId, clusterId);
+        await ctx.repo.outbox.touch(a.record.subscriptionId, clusterId);
       }
     }
     return outcome;

@@ -5,7 +5,7 @@
  * well; one that failed backs off (retryDelayMs).
  */
 import type { ApplyOutcome } from "../../domain/assignment-apply.js";
-import type { ClusterWork } from "../../domain/repository.js";
+import type { ClusterWork } from "../../persistence/index.js";
 import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
 
 const MAX_RETRY_DELAY_MS = 600_000;
@@ -33,15 +33,15 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
         bySubscription.set(item.partition, read);
       }
       const assignments = read.items;
-      const before = await ctx.repo.clusterEtagOf(item);
+      const before = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       const outcomes: Array<ApplyOutcome | "failed"> = [];
       for (const a of assignments) outcomes.push(await applyOne(ctx, a, item.clusterKey, report, async () => assignments));
       if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
-      const after = await ctx.repo.clusterEtagOf(item);
+      const after = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       if (outcomes.includes("failed") || !read.complete) await backOff(ctx, item);
       // retired only when every assignment was applied with its current version, the cluster did not change
       // meanwhile, and the item was not touched since it was read (retirement is by etag)
-      else if (!outcomes.includes("stale") && before === after) await ctx.repo.retireClusterWork(item.doc);
+      else if (!outcomes.includes("stale") && before === after) await ctx.repo.outbox.retire(item.doc);
       report.clustersFromOutbox++;
       ctx.markChanged(item.partition);
       await ctx.slicer.maybeYield();
@@ -55,5 +55,5 @@ async function backOff(ctx: PassContext, item: ClusterWork): Promise<void> {
   const attempts = item.attempts + 1;
   const delay = retryDelayMs(attempts);
   if (logsRetry(attempts)) ctx.log("cluster left in the assignment outbox after a failure", { clusterId: item.clusterKey, attempts, retryInMs: delay });
-  await ctx.repo.deferClusterWork(item.doc, attempts, ctx.clock.now() + delay);
+  await ctx.repo.outbox.defer(item.doc, attempts, ctx.clock.now() + delay);
 }

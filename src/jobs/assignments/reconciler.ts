@@ -10,7 +10,7 @@
  */
 import type { ApplyDeps } from "../../domain/assignment-apply.js";
 import type { ChangeBus } from "../../domain/changes.js";
-import type { Repository } from "../../domain/repository.js";
+import type { Persistence } from "../../persistence/index.js";
 import type { Clock } from "../../ports/clock.js";
 import { Lease } from "../lease.js";
 import { PeriodicJob } from "../periodic-job.js";
@@ -42,7 +42,7 @@ export class AssignmentReconciler {
   private readonly ctx: PassContext;
 
   constructor(
-    repo: Repository,
+    repo: Persistence,
     bus: ChangeBus,
     clock: Clock,
     options: ReconcilerOptions,
