@@ -41,7 +41,7 @@ export class Persistence {
   readonly leases: Leases;
 
   constructor(
-    readonly store: Store,
+    store: Store,
     codec: BodyCodec = plainCodec,
     options: PersistenceOptions = { secretsRetentionMs: SECRETS_RETENTION_MAX_MS },
     writer: StoreWriter = directWriter(store),
