@@ -11,6 +11,7 @@
 import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
 import { Collection, collectionDeps, retryOnLostRace } from "../persistence/collection.js";
+import { directWriter, type StoreWriter } from "../persistence/writer.js";
 import { isSystemKey, StoreConflictError, StorePreconditionFailedError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
@@ -62,6 +63,8 @@ export class DataKeys {
     private readonly store: Store,
     private readonly provider: KeyProvider,
     private readonly options: DataKeysOptions,
+    /** key writes go through the same seam as the records they seal (docs/design/persistence.md) */
+    private readonly writer: StoreWriter = directWriter(store),
   ) {
     this.cache = new KeyCache<DataKey>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
     this.current = new KeyCache<string>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
@@ -72,7 +75,7 @@ export class DataKeys {
     this.calls.wrap++;
     const wrapped = await this.provider.wrap(key);
     const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };
-    await this.store.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    await this.writer.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
     const dek = { id, key, kek: wrapped.kek };
     this.cache.set(id, dek);
     return dek;
@@ -86,11 +89,11 @@ export class DataKeys {
     if (pointer) return this.adopt(partition, String(pointer.body.dek));
     const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
     try {
-      await this.store.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
+      await this.writer.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
     } catch (err) {
       if (!(err instanceof StoreConflictError)) throw err;
       // another replica created the partition's key first: use theirs, drop ours
-      await this.store.delete("dataKey", fresh.id, partition);
+      await this.writer.delete("dataKey", fresh.id, partition);
       this.cache.delete(fresh.id);
       const winner = await this.store.get("dataKey", pointerKey(partition), partition);
       if (!winner) throw err;
@@ -127,7 +130,7 @@ export class DataKeys {
   /** crypto-shredding: the wrapped key is deleted, so nothing it sealed can be opened again */
   async destroy(partition: string, id: string): Promise<void> {
     this.cache.delete(id);
-    await this.store.delete(kindOfId(id), id, partition);
+    await this.writer.delete(kindOfId(id), id, partition);
   }
 
   /** DEK rotation: new writes in the partition use a new DEK; data under the old one keeps reading */
@@ -137,8 +140,8 @@ export class DataKeys {
     await retryOnLostRace(async () => {
       const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
       const doc: NewDocument = { kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } };
-      if (pointer) await this.store.replace(doc, pointer.etag);
-      else await this.store.create(doc);
+      if (pointer) await this.writer.replace(doc, pointer.etag);
+      else await this.writer.create(doc);
     });
     this.current.set(partition, fresh.id);
     return fresh.id;
@@ -175,7 +178,7 @@ export class DataKeys {
       this.calls.wrap++;
       const wrapped = await this.provider.wrap(key);
       try {
-        await this.store.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
+        await this.writer.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
         return true;
       } catch (err) {
         if (!(err instanceof StorePreconditionFailedError)) throw err;

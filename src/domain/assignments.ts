@@ -11,7 +11,7 @@ import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Persistence, Versioned } from "../persistence/index.js";
+import type { Persistence, StoredDocument, Versioned } from "../persistence/index.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord } from "./types.js";
 import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
@@ -165,10 +165,19 @@ export async function evaluateCompliancePage(
   continuation?: string,
 ): Promise<{ items: ClusterCompliance[]; continuation?: string }> {
   const page = await repo.clusters.pageDocuments(assignment.subscriptionId, assignment.resourceGroup, limit, continuation);
+  return { items: await evaluateClusters(repo, assignment, page.items), continuation: page.continuation };
+}
+
+/** every page of the scope's clusters, evaluated (the summary walk) */
+export async function* evaluateCompliance(repo: Persistence, assignment: AssignmentRecord, pageSize: number): AsyncGenerator<ClusterCompliance[]> {
+  for await (const docs of repo.clusters.pages(assignment.subscriptionId, assignment.resourceGroup, pageSize)) yield evaluateClusters(repo, assignment, docs);
+}
+
+async function evaluateClusters(repo: Persistence, assignment: AssignmentRecord, docs: StoredDocument[]): Promise<ClusterCompliance[]> {
   const clusters: ClusterRecord[] = [];
   // a cluster whose record cannot be read is reported as such; it does not take the page down with it
   const unreadable: ClusterCompliance[] = [];
-  for (const doc of page.items) {
+  for (const doc of docs) {
     try {
       const cluster = (await repo.clusters.decode(doc)).record;
       if (matches(assignment, cluster)) clusters.push(cluster);
@@ -178,5 +187,5 @@ export async function evaluateCompliancePage(
   }
   const configurations = await repo.configurations.getMany(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
   const items = clusters.map((c) => complianceOf(assignment, c, configurations.get(keyOf(managedConfigurationId(assignment, c)))?.record));
-  return { items: [...items, ...unreadable], continuation: page.continuation };
+  return [...items, ...unreadable];
 }

@@ -18,7 +18,7 @@ import { Secrets, SECRETS_RETENTION_MAX_MS } from "./secrets.js";
 import { Subscriptions } from "./subscriptions.js";
 import { directWriter, type StoreWriter } from "./writer.js";
 
-export type { Versioned } from "./collection.js";
+export type { StoredDocument, Versioned } from "./collection.js";
 export type { ClusterWork } from "./outbox.js";
 export { SECRETS_RETENTION_MAX_MS } from "./secrets.js";
 export { subscriptionPartition } from "./subscriptions.js";

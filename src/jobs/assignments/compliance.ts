@@ -3,7 +3,7 @@
  * configuration, an assignment, a desired-state marker, or this process's own rollout and outbox
  * work), at most every `complianceIntervalMs` and never more than a tenth of the time.
  */
-import { evaluateCompliancePage } from "../../domain/assignments.js";
+import { evaluateCompliance } from "../../domain/assignments.js";
 import { subscriptionPartition } from "../../persistence/index.js";
 import type { AssignmentRecord, ComplianceSummary } from "../../domain/types.js";
 import { allAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
@@ -84,13 +84,10 @@ export class ComplianceSummaries {
 /** walks the scope, counts matching clusters by state, keeps the counts in the status */
 export async function writeSummary(ctx: PassContext, a: AssignmentRecord): Promise<boolean> {
   const summary = emptySummary(ctx.clock.now());
-  let continuation: string | undefined;
-  do {
-    const page = await evaluateCompliancePage(ctx.repo, a, ctx.batchSize, continuation);
-    for (const r of page.items) tally(summary, r.complianceState);
-    continuation = page.continuation;
+  for await (const results of evaluateCompliance(ctx.repo, a, ctx.batchSize)) {
+    for (const r of results) tally(summary, r.complianceState);
     await ctx.slicer.maybeYield();
-  } while (continuation !== undefined);
+  }
   const status = await ctx.repo.assignments.getStatus(a.subscriptionId, a.id);
   if (!status) return false; // the rollout writes the first status; the next refresh fills it in
   try {
