@@ -6,7 +6,7 @@
  * line naming the cluster id (never the key). Public keys stored in another encoding (PEM) are
  * rewritten in the normalized form (base64 DER SubjectPublicKeyInfo; their fingerprint is unchanged).
  *
- * A data step, not a migration: bodies are sealed, so it goes through the repository's codec. Safe
+ * A data step, not a migration: bodies are sealed, so it goes through the persistence aggregates' codec. Safe
  * with several replicas and idempotent: every rewrite is conditional on the etag read; a replica that
  * loses the race reads again and finds nothing left to do (only the winner logs). The read paths do
  * not depend on it having run: they treat stored private material as compromised on their own
