@@ -2,7 +2,8 @@
  * The generic collection (src/persistence/collection.ts) on both engines: a real SQLite file and the
  * real @azure/cosmos client against the Cosmos test server. Typed round trips through a codec, the
  * capped optimistic `patch` (concurrent increments all land; a race that never resolves is a 409),
- * `pages` walking every continuation, and the conditional deletes and replaces the jobs rely on.
+ * `pages` walking every continuation, the conditional deletes and replaces the jobs rely on, and the
+ * aggregates writing only through the writer seam (where one request's writes can later become one commit).
  */
 import crypto from "node:crypto";
 import path from "node:path";
@@ -12,7 +13,10 @@ import { Collection, collectionDeps, lostRace, PATCH_ATTEMPTS, type Place } from
 import type { BodyCodec } from "../../src/ports/body-codec.js";
 import { ManualClock } from "../../src/ports/clock.js";
 import { StoreConflictError, StorePreconditionFailedError, type NewDocument, type Store } from "../../src/store/port.js";
-import { directWriter } from "../../src/persistence/writer.js";
+import { directWriter, type StoreWriter } from "../../src/persistence/writer.js";
+import { Persistence } from "../../src/persistence/index.js";
+import { clusterId } from "../../src/arm/resource-ids.js";
+import type { ClusterRecord } from "../../src/domain/types.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
 import { tempDir } from "../helpers/server.js";
@@ -125,4 +129,55 @@ t.teardown(() => cosmos?.close());
 suite("cosmos", async (clock) => {
   cosmos ??= await startCosmos();
   return openCosmosStore(cosmos, clock, undefined, `db-${crypto.randomUUID()}`);
+});
+
+t.test("sqlite: every write of the aggregates goes through the writer seam, reads never do", async (t) => {
+  const clock = new ManualClock(0);
+  const store = new SqliteStore(path.join(tempDir("kcrp-collection-"), "store.db"), clock);
+  await store.migrate();
+  t.teardown(() => store.close());
+  const seen: string[] = [];
+  const base = directWriter(store);
+  const recording: StoreWriter = {
+    create: (doc) => (seen.push(`create ${doc.kind}`), base.create(doc)),
+    replace: (doc, ifMatch) => (seen.push(`replace ${doc.kind}`), base.replace(doc, ifMatch)),
+    delete: (kind, key, partition, ifMatch) => (seen.push(`delete ${kind}`), base.delete(kind, key, partition, ifMatch)),
+    deleteMany: (query) => (seen.push("deleteMany"), base.deleteMany(query)),
+  };
+  // the store's own write methods count what reached it by any path
+  let storeWrites = 0;
+  for (const name of ["create", "replace", "delete", "deleteMany"] as const) {
+    const original = store[name].bind(store) as (...args: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => (storeWrites++, original(...args));
+  }
+  const p = new Persistence(store, undefined, undefined, recording);
+  const sub = "00000000-0000-0000-0000-0000000000aa";
+  const id = clusterId(sub, "rg", "c1");
+  const cluster = { id, name: "c1", subscriptionId: sub, resourceGroup: "rg", location: "eastus" } as unknown as ClusterRecord;
+  const written = await p.clusters.write(cluster, undefined);
+  await p.markers.bump(sub, id);
+  await p.markers.bump(sub, id);
+  await p.outbox.touch(sub, id);
+  await p.operations.recordFinished(sub, "op1", id, 1000);
+  t.ok(await p.leases.take("job", "me", 0, 100));
+  await p.leases.release("job", "me");
+  await p.clusters.delete(sub, id, written.etag);
+  await p.subscriptions.deleteContent(sub);
+  await p.clusters.get(sub, id);
+  await p.markers.version(sub, id);
+  t.equal(storeWrites, seen.length, "nothing wrote around the seam");
+  t.same(seen, [
+    "create cluster",
+    "create system",
+    "replace system",
+    "create clusterWork",
+    "create system",
+    "create system",
+    "delete system",
+    "create system",
+    "delete cluster",
+    "deleteMany",
+    "delete system",
+    "deleteMany",
+  ]);
 });
