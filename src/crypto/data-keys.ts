@@ -12,7 +12,7 @@ import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
 import { Collection, collectionDeps, retryOnLostRace } from "../persistence/collection.js";
 import { directWriter, type StoreWriter } from "../persistence/writer.js";
-import { isSystemKey, StoreConflictError, StorePreconditionFailedError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
+import { isSystemKey, StoreConflictError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
 export interface DataKey {
@@ -168,23 +168,21 @@ export class DataKeys {
     return report;
   }
 
+  /** one DEK wrapped again, read afresh after a lost race (another rewrap, a destroy); false when nothing was left to do */
   private async rewrapOne(doc: StoredDocument, target: KekRef): Promise<boolean> {
-    let current: StoredDocument | undefined = doc;
-    while (current) {
+    let reads = 0;
+    return retryOnLostRace(async () => {
+      const current = reads++ === 0 ? doc : await this.store.get(doc.kind, doc.key, doc.partition);
+      if (!current) return false;
       const body = current.body as DekBody;
       if (body.kek.name === target.name && body.kek.version === target.version) return false;
       this.calls.unwrap++;
       const key = await this.provider.unwrap({ kek: body.kek, wrapped: Buffer.from(body.wrapped, "base64") });
       this.calls.wrap++;
       const wrapped = await this.provider.wrap(key);
-      try {
-        await this.writer.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
-        return true;
-      } catch (err) {
-        if (!(err instanceof StorePreconditionFailedError)) throw err;
-        current = await this.store.get(current.kind, current.key, current.partition);
-      }
-    }
-    return false;
+      await this.writer.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
+      return true;
+    });
   }
+
 }
