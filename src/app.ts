@@ -23,7 +23,7 @@ import { Clusters } from "./domain/clusters.js";
 import { DesiredState } from "./domain/desired-state.js";
 import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
 import { Configurations } from "./domain/configurations.js";
-import { Repository } from "./domain/repository.js";
+import { Persistence } from "./persistence/index.js";
 import type { BodyCodec } from "./ports/body-codec.js";
 import { Subscriptions } from "./domain/subscriptions.js";
 import { registerDocs } from "./ops/docs.js";
@@ -145,12 +145,12 @@ export function buildServices(
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
   const bus = new ChangeBus();
-  const repo = new Repository(options.store, options.codec, { secretsRetentionMs: retention.secretsRetentionMs });
+  const repo = new Persistence(options.store, options.codec, { secretsRetentionMs: retention.secretsRetentionMs });
   const subscriptions = new Subscriptions(repo, options.clock, {
     autoRegister: options.autoRegisterSubscriptions,
     cacheMs: options.subscriptionCacheMs,
   }, bus);
-  const reconciler = new AssignmentReconciler(options.store, repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
+  const reconciler = new AssignmentReconciler(repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
   const wake = () => reconciler.wake();
   const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations);
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
@@ -169,7 +169,7 @@ export function buildServices(
     desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds, maxClusters: agent.maxClusters }),
     reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
   };
-  const sweeper = new SecretsSweeper(options.store, repo, bus, options.clock, audit, {
+  const sweeper = new SecretsSweeper(repo, bus, options.clock, audit, {
     intervalMs: retention.sweepIntervalMs,
     batchSize: retention.sweepBatchSize,
     holder: retention.holder,
@@ -177,10 +177,10 @@ export function buildServices(
   }, log);
   // 10,000 envelopes per look (keys only, no bodies): a 10,000-cluster assignment rollout changes ~1,000
   // markers per look, and a lower limit turned every look into a flush of every agent's cached state
-  const changeWatcher = new ChangeWatcher(options.store, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
+  const changeWatcher = new ChangeWatcher(repo.changes, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
-  const agentKeyAudit = new AgentKeyAudit(options.store, repo, bus, leveledLog);
+  const agentKeyAudit = new AgentKeyAudit(repo, bus, leveledLog);
   return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };
 }
 

@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { AZURE_PUBLIC_REGIONS, normalizeLocation } from "./arm/shapes.js";
-import { SECRETS_RETENTION_MAX_MS } from "./domain/repository.js";
+import { SECRETS_RETENTION_MAX_MS } from "./persistence/index.js";
 
 /**
  * Every default, declared once: the environment's fallbacks (loadConfig) and the defaults of buildApp's

@@ -10,7 +10,9 @@
  */
 import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
-import { isSystemKey, StoreConflictError, StorePreconditionFailedError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
+import { Collection, collectionDeps, retryOnLostRace } from "../persistence/collection.js";
+import { directWriter, type StoreWriter } from "../persistence/writer.js";
+import { isSystemKey, StoreConflictError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
 export interface DataKey {
@@ -61,6 +63,8 @@ export class DataKeys {
     private readonly store: Store,
     private readonly provider: KeyProvider,
     private readonly options: DataKeysOptions,
+    /** key writes go through the same seam as the records they seal (docs/design/persistence.md) */
+    private readonly writer: StoreWriter = directWriter(store),
   ) {
     this.cache = new KeyCache<DataKey>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
     this.current = new KeyCache<string>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
@@ -71,7 +75,7 @@ export class DataKeys {
     this.calls.wrap++;
     const wrapped = await this.provider.wrap(key);
     const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };
-    await this.store.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    await this.writer.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
     const dek = { id, key, kek: wrapped.kek };
     this.cache.set(id, dek);
     return dek;
@@ -85,11 +89,11 @@ export class DataKeys {
     if (pointer) return this.adopt(partition, String(pointer.body.dek));
     const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
     try {
-      await this.store.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
+      await this.writer.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
     } catch (err) {
       if (!(err instanceof StoreConflictError)) throw err;
       // another replica created the partition's key first: use theirs, drop ours
-      await this.store.delete("dataKey", fresh.id, partition);
+      await this.writer.delete("dataKey", fresh.id, partition);
       this.cache.delete(fresh.id);
       const winner = await this.store.get("dataKey", pointerKey(partition), partition);
       if (!winner) throw err;
@@ -126,23 +130,19 @@ export class DataKeys {
   /** crypto-shredding: the wrapped key is deleted, so nothing it sealed can be opened again */
   async destroy(partition: string, id: string): Promise<void> {
     this.cache.delete(id);
-    await this.store.delete(kindOfId(id), id, partition);
+    await this.writer.delete(kindOfId(id), id, partition);
   }
 
   /** DEK rotation: new writes in the partition use a new DEK; data under the old one keeps reading */
   async rotateDataKey(partition: string): Promise<string> {
     const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
-    for (;;) {
+    // another rotation racing this one: read the pointer again (capped: an unresolvable race is a 409)
+    await retryOnLostRace(async () => {
       const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
       const doc: NewDocument = { kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } };
-      try {
-        if (pointer) await this.store.replace(doc, pointer.etag);
-        else await this.store.create(doc);
-        break;
-      } catch (err) {
-        if (!(err instanceof StorePreconditionFailedError) && !(err instanceof StoreConflictError)) throw err;
-      }
-    }
+      if (pointer) await this.writer.replace(doc, pointer.etag);
+      else await this.writer.create(doc);
+    });
     this.current.set(partition, fresh.id);
     return fresh.id;
   }
@@ -156,38 +156,33 @@ export class DataKeys {
     const report: RewrapReport = { scanned: 0, rewrapped: 0 };
     const target = await this.provider.current();
     for (const kind of ["dataKey", "secretKey"] as const) {
-      let continuation: string | undefined;
-      do {
-        const page = await this.store.scan({ kind }, { limit: pageSize, continuation });
-        for (const doc of page.items) {
+      for await (const docs of new Collection(collectionDeps(this.store), kind).pages({ scan: true }, pageSize)) {
+        for (const doc of docs) {
           if (isSystemKey("current", doc.key)) continue;
           report.scanned++;
           if (await this.rewrapOne(doc, target)) report.rewrapped++;
         }
-        continuation = page.continuation;
         onProgress?.({ ...report });
-      } while (continuation !== undefined);
+      }
     }
     return report;
   }
 
+  /** one DEK wrapped again, read afresh after a lost race (another rewrap, a destroy); false when nothing was left to do */
   private async rewrapOne(doc: StoredDocument, target: KekRef): Promise<boolean> {
-    let current: StoredDocument | undefined = doc;
-    while (current) {
+    let reads = 0;
+    return retryOnLostRace(async () => {
+      const current = reads++ === 0 ? doc : await this.store.get(doc.kind, doc.key, doc.partition);
+      if (!current) return false;
       const body = current.body as DekBody;
       if (body.kek.name === target.name && body.kek.version === target.version) return false;
       this.calls.unwrap++;
       const key = await this.provider.unwrap({ kek: body.kek, wrapped: Buffer.from(body.wrapped, "base64") });
       this.calls.wrap++;
       const wrapped = await this.provider.wrap(key);
-      try {
-        await this.store.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
-        return true;
-      } catch (err) {
-        if (!(err instanceof StorePreconditionFailedError)) throw err;
-        current = await this.store.get(current.kind, current.key, current.partition);
-      }
-    }
-    return false;
+      await this.writer.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
+      return true;
+    });
   }
+
 }

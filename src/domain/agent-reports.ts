@@ -11,7 +11,7 @@ import { announce, type ChangeBus } from "./changes.js";
 import { hasSecrets } from "./configurations.js";
 import type { ClusterRef } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository } from "./repository.js";
+import type { Persistence } from "../persistence/index.js";
 import { silentAudit, type PurgeAudit } from "./purge-audit.js";
 import type { ComplianceState, ConfigurationRecord, MessageLevel } from "./types.js";
 import { parsePublicKey } from "./validation/ssh-keys.js";
@@ -56,7 +56,7 @@ function checkReport(report: StatusReport): void {
 
 export class AgentReports {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
     private readonly options: AgentReportOptions = { purgeAfterDelivery: false, audit: silentAudit },
@@ -67,7 +67,7 @@ export class AgentReports {
     const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     const id = configurationId(cluster, name);
     return withOptimisticRetry(false, async () => {
-      const found = await this.repo.getConfiguration(ref.subscriptionId, id);
+      const found = await this.repo.configurations.get(ref.subscriptionId, id);
       if (!found) throw errors.resourceNotFound(CONFIGURATION_TYPE, name, ref.resourceGroup);
       const record = found.record;
       if (report.observedGeneration > record.generation) {
@@ -79,7 +79,7 @@ export class AgentReports {
       if (found.deleted) {
         if (!report.removed) return { accepted: false, reason: "tombstone" };
         // the agent removed it: the tombstone has served its purpose
-        await this.repo.removeTombstone(ref.subscriptionId, id, found.etag);
+        await this.repo.configurations.removeTombstone(ref.subscriptionId, id, found.etag);
         await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
         return { accepted: true };
       }
@@ -102,8 +102,8 @@ export class AgentReports {
         ...(report.repositoryPublicKey !== undefined ? { repositoryPublicKey: report.repositoryPublicKey } : {}),
         ...(delivered ? { secretsDelivered: { generation: record.generation, at: deliveredAt } } : {}),
       };
-      await this.repo.writeConfiguration(ref.subscriptionId, updated, found.etag);
-      if (delivered && this.options.purgeAfterDelivery && (await this.repo.deleteSecrets(ref.subscriptionId, id))) {
+      await this.repo.configurations.write(ref.subscriptionId, updated, found.etag);
+      if (delivered && this.options.purgeAfterDelivery && (await this.repo.secrets.delete(ref.subscriptionId, id))) {
         this.options.audit.purged(id, valueKinds(record), "delivered");
         await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       }
@@ -114,10 +114,10 @@ export class AgentReports {
   async heartbeat(ref: ClusterRef, beat: Heartbeat): Promise<void> {
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     await withOptimisticRetry(false, async () => {
-      const found = await this.repo.getCluster(ref.subscriptionId, id);
+      const found = await this.repo.clusters.get(ref.subscriptionId, id);
       if (!found) throw errors.authenticationInvalid("the token's cluster is not registered");
       const p = found.record.properties;
-      await this.repo.writeCluster(
+      await this.repo.clusters.write(
         {
           ...found.record,
           properties: {

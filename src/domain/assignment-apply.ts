@@ -14,7 +14,7 @@ import { announce, type ChangeBus } from "./changes.js";
 import { hasSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
 import type { ClusterId, ClusterKey } from "../arm/resource-ids.js";
@@ -24,7 +24,7 @@ import type { Clock } from "../ports/clock.js";
 export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash" | "stale";
 
 export interface ApplyDeps {
-  repo: Repository;
+  repo: Persistence;
   bus: ChangeBus;
   clock: Clock;
 }
@@ -34,7 +34,7 @@ const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the 
 /** the write, then what follows every write: the secrets a user added under DoNotEnforce go, agents hear */
 async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
   await write();
-  if (previous && hasSecrets(previous.record)) await deps.repo.deleteSecrets(subscriptionId, previous.record.id);
+  if (previous && hasSecrets(previous.record)) await deps.repo.secrets.delete(subscriptionId, previous.record.id);
   await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
 }
 
@@ -66,16 +66,16 @@ export async function applyAssignment(
 ): Promise<ApplyOutcome> {
   const subscriptionId = assignment.subscriptionId;
   return withOptimisticRetry(false, async () => {
-    const found = await deps.repo.getCluster(subscriptionId, clusterKey);
+    const found = await deps.repo.clusters.get(subscriptionId, clusterKey);
     if (!found) return "unchanged"; // its configurations went with it
     const cluster = found.record;
     const id = managedConfigurationId(assignment, cluster);
-    const existing = await deps.repo.getConfiguration(subscriptionId, id);
+    const existing = await deps.repo.configurations.get(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
     const decision = decideApply(assignment, cluster, live?.record);
     if (decision === "remove" && live) {
       if (!(await stillCurrent())) return "stale";
-      const tombstone = await deps.repo.prepareConfiguration(subscriptionId, tombstoneOf(live.record), live.etag, true);
+      const tombstone = await deps.repo.configurations.prepare(subscriptionId, tombstoneOf(live.record), live.etag, true);
       await commit(deps, subscriptionId, live, tombstone, cluster.id);
       return "removed";
     }
@@ -95,10 +95,10 @@ export async function applyAssignment(
       managedBy: assignment.id,
       systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
     };
-    await commit(deps, subscriptionId, live, () => deps.repo.writeConfiguration(subscriptionId, record, existing?.etag), cluster.id);
-    if (!(await deps.repo.getCluster(subscriptionId, cluster.id))) {
+    await commit(deps, subscriptionId, live, () => deps.repo.configurations.write(subscriptionId, record, existing?.etag), cluster.id);
+    if (!(await deps.repo.clusters.get(subscriptionId, cluster.id))) {
       // the cluster was deleted while we wrote: what we wrote must not outlive it
-      await deps.repo.deleteClusterContent(subscriptionId, cluster.id);
+      await deps.repo.clusters.deleteContent(subscriptionId, cluster.id);
       return "unchanged";
     }
     return live ? "updated" : "created";

@@ -11,7 +11,7 @@ import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, StoredDocument, Versioned } from "../persistence/index.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord } from "./types.js";
 import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
@@ -42,7 +42,7 @@ function canonical(value: unknown): unknown {
 
 export class Assignments {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly subscriptions: Subscriptions,
     /** tells this process's reconciler there is work (other replicas' reconcilers find it on their next pass) */
     private readonly wake: () => void = () => undefined,
@@ -57,7 +57,7 @@ export class Assignments {
   }
 
   private async find(ref: AssignmentRef): Promise<Versioned<AssignmentRecord>> {
-    const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
+    const found = await this.repo.assignments.get(ref.subscriptionId, this.id(ref));
     if (!found) throw this.notFound(ref);
     return found;
   }
@@ -65,15 +65,15 @@ export class Assignments {
   async get(principal: Principal, ref: AssignmentRef): Promise<AssignmentView> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.find(ref);
-    const status = await this.repo.getAssignmentStatus(ref.subscriptionId, found.record.id);
+    const status = await this.repo.assignments.getStatus(ref.subscriptionId, found.record.id);
     return { record: found.record, etag: found.etag, status: status?.record };
   }
 
   /** `resourceGroup` undefined: every assignment of the subscription */
   async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
-    const page = await this.repo.listAssignments(subscriptionId, resourceGroup, limit, continuation);
-    const statuses = await this.repo.getManyAssignmentStatuses(subscriptionId, page.items.map((v) => v.record.id));
+    const page = await this.repo.assignments.page(subscriptionId, resourceGroup, limit, continuation);
+    const statuses = await this.repo.assignments.getManyStatuses(subscriptionId, page.items.map((v) => v.record.id));
     const items: AssignmentView[] = page.items.map((v) => ({ record: v.record, etag: v.etag, status: statuses.get(keyOf(v.record.id)) }));
     return { items, continuation: page.continuation };
   }
@@ -84,12 +84,12 @@ export class Assignments {
     checkAssignmentName(ref.name);
     const properties = requireProperties(body);
     const result = await withOptimisticRetry(hasConditions(conditions), async () => {
-      const existing = await this.repo.getAssignment(ref.subscriptionId, id);
+      const existing = await this.repo.assignments.get(ref.subscriptionId, id);
       checkPutConditions(conditions, existing?.etag);
       if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
       if (!existing) await this.checkQuota(ref.subscriptionId);
       const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
-      const status = existing ? await this.repo.getAssignmentStatus(ref.subscriptionId, id) : undefined;
+      const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;
       const changed = !existing || !sameSpec(existing.record.spec, spec) || failed;
@@ -103,7 +103,7 @@ export class Assignments {
         generation: (existing?.record.generation ?? 0) + (changed ? 1 : 0),
         systemData: nextSystemData(existing?.record.systemData, actor),
       };
-      const saved = await this.repo.writeAssignment(record, existing?.etag);
+      const saved = await this.repo.assignments.write(record, existing?.etag);
       return { created: existing === undefined, view: { record, etag: saved.etag, status: status?.record } };
     });
     this.wake();
@@ -112,7 +112,7 @@ export class Assignments {
 
   /** the reconciler reads every assignment on every pass: their number per subscription is bounded */
   private async checkQuota(subscriptionId: string): Promise<void> {
-    const page = await this.repo.listAssignments(subscriptionId, undefined, MAX_ASSIGNMENTS_PER_SUBSCRIPTION);
+    const page = await this.repo.assignments.page(subscriptionId, undefined, MAX_ASSIGNMENTS_PER_SUBSCRIPTION);
     if (page.continuation !== undefined || page.items.length >= MAX_ASSIGNMENTS_PER_SUBSCRIPTION) throw errors.assignmentQuota(MAX_ASSIGNMENTS_PER_SUBSCRIPTION);
   }
 
@@ -125,12 +125,12 @@ export class Assignments {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
     const id = this.id(ref);
     const operationId = await withOptimisticRetry(hasConditions(conditions), async () => {
-      const existing = await this.repo.getAssignment(ref.subscriptionId, id);
+      const existing = await this.repo.assignments.get(ref.subscriptionId, id);
       checkDeleteConditions(conditions, existing?.etag);
       if (!existing) return undefined;
       if (existing.record.deletion) return existing.record.deletion.operationId;
       const deletion = { operationId: crypto.randomUUID(), requestedAt: actor.at };
-      await this.repo.writeAssignment({ ...existing.record, generation: existing.record.generation + 1, deletion }, existing.etag);
+      await this.repo.assignments.write({ ...existing.record, generation: existing.record.generation + 1, deletion }, existing.etag);
       return deletion.operationId;
     });
     if (operationId !== undefined) this.wake();
@@ -140,9 +140,9 @@ export class Assignments {
   /** the deletion named by `operationId`: still removing configurations, finished, or unknown (404) */
   async deletionState(principal: Principal, ref: AssignmentRef, operationId: string): Promise<"running" | "finished"> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
-    const found = await this.repo.getAssignment(ref.subscriptionId, this.id(ref));
+    const found = await this.repo.assignments.get(ref.subscriptionId, this.id(ref));
     if (found?.record.deletion?.operationId.toLowerCase() === operationId.toLowerCase()) return "running";
-    if (await this.repo.operationFinished(ref.subscriptionId, operationId, this.id(ref))) return "finished";
+    if (await this.repo.operations.isFinished(ref.subscriptionId, operationId, this.id(ref))) return "finished";
     throw errors.operationNotFound(operationId);
   }
 
@@ -159,24 +159,33 @@ export class Assignments {
 
 /** one page of the scope's clusters, evaluated: the results page and the summary walk share it */
 export async function evaluateCompliancePage(
-  repo: Repository,
+  repo: Persistence,
   assignment: AssignmentRecord,
   limit: number,
   continuation?: string,
 ): Promise<{ items: ClusterCompliance[]; continuation?: string }> {
-  const page = await repo.listClusterDocuments(assignment.subscriptionId, assignment.resourceGroup, limit, continuation);
+  const page = await repo.clusters.pageDocuments(assignment.subscriptionId, assignment.resourceGroup, limit, continuation);
+  return { items: await evaluateClusters(repo, assignment, page.items), continuation: page.continuation };
+}
+
+/** every page of the scope's clusters, evaluated (the summary walk) */
+export async function* evaluateCompliance(repo: Persistence, assignment: AssignmentRecord, pageSize: number): AsyncGenerator<ClusterCompliance[]> {
+  for await (const docs of repo.clusters.pages(assignment.subscriptionId, assignment.resourceGroup, pageSize)) yield evaluateClusters(repo, assignment, docs);
+}
+
+async function evaluateClusters(repo: Persistence, assignment: AssignmentRecord, docs: StoredDocument[]): Promise<ClusterCompliance[]> {
   const clusters: ClusterRecord[] = [];
   // a cluster whose record cannot be read is reported as such; it does not take the page down with it
   const unreadable: ClusterCompliance[] = [];
-  for (const doc of page.items) {
+  for (const doc of docs) {
     try {
-      const cluster = (await repo.decodeCluster(doc)).record;
+      const cluster = (await repo.clusters.decode(doc)).record;
       if (matches(assignment, cluster)) clusters.push(cluster);
     } catch {
       unreadable.push({ clusterId: storedClusterKey(doc.key), complianceState: "Failed", message: "The service could not read this cluster's record; the error is in its log." });
     }
   }
-  const configurations = await repo.getManyConfigurations(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
+  const configurations = await repo.configurations.getMany(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
   const items = clusters.map((c) => complianceOf(assignment, c, configurations.get(keyOf(managedConfigurationId(assignment, c)))?.record));
-  return { items: [...items, ...unreadable], continuation: page.continuation };
+  return [...items, ...unreadable];
 }

@@ -8,7 +8,7 @@ import { EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
 
 /** jobs reach ids only through the domain */
 export { EVERY_CLUSTER } from "../arm/resource-ids.js";
-import type { Repository } from "./repository.js";
+import type { Persistence } from "../persistence/index.js";
 
 export interface ClusterChange {
   /** lower-cased cluster id, or "*" for every cluster (too many changes to name them) */
@@ -44,7 +44,7 @@ export const DELETED_MARKER_LIFETIME_MS = 86_400_000;
  * of the subscription; `markerExpiresAt` is set when the cluster (or subscription content) is gone.
  */
 export async function announce(
-  repo: Pick<Repository, "bumpDesiredVersion">,
+  repo: Pick<Persistence, "markers">,
   bus: ChangeBus | undefined,
   subscriptionId: string,
   /** a cluster id or its store key (only the key is announced), or EVERY_CLUSTER */
@@ -52,6 +52,6 @@ export async function announce(
   what: ClusterChange["what"],
   markerExpiresAt?: number,
 ): Promise<void> {
-  await repo.bumpDesiredVersion(subscriptionId, clusterId, markerExpiresAt);
+  await repo.markers.bump(subscriptionId, clusterId, markerExpiresAt);
   bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId), what });
 }

@@ -10,7 +10,7 @@ import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { mergeClusterPatch, validateClusterPut, type ValidatedCluster } from "./validation/cluster.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ClusterRecord } from "./types.js";
 import { agentKeyOf, compromisedFingerprints, presentedKey } from "./agent-keys.js";
@@ -29,7 +29,7 @@ export interface ListResult<T> {
 
 export class Clusters {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly subscriptions: Subscriptions,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
@@ -64,21 +64,21 @@ export class Clusters {
 
   /** the live cluster or a 404 in ARM's words; used by every child resource */
   async require(ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
-    const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const found = await this.repo.clusters.get(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
     if (!found) throw errors.parentResourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
     return found;
   }
 
   async get(principal: Principal, ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
-    const found = await this.repo.getCluster(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const found = await this.repo.clusters.get(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
     if (!found) throw this.notFound(ref);
     return this.present(found);
   }
 
   async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
-    const page = await this.repo.listClusters(subscriptionId, resourceGroup, limit, continuation);
+    const page = await this.repo.clusters.page(subscriptionId, resourceGroup, limit, continuation);
     return { items: page.items.map((v) => this.present(v)), continuation: page.continuation };
   }
 
@@ -88,7 +88,7 @@ export class Clusters {
     // conditions are checked against the ARM ETag on every attempt: a heartbeat racing this write is
     // retried past, a user's change is the caller's 412
     return withOptimisticRetry(false, async () => {
-      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       const shown = existing ? this.present(existing) : undefined;
       checkPutConditions(conditions, shown?.etag);
       // read-only values are compared with what a GET showed (Offline, Expired), so a GET body PUT back passes
@@ -113,7 +113,7 @@ export class Clusters {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     return withOptimisticRetry(false, async () => {
-      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       if (!existing) throw this.notFound(ref);
       const shown = this.present(existing);
       // an existing resource: If-Match must match, If-None-Match "*" fails, as for a PUT
@@ -157,12 +157,12 @@ export class Clusters {
     // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
     // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
     const selectable = !previous || ClusterSelectors.changed(previous, record);
-    if (selectable) await this.repo.touchClusterWork(ref.subscriptionId, id);
+    if (selectable) await this.repo.outbox.touch(ref.subscriptionId, id);
     // a new registration starts clean, even where a deletion of the same id stopped half-way
-    if (!existing) await this.repo.finishPendingDeletion(ref.subscriptionId, id);
-    const saved = await this.repo.writeCluster(record, existing?.etag);
+    if (!existing) await this.repo.clusters.finishPendingDeletion(ref.subscriptionId, id);
+    const saved = await this.repo.clusters.write(record, existing?.etag);
     if (selectable) {
-      await this.repo.touchClusterWork(ref.subscriptionId, id);
+      await this.repo.outbox.touch(ref.subscriptionId, id);
       this.wakeReconciler();
     }
     // a replaced agent key stops working at once: the agent-facing caches drop this cluster
@@ -177,14 +177,14 @@ export class Clusters {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
     const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
     return withOptimisticRetry(false, async () => {
-      const existing = await this.repo.getCluster(ref.subscriptionId, id);
+      const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       checkDeleteConditions(conditions, existing ? this.present(existing).etag : undefined);
       if (!existing) {
         // a retry of a deletion that stopped half-way finishes it
-        await this.repo.finishPendingDeletion(ref.subscriptionId, id);
+        await this.repo.clusters.finishPendingDeletion(ref.subscriptionId, id);
         return false;
       }
-      const deleted = await this.repo.deleteCluster(ref.subscriptionId, id, existing.etag);
+      const deleted = await this.repo.clusters.delete(ref.subscriptionId, id, existing.etag);
       // other replicas learn of the deletion from a marker (it outlives the cluster by a day)
       await announce(this.repo, this.bus, ref.subscriptionId, id, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       return deleted;

@@ -12,7 +12,7 @@ import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
 import type { ClusterRef, Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
 import { announce, type ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
@@ -62,7 +62,7 @@ export function expiredBeforeDelivery(): ConfigurationRecord["complianceStatus"]
 
 export class Configurations {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly subscriptions: Subscriptions,
     private readonly clusters: Clusters,
     private readonly clock: Clock,
@@ -102,18 +102,18 @@ export class Configurations {
   async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     await this.clusters.require(clusterRef(ref));
-    const found = await this.repo.getConfiguration(ref.subscriptionId, this.ids(ref).id);
+    const found = await this.repo.configurations.get(ref.subscriptionId, this.ids(ref).id);
     if (!found || found.deleted) throw this.notFound(ref);
-    const secrets = hasSecrets(found.record) ? await this.repo.getSecrets(ref.subscriptionId, found.record.id) : undefined;
+    const secrets = hasSecrets(found.record) ? await this.repo.secrets.get(ref.subscriptionId, found.record.id) : undefined;
     return this.present(found, secrets?.record);
   }
 
   async list(principal: Principal, ref: ClusterRef, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const cluster = await this.clusters.require(ref);
-    const page = await this.repo.listConfigurations(ref.subscriptionId, cluster.record.id, limit, continuation);
+    const page = await this.repo.configurations.page(ref.subscriptionId, cluster.record.id, limit, continuation);
     const withSecrets = page.items.filter((v) => hasSecrets(v.record)).map((v) => v.record.id);
-    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
+    const secrets = await this.repo.secrets.getMany(ref.subscriptionId, withSecrets);
     const items = page.items.map((v) => this.present(v, secrets.get(keyOf(v.record.id))?.secrets));
     return { items, continuation: page.continuation };
   }
@@ -125,7 +125,7 @@ export class Configurations {
     const { id } = this.ids(ref);
     const properties = body.properties as Record<string, unknown> | undefined;
     return withOptimisticRetry(hasConditions(conditions), async () => {
-      const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
+      const existing = await this.repo.configurations.get(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
       checkPutConditions(conditions, live?.etag);
       if (live) await this.refuseIfEnforced(ref, live.record, "change");
@@ -152,13 +152,13 @@ export class Configurations {
         systemData: nextSystemData(live?.record.systemData, actor),
       };
       // seal everything before writing anything: a key-provider failure leaves nothing half-written
-      const writeSecrets = secrets ? await this.repo.prepareSecrets(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now(), version: secretsVersion }) : undefined;
-      const writeRecord = await this.repo.prepareConfiguration(ref.subscriptionId, record, existing?.etag);
+      const writeSecrets = secrets ? await this.repo.secrets.prepare(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now(), version: secretsVersion }) : undefined;
+      const writeRecord = await this.repo.configurations.prepare(ref.subscriptionId, record, existing?.etag);
       // secrets first: a record never points at secrets that are not there yet
       if (writeSecrets) await writeSecrets();
       const saved = await writeRecord();
       const hadSecrets = existing !== undefined && hasSecrets(existing.record);
-      if (!secrets && hadSecrets) await this.repo.deleteSecrets(ref.subscriptionId, record.id);
+      if (!secrets && hadSecrets) await this.repo.secrets.delete(ref.subscriptionId, record.id);
       await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
     });
@@ -170,7 +170,7 @@ export class Configurations {
    */
   private async refuseIfEnforced(ref: ConfigurationRef, record: ConfigurationRecord, what: "change" | "delete"): Promise<void> {
     if (record.managedBy === undefined) return;
-    const assignment = await this.repo.getAssignment(ref.subscriptionId, record.managedBy);
+    const assignment = await this.repo.assignments.get(ref.subscriptionId, record.managedBy);
     if (!assignment) return;
     if (assignment.record.spec.enforcementMode === "DoNotEnforce" && assignment.record.deletion === undefined) return;
     throw errors.managedByAssignment(ref.configurationName, assignment.record.id, what);
@@ -182,18 +182,18 @@ export class Configurations {
     await this.clusters.require(clusterRef(ref));
     const { id } = this.ids(ref);
     return withOptimisticRetry(hasConditions(conditions), async () => {
-      const existing = await this.repo.getConfiguration(ref.subscriptionId, id);
+      const existing = await this.repo.configurations.get(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
       checkDeleteConditions(conditions, live?.etag);
       if (!live) return false;
       await this.refuseIfEnforced(ref, live.record, "delete");
-      const writeTombstone = await this.repo.prepareConfiguration(ref.subscriptionId, tombstoneOf(live.record), live.etag, true);
+      const writeTombstone = await this.repo.configurations.prepare(ref.subscriptionId, tombstoneOf(live.record), live.etag, true);
       await writeTombstone();
-      await this.repo.deleteSecrets(ref.subscriptionId, id);
+      await this.repo.secrets.delete(ref.subscriptionId, id);
       const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
       await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       // the name is free: an assignment that reported a clash here may now create its configuration
-      await this.repo.touchClusterWork(ref.subscriptionId, cluster);
+      await this.repo.outbox.touch(ref.subscriptionId, cluster);
       this.wakeReconciler();
       return true;
     });

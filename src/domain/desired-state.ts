@@ -19,7 +19,7 @@ import { errors } from "../arm/errors.js";
 import { agentKeyOf, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
-import type { Repository } from "./repository.js";
+import type { Persistence } from "../persistence/index.js";
 import { hasSecrets, secretsOf } from "./configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 
@@ -90,7 +90,7 @@ export class DesiredState {
   private epoch = 0;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
     private readonly options: DesiredStateOptions,
@@ -121,7 +121,7 @@ export class DesiredState {
     if (cached && now >= cached.expiresAt) this.snapshots.delete(key);
     else if (cached && (this.watcher?.healthy() || now - cached.checkedAt < this.options.stalenessMs)) return cached;
     else if (cached) {
-      const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
+      const version = await this.repo.markers.version(ref.subscriptionId, id);
       if (version === cached.version && this.snapshots.get(key) === cached) {
         cached.checkedAt = now;
         return cached;
@@ -142,15 +142,15 @@ export class DesiredState {
   private async build(ref: ClusterRef, id: string, key: string): Promise<Snapshot> {
     this.builds++;
     const startedAt = this.epoch;
-    const version = await this.repo.getDesiredVersion(ref.subscriptionId, id);
-    const cluster = await this.repo.getCluster(ref.subscriptionId, id);
+    const version = await this.repo.markers.version(ref.subscriptionId, id);
+    const cluster = await this.repo.clusters.get(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
     const agentKey = agentKeyOf(cluster.record);
     // never seal secrets to a key whose private half anyone with read access may have copied
     if (agentKey.compromised) throw errors.agentKeyCompromised();
-    const all = await this.repo.allConfigurations(ref.subscriptionId, id);
+    const all = await this.repo.configurations.all(ref.subscriptionId, id);
     const withSecrets = all.filter((v) => !v.deleted && hasSecrets(v.record)).map((v) => v.record.id);
-    const secrets = await this.repo.getManySecrets(ref.subscriptionId, withSecrets);
+    const secrets = await this.repo.secrets.getMany(ref.subscriptionId, withSecrets);
     // the snapshot must not outlive the secrets it carries: it is rebuilt the moment the first expires
     let expiresAt = Number.POSITIVE_INFINITY;
     const configurations = await Promise.all(

@@ -4,11 +4,9 @@
  * If-Match/If-None-Match gets the 412 instead; after a few lost races the caller gets a 409.
  */
 import { errors } from "../arm/errors.js";
-import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
+import { lostRace } from "../persistence/collection.js";
 
 const MAX_ATTEMPTS = 5;
-
-const lostRace = (err: unknown): boolean => err instanceof StoreConflictError || err instanceof StorePreconditionFailedError;
 
 const pause = (attempt: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * (attempt + 1)));

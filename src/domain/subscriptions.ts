@@ -9,12 +9,15 @@ import { errors } from "../arm/errors.js";
 import { CONFIGURATION_NAMESPACE, EVERY_CLUSTER } from "../arm/resource-ids.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError } from "../store/port.js";
+import { lostRace, retryOnLostRace } from "../persistence/collection.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
-import type { Repository, Versioned } from "./repository.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
 import { SUBSCRIPTION_STATES, type SubscriptionRecord, type SubscriptionState } from "./types.js";
 
 export type Intent = "read" | "write" | "delete";
+
+/** reads of the registration after lost races before a lifecycle notification gives up (409; ARM retries it) */
+const NOTIFY_ATTEMPTS = 5;
 
 export interface SubscriptionOptions {
   /** dev auth mode registers a subscription on its first write, to the caller's tenant */
@@ -63,7 +66,7 @@ export class Subscriptions {
   private readonly cache = new LRUCache<string, { value: Versioned<SubscriptionRecord> | undefined; until: number }>({ max: MAX_CACHED_SUBSCRIPTIONS });
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly clock: Clock,
     private readonly options: SubscriptionOptions,
     private readonly bus?: ChangeBus,
@@ -74,7 +77,7 @@ export class Subscriptions {
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && hit.until > now) return hit.value;
-    const value = await this.repo.getSubscription(subscriptionId);
+    const value = await this.repo.subscriptions.get(subscriptionId);
     if (this.options.cacheMs > 0) this.cache.set(key, { value, until: now + this.options.cacheMs });
     return value;
   }
@@ -99,20 +102,20 @@ export class Subscriptions {
   private async register(subscriptionId: string, tenantId: string): Promise<Versioned<SubscriptionRecord>> {
     const record: SubscriptionRecord = { subscriptionId, state: "Registered", tenantId, registrationDate: new Date(this.clock.now()).toUTCString() };
     try {
-      const saved = await this.repo.writeSubscription(record, undefined);
+      const saved = await this.repo.subscriptions.write(record, undefined);
       this.forget(subscriptionId);
       return saved;
     } catch (err) {
-      if (!(err instanceof StoreConflictError)) throw err;
+      if (!lostRace(err)) throw err;
       this.forget(subscriptionId); // registered concurrently: use the winner's record
-      const winner = await this.repo.getSubscription(subscriptionId);
+      const winner = await this.repo.subscriptions.get(subscriptionId);
       if (!winner) throw err;
       return winner;
     }
   }
 
   async get(principal: Principal, subscriptionId: string): Promise<SubscriptionRecord | undefined> {
-    const current = await this.repo.getSubscription(subscriptionId);
+    const current = await this.repo.subscriptions.get(subscriptionId);
     if (current?.record.tenantId && current.record.tenantId.toLowerCase() !== principal.tenantId.toLowerCase()) throw errors.wrongTenant();
     return current?.record;
   }
@@ -122,8 +125,8 @@ export class Subscriptions {
     if (!SUBSCRIPTION_STATES.includes(notification.state)) throw errors.invalidSubscriptionState(notification.state);
     const properties = withoutPii(notification.properties);
     const bodyTenant = typeof properties?.tenantId === "string" ? properties.tenantId : undefined;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.repo.getSubscription(subscriptionId);
+    return retryOnLostRace(async () => {
+      const current = await this.repo.subscriptions.get(subscriptionId);
       const tenantId = bodyTenant ?? current?.record.tenantId ?? (this.options.autoRegister ? principal.tenantId : undefined);
       const record: SubscriptionRecord = {
         subscriptionId,
@@ -132,20 +135,15 @@ export class Subscriptions {
         registrationDate: notification.registrationDate ?? current?.record.registrationDate,
         properties,
       };
-      try {
-        // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
-        if (record.state === "Deleted") {
-          await this.repo.deleteSubscriptionContent(subscriptionId);
-          // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
-          await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
-        }
-        await this.repo.writeSubscription(record, current?.etag);
-        this.forget(subscriptionId);
-        return record;
-      } catch (err) {
-        if (!(err instanceof StoreConflictError) && !(err instanceof StorePreconditionFailedError)) throw err;
+      // Cascade before recording Deleted: if the cascade fails, ARM retries the notification.
+      if (record.state === "Deleted") {
+        await this.repo.subscriptions.deleteContent(subscriptionId);
+        // every cluster of it is gone: this process's agent caches at once, other replicas by the marker
+        await announce(this.repo, this.bus, subscriptionId, EVERY_CLUSTER, "identity", this.clock.now() + DELETED_MARKER_LIFETIME_MS);
       }
-    }
-    throw errors.concurrentWrite();
+      await this.repo.subscriptions.write(record, current?.etag);
+      this.forget(subscriptionId);
+      return record;
+    }, NOTIFY_ATTEMPTS);
   }
 }

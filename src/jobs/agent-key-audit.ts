@@ -6,7 +6,7 @@
  * line naming the cluster id (never the key). Public keys stored in another encoding (PEM) are
  * rewritten in the normalized form (base64 DER SubjectPublicKeyInfo; their fingerprint is unchanged).
  *
- * A data step, not a migration: bodies are sealed, so it goes through the repository's codec. Safe
+ * A data step, not a migration: bodies are sealed, so it goes through the persistence aggregates' codec. Safe
  * with several replicas and idempotent: every rewrite is conditional on the etag read; a replica that
  * loses the race reads again and finds nothing left to do (only the winner logs). The read paths do
  * not depend on it having run: they treat stored private material as compromised on their own
@@ -14,8 +14,8 @@
  */
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { remediatedCluster } from "../domain/agent-keys.js";
-import type { Repository } from "../domain/repository.js";
-import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
+import type { Persistence } from "../persistence/index.js";
+import { retryOnLostRace, type StoredDocument } from "../persistence/collection.js";
 
 export interface AgentKeyAuditReport {
   scanned: number;
@@ -34,18 +34,15 @@ const PAGE = 200;
 
 export class AgentKeyAudit {
   constructor(
-    private readonly store: Store,
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly log: Log,
   ) {}
 
   async run(): Promise<AgentKeyAuditReport> {
     const report: AgentKeyAuditReport = { scanned: 0, compromised: [], normalized: 0, failed: 0 };
-    let continuation: string | undefined;
-    do {
-      const page = await this.store.scan({ kind: "cluster" }, { limit: PAGE, continuation });
-      for (const doc of page.items) {
+    for await (const docs of this.repo.clusters.everyPage(PAGE)) {
+      for (const doc of docs) {
         report.scanned++;
         try {
           const outcome = await this.remediate(doc);
@@ -56,8 +53,7 @@ export class AgentKeyAudit {
           this.log("error", "agent key check failed for a cluster; it is checked again at the next start", { clusterId: doc.key, error: (err as Error).name });
         }
       }
-      continuation = page.continuation;
-    } while (continuation !== undefined);
+    }
     if (report.compromised.length > 0 || report.normalized > 0 || report.failed > 0) {
       this.log("info", "agent key check finished", { scanned: report.scanned, compromised: report.compromised.length, normalized: report.normalized, failed: report.failed });
     }
@@ -65,29 +61,24 @@ export class AgentKeyAudit {
   }
 
   /** one cluster, read again after a lost race (a heartbeat, a PUT or another replica's check) */
-  private async remediate(first: StoredDocument): Promise<"compromised" | "normalized" | "unchanged"> {
-    let current = await this.repo.decodeCluster(first);
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const fixed = remediatedCluster(current.record);
-      if (!fixed) return "unchanged";
-      try {
-        await this.repo.writeCluster(fixed.record, current.etag);
-      } catch (err) {
-        if (!(err instanceof StorePreconditionFailedError)) throw err;
-        const again = await this.repo.getCluster(current.record.subscriptionId, current.record.id);
-        if (!again) return "unchanged";
-        current = again;
-        continue;
-      }
-      if (!fixed.compromised) return "normalized";
-      this.log("warn", "agent key compromised: its private half was stored; agent tokens for this cluster are refused until a new key is registered", {
-        audit: "agentKeyCompromised",
-        clusterId: current.record.id,
-      });
-      // every replica drops its cached key and desired state of this cluster
-      await announce(this.repo, this.bus, current.record.subscriptionId, current.record.id, "identity");
-      return "compromised";
-    }
-    throw new StorePreconditionFailedError("cluster", first.key);
+  private async remediate(doc: StoredDocument): Promise<"compromised" | "normalized" | "unchanged"> {
+    const first = await this.repo.clusters.decode(doc);
+    let reads = 0;
+    const done = await retryOnLostRace(async () => {
+      const current = reads++ === 0 ? first : await this.repo.clusters.get(first.record.subscriptionId, first.record.id);
+      const fixed = current && remediatedCluster(current.record);
+      if (!current || !fixed) return undefined;
+      await this.repo.clusters.write(fixed.record, current.etag);
+      return { compromised: fixed.compromised, id: current.record.id };
+    }, MAX_ATTEMPTS);
+    if (!done) return "unchanged";
+    if (!done.compromised) return "normalized";
+    this.log("warn", "agent key compromised: its private half was stored; agent tokens for this cluster are refused until a new key is registered", {
+      audit: "agentKeyCompromised",
+      clusterId: done.id,
+    });
+    // every replica drops its cached key and desired state of this cluster
+    await announce(this.repo, this.bus, first.record.subscriptionId, done.id, "identity");
+    return "compromised";
   }
 }

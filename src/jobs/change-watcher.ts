@@ -9,9 +9,9 @@
  * Within one process every change is announced directly and is seen at once.
  */
 import type { Clock } from "../ports/clock.js";
-import { isSystemKey, systemKeyName, type Store } from "../store/port.js";
 import { EVERY_CLUSTER, type ChangeBus } from "../domain/changes.js";
-import { isEveryClusterMarker } from "../domain/repository.js";
+import type { Changes } from "../persistence/changes.js";
+import { announcedBy } from "../persistence/markers.js";
 import { PeriodicJob } from "./periodic-job.js";
 
 export interface ChangeWatcherOptions {
@@ -32,7 +32,7 @@ export class ChangeWatcher {
   looks = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly changes: Changes,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
     private readonly options: ChangeWatcherOptions,
@@ -65,7 +65,7 @@ export class ChangeWatcher {
     const since = this.lastLook - this.options.overlapMs;
     // markers only: every change that matters to agents bumps one (configurations, agent key, cluster or
     // subscription deletion); heartbeats rewrite cluster records and must not flush anything
-    const { items, truncated } = await this.store.changedSince({ kinds: ["system"], since, limit: this.options.limit });
+    const { items, truncated } = await this.changes.systemRecordsChangedSince(since, this.options.limit);
     this.looks++;
     for (const [id, at] of this.announced) if (at <= since) this.announced.delete(id);
     if (truncated) this.bus.emit({ clusterKey: EVERY_CLUSTER, what: "identity" });
@@ -74,9 +74,8 @@ export class ChangeWatcher {
         const id = `${doc.kind}:${doc.key}`;
         if (this.announced.get(id) === doc.updatedAt) continue;
         this.announced.set(id, doc.updatedAt);
-        if (!isSystemKey("desired", doc.key)) continue;
-        const name = systemKeyName("desired", doc.key);
-        this.bus.emit({ clusterKey: isEveryClusterMarker(name) ? EVERY_CLUSTER : name, what: "identity" });
+        const clusterKey = announcedBy(doc);
+        if (clusterKey !== undefined) this.bus.emit({ clusterKey, what: "identity" });
       }
     }
     this.lastLook = startedAt;

@@ -4,14 +4,12 @@
  * cannot both win. The job's steps are idempotent anyway; the lease only keeps them from doing the
  * same work twice.
  */
+import type { Leases } from "../persistence/leases.js";
 import type { Clock } from "../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError, SYSTEM_PARTITION, systemKey, type NewDocument, type Store } from "../store/port.js";
-
-const PARTITION = SYSTEM_PARTITION;
 
 export class Lease {
   constructor(
-    private readonly store: Store,
+    private readonly leases: Leases,
     private readonly clock: Clock,
     private readonly name: string,
     readonly holder: string,
@@ -38,32 +36,13 @@ export class Lease {
     return held;
   }
 
-  private async tryAcquire(): Promise<boolean> {
-    const key = systemKey("lease", this.name);
+  private tryAcquire(): Promise<boolean> {
     const now = this.clock.now();
-    const doc: NewDocument = { kind: "system", key, partition: PARTITION, parent: "leases", schemaVersion: 1, body: { holder: this.holder, until: now + this.durationMs } };
-    try {
-      const current = await this.store.get("system", key, PARTITION);
-      if (!current) {
-        await this.store.create(doc);
-        return true;
-      }
-      const body = current.body as { holder?: string; until?: number };
-      if (body.holder !== this.holder && (body.until ?? 0) > now) return false;
-      await this.store.replace(doc, current.etag);
-      return true;
-    } catch (err) {
-      if (err instanceof StoreConflictError || err instanceof StorePreconditionFailedError) return false;
-      throw err;
-    }
+    return this.leases.take(this.name, this.holder, now, now + this.durationMs);
   }
 
   async release(): Promise<void> {
     this.heldSince = Number.NEGATIVE_INFINITY;
-    const key = systemKey("lease", this.name);
-    const current = await this.store.get("system", key, PARTITION);
-    if (current && (current.body as { holder?: string }).holder === this.holder) {
-      await this.store.delete("system", key, PARTITION, current.etag).catch(() => false);
-    }
+    await this.leases.release(this.name, this.holder);
   }
 }

@@ -12,9 +12,9 @@ import { valueKinds } from "../domain/agent-reports.js";
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
-import type { Repository } from "../domain/repository.js";
+import type { Persistence } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
-import { StorePreconditionFailedError, type Store, type StoredDocument } from "../store/port.js";
+import { lostRace, type StoredDocument } from "../persistence/collection.js";
 import { Lease } from "./lease.js";
 import { PeriodicJob } from "./periodic-job.js";
 
@@ -38,15 +38,14 @@ export class SecretsSweeper {
   private readonly job: PeriodicJob<SweepReport>;
 
   constructor(
-    private readonly store: Store,
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     private readonly bus: ChangeBus,
     private readonly clock: Clock,
     private readonly audit: PurgeAudit,
     private readonly options: SweeperOptions,
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
   ) {
-    this.lease = new Lease(store, clock, "secrets-sweeper", options.holder, options.leaseMs);
+    this.lease = new Lease(repo.leases, clock, "secrets-sweeper", options.holder, options.leaseMs);
     this.job = new PeriodicJob({
       intervalMs: options.intervalMs,
       run: () => this.sweep(),
@@ -75,22 +74,22 @@ export class SecretsSweeper {
     const started = this.clock.now();
     for (;;) {
       // always the first page: what was purged no longer matches, so this drains without a cursor
-      const page = await this.store.scan({ kind: "configurationSecrets", expired: true }, { limit: this.options.batchSize });
-      for (const doc of page.items) {
+      const expired = await this.repo.secrets.expired(this.options.batchSize);
+      for (const doc of expired) {
         if (await this.purge(doc)) report.purged++;
         // the embedded store answers synchronously: yield so API requests interleave with a long sweep
         await yieldToEventLoop();
       }
-      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
+      if (expired.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
     for (;;) {
-      const page = await this.store.scan({ kind: "secretKey", expired: true }, { limit: this.options.batchSize });
-      for (const doc of page.items) if (await this.store.delete(doc.kind, doc.key, doc.partition, doc.etag).catch(() => false)) report.keysDestroyed++;
-      if (page.items.length < this.options.batchSize || !(await this.lease.keep())) break;
+      const keys = await this.repo.secrets.expiredKeys(this.options.batchSize);
+      for (const doc of keys) if (await this.repo.secrets.destroyExpiredKey(doc)) report.keysDestroyed++;
+      if (keys.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     if (report.purged > 0 || report.keysDestroyed > 0) {
-      await this.store.compact();
+      await this.repo.secrets.compact();
       this.log("secrets sweep", { ...report, ms: this.clock.now() - started });
     }
     return report;
@@ -98,10 +97,10 @@ export class SecretsSweeper {
 
   private async purge(doc: StoredDocument): Promise<boolean> {
     // shredding first: it needs no key provider and no readable record, so nothing can hold it up
-    if (!(await this.repo.purgeExpiredSecrets(doc))) return false;
+    if (!(await this.repo.secrets.purgeExpired(doc))) return false;
     let kinds: string[] = [];
     try {
-      const configuration = await this.repo.getConfiguration(doc.partition, doc.key);
+      const configuration = await this.repo.configurations.get(doc.partition, doc.key);
       if (configuration) kinds = valueKinds(configuration.record);
       if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
     } catch (err) {
@@ -114,14 +113,14 @@ export class SecretsSweeper {
   }
 
   /** the user sees why the cluster never got its secrets, and what to do; a cluster that got them is left alone */
-  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Repository["getConfiguration"]>>>): Promise<void> {
+  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Persistence["configurations"]["get"]>>>): Promise<void> {
     const record = found.record;
     if (record.secretsDelivered?.generation === record.generation || record.complianceStatus.complianceState === "Failed") return;
     try {
-      await this.repo.writeConfiguration(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
+      await this.repo.configurations.write(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
     } catch (err) {
       // a PUT got there first: it brought new secrets and its own state
-      if (!(err instanceof StorePreconditionFailedError)) throw err;
+      if (!lostRace(err)) throw err;
     }
   }
 }

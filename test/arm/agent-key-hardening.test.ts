@@ -20,7 +20,7 @@ import { SignJWT } from "jose";
 import t from "tap";
 import { ChangeBus } from "../../src/domain/changes.js";
 import { inspectKeyMaterial } from "../../src/domain/agent-keys.js";
-import { Repository } from "../../src/domain/repository.js";
+import { Persistence } from "../../src/persistence/index.js";
 import type { ClusterRecord } from "../../src/domain/types.js";
 import { AgentKeyAudit } from "../../src/jobs/agent-key-audit.js";
 import { createSealing } from "../../src/keys/factory.js";
@@ -199,7 +199,7 @@ t.test("on SQLite: input rules", async (t) => {
 /** writes a cluster the way a version before the fix did: the submitted private key stored as is */
 async function storeAsOldVersion(server: TestServer, name: string, storedKey: string): Promise<ClusterRecord> {
   if (!server.keyProvider) throw new Error("sealing expected");
-  const repo = new Repository(server.store, createSealing(server.store, server.keyProvider, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
+  const repo = new Persistence(server.store, createSealing(server.store, server.keyProvider, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
   const at = new Date().toISOString();
   const record: ClusterRecord = {
     id: clusterId(SUB, RG, name),
@@ -212,7 +212,7 @@ async function storeAsOldVersion(server: TestServer, name: string, storedKey: st
     properties: { agentPublicKeyCertificate: storedKey, distribution: "k3s", infrastructure: "generic", connectivityStatus: "Connected", lastConnectivityTime: at, provisioningState: "Succeeded" },
     systemData: { createdBy: "someone", createdByType: "User", createdAt: at, lastModifiedBy: "someone", lastModifiedByType: "User", lastModifiedAt: at },
   };
-  await repo.writeCluster(record, undefined);
+  await repo.clusters.write(record, undefined);
   return record;
 }
 
@@ -257,7 +257,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     // the start-up check: two replicas at once, then once more
     const logBefore = server.logs.length;
     const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];
-    const replica = new AgentKeyAudit(server.store, new Repository(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec), new ChangeBus(), (level, message, fields) => lines.push({ level, message, fields }));
+    const replica = new AgentKeyAudit(new Persistence(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec), new ChangeBus(), (level, message, fields) => lines.push({ level, message, fields }));
     const [a, b] = await Promise.all([server.agentKeyAudit.run(), replica.run()]);
     const found = [...a.compromised, ...b.compromised].sort();
     t.same(found, stolen.map((s) => clusterPath(s.name).toLowerCase()).sort(), "each compromised cluster is handled exactly once across replicas");
@@ -276,9 +276,9 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     t.notMatch(logged, /healthy/, "a healthy cluster is not logged");
 
     // storage now holds the public half and the compromise
-    const repo = new Repository(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
+    const repo = new Persistence(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
     for (const s of stolen) {
-      const stored = await repo.getCluster(SUB, clusterPath(s.name));
+      const stored = await repo.clusters.get(SUB, clusterPath(s.name));
       t.equal(stored?.record.properties.agentPublicKeyCertificate, spkiB64(s.pair.publicKey), `${s.name}: stored value replaced by the public key`);
       t.equal(stored?.record.properties.compromisedAgentKeys?.length, 1, `${s.name}: the key is recorded as compromised`);
       const res = await raw(`${agentBase(s.name)}/configurations`, { token: await tokenWith(s.pair.privateKey, clusterPath(s.name)) });
@@ -296,7 +296,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     t.equal(viaSdk.connectivityStatus, "Expired", "SDK: connectivityStatus");
     t.equal(viaSdk.agentPublicKeyCertificate, spkiB64(stolen[1]!.pair.publicKey), "SDK: the public key");
 
-    const oldPemStored = await repo.getCluster(SUB, clusterPath("old-pem"));
+    const oldPemStored = await repo.clusters.get(SUB, clusterPath("old-pem"));
     t.equal(oldPemStored?.record.properties.agentPublicKeyCertificate, spkiB64(oldPem.publicKey), "the PEM stored as sent is stored normalized now");
     t.equal(oldPemStored?.record.properties.compromisedAgentKeys, undefined);
 

@@ -3,6 +3,7 @@ import t from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { ChangeBus } from "../../src/domain/changes.js";
 import { ChangeWatcher } from "../../src/jobs/change-watcher.js";
+import { Changes } from "../../src/persistence/changes.js";
 import { systemClock } from "../../src/ports/clock.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
@@ -125,7 +126,7 @@ t.test("a second subscription's Deleted notification answers (its every-cluster 
   const bus = new ChangeBus();
   const seen: string[] = [];
   bus.on((change) => seen.push(change.clusterKey));
-  const watcher = new ChangeWatcher(server.store, bus, systemClock, { intervalMs: 1000, overlapMs: 60_000, limit: 100 });
+  const watcher = new ChangeWatcher(new Changes(server.store), bus, systemClock, { intervalMs: 1000, overlapMs: 60_000, limit: 100 });
   const subs = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
   for (const sub of subs) {
     const deleted = await http(`/subscriptions/${sub}?${LIFECYCLE}`, { method: "PUT", body: { state: "Deleted" } });

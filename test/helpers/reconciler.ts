@@ -2,27 +2,27 @@
  * Driving the assignment reconciler from tests: settle() runs passes (runOnce) until nothing is left
  * to do; with another replica holding the lease, it waits for that replica to finish the work instead.
  */
-import { Repository } from "../../src/domain/repository.js";
+import { Persistence } from "../../src/persistence/index.js";
 import type { TestServer } from "./server.js";
 
 type Driven = Pick<TestServer, "reconciler" | "store" | "codec" | "clock">;
 
 /** whether any outbox item is due or any rollout (or deletion) is unfinished, read from the store */
 export async function pending(server: Driven): Promise<boolean> {
-  const repo = new Repository(server.store, server.codec);
+  const repo = new Persistence(server.store, server.codec);
   const now = server.clock.now();
   let continuation: string | undefined;
   do {
-    const page = await repo.scanClusterWork(200, continuation);
+    const page = await repo.outbox.page(200, continuation);
     if (page.items.some((item) => item.retryAt <= now)) return true;
     continuation = page.continuation;
   } while (continuation !== undefined);
   do {
-    const page = await repo.listAssignmentDocuments(undefined, 200, continuation);
+    const page = await repo.assignments.pageDocuments(undefined, 200, continuation);
     for (const doc of page.items) {
-      const a = await repo.decodeAssignment(doc).catch(() => undefined);
+      const a = await repo.assignments.decode(doc).catch(() => undefined);
       if (!a) continue; // an unreadable one the reconciler leaves out too
-      const status = await repo.getAssignmentStatus(a.record.subscriptionId, a.record.id);
+      const status = await repo.assignments.getStatus(a.record.subscriptionId, a.record.id);
       if (!status || status.record.generation !== a.record.generation || status.record.state !== "Completed" || a.record.deletion) return true;
     }
     continuation = page.continuation;

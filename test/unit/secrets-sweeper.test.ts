@@ -8,7 +8,7 @@ import t, { type Test } from "tap";
 import path from "node:path";
 import { ChangeBus } from "../../src/domain/changes.js";
 import { expiredBeforeDelivery } from "../../src/domain/configurations.js";
-import { Repository } from "../../src/domain/repository.js";
+import { Persistence } from "../../src/persistence/index.js";
 import type { ConfigurationRecord } from "../../src/domain/types.js";
 import { SecretsSweeper } from "../../src/jobs/secrets-sweeper.js";
 import { ManualClock } from "../../src/ports/clock.js";
@@ -23,9 +23,9 @@ async function setup(t: Test, batchSize = 10) {
   const clock = new ManualClock();
   const store = await createStore({ engine: "sqlite", path: path.join(tempDir("sweeper-unit-"), "store.db") }, clock, { runMigrationsAtStartup: true });
   t.teardown(() => store.close());
-  const repo = new Repository(store, undefined, { secretsRetentionMs: WINDOW_MS });
+  const repo = new Persistence(store, undefined, { secretsRetentionMs: WINDOW_MS });
   const audits: string[] = [];
-  const sweeper = new SecretsSweeper(store, repo, new ChangeBus(), clock, { purged: (id, _kinds, reason) => audits.push(`${reason}:${id}`) }, { intervalMs: 60_000, batchSize, holder: "unit", leaseMs: 30_000 });
+  const sweeper = new SecretsSweeper(repo, new ChangeBus(), clock, { purged: (id, _kinds, reason) => audits.push(`${reason}:${id}`) }, { intervalMs: 60_000, batchSize, holder: "unit", leaseMs: 30_000 });
   /** a configuration (generation 1) and its secrets, submitted now */
   async function submit(name: string, delivered = false): Promise<ConfigurationRecord> {
     const clusterId = clusterIdOf(SUB, "rg", "c1");
@@ -41,9 +41,9 @@ async function setup(t: Test, batchSize = 10) {
       ...(delivered ? { secretsDelivered: { generation: 1, at: new Date(clock.now()).toISOString() } } : {}),
       systemData: {},
     };
-    const previous = await repo.getConfiguration(SUB, record.id);
-    await repo.writeConfiguration(SUB, record, previous?.etag);
-    await (await repo.prepareSecrets(SUB, record, { protectedSettings: { httpsKey: "c2VjcmV0" }, submittedAt: clock.now() }))();
+    const previous = await repo.configurations.get(SUB, record.id);
+    await repo.configurations.write(SUB, record, previous?.etag);
+    await (await repo.secrets.prepare(SUB, record, { protectedSettings: { httpsKey: "c2VjcmV0" }, submittedAt: clock.now() }))();
     return record;
   }
   const stored = async (id: string) => (await store.get("configurationSecrets", id.toLowerCase(), SUB)) !== undefined;
@@ -88,10 +88,10 @@ t.test("secrets that expired before delivery mark their configuration Failed; de
   const delivered = await submit("i", true);
   clock.advance(WINDOW_MS);
   t.match(await sweeper.runOnce(), { purged: 2 });
-  const h = await repo.getConfiguration(SUB, undelivered.id);
+  const h = await repo.configurations.get(SUB, undelivered.id);
   t.same(h?.record.complianceStatus, expiredBeforeDelivery(), "the user is told why the cluster never got them");
   t.equal(h?.record.provisioningState, "Failed");
-  const i = await repo.getConfiguration(SUB, delivered.id);
+  const i = await repo.configurations.get(SUB, delivered.id);
   t.same(i?.record.complianceStatus, { complianceState: "Pending" }, "the cluster got them: left alone");
   t.equal(i?.record.provisioningState, "Succeeded");
 });

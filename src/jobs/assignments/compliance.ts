@@ -3,8 +3,8 @@
  * configuration, an assignment, a desired-state marker, or this process's own rollout and outbox
  * work), at most every `complianceIntervalMs` and never more than a tenth of the time.
  */
-import { evaluateCompliancePage } from "../../domain/assignments.js";
-import { subscriptionPartition } from "../../domain/repository.js";
+import { evaluateCompliance } from "../../domain/assignments.js";
+import { subscriptionPartition } from "../../persistence/index.js";
 import type { AssignmentRecord, ComplianceSummary } from "../../domain/types.js";
 import { allAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
 
@@ -55,7 +55,7 @@ export class ComplianceSummaries {
       return "all";
     }
     // moved on only once the look succeeded: a failed look is repeated, not skipped
-    const changes = await ctx.repo.subscriptionsChangedSince(since - CHANGES_OVERLAP_MS, CHANGES_LIMIT);
+    const changes = await ctx.repo.changes.subscriptionsChangedSince(since - CHANGES_OVERLAP_MS, CHANGES_LIMIT);
     this.changesSeenUntil = now;
     return changes.truncated ? "all" : changes.partitions;
   }
@@ -84,17 +84,14 @@ export class ComplianceSummaries {
 /** walks the scope, counts matching clusters by state, keeps the counts in the status */
 export async function writeSummary(ctx: PassContext, a: AssignmentRecord): Promise<boolean> {
   const summary = emptySummary(ctx.clock.now());
-  let continuation: string | undefined;
-  do {
-    const page = await evaluateCompliancePage(ctx.repo, a, ctx.batchSize, continuation);
-    for (const r of page.items) tally(summary, r.complianceState);
-    continuation = page.continuation;
+  for await (const results of evaluateCompliance(ctx.repo, a, ctx.batchSize)) {
+    for (const r of results) tally(summary, r.complianceState);
     await ctx.slicer.maybeYield();
-  } while (continuation !== undefined);
-  const status = await ctx.repo.getAssignmentStatus(a.subscriptionId, a.id);
+  }
+  const status = await ctx.repo.assignments.getStatus(a.subscriptionId, a.id);
   if (!status) return false; // the rollout writes the first status; the next refresh fills it in
   try {
-    await ctx.repo.writeAssignmentStatus(a.subscriptionId, a.id, { ...status.record, complianceSummary: summary }, status.etag);
+    await ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, { ...status.record, complianceSummary: summary }, status.etag);
     return true;
   } catch (err) {
     if (lostRace(err)) return false;

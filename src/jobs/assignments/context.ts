@@ -4,10 +4,9 @@
  * one assignment to one cluster).
  */
 import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
-import type { Repository, Versioned } from "../../domain/repository.js";
+import type { Persistence, Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord } from "../../domain/types.js";
 import type { Clock } from "../../ports/clock.js";
-import { StoreConflictError, StorePreconditionFailedError } from "../../store/port.js";
 import type { Lease } from "../lease.js";
 import type { Slicer } from "./slicing.js";
 
@@ -41,7 +40,7 @@ export function emptyReport(ran: boolean): ReconcileReport {
 }
 
 export interface PassContext {
-  repo: Repository;
+  repo: Persistence;
   deps: ApplyDeps;
   clock: Clock;
   lease: Lease;
@@ -54,7 +53,7 @@ export interface PassContext {
 }
 
 /** another replica moved the record first: the next round reads the new state */
-export const lostRace = (err: unknown): boolean => err instanceof StorePreconditionFailedError || err instanceof StoreConflictError;
+export { lostRace } from "../../persistence/collection.js";
 
 export interface AssignmentsRead {
   items: Versioned<AssignmentRecord>[];
@@ -66,19 +65,16 @@ export interface AssignmentsRead {
 export async function readAssignments(ctx: PassContext, subscriptionId?: string): Promise<AssignmentsRead> {
   const items: Versioned<AssignmentRecord>[] = [];
   let complete = true;
-  let continuation: string | undefined;
-  do {
-    const page = await ctx.repo.listAssignmentDocuments(subscriptionId, 200, continuation);
-    for (const doc of page.items) {
+  for await (const docs of ctx.repo.assignments.pages(subscriptionId)) {
+    for (const doc of docs) {
       try {
-        items.push(await ctx.repo.decodeAssignment(doc));
+        items.push(await ctx.repo.assignments.decode(doc));
       } catch (err) {
         complete = false;
         ctx.log("could not read a configuration assignment", { resourceId: doc.key, err });
       }
     }
-    continuation = page.continuation;
-  } while (continuation !== undefined);
+  }
   return { items, complete };
 }
 
@@ -107,7 +103,7 @@ export async function applyOne(
 ): Promise<ApplyOutcome | "failed"> {
   // the generation, not the etag: a PUT that changed nothing rewrites the record but asks for nothing new
   const stillCurrent = async () => {
-    const now = (await ctx.repo.getAssignment(a.record.subscriptionId, a.record.id))?.record;
+    const now = (await ctx.repo.assignments.get(a.record.subscriptionId, a.record.id))?.record;
     return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
   };
   try {
@@ -116,7 +112,7 @@ export async function applyOne(
     if (outcome === "removed") {
       const name = a.record.spec.configurationName.toLowerCase();
       if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
-        await ctx.repo.touchClusterWork(a.record.subscriptionId, clusterId);
+        await ctx.repo.outbox.touch(a.record.subscriptionId, clusterId);
       }
     }
     return outcome;

@@ -5,7 +5,7 @@
  * well; one that failed backs off (retryDelayMs).
  */
 import type { ApplyOutcome } from "../../domain/assignment-apply.js";
-import type { ClusterWork } from "../../domain/repository.js";
+import type { ClusterWork } from "../../persistence/index.js";
 import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
 
 const MAX_RETRY_DELAY_MS = 600_000;
@@ -23,11 +23,9 @@ export function logsRetry(attempts: number): boolean {
 /** false when the lease was lost */
 export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Promise<boolean> {
   const bySubscription = new Map<string, AssignmentsRead>();
-  let continuation: string | undefined;
-  do {
-    // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
-    const page = await ctx.repo.scanClusterWork(ctx.batchSize, continuation);
-    for (const item of page.items) {
+  // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
+  for await (const items of ctx.repo.outbox.pages(ctx.batchSize)) {
+    for (const item of items) {
       if (item.retryAt > ctx.clock.now()) continue; // backing off after failures
       let read = bySubscription.get(item.partition);
       if (!read) {
@@ -35,22 +33,21 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
         bySubscription.set(item.partition, read);
       }
       const assignments = read.items;
-      const before = await ctx.repo.clusterEtagOf(item);
+      const before = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       const outcomes: Array<ApplyOutcome | "failed"> = [];
       for (const a of assignments) outcomes.push(await applyOne(ctx, a, item.clusterKey, report, async () => assignments));
       if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
-      const after = await ctx.repo.clusterEtagOf(item);
+      const after = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       if (outcomes.includes("failed") || !read.complete) await backOff(ctx, item);
       // retired only when every assignment was applied with its current version, the cluster did not change
       // meanwhile, and the item was not touched since it was read (retirement is by etag)
-      else if (!outcomes.includes("stale") && before === after) await ctx.repo.retireClusterWork(item.doc);
+      else if (!outcomes.includes("stale") && before === after) await ctx.repo.outbox.retire(item.doc);
       report.clustersFromOutbox++;
       ctx.markChanged(item.partition);
       await ctx.slicer.maybeYield();
     }
-    continuation = page.continuation;
     if (!(await ctx.lease.keep())) return false;
-  } while (continuation !== undefined);
+  }
   return true;
 }
 
@@ -58,5 +55,5 @@ async function backOff(ctx: PassContext, item: ClusterWork): Promise<void> {
   const attempts = item.attempts + 1;
   const delay = retryDelayMs(attempts);
   if (logsRetry(attempts)) ctx.log("cluster left in the assignment outbox after a failure", { clusterId: item.clusterKey, attempts, retryInMs: delay });
-  await ctx.repo.deferClusterWork(item.doc, attempts, ctx.clock.now() + delay);
+  await ctx.repo.outbox.defer(item.doc, attempts, ctx.clock.now() + delay);
 }

@@ -10,9 +10,8 @@
  */
 import type { ApplyDeps } from "../../domain/assignment-apply.js";
 import type { ChangeBus } from "../../domain/changes.js";
-import type { Repository } from "../../domain/repository.js";
+import type { Persistence } from "../../persistence/index.js";
 import type { Clock } from "../../ports/clock.js";
-import type { Store } from "../../store/port.js";
 import { Lease } from "../lease.js";
 import { PeriodicJob } from "../periodic-job.js";
 import { ComplianceSummaries, writeSummary } from "./compliance.js";
@@ -43,14 +42,13 @@ export class AssignmentReconciler {
   private readonly ctx: PassContext;
 
   constructor(
-    store: Store,
-    repo: Repository,
+    repo: Persistence,
     bus: ChangeBus,
     clock: Clock,
     options: ReconcilerOptions,
     log: Log = () => undefined,
   ) {
-    const lease = new Lease(store, clock, "assignment-reconciler", options.holder, options.leaseMs);
+    const lease = new Lease(repo.leases, clock, "assignment-reconciler", options.holder, options.leaseMs);
     const deps: ApplyDeps = { repo, bus, clock };
     this.compliance = new ComplianceSummaries(options.complianceIntervalMs);
     this.ctx = {

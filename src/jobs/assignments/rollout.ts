@@ -4,7 +4,7 @@
  * it got to (the store's cursor), so a restarted rollout resumes there; a deleting assignment goes
  * once its rollout has removed everything it managed.
  */
-import { subscriptionPartition, type Versioned } from "../../domain/repository.js";
+import { subscriptionPartition, type Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
 import { applyOne, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
 
@@ -48,21 +48,16 @@ export function advanceStatus(status: AssignmentStatus, applied: number, failed:
 
 async function countClusters(ctx: PassContext, a: AssignmentRecord): Promise<number> {
   let total = 0;
-  let continuation: string | undefined;
-  do {
-    const page = await ctx.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, 1000, continuation);
-    total += page.items.length;
-    continuation = page.continuation;
-  } while (continuation !== undefined);
+  for await (const docs of ctx.repo.clusters.pages(a.subscriptionId, a.resourceGroup, 1000)) total += docs.length;
   return total;
 }
 
 /** the status of the assignment's current generation: a new generation starts a new rollout */
 async function currentStatus(ctx: PassContext, a: AssignmentRecord): Promise<Versioned<AssignmentStatus>> {
-  const status = await ctx.repo.getAssignmentStatus(a.subscriptionId, a.id);
+  const status = await ctx.repo.assignments.getStatus(a.subscriptionId, a.id);
   if (status && status.record.generation === a.generation) return status;
   const fresh = freshStatus(a, await countClusters(ctx, a), ctx.clock.now(), status?.record);
-  return ctx.repo.writeAssignmentStatus(a.subscriptionId, a.id, fresh, status?.etag);
+  return ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, fresh, status?.etag);
 }
 
 type Verdict = "more" | "done";
@@ -86,13 +81,13 @@ async function guarded<T>(ctx: PassContext, a: AssignmentRecord, report: Reconci
 /** one batch of one assignment's rollout: "more" when the next round has work for it */
 export async function rolloutBatch(ctx: PassContext, listed: Versioned<AssignmentRecord>, report: ReconcileReport): Promise<Verdict> {
   // fresh: a PUT since the scan restarts the rollout with the new generation
-  const found = await ctx.repo.getAssignment(listed.record.subscriptionId, listed.record.id);
+  const found = await ctx.repo.assignments.get(listed.record.subscriptionId, listed.record.id);
   if (!found) return "done";
   const a = found.record;
   const begun = await guarded(ctx, a, report, async () => {
     const status = await currentStatus(ctx, a);
     if (status.record.state === "Completed") return (await finishDeletion(ctx, found, report)) ? "more" : "done";
-    const page = await ctx.repo.listClusterDocuments(a.subscriptionId, a.resourceGroup, ctx.batchSize, status.record.cursor);
+    const page = await ctx.repo.clusters.pageDocuments(a.subscriptionId, a.resourceGroup, ctx.batchSize, status.record.cursor);
     return { status, page };
   });
   if (typeof begun === "string") return begun;
@@ -102,7 +97,7 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   for (const doc of page.items) {
     const outcome = await applyOne(ctx, found, doc.key, report, siblings);
     // the outbox tries a failed cluster again later, with back-off
-    if (outcome === "failed") await ctx.repo.touchClusterWork(a.subscriptionId, doc.key).catch(() => undefined);
+    if (outcome === "failed") await ctx.repo.outbox.touch(a.subscriptionId, doc.key).catch(() => undefined);
     // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
     if (outcome === "stale") return "more";
     if (outcome === "failed") failed++;
@@ -112,7 +107,7 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   }
   return guarded(ctx, a, report, async (): Promise<Verdict> => {
     const next = advanceStatus(status.record, page.items.length, failed, page.continuation, ctx.clock.now());
-    await ctx.repo.writeAssignmentStatus(a.subscriptionId, a.id, next, status.etag);
+    await ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, next, status.etag);
     ctx.markChanged(subscriptionPartition(a.subscriptionId));
     if (next.state === "Completed") {
       report.rolloutsCompleted++;
@@ -127,8 +122,8 @@ async function finishDeletion(ctx: PassContext, found: Versioned<AssignmentRecor
   const deletion = found.record.deletion;
   if (!deletion) return false;
   // the Location a client polls answers 200 for a day after, then 404 like any unknown operation
-  await ctx.repo.recordFinishedOperation(found.record.subscriptionId, deletion.operationId, found.record.id, ctx.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
-  if (await ctx.repo.deleteAssignment(found.record, found.etag)) {
+  await ctx.repo.operations.recordFinished(found.record.subscriptionId, deletion.operationId, found.record.id, ctx.clock.now() + FINISHED_OPERATION_LIFETIME_MS);
+  if (await ctx.repo.assignments.delete(found.record, found.etag)) {
     report.assignmentsDeleted++;
     ctx.log("configuration assignment deleted", { resourceId: found.record.id });
   }

@@ -12,7 +12,7 @@ import { errors } from "../../arm/errors.js";
 import { EVERY_CLUSTER, keyOf } from "../../arm/resource-ids.js";
 import { agentKeyOf, type AgentKey } from "../../domain/agent-keys.js";
 import type { ChangeBus } from "../../domain/changes.js";
-import type { Repository } from "../../domain/repository.js";
+import type { Persistence } from "../../persistence/index.js";
 import type { Clock } from "../../ports/clock.js";
 
 export const MAX_AGENT_TOKEN_LIFETIME_SECONDS = 600;
@@ -41,7 +41,7 @@ export class AgentAuthenticator {
   verifications = 0;
 
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Persistence,
     bus: ChangeBus,
     private readonly clock: Clock,
     private readonly options: AgentAuthOptions,
@@ -62,7 +62,7 @@ export class AgentAuthenticator {
     if (cached && (this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return cached.key;
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
-    const found = await this.repo.getCluster(m[1] ?? "", clusterKey);
+    const found = await this.repo.clusters.get(m[1] ?? "", clusterKey);
     if (!found) {
       // misses are not remembered: an anonymous caller naming random clusters cannot grow this map
       this.keys.delete(clusterKey);

@@ -1,0 +1,56 @@
+/** Configurations of a cluster, tombstones included (a deleted one stays until its agent reports it removed). */
+import { keyOf, partitionOf } from "../arm/resource-ids.js";
+import type { ConfigurationRecord } from "../domain/types.js";
+import { Collection, type CollectionDeps, type Place, type Versioned } from "./collection.js";
+
+export class Configurations {
+  private readonly configurations: Collection<ConfigurationRecord>;
+
+  constructor(deps: CollectionDeps) {
+    this.configurations = new Collection<ConfigurationRecord>(deps, "configuration");
+  }
+
+  private place(subscriptionId: string, record: ConfigurationRecord, deleted: boolean): Place {
+    return { key: keyOf(record.id), partition: partitionOf(subscriptionId), parent: keyOf(record.clusterId), deleted };
+  }
+
+  /** includes tombstones: callers decide what a deleted record means to them */
+  get(subscriptionId: string, id: string): Promise<Versioned<ConfigurationRecord> | undefined> {
+    return this.configurations.get(keyOf(id), partitionOf(subscriptionId));
+  }
+
+  write(subscriptionId: string, record: ConfigurationRecord, etag: string | undefined, deleted = false): Promise<Versioned<ConfigurationRecord>> {
+    return this.configurations.write(this.place(subscriptionId, record, deleted), record, etag);
+  }
+
+  /** sealed now, written when called (see Collection.prepare) */
+  prepare(subscriptionId: string, record: ConfigurationRecord, etag: string | undefined, deleted = false): Promise<() => Promise<Versioned<ConfigurationRecord>>> {
+    return this.configurations.prepare(this.place(subscriptionId, record, deleted), record, etag);
+  }
+
+  /** one page of a cluster's live configurations */
+  page(subscriptionId: string, clusterId: string, limit: number, continuation?: string) {
+    return this.configurations.page({ partition: partitionOf(subscriptionId), parent: keyOf(clusterId) }, limit, continuation);
+  }
+
+  /** every configuration of a cluster, tombstones included (the agent's view), all pages */
+  async all(subscriptionId: string, clusterId: string): Promise<Versioned<ConfigurationRecord>[]> {
+    const out: Versioned<ConfigurationRecord>[] = [];
+    for await (const docs of this.configurations.pages({ partition: partitionOf(subscriptionId), parent: keyOf(clusterId), includeDeleted: true })) {
+      out.push(...(await Promise.all(docs.map((d) => this.configurations.decode(d)))));
+    }
+    return out;
+  }
+
+  /** the live configurations of these ids, by lower-cased id */
+  async getMany(subscriptionId: string, ids: string[]): Promise<Map<string, Versioned<ConfigurationRecord>>> {
+    const docs = await this.configurations.documents(ids.map(keyOf), partitionOf(subscriptionId));
+    const found = await Promise.all(docs.filter((d) => d.deleted !== true).map(async (d) => [d.key, await this.configurations.decode(d)] as const));
+    return new Map(found);
+  }
+
+  /** a tombstone the agent reported removed disappears for good */
+  removeTombstone(subscriptionId: string, id: string, etag: string): Promise<boolean> {
+    return this.configurations.delete(keyOf(id), partitionOf(subscriptionId), etag);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The service's records in the store, by aggregate, all on the one collection API and the one writer
+ * seam (docs/design/persistence.md). Built once by the app's wiring; domain services and jobs take the
+ * aggregates they need from it.
+ */
+import { plainCodec, type BodyCodec } from "../ports/body-codec.js";
+import type { Store } from "../store/port.js";
+import { Assignments } from "./assignments.js";
+import { Changes } from "./changes.js";
+import { Clusters } from "./clusters.js";
+import { collectionDeps } from "./collection.js";
+import { Configurations } from "./configurations.js";
+import { Leases } from "./leases.js";
+import { Markers } from "./markers.js";
+import { Operations } from "./operations.js";
+import { Outbox } from "./outbox.js";
+import { Secrets, SECRETS_RETENTION_MAX_MS } from "./secrets.js";
+import { Subscriptions } from "./subscriptions.js";
+import { directWriter, type StoreWriter } from "./writer.js";
+
+export type { StoredDocument, Versioned } from "./collection.js";
+export type { ClusterWork } from "./outbox.js";
+export { SECRETS_RETENTION_MAX_MS } from "./secrets.js";
+export { subscriptionPartition } from "./subscriptions.js";
+
+export interface PersistenceOptions {
+  /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */
+  secretsRetentionMs: number;
+}
+
+export class Persistence {
+  readonly subscriptions: Subscriptions;
+  readonly clusters: Clusters;
+  readonly configurations: Configurations;
+  readonly secrets: Secrets;
+  readonly assignments: Assignments;
+  readonly outbox: Outbox;
+  readonly markers: Markers;
+  readonly operations: Operations;
+  readonly changes: Changes;
+  readonly leases: Leases;
+
+  constructor(
+    store: Store,
+    codec: BodyCodec = plainCodec,
+    options: PersistenceOptions = { secretsRetentionMs: SECRETS_RETENTION_MAX_MS },
+    writer: StoreWriter = directWriter(store),
+  ) {
+    const deps = collectionDeps(store, codec, writer);
+    this.subscriptions = new Subscriptions(deps);
+    this.clusters = new Clusters(deps);
+    this.configurations = new Configurations(deps);
+    this.secrets = new Secrets(deps, options.secretsRetentionMs);
+    this.assignments = new Assignments(deps);
+    this.outbox = new Outbox(deps);
+    this.markers = new Markers(deps);
+    this.operations = new Operations(deps);
+    this.changes = new Changes(store);
+    this.leases = new Leases(deps);
+  }
+}
