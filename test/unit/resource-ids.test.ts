@@ -4,7 +4,25 @@
  * stored key. The @ts-expect-error lines are checked by the typecheck: they fail it if the brand goes.
  */
 import t from "tap";
-import { clusterId, clusterKeyOf, storedClusterKey, type ClusterId, type ClusterKey } from "../../src/arm/resource-ids.js";
+import {
+  assignmentId,
+  assignmentRef,
+  assignmentScope,
+  clusterId,
+  clusterKeyOf,
+  clusterRef,
+  configurationId,
+  configurationRef,
+  storedClusterKey,
+  type AssignmentId,
+  type AssignmentRef,
+  type AssignmentScope,
+  type ClusterId,
+  type ClusterKey,
+  type ClusterRef,
+  type ConfigurationId,
+  type ConfigurationRef,
+} from "../../src/arm/resource-ids.js";
 import type { ClusterRecord } from "../../src/domain/types.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
@@ -26,4 +44,42 @@ t.test("the types keep ids, keys and plain strings apart", async (t) => {
   // @ts-expect-error a record's id is a ClusterId
   const record: Pick<ClusterRecord, "id"> = { id: key };
   t.ok(asId && fromString && record, "the assignments compile only with @ts-expect-error");
+});
+
+t.test("configuration and assignment ids are made only by their constructors", async (t) => {
+  const cluster = clusterId(SUB, "RG1", "Cluster-A");
+  const config: ConfigurationId = configurationId(cluster, "Cfg-1");
+  t.equal(config, `${cluster}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/Cfg-1`);
+  const atGroup: AssignmentId = assignmentId(SUB, "RG1", "Everywhere");
+  t.equal(atGroup, `/subscriptions/${SUB}/resourceGroups/RG1/providers/Microsoft.KubernetesConfiguration/configurationAssignments/Everywhere`);
+  t.equal(assignmentId(SUB, undefined, "a"), `/subscriptions/${SUB}/providers/Microsoft.KubernetesConfiguration/configurationAssignments/a`);
+
+  // @ts-expect-error a plain string is not a configuration id
+  const configFromString: ConfigurationId = "/subscriptions/x/resourceGroups/y/providers/z";
+  // @ts-expect-error nor is a cluster key
+  const configFromKey: ConfigurationId = clusterKeyOf(cluster);
+  // @ts-expect-error nor a cluster id
+  const configFromCluster: ConfigurationId = cluster;
+  // @ts-expect-error a plain string is not an assignment id
+  const assignmentFromString: AssignmentId = "/subscriptions/x/providers/y";
+  // @ts-expect-error nor is a cluster key
+  const assignmentFromKey: AssignmentId = clusterKeyOf(cluster);
+  // @ts-expect-error nor a configuration id
+  const assignmentFromConfig: AssignmentId = config;
+  // @ts-expect-error a configuration is made under a cluster id, not any string
+  configurationId("/subscriptions/x", "c");
+  t.ok(configFromString && configFromKey && configFromCluster && assignmentFromString && assignmentFromKey && assignmentFromConfig);
+});
+
+t.test("a ref carries the names it was parsed from and the id they make", async (t) => {
+  const cluster: ClusterRef = clusterRef(SUB, "RG1", "Cluster-A");
+  t.same(cluster, { subscriptionId: SUB, resourceGroup: "RG1", name: "Cluster-A", id: clusterId(SUB, "RG1", "Cluster-A") });
+  const config: ConfigurationRef = configurationRef(cluster, "Cfg-1");
+  t.same(config, { subscriptionId: SUB, resourceGroup: "RG1", clusterName: "Cluster-A", configurationName: "Cfg-1", cluster, id: configurationId(cluster.id, "Cfg-1") });
+  const atSubscription: AssignmentScope = assignmentScope(SUB);
+  t.same(atSubscription, { subscriptionId: SUB }, "no resourceGroup key at subscription scope");
+  t.notOk("resourceGroup" in atSubscription);
+  const assignment: AssignmentRef = assignmentRef(assignmentScope(SUB, "RG1"), "Everywhere");
+  t.same(assignment, { subscriptionId: SUB, resourceGroup: "RG1", name: "Everywhere", id: assignmentId(SUB, "RG1", "Everywhere") });
+  t.equal(assignmentRef(atSubscription, "a").id, assignmentId(SUB, undefined, "a"));
 });
