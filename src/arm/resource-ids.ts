@@ -95,15 +95,19 @@ export const configurationRef = (cluster: ClusterRef, configurationName: string)
   id: configurationId(cluster.id, configurationName),
 });
 
-/** where resources are listed or assignments live: a subscription, or one of its resource groups */
-export interface AssignmentScope {
+/** where resources are listed: a subscription, or one of its resource groups */
+export interface ResourceScope {
   readonly subscriptionId: string;
   /** absent at subscription scope */
   readonly resourceGroup?: string;
 }
 
-export const assignmentScope = (subscriptionId: string, resourceGroup?: string): AssignmentScope =>
+export const resourceScope = (subscriptionId: string, resourceGroup?: string): ResourceScope =>
   resourceGroup === undefined ? { subscriptionId } : { subscriptionId, resourceGroup };
+
+/** where a configuration assignment lives (and what it may select from) */
+export type AssignmentScope = ResourceScope;
+export const assignmentScope = resourceScope;
 
 /** a configuration assignment named by a path */
 export interface AssignmentRef extends AssignmentScope {
