@@ -1,7 +1,9 @@
 /**
  * Cluster ids and cluster keys are distinct types: an id (the PUT's casing, shown to users) is made
  * only by clusterId(), a key (lower-cased, what the store and the outbox hold) only from an id or a
- * stored key. The @ts-expect-error lines are checked by the typecheck: they fail it if the brand goes.
+ * stored key. Configuration and assignment ids are branded the same way. The @ts-expect-error lines
+ * are checked by the typecheck: they fail it if a brand goes. The refs are what the ARM surface parses
+ * a path into, once (src/surfaces/arm/targets.ts).
  */
 import t from "tap";
 import {
@@ -24,6 +26,15 @@ import {
   type ConfigurationRef,
 } from "../../src/arm/resource-ids.js";
 import type { ClusterRecord } from "../../src/domain/types.js";
+import {
+  assignmentOperationTarget,
+  assignmentTarget,
+  clusterTarget,
+  configurationParentTarget,
+  configurationTarget,
+  scopeTarget,
+  subscriptionTarget,
+} from "../../src/surfaces/arm/targets.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 
@@ -82,4 +93,26 @@ t.test("a ref carries the names it was parsed from and the id they make", async 
   const assignment: AssignmentRef = assignmentRef(assignmentScope(SUB, "RG1"), "Everywhere");
   t.same(assignment, { subscriptionId: SUB, resourceGroup: "RG1", name: "Everywhere", id: assignmentId(SUB, "RG1", "Everywhere") });
   t.equal(assignmentRef(atSubscription, "a").id, assignmentId(SUB, undefined, "a"));
+});
+
+t.test("the ARM surface parses a path's parameters once into these refs", async (t) => {
+  const cluster = { subscriptionId: SUB, resourceGroupName: "RG1", clusterName: "Cluster-A" };
+  t.same(clusterTarget(cluster), clusterRef(SUB, "RG1", "Cluster-A"));
+  t.same(scopeTarget({ subscriptionId: SUB }), { subscriptionId: SUB }, "a subscription-wide list names no resource group");
+  t.same(scopeTarget({ subscriptionId: SUB, resourceGroupName: "RG1" }), { subscriptionId: SUB, resourceGroup: "RG1" });
+
+  const parent = { ...cluster, clusterRp: "microsoft.kubernetes", clusterResourceName: "CONNECTEDCLUSTERS" };
+  t.same(configurationParentTarget(parent), clusterRef(SUB, "RG1", "Cluster-A"), "the parent's provider and type compare case-insensitively");
+  t.same(configurationTarget({ ...parent, sourceControlConfigurationName: "Cfg-1" }), configurationRef(clusterRef(SUB, "RG1", "Cluster-A"), "Cfg-1"));
+  const managed = { ...cluster, clusterRp: "Microsoft.ContainerService", clusterResourceName: "managedClusters", sourceControlConfigurationName: "Cfg-1" };
+  t.throws(() => configurationTarget(managed), { statusCode: 400, code: "InvalidResourceType" }, "only connected clusters are parents here");
+
+  const assignment = { subscriptionId: SUB, configurationAssignmentName: "Everywhere" };
+  t.same(assignmentTarget(assignment), assignmentRef(assignmentScope(SUB), "Everywhere"));
+  t.same(assignmentOperationTarget({ ...assignment, resourceGroupName: "RG1", operationId: "op-1" }), {
+    assignment: assignmentRef(assignmentScope(SUB, "RG1"), "Everywhere"),
+    operationId: "op-1",
+  });
+  t.same(subscriptionTarget({ subscriptionId: SUB }), { subscriptionId: SUB });
+  t.throws(() => clusterTarget({ subscriptionId: SUB, resourceGroupName: "RG1" }), /no :clusterName/, "a row whose path lacks the parameter is a wrong row");
 });
