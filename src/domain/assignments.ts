@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { ASSIGNMENT_TYPE, keyOf, storedClusterKey, type AssignmentId, type AssignmentRef } from "../arm/resource-ids.js";
+import { ASSIGNMENT_TYPE, keyOf, storedClusterKey, type AssignmentId, type AssignmentRef, type AssignmentScope } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
@@ -65,8 +65,8 @@ export class Assignments {
     return { record: found.record, etag: found.etag, status: status?.record };
   }
 
-  /** `resourceGroup` undefined: every assignment of the subscription */
-  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+  /** every assignment of the scope (`resourceGroup` undefined: of the whole subscription) */
+  async list(principal: Principal, { subscriptionId, resourceGroup }: AssignmentScope, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
     const page = await this.repo.assignments.page(subscriptionId, resourceGroup, limit, continuation);
     const statuses = await this.repo.assignments.getManyStatuses(subscriptionId, page.items.map((v) => v.record.id));

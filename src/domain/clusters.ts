@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CLUSTER_TYPE, type ClusterRef } from "../arm/resource-ids.js";
+import { CLUSTER_TYPE, type ClusterRef, type ResourceScope } from "../arm/resource-ids.js";
 import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
@@ -73,7 +73,8 @@ export class Clusters {
     return this.present(found);
   }
 
-  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+  /** every cluster of the scope (a resource group, or the whole subscription) */
+  async list(principal: Principal, { subscriptionId, resourceGroup }: ResourceScope, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
     const page = await this.repo.clusters.page(subscriptionId, resourceGroup, limit, continuation);
     return { items: page.items.map((v) => this.present(v)), continuation: page.continuation };

@@ -52,7 +52,7 @@ async function operationResult(call: ArmCall<AssignmentOperationTarget>): Promis
 /** by resource group or by subscription: the scope the path names */
 async function list(call: ArmCall<ResourceScope>): Promise<ArmResult> {
   const { limit, continuation } = pageRequest(call);
-  const page = await call.services.assignments.list(call.principal, call.target.subscriptionId, call.target.resourceGroup, limit, continuation);
+  const page = await call.services.assignments.list(call.principal, call.target, limit, continuation);
   return { status: 200, body: listBody(call, page.items.map(assignmentResource), page.continuation) };
 }
 

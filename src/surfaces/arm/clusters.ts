@@ -35,7 +35,7 @@ async function remove(call: ArmCall<ClusterRef>): Promise<ArmResult> {
 /** by resource group or by subscription: the scope the path names */
 async function list(call: ArmCall<ResourceScope>): Promise<ArmResult> {
   const { limit, continuation } = pageRequest(call);
-  const page = await call.services.clusters.list(call.principal, call.target.subscriptionId, call.target.resourceGroup, limit, continuation);
+  const page = await call.services.clusters.list(call.principal, call.target, limit, continuation);
   return { status: 200, body: listBody(call, page.items.map((v) => clusterResource(v.record)), page.continuation) };
 }
 
