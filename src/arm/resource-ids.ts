@@ -38,12 +38,85 @@ export const storedClusterKey = (key: string): ClusterKey => keyOf(key) as Clust
 /** in a change announcement: every cluster of the subscription */
 export const EVERY_CLUSTER = "*";
 
-export const configurationId = (cluster: string, name: string): string =>
-  `${cluster}/providers/${CONFIGURATION_TYPE}/${name}`;
+declare const CONFIGURATION_ID: unique symbol;
+/**
+ * A source control configuration's ARM resource id (its cluster's id plus the configuration's name, in
+ * the casing given). Branded like ClusterId: only configurationId() makes one.
+ */
+export type ConfigurationId = string & { readonly [CONFIGURATION_ID]: true };
+
+export const configurationId = (cluster: ClusterId, name: string): ConfigurationId =>
+  `${cluster}/providers/${CONFIGURATION_TYPE}/${name}` as ConfigurationId;
+
+declare const ASSIGNMENT_ID: unique symbol;
+/** A configuration assignment's ARM resource id. Branded: only assignmentId() makes one. */
+export type AssignmentId = string & { readonly [ASSIGNMENT_ID]: true };
 
 /** the scope of a configuration assignment: a subscription or one of its resource groups */
 export const assignmentScopeId = (subscriptionId: string, resourceGroup?: string): string =>
   resourceGroup === undefined ? subscriptionResourceId(subscriptionId) : resourceGroupId(subscriptionId, resourceGroup);
 
-export const assignmentId = (subscriptionId: string, resourceGroup: string | undefined, name: string): string =>
-  `${assignmentScopeId(subscriptionId, resourceGroup)}/providers/${ASSIGNMENT_TYPE}/${name}`;
+export const assignmentId = (subscriptionId: string, resourceGroup: string | undefined, name: string): AssignmentId =>
+  `${assignmentScopeId(subscriptionId, resourceGroup)}/providers/${ASSIGNMENT_TYPE}/${name}` as AssignmentId;
+
+// ---- typed references: a path's names parsed once, with the id they make
+
+/** a connected cluster named by a path */
+export interface ClusterRef {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  readonly id: ClusterId;
+}
+
+export const clusterRef = (subscriptionId: string, resourceGroup: string, name: string): ClusterRef => ({
+  subscriptionId,
+  resourceGroup,
+  name,
+  id: clusterId(subscriptionId, resourceGroup, name),
+});
+
+/** a source control configuration named by a path: its cluster and its own name */
+export interface ConfigurationRef {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly clusterName: string;
+  readonly configurationName: string;
+  readonly cluster: ClusterRef;
+  readonly id: ConfigurationId;
+}
+
+export const configurationRef = (cluster: ClusterRef, configurationName: string): ConfigurationRef => ({
+  subscriptionId: cluster.subscriptionId,
+  resourceGroup: cluster.resourceGroup,
+  clusterName: cluster.name,
+  configurationName,
+  cluster,
+  id: configurationId(cluster.id, configurationName),
+});
+
+/** where resources are listed: a subscription, or one of its resource groups */
+export interface ResourceScope {
+  readonly subscriptionId: string;
+  /** absent at subscription scope */
+  readonly resourceGroup?: string;
+}
+
+export const resourceScope = (subscriptionId: string, resourceGroup?: string): ResourceScope =>
+  resourceGroup === undefined ? { subscriptionId } : { subscriptionId, resourceGroup };
+
+/** where a configuration assignment lives (and what it may select from) */
+export type AssignmentScope = ResourceScope;
+export const assignmentScope = resourceScope;
+
+/** a configuration assignment named by a path */
+export interface AssignmentRef extends AssignmentScope {
+  readonly name: string;
+  readonly id: AssignmentId;
+}
+
+export const assignmentRef = (scope: AssignmentScope, name: string): AssignmentRef => ({
+  ...scope,
+  name,
+  id: assignmentId(scope.subscriptionId, scope.resourceGroup, name),
+});

@@ -5,7 +5,7 @@
  * properties, connectivity). A report about an older generation never overwrites a newer state.
  */
 import { errors } from "../arm/errors.js";
-import { clusterId, configurationId, CONFIGURATION_TYPE } from "../arm/resource-ids.js";
+import { configurationId, CONFIGURATION_TYPE } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, type ChangeBus } from "./changes.js";
 import { hasSecrets } from "./configurations.js";
@@ -64,7 +64,7 @@ export class AgentReports {
 
   async status(ref: ClusterRef, name: string, report: StatusReport): Promise<StatusOutcome> {
     checkReport(report);
-    const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const cluster = ref.id;
     const id = configurationId(cluster, name);
     return withOptimisticRetry(false, async () => {
       const found = await this.repo.configurations.get(ref.subscriptionId, id);
@@ -112,7 +112,7 @@ export class AgentReports {
   }
 
   async heartbeat(ref: ClusterRef, beat: Heartbeat): Promise<void> {
-    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = ref.id;
     await withOptimisticRetry(false, async () => {
       const found = await this.repo.clusters.get(ref.subscriptionId, id);
       if (!found) throw errors.authenticationInvalid("the token's cluster is not registered");

@@ -3,7 +3,7 @@
  * on each, and how each cluster complies. The reconciler, the compliance results and the summary all
  * use these, so what is enforced and what is reported cannot disagree.
  */
-import { configurationId, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
+import { configurationId, keyOf, type ClusterId, type ClusterKey, type ConfigurationId } from "../arm/resource-ids.js";
 import * as ClusterSelectors from "./cluster-selector.js";
 import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec } from "./types.js";
 
@@ -18,7 +18,7 @@ export function matches(assignment: AssignmentRecord, cluster: ClusterRecord): b
   return assignment.deletion === undefined && inScope(assignment, cluster) && ClusterSelectors.matches(assignment.spec.clusterSelector, cluster);
 }
 
-export const managedConfigurationId = (assignment: AssignmentRecord, cluster: Pick<ClusterRecord, "id">): string =>
+export const managedConfigurationId = (assignment: AssignmentRecord, cluster: Pick<ClusterRecord, "id">): ConfigurationId =>
   configurationId(cluster.id, assignment.spec.configurationName);
 
 export const isManagedBy = (record: ConfigurationRecord, assignment: Pick<AssignmentRecord, "id">): boolean =>

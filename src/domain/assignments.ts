@@ -6,7 +6,7 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { ASSIGNMENT_TYPE, assignmentId, keyOf, storedClusterKey } from "../arm/resource-ids.js";
+import { ASSIGNMENT_TYPE, keyOf, storedClusterKey, type AssignmentId, type AssignmentRef, type AssignmentScope } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
@@ -18,12 +18,8 @@ import { checkAssignmentName, requireProperties, validateAssignmentPut } from ".
 
 export const MAX_ASSIGNMENTS_PER_SUBSCRIPTION = 200;
 
-export interface AssignmentRef {
-  subscriptionId: string;
-  /** absent at subscription scope */
-  resourceGroup?: string;
-  name: string;
-}
+/** an assignment named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
+export type { AssignmentRef } from "../arm/resource-ids.js";
 
 export interface AssignmentView {
   record: AssignmentRecord;
@@ -48,8 +44,8 @@ export class Assignments {
     private readonly wake: () => void = () => undefined,
   ) {}
 
-  private id(ref: AssignmentRef): string {
-    return assignmentId(ref.subscriptionId, ref.resourceGroup, ref.name);
+  private id(ref: AssignmentRef): AssignmentId {
+    return ref.id;
   }
 
   private notFound(ref: AssignmentRef) {
@@ -69,8 +65,8 @@ export class Assignments {
     return { record: found.record, etag: found.etag, status: status?.record };
   }
 
-  /** `resourceGroup` undefined: every assignment of the subscription */
-  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+  /** every assignment of the scope (`resourceGroup` undefined: of the whole subscription) */
+  async list(principal: Principal, { subscriptionId, resourceGroup }: AssignmentScope, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
     const page = await this.repo.assignments.page(subscriptionId, resourceGroup, limit, continuation);
     const statuses = await this.repo.assignments.getManyStatuses(subscriptionId, page.items.map((v) => v.record.id));

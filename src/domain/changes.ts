@@ -4,15 +4,15 @@
  * check of a version marker in the store (see desired-state.ts).
  */
 import { EventEmitter } from "node:events";
-import { EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
+import { EVERY_CLUSTER, storedClusterKey as keyOfCluster, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 
 /** jobs reach ids only through the domain */
-export { EVERY_CLUSTER } from "../arm/resource-ids.js";
+export { EVERY_CLUSTER, storedClusterKey } from "../arm/resource-ids.js";
 import type { Persistence } from "../persistence/index.js";
 
 export interface ClusterChange {
   /** lower-cased cluster id, or "*" for every cluster (too many changes to name them) */
-  clusterKey: string;
+  clusterKey: ClusterKey | typeof EVERY_CLUSTER;
   /** "configurations": the desired state changed; "identity": the agent key changed or the cluster went away */
   what: "configurations" | "identity";
 }
@@ -48,10 +48,10 @@ export async function announce(
   bus: ChangeBus | undefined,
   subscriptionId: string,
   /** a cluster id or its store key (only the key is announced), or EVERY_CLUSTER */
-  clusterId: string,
+  clusterId: ClusterId | ClusterKey | typeof EVERY_CLUSTER,
   what: ClusterChange["what"],
   markerExpiresAt?: number,
 ): Promise<void> {
   await repo.markers.bump(subscriptionId, clusterId, markerExpiresAt);
-  bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId), what });
+  bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOfCluster(clusterId), what });
 }

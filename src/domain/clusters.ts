@@ -2,7 +2,7 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CLUSTER_TYPE, clusterId } from "../arm/resource-ids.js";
+import { CLUSTER_TYPE, type ClusterRef, type ResourceScope } from "../arm/resource-ids.js";
 import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
@@ -16,11 +16,8 @@ import type { ClusterRecord } from "./types.js";
 import { agentKeyOf, compromisedFingerprints, presentedKey } from "./agent-keys.js";
 import * as ClusterSelectors from "./cluster-selector.js";
 
-export interface ClusterRef {
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-}
+/** a cluster named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
+export type { ClusterRef } from "../arm/resource-ids.js";
 
 export interface ListResult<T> {
   items: T[];
@@ -64,19 +61,20 @@ export class Clusters {
 
   /** the live cluster or a 404 in ARM's words; used by every child resource */
   async require(ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
-    const found = await this.repo.clusters.get(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const found = await this.repo.clusters.get(ref.subscriptionId, ref.id);
     if (!found) throw errors.parentResourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
     return found;
   }
 
   async get(principal: Principal, ref: ClusterRef): Promise<Versioned<ClusterRecord>> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
-    const found = await this.repo.clusters.get(ref.subscriptionId, clusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const found = await this.repo.clusters.get(ref.subscriptionId, ref.id);
     if (!found) throw this.notFound(ref);
     return this.present(found);
   }
 
-  async list(principal: Principal, subscriptionId: string, resourceGroup: string | undefined, limit: number, continuation?: string) {
+  /** every cluster of the scope (a resource group, or the whole subscription) */
+  async list(principal: Principal, { subscriptionId, resourceGroup }: ResourceScope, limit: number, continuation?: string) {
     await this.subscriptions.authorize(principal, subscriptionId, "read");
     const page = await this.repo.clusters.page(subscriptionId, resourceGroup, limit, continuation);
     return { items: page.items.map((v) => this.present(v)), continuation: page.continuation };
@@ -84,7 +82,7 @@ export class Clusters {
 
   async put(principal: Principal, ref: ClusterRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
-    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = ref.id;
     // conditions are checked against the ARM ETag on every attempt: a heartbeat racing this write is
     // retried past, a user's change is the caller's 412
     return withOptimisticRetry(false, async () => {
@@ -111,7 +109,7 @@ export class Clusters {
     checkPutBody: (body: Record<string, unknown>) => void,
   ): Promise<Versioned<ClusterRecord>> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
-    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = ref.id;
     return withOptimisticRetry(false, async () => {
       const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       if (!existing) throw this.notFound(ref);
@@ -127,7 +125,7 @@ export class Clusters {
 
   /** the one write path of PUT and PATCH: the record, the assignments' outbox, the agent-facing caches */
   private async write(principal: Principal, ref: ClusterRef, existing: Versioned<ClusterRecord> | undefined, input: ValidatedCluster, actor: WriteActor) {
-    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = ref.id;
     const previous = existing?.record;
     // a key once stored with its private half stays refused on this cluster, whatever is registered later
     const compromisedAgentKeys = previous ? compromisedFingerprints(previous) : [];
@@ -175,7 +173,7 @@ export class Clusters {
   /** 200 when it existed (its configurations go with it), 204 when not */
   async delete(principal: Principal, ref: ClusterRef, conditions: Conditions): Promise<boolean> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
-    const id = clusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const id = ref.id;
     return withOptimisticRetry(false, async () => {
       const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       checkDeleteConditions(conditions, existing ? this.present(existing).etag : undefined);

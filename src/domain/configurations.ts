@@ -6,11 +6,11 @@
 import crypto from "node:crypto";
 import { checkDeleteConditions, checkPutConditions, hasConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CONFIGURATION_TYPE, clusterId, configurationId, keyOf } from "../arm/resource-ids.js";
+import { CONFIGURATION_TYPE, keyOf, type ClusterRef, type ConfigurationRef } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
-import type { ClusterRef, Clusters } from "./clusters.js";
+import type { Clusters } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence, Versioned } from "../persistence/index.js";
 import { announce, type ChangeBus } from "./changes.js";
@@ -18,12 +18,8 @@ import type { Subscriptions } from "./subscriptions.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
 
-export interface ConfigurationRef {
-  subscriptionId: string;
-  resourceGroup: string;
-  clusterName: string;
-  configurationName: string;
-}
+/** a configuration named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
+export type { ConfigurationRef } from "../arm/resource-ids.js";
 
 /** a configuration as the surfaces see it: the record plus the known_hosts it may show */
 export interface ConfigurationView {
@@ -71,11 +67,6 @@ export class Configurations {
     private readonly wakeReconciler: () => void = () => undefined,
   ) {}
 
-  private ids(ref: ConfigurationRef) {
-    const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
-    return { cluster, id: configurationId(cluster, ref.configurationName) };
-  }
-
   private notFound(ref: ConfigurationRef) {
     return errors.resourceNotFound(CONFIGURATION_TYPE, ref.configurationName, ref.resourceGroup);
   }
@@ -102,7 +93,7 @@ export class Configurations {
   async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     await this.clusters.require(clusterRef(ref));
-    const found = await this.repo.configurations.get(ref.subscriptionId, this.ids(ref).id);
+    const found = await this.repo.configurations.get(ref.subscriptionId, ref.id);
     if (!found || found.deleted) throw this.notFound(ref);
     const secrets = hasSecrets(found.record) ? await this.repo.secrets.get(ref.subscriptionId, found.record.id) : undefined;
     return this.present(found, secrets?.record);
@@ -122,7 +113,7 @@ export class Configurations {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const cluster = await this.clusters.require(clusterRef(ref));
     // the id is spelled as the caller spelled this request (ARM ids are case-insensitive)
-    const { id } = this.ids(ref);
+    const id = ref.id;
     const properties = body.properties as Record<string, unknown> | undefined;
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.configurations.get(ref.subscriptionId, id);
@@ -180,7 +171,7 @@ export class Configurations {
   async delete(principal: Principal, ref: ConfigurationRef, conditions: Conditions): Promise<boolean> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
     await this.clusters.require(clusterRef(ref));
-    const { id } = this.ids(ref);
+    const id = ref.id;
     return withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.configurations.get(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
@@ -190,7 +181,7 @@ export class Configurations {
       const writeTombstone = await this.repo.configurations.prepare(ref.subscriptionId, tombstoneOf(live.record), live.etag, true);
       await writeTombstone();
       await this.repo.secrets.delete(ref.subscriptionId, id);
-      const cluster = clusterId(ref.subscriptionId, ref.resourceGroup, ref.clusterName);
+      const cluster = ref.cluster.id;
       await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       // the name is free: an assignment that reported a clash here may now create its configuration
       await this.repo.outbox.touch(ref.subscriptionId, cluster);
@@ -201,5 +192,5 @@ export class Configurations {
 }
 
 export function clusterRef(ref: ConfigurationRef): ClusterRef {
-  return { subscriptionId: ref.subscriptionId, resourceGroup: ref.resourceGroup, name: ref.clusterName };
+  return ref.cluster;
 }

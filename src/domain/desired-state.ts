@@ -13,7 +13,7 @@
 import { LRUCache } from "lru-cache";
 import crypto from "node:crypto";
 import { CompactEncrypt } from "jose";
-import { clusterId as makeClusterId, EVERY_CLUSTER, keyOf } from "../arm/resource-ids.js";
+import { clusterKeyOf, EVERY_CLUSTER, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 import { errors } from "../arm/errors.js";
 import { agentKeyOf, type AgentKey } from "./agent-keys.js";
@@ -24,7 +24,7 @@ import { hasSecrets, secretsOf } from "./configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 
 export interface Snapshot {
-  clusterKey: string;
+  clusterKey: ClusterKey;
   version: number;
   etag: string;
   /** the JSON body without pollIntervalSeconds (added per response, with jitter) */
@@ -42,7 +42,7 @@ export interface DesiredStateOptions {
 }
 
 export class ClusterGoneError extends Error {
-  constructor(public readonly clusterKey: string) {
+  constructor(public readonly clusterKey: ClusterKey) {
     super(`cluster ${clusterKey} does not exist`);
     this.name = "ClusterGoneError";
   }
@@ -114,8 +114,8 @@ export class DesiredState {
 
   /** the cluster's current snapshot: from memory when fresh, else checked against its version marker */
   async get(ref: ClusterRef): Promise<Snapshot> {
-    const id = makeClusterId(ref.subscriptionId, ref.resourceGroup, ref.name);
-    const key = keyOf(id);
+    const id = ref.id;
+    const key = clusterKeyOf(id);
     const cached = this.snapshots.get(key);
     const now = this.clock.now();
     if (cached && now >= cached.expiresAt) this.snapshots.delete(key);
@@ -139,7 +139,7 @@ export class DesiredState {
     return pending;
   }
 
-  private async build(ref: ClusterRef, id: string, key: string): Promise<Snapshot> {
+  private async build(ref: ClusterRef, id: ClusterId, key: ClusterKey): Promise<Snapshot> {
     this.builds++;
     const startedAt = this.epoch;
     const version = await this.repo.markers.version(ref.subscriptionId, id);
@@ -186,7 +186,7 @@ export class DesiredState {
    * every stalenessMs for other replicas), or after `ms`. Returns the newer snapshot, or undefined.
    */
   async waitForChange(ref: ClusterRef, etag: string, ms: number, signal: AbortSignal): Promise<Snapshot | undefined> {
-    const key = keyOf(makeClusterId(ref.subscriptionId, ref.resourceGroup, ref.name));
+    const key = clusterKeyOf(ref.id);
     // a long poll waits in real time, whatever the injected clock says
     const deadline = performance.now() + ms;
     while (!signal.aborted) {

@@ -1,6 +1,6 @@
 /** The service's internal model: one shape for every api-version (converters live at the surface). */
 import type { SystemData } from "../arm/system-data.js";
-import type { ClusterId } from "../arm/resource-ids.js";
+import type { AssignmentId, ClusterId, ConfigurationId } from "../arm/resource-ids.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
@@ -70,7 +70,7 @@ export interface ConfigurationSpec {
 }
 
 export interface ConfigurationRecord {
-  id: string;
+  id: ConfigurationId;
   name: string;
   clusterId: ClusterId;
   spec: ConfigurationSpec;
@@ -91,7 +91,7 @@ export interface ConfigurationRecord {
   /** the generation the agent's last accepted report was about: complianceStatus describes it */
   observedGeneration?: number;
   /** the id of the configuration assignment that created this configuration and keeps it (absent: a user's) */
-  managedBy?: string;
+  managedBy?: AssignmentId;
   systemData: SystemData;
 }
 
@@ -126,7 +126,7 @@ export interface AssignmentSpec {
 }
 
 export interface AssignmentRecord {
-  id: string;
+  id: AssignmentId;
   name: string;
   subscriptionId: string;
   /** absent for an assignment at subscription scope */

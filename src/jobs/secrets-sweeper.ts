@@ -9,7 +9,7 @@
  * - A configuration whose secrets expired before the cluster acknowledged them is marked Failed.
  */
 import { valueKinds } from "../domain/agent-reports.js";
-import { announce, type ChangeBus } from "../domain/changes.js";
+import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { Persistence } from "../persistence/index.js";
@@ -108,7 +108,8 @@ export class SecretsSweeper {
       this.log("could not mark a configuration whose secrets expired", { resourceId: doc.key, err });
     }
     this.audit.purged(doc.key, kinds, "expired");
-    await announce(this.repo, this.bus, doc.partition, doc.parent, "configurations");
+    // a secrets document's parent is its cluster's store key
+    await announce(this.repo, this.bus, doc.partition, storedClusterKey(doc.parent), "configurations");
     return true;
   }
 

@@ -2,7 +2,7 @@
  * Connected clusters, and the cascade of a cluster's deletion (its configurations, their secrets and
  * secret keys, its desired-state marker), made resumable by a `deleting` record.
  */
-import { keyOf, partitionOf, resourceGroupId } from "../arm/resource-ids.js";
+import { keyOf, partitionOf, resourceGroupId, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { ClusterRecord } from "../domain/types.js";
 import { systemKey, type DocKind, type Page, type StoredDocument } from "../store/port.js";
 import { Collection, type CollectionDeps, type PagesQuery, type Place, type Versioned } from "./collection.js";
@@ -30,7 +30,8 @@ export class Clusters {
     return { partition: partitionOf(subscriptionId), parent };
   }
 
-  get(subscriptionId: string, id: string): Promise<Versioned<ClusterRecord> | undefined> {
+  /** by the cluster's id or its store key */
+  get(subscriptionId: string, id: ClusterId | ClusterKey): Promise<Versioned<ClusterRecord> | undefined> {
     return this.clusters.get(keyOf(id), partitionOf(subscriptionId));
   }
 

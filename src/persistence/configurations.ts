@@ -1,5 +1,5 @@
 /** Configurations of a cluster, tombstones included (a deleted one stays until its agent reports it removed). */
-import { keyOf, partitionOf } from "../arm/resource-ids.js";
+import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { ConfigurationRecord } from "../domain/types.js";
 import { Collection, type CollectionDeps, type Place, type Versioned } from "./collection.js";
 
@@ -29,12 +29,12 @@ export class Configurations {
   }
 
   /** one page of a cluster's live configurations */
-  page(subscriptionId: string, clusterId: string, limit: number, continuation?: string) {
+  page(subscriptionId: string, clusterId: ClusterId | ClusterKey, limit: number, continuation?: string) {
     return this.configurations.page({ partition: partitionOf(subscriptionId), parent: keyOf(clusterId) }, limit, continuation);
   }
 
   /** every configuration of a cluster, tombstones included (the agent's view), all pages */
-  async all(subscriptionId: string, clusterId: string): Promise<Versioned<ConfigurationRecord>[]> {
+  async all(subscriptionId: string, clusterId: ClusterId | ClusterKey): Promise<Versioned<ConfigurationRecord>[]> {
     const out: Versioned<ConfigurationRecord>[] = [];
     for await (const docs of this.configurations.pages({ partition: partitionOf(subscriptionId), parent: keyOf(clusterId), includeDeleted: true })) {
       out.push(...(await Promise.all(docs.map((d) => this.configurations.decode(d)))));

@@ -3,7 +3,7 @@
  * "every cluster"), bumped on every change of what its agent must see; replicas compare them, and the
  * change watcher replays their writes. Typed system records of kind `desired`.
  */
-import { EVERY_CLUSTER, keyOf, partitionOf } from "../arm/resource-ids.js";
+import { EVERY_CLUSTER, keyOf, partitionOf, storedClusterKey, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import { isSystemKey, systemKey, systemKeyName, type ChangedDocument } from "../store/port.js";
 import { Collection, type CollectionDeps, type Place } from "./collection.js";
 
@@ -18,10 +18,10 @@ const everyClusterMarkerName = (subscriptionId: string): string => `${EVERY_CLUS
 export const isEveryClusterMarker = (name: string): boolean => name.startsWith(`${EVERY_CLUSTER}:`);
 
 /** the cluster key a changed marker announces (EVERY_CLUSTER for a subscription's), or undefined if it is no marker */
-export function announcedBy(doc: Pick<ChangedDocument, "key">): string | undefined {
+export function announcedBy(doc: Pick<ChangedDocument, "key">): ClusterKey | typeof EVERY_CLUSTER | undefined {
   if (!isSystemKey("desired", doc.key)) return undefined;
   const name = systemKeyName("desired", doc.key);
-  return isEveryClusterMarker(name) ? EVERY_CLUSTER : name;
+  return isEveryClusterMarker(name) ? EVERY_CLUSTER : storedClusterKey(name);
 }
 
 export class Markers {
@@ -48,7 +48,7 @@ export class Markers {
    * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then). Every
    * bump changes the marker's etag. Returns the new version.
    */
-  async bump(subscriptionId: string, clusterId: string, expiresAt?: number): Promise<number> {
+  async bump(subscriptionId: string, clusterId: ClusterId | ClusterKey | typeof EVERY_CLUSTER, expiresAt?: number): Promise<number> {
     const place = this.place(subscriptionId, clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId), expiresAt);
     const { written } = await this.markers.patch(place, (current) => ({ version: (typeof current?.record.version === "number" ? current.record.version : 0) + 1 }));
     return written.record.version;

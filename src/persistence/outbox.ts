@@ -2,7 +2,7 @@
  * The reconciler's outbox of changed clusters: an item per cluster whose assignments must be
  * re-evaluated (created, or its tags changed), with its back-off after failures.
  */
-import { keyOf, partitionOf } from "../arm/resource-ids.js";
+import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { StoredDocument } from "../store/port.js";
 import { Collection, type CollectionDeps } from "./collection.js";
 
@@ -45,7 +45,7 @@ export class Outbox {
    * in between leaves work, never a miss) and again after it: the second write changes the item's
    * etag, so a reconciler that read the cluster before this write cannot retire the item.
    */
-  async touch(subscriptionId: string, clusterId: string): Promise<void> {
+  async touch(subscriptionId: string, clusterId: ClusterId | ClusterKey): Promise<void> {
     // the counter replaces the whole body: a touch also clears a failed item's back-off
     await this.items.patch({ key: keyOf(clusterId), partition: partitionOf(subscriptionId), parent: "" }, (current) => ({
       touches: (typeof current?.record.touches === "number" ? current.record.touches : 0) + 1,

@@ -28,7 +28,7 @@ import { systemClock } from "../../src/ports/clock.js";
 import { testAgent } from "../helpers/agent-token.js";
 import { openCosmosStore, startCosmos } from "../helpers/cosmos.js";
 import { clusterBody, clusterPath, RG, SUB } from "../helpers/fixtures.js";
-import { clusterId } from "../../src/arm/resource-ids.js";
+import { clusterId, storedClusterKey } from "../../src/arm/resource-ids.js";
 import { client } from "../helpers/http.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 
@@ -278,7 +278,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     // storage now holds the public half and the compromise
     const repo = new Persistence(server.store, createSealing(server.store, server.keyProvider!, { dekCacheEntries: 100, dekCacheSeconds: 60 }, systemClock).codec);
     for (const s of stolen) {
-      const stored = await repo.clusters.get(SUB, clusterPath(s.name));
+      const stored = await repo.clusters.get(SUB, storedClusterKey(clusterPath(s.name)));
       t.equal(stored?.record.properties.agentPublicKeyCertificate, spkiB64(s.pair.publicKey), `${s.name}: stored value replaced by the public key`);
       t.equal(stored?.record.properties.compromisedAgentKeys?.length, 1, `${s.name}: the key is recorded as compromised`);
       const res = await raw(`${agentBase(s.name)}/configurations`, { token: await tokenWith(s.pair.privateKey, clusterPath(s.name)) });
@@ -296,7 +296,7 @@ function compromisedClusterPath(label: string, start: () => Promise<{ server: Te
     t.equal(viaSdk.connectivityStatus, "Expired", "SDK: connectivityStatus");
     t.equal(viaSdk.agentPublicKeyCertificate, spkiB64(stolen[1]!.pair.publicKey), "SDK: the public key");
 
-    const oldPemStored = await repo.clusters.get(SUB, clusterPath("old-pem"));
+    const oldPemStored = await repo.clusters.get(SUB, storedClusterKey(clusterPath("old-pem")));
     t.equal(oldPemStored?.record.properties.agentPublicKeyCertificate, spkiB64(oldPem.publicKey), "the PEM stored as sent is stored normalized now");
     t.equal(oldPemStored?.record.properties.compromisedAgentKeys, undefined);
 

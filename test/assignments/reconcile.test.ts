@@ -6,6 +6,7 @@
  */
 import t from "tap";
 import type { Principal } from "../../src/ports/principal.js";
+import { clusterRef, configurationRef } from "../../src/arm/resource-ids.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";
@@ -100,7 +101,7 @@ t.test("resource-group and subscription scopes, tag selector, later and re-tagge
   t.equal(update.json.properties.provisioningState, "Updating");
   await settle(server);
   for (const [rg, c] of [["rg-a", "a1"], ["rg-a", "a2"], ["rg-a", "a3"], ["rg-a", "a4"], ["rg-b", "b1"]] as const) {
-    const { record } = await server.services.configurations.get(principal(), { subscriptionId: SUB, resourceGroup: rg, clusterName: c, configurationName: "security" });
+    const { record } = await server.services.configurations.get(principal(), configurationRef(clusterRef(SUB, rg, c), "security"));
     t.equal(record.generation, 2, `${c}: written once per generation`);
     t.equal(record.spec.operatorParams, "--git-readonly --git-branch=release");
   }

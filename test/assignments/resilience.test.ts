@@ -8,6 +8,7 @@
 import path from "node:path";
 import t from "tap";
 import type { Principal } from "../../src/ports/principal.js";
+import { clusterRef, configurationRef } from "../../src/arm/resource-ids.js";
 import { systemClock } from "../../src/ports/clock.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -63,7 +64,7 @@ const principalOf = (server: TestServer): Principal => ({ tenantId: server.ident
 async function generations(server: TestServer, rg: string): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < CLUSTERS; i++) {
-    const ref = { subscriptionId: SUB, resourceGroup: rg, clusterName: `c${i}`, configurationName: "baseline" };
+    const ref = configurationRef(clusterRef(SUB, rg, `c${i}`), "baseline");
     out.push(await server.services.configurations.get(principalOf(server), ref).then((v) => v.record.generation, () => 0));
   }
   return out;

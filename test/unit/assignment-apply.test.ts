@@ -1,12 +1,12 @@
 /** The pure decision of applying one assignment on one cluster: every branch, each for its reason. */
 import t from "tap";
 import { decideApply } from "../../src/domain/assignment-apply.js";
-import { clusterId } from "../../src/arm/resource-ids.js";
+import { assignmentId, clusterId, configurationId, type AssignmentId } from "../../src/arm/resource-ids.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec, EnforcementMode } from "../../src/domain/types.js";
 
 const SUB = "00000000-0000-0000-0000-000000000001";
 const CLUSTER_ID = clusterId(SUB, "rg1", "c1");
-const ASSIGNMENT_ID = `/subscriptions/${SUB}/providers/Microsoft.KubernetesConfiguration/configurationAssignments/baseline`;
+const ASSIGNMENT_ID = assignmentId(SUB, undefined, "baseline");
 const spec: ConfigurationSpec = { repositoryUrl: "https://github.com/Azure/arc-k8s-demo", operatorNamespace: "baseline", operatorInstanceName: "baseline", operatorType: "Flux", operatorScope: "cluster" };
 
 function assignment(over: { mode?: EnforcementMode; deleting?: boolean; ring?: string; resourceGroup?: string } = {}): AssignmentRecord {
@@ -34,9 +34,9 @@ const cluster = (ring: string): ClusterRecord => ({
   systemData: {},
 });
 
-function configuration(over: { managedBy?: string | null; spec?: Partial<ConfigurationSpec>; secrets?: boolean } = {}): ConfigurationRecord {
+function configuration(over: { managedBy?: AssignmentId | null; spec?: Partial<ConfigurationSpec>; secrets?: boolean } = {}): ConfigurationRecord {
   return {
-    id: `${CLUSTER_ID}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/baseline`,
+    id: configurationId(CLUSTER_ID, "baseline"),
     name: "baseline",
     clusterId: CLUSTER_ID,
     spec: { ...spec, ...over.spec },
@@ -44,7 +44,7 @@ function configuration(over: { managedBy?: string | null; spec?: Partial<Configu
     provisioningState: "Succeeded",
     complianceStatus: { complianceState: "Pending" },
     secrets: { protectedSettingKeys: over.secrets ? ["sshPrivateKey"] : [], hasKnownHosts: false },
-    ...(over.managedBy === null ? {} : { managedBy: over.managedBy ?? ASSIGNMENT_ID.toUpperCase() }),
+    ...(over.managedBy === null ? {} : { managedBy: over.managedBy ?? assignmentId(SUB.toUpperCase(), undefined, "BASELINE") }),
     systemData: {},
   };
 }
@@ -57,7 +57,7 @@ t.test("a matching cluster under Default enforcement", async (t) => {
   t.equal(decideApply(a, c, configuration({ spec: { operatorNamespace: "other" } })), "write", "its own, drifted: rewrite");
   t.equal(decideApply(a, c, configuration({ secrets: true })), "write", "its own with secrets a user added: rewrite without them");
   t.equal(decideApply(a, c, configuration({ managedBy: null })), "clash", "a user's configuration of that name: left alone");
-  t.equal(decideApply(a, c, configuration({ managedBy: `${ASSIGNMENT_ID}-other` })), "clash", "another assignment's");
+  t.equal(decideApply(a, c, configuration({ managedBy: assignmentId(SUB, undefined, "baseline-other") })), "clash", "another assignment's");
 });
 
 t.test("DoNotEnforce only reports", async (t) => {

@@ -12,7 +12,7 @@ import { Persistence } from "../../src/persistence/index.js";
 import type { ConfigurationRecord } from "../../src/domain/types.js";
 import { SecretsSweeper } from "../../src/jobs/secrets-sweeper.js";
 import { ManualClock } from "../../src/ports/clock.js";
-import { clusterId as clusterIdOf } from "../../src/arm/resource-ids.js";
+import { clusterId as clusterIdOf, configurationId } from "../../src/arm/resource-ids.js";
 import { createStore } from "../../src/store/factory.js";
 import { tempDir } from "../helpers/server.js";
 
@@ -30,7 +30,7 @@ async function setup(t: Test, batchSize = 10) {
   async function submit(name: string, delivered = false): Promise<ConfigurationRecord> {
     const clusterId = clusterIdOf(SUB, "rg", "c1");
     const record: ConfigurationRecord = {
-      id: `${clusterId}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/${name}`,
+      id: configurationId(clusterId, name),
       name,
       clusterId,
       spec: { repositoryUrl: "https://github.com/example/fleet.git", operatorNamespace: "default", operatorInstanceName: name, operatorType: "Flux", operatorScope: "namespace" },

@@ -106,13 +106,14 @@ export async function applyOne(
     const now = (await ctx.repo.assignments.get(a.record.subscriptionId, a.record.id))?.record;
     return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
   };
+  const clusterKey = storedClusterKey(clusterId);
   try {
-    const outcome = await applyAssignment(ctx.deps, a.record, storedClusterKey(clusterId), stillCurrent);
+    const outcome = await applyAssignment(ctx.deps, a.record, clusterKey, stillCurrent);
     report.outcomes[outcome]++;
     if (outcome === "removed") {
       const name = a.record.spec.configurationName.toLowerCase();
       if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
-        await ctx.repo.outbox.touch(a.record.subscriptionId, clusterId);
+        await ctx.repo.outbox.touch(a.record.subscriptionId, clusterKey);
       }
     }
     return outcome;

@@ -6,6 +6,7 @@
  */
 import { subscriptionPartition, type Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
+import { storedClusterKey } from "../../domain/assignment-apply.js";
 import { applyOne, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
 
 /** how long the Location of a finished deletion answers 200 */
@@ -97,7 +98,7 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   for (const doc of page.items) {
     const outcome = await applyOne(ctx, found, doc.key, report, siblings);
     // the outbox tries a failed cluster again later, with back-off
-    if (outcome === "failed") await ctx.repo.outbox.touch(a.subscriptionId, doc.key).catch(() => undefined);
+    if (outcome === "failed") await ctx.repo.outbox.touch(a.subscriptionId, storedClusterKey(doc.key)).catch(() => undefined);
     // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
     if (outcome === "stale") return "more";
     if (outcome === "failed") failed++;

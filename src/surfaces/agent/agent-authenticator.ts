@@ -9,7 +9,7 @@
 import { LRUCache } from "lru-cache";
 import { decodeJwt, errors as joseErrors, jwtVerify } from "jose";
 import { errors } from "../../arm/errors.js";
-import { EVERY_CLUSTER, keyOf } from "../../arm/resource-ids.js";
+import { EVERY_CLUSTER, keyOf, storedClusterKey } from "../../arm/resource-ids.js";
 import { agentKeyOf, type AgentKey } from "../../domain/agent-keys.js";
 import type { ChangeBus } from "../../domain/changes.js";
 import type { Persistence } from "../../persistence/index.js";
@@ -62,7 +62,7 @@ export class AgentAuthenticator {
     if (cached && (this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return cached.key;
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
-    const found = await this.repo.clusters.get(m[1] ?? "", clusterKey);
+    const found = await this.repo.clusters.get(m[1] ?? "", storedClusterKey(clusterKey));
     if (!found) {
       // misses are not remembered: an anonymous caller naming random clusters cannot grow this map
       this.keys.delete(clusterKey);

@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errors } from "../../arm/errors.js";
 import { conditionMatches, parseTagCondition } from "../../arm/etag.js";
-import { clusterId, keyOf } from "../../arm/resource-ids.js";
+import { clusterKeyOf, clusterRef } from "../../arm/resource-ids.js";
 import type { AgentAuthenticator } from "./agent-authenticator.js";
 import type { AgentReports, Heartbeat, StatusReport } from "../../domain/agent-reports.js";
 import type { ClusterRef } from "../../domain/clusters.js";
@@ -28,8 +28,8 @@ type Params = { subscriptionId: string; resourceGroupName: string; clusterName: 
 async function authorize(services: AgentServices, request: FastifyRequest): Promise<ClusterRef> {
   const principal = await services.authenticator.authenticate(request.headers.authorization);
   const p = request.params as Params;
-  const ref = { subscriptionId: p.subscriptionId, resourceGroup: p.resourceGroupName, name: p.clusterName };
-  if (principal.clusterKey !== keyOf(clusterId(ref.subscriptionId, ref.resourceGroup, ref.name))) throw errors.agentForbidden();
+  const ref = clusterRef(p.subscriptionId, p.resourceGroupName, p.clusterName);
+  if (principal.clusterKey !== clusterKeyOf(ref.id)) throw errors.agentForbidden();
   return ref;
 }
 

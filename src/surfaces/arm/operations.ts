@@ -1,5 +1,6 @@
 /** GET /providers/Microsoft.KubernetesConfiguration/operations: what this provider can do. */
-import type { ArmResult, ArmRoute } from "./route-table.js";
+import { armRoute, type ArmResult, type ArmRoute } from "./route-table.js";
+import { noTarget } from "./targets.js";
 
 export const OPERATIONS_TYPE = "Microsoft.KubernetesConfiguration/operations";
 
@@ -29,5 +30,5 @@ async function list(): Promise<ArmResult> {
 }
 
 export const operationRoutes: ArmRoute[] = [
-  { operationId: "Operations_List", method: "GET", url: "/providers/Microsoft.KubernetesConfiguration/operations", resourceType: OPERATIONS_TYPE, handler: list },
+  armRoute({ operationId: "Operations_List", method: "GET", url: "/providers/Microsoft.KubernetesConfiguration/operations", resourceType: OPERATIONS_TYPE, target: noTarget, handler: list }),
 ];

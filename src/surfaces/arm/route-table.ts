@@ -2,7 +2,7 @@
  * The ARM surface as a table: each row names its OpenAPI operation, its resource type (for the
  * api-version check) and a handler. `registerArmRoutes` gives every row the same pipeline:
  * authenticate -> ARM's subscription id and resource group name rules -> api-version -> content
- * checks -> body validation against openapi/ -> handler. The table also answers which methods a
+ * checks -> body validation against openapi/ -> the path parsed into the row's target -> handler. The table also answers which methods a
  * path is served under (405 and Allow).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -14,6 +14,7 @@ import { writeActor, type WriteActor } from "../../arm/system-data.js";
 import type { Principal } from "../../ports/principal.js";
 import { headerValue, requireJsonBody } from "../request-body.js";
 import type { Services } from "../services.js";
+import type { PathParams } from "./targets.js";
 import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
 
 export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
@@ -21,9 +22,10 @@ export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
 /** the methods whose JSON body is required and validated against the operation's schema */
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set<HttpMethod>(["PUT", "PATCH"]);
 
-export interface ArmCall {
+export interface ArmCall<T = unknown> {
   request: FastifyRequest;
-  params: Record<string, string>;
+  /** what the path names, parsed once by the row's `target` (src/surfaces/arm/targets.ts) */
+  target: T;
   principal: Principal;
   apiVersion: string;
   /** the parsed JSON body of a PUT or PATCH, already validated against the operation's schema */
@@ -43,29 +45,36 @@ export interface ArmResult {
   headers?: Record<string, string>;
 }
 
-export interface ArmRoute {
+export interface ArmRoute<T = unknown> {
   operationId: string;
   method: HttpMethod;
   /** fastify path pattern (matched case-insensitively) */
   url: string;
   resourceType: string;
-  handler(call: ArmCall): Promise<ArmResult>;
+  /** parses what the path names (a parser from targets.ts); the handler gets the result as call.target */
+  target(params: PathParams): T;
+  handler(call: ArmCall<T>): Promise<ArmResult>;
 }
+
+/** a row whose handler takes what its target parses (the table holds rows of every target type) */
+export const armRoute = <T>(row: ArmRoute<T>): ArmRoute => row;
 
 async function run(route: ArmRoute, services: Services, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   // Authentication comes first: nothing of the request is looked at, and no storage touched, for an anonymous caller.
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
-  checkArmScope(request.params as Record<string, string>);
+  const params = request.params as PathParams;
+  checkArmScope(params);
   const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
   let body: Record<string, unknown> = {};
   if (BODY_METHODS.has(route.method)) {
     body = requireJsonBody(request);
     validateRequestBody(route.operationId, body);
   }
+  const target = route.target(params);
   const nowIso = new Date(services.clock.now()).toISOString();
   const call: ArmCall = {
     request,
-    params: request.params as Record<string, string>,
+    target,
     principal,
     apiVersion,
     body,
@@ -82,7 +91,7 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
 }
 
 /** ARM's front-door rules for the scope of every path that names one, whatever the row */
-function checkArmScope(params: Record<string, string>): void {
+function checkArmScope(params: PathParams): void {
   if (params.subscriptionId !== undefined) checkSubscriptionId(params.subscriptionId);
   if (params.resourceGroupName !== undefined) checkResourceGroupName(params.resourceGroupName);
 }
