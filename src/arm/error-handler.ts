@@ -25,8 +25,9 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): ArmErro
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return errors.requestTooLarge(BODY_LIMIT_BYTES);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
-    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
       return errors.unsupportedMediaType(request.headers["content-type"]);
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return errors.badRequest("the Content-Length does not match the body");
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
       return errors.missingBody();
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -36,6 +37,8 @@ function fromFastifyError(error: FastifyError, request: FastifyRequest): ArmErro
       if (error instanceof SyntaxError || (error.statusCode === 400 && /JSON|__proto__|constructor/.test(error.message))) {
         return errors.malformedJson();
       }
+      // any other refusal of the framework's is the caller's: a 400 in ARM's shape, not a 500
+      if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) return errors.badRequest("the framework refused it");
       return undefined;
   }
 }

@@ -27,7 +27,9 @@ export function registerRequestContext(app: FastifyInstance): void {
       reply.header("x-ms-client-request-id", clientRequestId);
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal has no body, so the server lets it through to here
-    if (request.headers.host === undefined) throw errors.badRequest("the Host header is required");
+    // a Host that is not one (empty, "[") would build broken links (surfaces/arm/links.ts): refused the same way
+    const host = request.headers.host;
+    if (!host || !URL.canParse(`https://${host}`)) throw errors.badRequest("a valid Host header is required");
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {

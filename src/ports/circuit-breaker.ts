@@ -143,7 +143,14 @@ export class CircuitBreaker {
   private transition(state: BreakerState, detail: { openMs?: number; cause?: unknown }): void {
     if (state === this.current && state !== "open") return;
     this.current = state;
-    for (const l of this.listeners) l(state, detail);
+    for (const l of this.listeners) {
+      // a listener's failure (metrics, logging) must not become an unhandled rejection of the background probe
+      try {
+        l(state, detail);
+      } catch {
+        // ignored: the breaker's state is what matters
+      }
+    }
   }
 }
 

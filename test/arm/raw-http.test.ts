@@ -28,3 +28,13 @@ t.test("a request without a Host header gets a 400 ARM error, not node's empty 4
   t.match(r.headers["content-type"] ?? "", /^application\/json/);
   t.same(JSON.parse(r.body.toString("utf8")).error.code, "BadRequest");
 });
+
+t.test("a Host header that is no host (empty, '[') gets a 400 ARM error, not a 500 from building links", async (t) => {
+  const server = await startServer();
+  t.teardown(() => server.close());
+  for (const host of ["", "["]) {
+    const r = await send(endpointOf(server.url, server.ca), rawRequest("GET", "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters?api-version=2024-01-01", [["Host", host], ["Authorization", `Bearer ${server.token}`], ["Connection", "close"]]));
+    t.equal(r.status, 400, `Host '${host}'`);
+    t.same(JSON.parse(r.body.toString("utf8")).error.code, "BadRequest");
+  }
+});

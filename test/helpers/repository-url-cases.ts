@@ -14,6 +14,10 @@ const CHARS = /character a URL may not hold/;
 const FORM = /not an http\(s\):\/\/, ssh:\/\/ or user@host:path URL|schemes are supported/;
 
 export const REPOSITORY_URL_CASES: ReadonlyArray<readonly [string, UrlExpectation]> = [
+  // ---- scp-like paths cannot carry a query or fragment (found in review: a token there was stored and served)
+  ["git@github.com:org/repo?access_token=abc", /scp-like path may not hold/],
+  ["git@github.com:org/repo#token=ghp_x", /scp-like path may not hold/],
+  ["git@github.com:org/repo?ref=main", /scp-like path may not hold/],
   // ---- accepted
   ["https://github.com/example/repo", "https"],
   ["https://github.com/example/repo.git", "https"],

@@ -92,6 +92,8 @@ function checkScpLike(url: string): RepositoryUrlCheck {
   const [, userInfo, host = "", path = ""] = m;
   if (userInfo === undefined || userInfo === "") return refuse("an scp-like URL needs a user (user@host:path)");
   if (userInfo.includes(":")) return refuse("it holds a password");
+  // git reads an scp-like path literally: '?' or '#' there is no query, only a place to smuggle a token into the stored URL
+  if (/[?#]/.test(path)) return refuse("an scp-like path may not hold '?' or '#'");
   const problem = userProblem(userInfo) ?? hostProblem(host) ?? (path === "" || path.startsWith("//") ? "the path is missing" : undefined) ?? pathProblem(path);
   return problem ? refuse(problem) : { ok: true, transport: "ssh" };
 }

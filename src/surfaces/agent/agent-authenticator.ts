@@ -49,10 +49,18 @@ export class AgentAuthenticator {
     this.keys = new LRUCache({ max: options.maxClusters });
     this.tokens = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
+      if (change.clusterKey !== EVERY_CLUSTER && change.what !== "identity") return;
+      this.invalidations++;
       if (change.clusterKey === EVERY_CLUSTER) this.keys.clear();
-      else if (change.what === "identity") this.keys.delete(change.clusterKey);
+      else this.keys.delete(change.clusterKey);
     });
   }
+
+  /**
+   * counts key invalidations: a store read that an invalidation overtook must not cache what it read
+   * (it may be the key just replaced, and a cached key stays trusted while the watcher is healthy)
+   */
+  private invalidations = 0;
 
   /** set when a ChangeWatcher runs: while it is healthy, cached keys stay valid until a change is announced */
   watcher?: { healthy(): boolean };
@@ -62,6 +70,7 @@ export class AgentAuthenticator {
     if (cached && (this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return cached.key;
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
+    const seen = this.invalidations;
     const found = await this.repo.clusters.get(m[1] ?? "", storedClusterKey(clusterKey));
     if (!found) {
       // misses are not remembered: an anonymous caller naming random clusters cannot grow this map
@@ -69,7 +78,7 @@ export class AgentAuthenticator {
       return undefined;
     }
     const key = agentKeyOf(found.record);
-    this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
+    if (this.invalidations === seen) this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
     return key;
   }
 
