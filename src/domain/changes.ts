@@ -52,6 +52,11 @@ export async function announce(
   what: ClusterChange["what"],
   markerExpiresAt?: number,
 ): Promise<void> {
-  await repo.markers.bump(subscriptionId, clusterId, markerExpiresAt);
-  bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOfCluster(clusterId), what });
+  try {
+    await repo.markers.bump(subscriptionId, clusterId, markerExpiresAt);
+  } finally {
+    // this process's caches drop the cluster even when the marker could not be written (the write it
+    // follows already happened): a replaced key is never kept here on a store hiccup
+    bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOfCluster(clusterId), what });
+  }
 }
