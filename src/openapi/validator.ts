@@ -37,7 +37,8 @@ function targetOf(error: ErrorObject): string {
   const base = error.instancePath.replace(/^\//, "").split("/").filter(Boolean).join(".");
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
   const named = error.keyword === "required" ? params.missingProperty : error.keyword === "additionalProperties" ? params.additionalProperty : undefined;
-  return [base, named === undefined ? "" : clip(String(named))].filter(Boolean).join(".") || "body";
+  // submitted names can be long: the caller clips the whole target once
+  return [base, named === undefined ? "" : String(named)].filter(Boolean).join(".") || "body";
 }
 
 function messageOf(error: ErrorObject, target: string): string {
