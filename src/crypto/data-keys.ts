@@ -11,7 +11,7 @@
 import crypto from "node:crypto";
 import type { KekRef, KeyProvider } from "../ports/key-provider.js";
 import { Collection, collectionDeps, retryOnLostRace } from "../persistence/collection.js";
-import { directWriter, type StoreWriter } from "../persistence/writer.js";
+import { directWriter, unitWriter, type StoreWriter } from "../persistence/writer.js";
 import { isSystemKey, StoreConflictError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
 
@@ -63,19 +63,30 @@ export class DataKeys {
     private readonly store: Store,
     private readonly provider: KeyProvider,
     private readonly options: DataKeysOptions,
-    /** key writes go through the same seam as the records they seal (docs/design/persistence.md) */
-    private readonly writer: StoreWriter = directWriter(store),
+    /**
+     * A secrets document's key is written through the same seam as the secrets it seals, so both
+     * commit together in the request's unit of work (docs/design/persistence.md).
+     */
+    private readonly writer: StoreWriter = unitWriter(store),
   ) {
+    this.direct = directWriter(store);
     this.cache = new KeyCache<DataKey>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
     this.current = new KeyCache<string>(options.cacheEntries, options.cacheMaxAgeMs, options.now);
   }
+
+  /**
+   * A partition's keys and its pointer are written at once, outside any unit of work: the pointer's
+   * race with another replica must be settled before anything is sealed under the key, and an unused
+   * key left by a failed request is harmless.
+   */
+  private readonly direct: StoreWriter;
 
   private async create(kind: DocKind, id: string, partition: string, parent: string, expiresAt?: number): Promise<DataKey> {
     const key = crypto.randomBytes(32);
     this.calls.wrap++;
     const wrapped = await this.provider.wrap(key);
     const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };
-    await this.writer.create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
+    await (kind === "secretKey" ? this.writer : this.direct).create({ kind, key: id, partition, parent, schemaVersion: 1, body, ...(expiresAt !== undefined ? { expiresAt } : {}) });
     const dek = { id, key, kek: wrapped.kek };
     this.cache.set(id, dek);
     return dek;
@@ -89,11 +100,11 @@ export class DataKeys {
     if (pointer) return this.adopt(partition, String(pointer.body.dek));
     const fresh = await this.create("dataKey", `${DATA_PREFIX}${crypto.randomUUID()}`, partition, "");
     try {
-      await this.writer.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
+      await this.direct.create({ kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } });
     } catch (err) {
       if (!(err instanceof StoreConflictError)) throw err;
       // another replica created the partition's key first: use theirs, drop ours
-      await this.writer.delete("dataKey", fresh.id, partition);
+      await this.direct.delete("dataKey", fresh.id, partition);
       this.cache.delete(fresh.id);
       const winner = await this.store.get("dataKey", pointerKey(partition), partition);
       if (!winner) throw err;
@@ -140,8 +151,8 @@ export class DataKeys {
     await retryOnLostRace(async () => {
       const pointer = await this.store.get("dataKey", pointerKey(partition), partition);
       const doc: NewDocument = { kind: "dataKey", key: pointerKey(partition), partition, parent: "pointer", schemaVersion: 1, body: { dek: fresh.id } };
-      if (pointer) await this.writer.replace(doc, pointer.etag);
-      else await this.writer.create(doc);
+      if (pointer) await this.direct.replace(doc, pointer.etag);
+      else await this.direct.create(doc);
     });
     this.current.set(partition, fresh.id);
     return fresh.id;
@@ -180,7 +191,7 @@ export class DataKeys {
       const key = await this.provider.unwrap({ kek: body.kek, wrapped: Buffer.from(body.wrapped, "base64") });
       this.calls.wrap++;
       const wrapped = await this.provider.wrap(key);
-      await this.writer.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
+      await this.direct.replace({ ...current, body: { ...body, kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64") } }, current.etag);
       return true;
     });
   }

@@ -66,7 +66,7 @@ export class AgentReports {
     checkReport(report);
     const cluster = ref.id;
     const id = configurationId(cluster, name);
-    return withOptimisticRetry(false, async () => {
+    return withOptimisticRetry(false, () => this.repo.atomically(async () => {
       const found = await this.repo.configurations.get(ref.subscriptionId, id);
       if (!found) throw errors.resourceNotFound(CONFIGURATION_TYPE, name, ref.resourceGroup);
       const record = found.record;
@@ -104,11 +104,11 @@ export class AgentReports {
       };
       await this.repo.configurations.write(ref.subscriptionId, updated, found.etag);
       if (delivered && this.options.purgeAfterDelivery && (await this.repo.secrets.delete(ref.subscriptionId, id))) {
-        this.options.audit.purged(id, valueKinds(record), "delivered");
+        this.repo.afterCommit(() => this.options.audit.purged(id, valueKinds(record), "delivered"));
         await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       }
       return { accepted: true };
-    });
+    }));
   }
 
   async heartbeat(ref: ClusterRef, beat: Heartbeat): Promise<void> {

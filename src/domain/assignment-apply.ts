@@ -31,11 +31,16 @@ export interface ApplyDeps {
 
 const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the cluster agent to apply it.";
 
-/** the write, then what follows every write: the secrets a user added under DoNotEnforce go, agents hear */
-async function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
-  await write();
-  if (previous && hasSecrets(previous.record)) await deps.repo.secrets.delete(subscriptionId, previous.record.id);
-  await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
+/**
+ * The write and what follows every write (the secrets a user added under DoNotEnforce go, agents
+ * hear), committed together: one durable commit per cluster.
+ */
+function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
+  return deps.repo.atomically(async () => {
+    await write();
+    if (previous && hasSecrets(previous.record)) await deps.repo.secrets.delete(subscriptionId, previous.record.id);
+    await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
+  });
 }
 
 /** what one assignment wants done on one cluster, given the configuration of its name there (live, not a tombstone) */

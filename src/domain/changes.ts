@@ -44,7 +44,7 @@ export const DELETED_MARKER_LIFETIME_MS = 86_400_000;
  * of the subscription; `markerExpiresAt` is set when the cluster (or subscription content) is gone.
  */
 export async function announce(
-  repo: Pick<Persistence, "markers">,
+  repo: Pick<Persistence, "markers" | "afterCommit">,
   bus: ChangeBus | undefined,
   subscriptionId: string,
   /** a cluster id or its store key (only the key is announced), or EVERY_CLUSTER */
@@ -52,11 +52,16 @@ export async function announce(
   what: ClusterChange["what"],
   markerExpiresAt?: number,
 ): Promise<void> {
+  const tell = () => bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOfCluster(clusterId), what });
   try {
     await repo.markers.bump(subscriptionId, clusterId, markerExpiresAt);
-  } finally {
-    // this process's caches drop the cluster even when the marker could not be written (the write it
-    // follows already happened): a replaced key is never kept here on a store hiccup
-    bus?.emit({ clusterKey: clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOfCluster(clusterId), what });
+  } catch (err) {
+    // outside a unit of work the write this follows already happened: this process's caches drop the
+    // cluster even when the marker could not be written, so a replaced key is never kept here
+    tell();
+    throw err;
   }
+  // in a unit of work the marker commits with the change it announces: caches hear of it once both are
+  // stored (a cache refilled before the commit would keep the old state)
+  repo.afterCommit(tell);
 }

@@ -85,14 +85,14 @@ export class Clusters {
     const id = ref.id;
     // conditions are checked against the ARM ETag on every attempt: a heartbeat racing this write is
     // retried past, a user's change is the caller's 412
-    return withOptimisticRetry(false, async () => {
+    return withOptimisticRetry(false, () => this.repo.atomically(async () => {
       const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       const shown = existing ? this.present(existing) : undefined;
       checkPutConditions(conditions, shown?.etag);
       // read-only values are compared with what a GET showed (Offline, Expired), so a GET body PUT back passes
       const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body, existing: shown?.record, allowedLocations: this.allowedLocations });
       return this.write(principal, ref, existing, input, actor);
-    });
+    }));
   }
 
   /**
@@ -110,7 +110,7 @@ export class Clusters {
   ): Promise<Versioned<ClusterRecord>> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const id = ref.id;
-    return withOptimisticRetry(false, async () => {
+    return withOptimisticRetry(false, () => this.repo.atomically(async () => {
       const existing = await this.repo.clusters.get(ref.subscriptionId, id);
       if (!existing) throw this.notFound(ref);
       const shown = this.present(existing);
@@ -120,7 +120,7 @@ export class Clusters {
       checkPutBody(merged);
       const input = validateClusterPut({ name: ref.name, resourceGroup: ref.resourceGroup, body: merged, existing: shown.record, allowedLocations: this.allowedLocations });
       return (await this.write(principal, ref, existing, input, actor)).saved;
-    });
+    }));
   }
 
   /** the one write path of PUT and PATCH: the record, the assignments' outbox, the agent-facing caches */
@@ -152,16 +152,15 @@ export class Clusters {
       },
       systemData: nextSystemData(previous?.systemData, actor),
     };
-    // the assignments' outbox is touched before the write (a crash leaves work, not a miss) and after it
-    // (a reconciler that read the cluster before this write cannot retire the item): see touchClusterWork
+    // the assignments' outbox item commits with the record (a crash leaves both or neither), and its
+    // etag moves with it, so a reconciler that read the cluster before this write cannot retire the item
     const selectable = !previous || ClusterSelectors.changed(previous, record);
-    if (selectable) await this.repo.outbox.touch(ref.subscriptionId, id);
     // a new registration starts clean, even where a deletion of the same id stopped half-way
     if (!existing) await this.repo.clusters.finishPendingDeletion(ref.subscriptionId, id);
     const saved = await this.repo.clusters.write(record, existing?.etag);
     if (selectable) {
       await this.repo.outbox.touch(ref.subscriptionId, id);
-      this.wakeReconciler();
+      this.repo.afterCommit(this.wakeReconciler);
     }
     // a replaced agent key stops working at once: the agent-facing caches drop this cluster
     if (previous && (previous.properties.agentPublicKeyCertificate !== record.properties.agentPublicKeyCertificate || agentKeyOf(previous).compromised)) {

@@ -115,7 +115,8 @@ export class Configurations {
     // the id is spelled as the caller spelled this request (ARM ids are case-insensitive)
     const id = ref.id;
     const properties = body.properties as Record<string, unknown> | undefined;
-    return withOptimisticRetry(hasConditions(conditions), async () => {
+    // one attempt = one unit of work: the record, its secrets and their key, the marker commit together
+    return withOptimisticRetry(hasConditions(conditions), () => this.repo.atomically(async () => {
       const existing = await this.repo.configurations.get(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
       checkPutConditions(conditions, live?.etag);
@@ -145,14 +146,13 @@ export class Configurations {
       // seal everything before writing anything: a key-provider failure leaves nothing half-written
       const writeSecrets = secrets ? await this.repo.secrets.prepare(ref.subscriptionId, record, { ...secrets, submittedAt: this.clock.now(), version: secretsVersion }) : undefined;
       const writeRecord = await this.repo.configurations.prepare(ref.subscriptionId, record, existing?.etag);
-      // secrets first: a record never points at secrets that are not there yet
       if (writeSecrets) await writeSecrets();
       const saved = await writeRecord();
       const hadSecrets = existing !== undefined && hasSecrets(existing.record);
       if (!secrets && hadSecrets) await this.repo.secrets.delete(ref.subscriptionId, record.id);
       await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
-    });
+    }));
   }
 
   /**
@@ -172,7 +172,7 @@ export class Configurations {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "delete");
     await this.clusters.require(clusterRef(ref));
     const id = ref.id;
-    return withOptimisticRetry(hasConditions(conditions), async () => {
+    return withOptimisticRetry(hasConditions(conditions), () => this.repo.atomically(async () => {
       const existing = await this.repo.configurations.get(ref.subscriptionId, id);
       const live = existing && !existing.deleted ? existing : undefined;
       checkDeleteConditions(conditions, live?.etag);
@@ -185,9 +185,9 @@ export class Configurations {
       await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       // the name is free: an assignment that reported a clash here may now create its configuration
       await this.repo.outbox.touch(ref.subscriptionId, cluster);
-      this.wakeReconciler();
+      this.repo.afterCommit(this.wakeReconciler);
       return true;
-    });
+    }));
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type Store,
   type StoredDocument,
 } from "../store/port.js";
+import { currentUnit } from "./unit-of-work.js";
 import { directWriter, type StoreWriter } from "./writer.js";
 
 /** a document as stored (envelope, etag, body undecoded): what background jobs hand back to conditional steps */
@@ -89,8 +90,10 @@ export class Collection<T extends object> {
     return { record, etag: doc.etag, deleted: doc.deleted === true, updatedAt: doc.updatedAt, ...(doc.expiresAt !== undefined ? { expiresAt: doc.expiresAt } : {}) };
   }
 
-  /** the stored document itself, body undecoded (its etag, or a body the caller hands on) */
+  /** the stored document itself, body undecoded (its etag, or a body the caller hands on); as staged, inside a unit of work that wrote it */
   document(key: string, partition: string): Promise<StoredDocument | undefined> {
+    const staged = currentUnit()?.read(this.kind, key);
+    if (staged) return Promise.resolve("doc" in staged ? staged.doc : undefined);
     return this.deps.store.get(this.kind, key, partition);
   }
 
@@ -100,8 +103,13 @@ export class Collection<T extends object> {
   }
 
   /** several of one partition in one round trip, undecoded; missing keys are left out */
-  documents(keys: string[], partition: string): Promise<StoredDocument[]> {
-    return keys.length === 0 ? Promise.resolve([]) : this.deps.store.getMany(this.kind, keys, partition);
+  async documents(keys: string[], partition: string): Promise<StoredDocument[]> {
+    if (keys.length === 0) return [];
+    const unit = currentUnit();
+    const staged = unit ? keys.map((key) => unit.read(this.kind, key)) : [];
+    if (!staged.some((s) => s !== undefined)) return this.deps.store.getMany(this.kind, keys, partition);
+    const fromStore = await this.deps.store.getMany(this.kind, keys.filter((_, i) => staged[i] === undefined), partition);
+    return [...fromStore, ...staged.flatMap((s) => (s && "doc" in s ? [s.doc] : []))];
   }
 
   /**
@@ -119,6 +127,11 @@ export class Collection<T extends object> {
 
   async write(place: Place, record: T, etag: string | undefined): Promise<Versioned<T>> {
     return (await this.prepare(place, record, etag))();
+  }
+
+  /** the numeric `field` of an internal (plain) record goes up by one, created at 1 */
+  increment(place: Place, field: keyof T & string): Promise<void> {
+    return this.deps.writer.increment({ ...place, kind: this.kind, schemaVersion: SCHEMA_VERSION, body: {} }, field);
   }
 
   /** writes the record unless its key exists; false when it did (left as it is) */

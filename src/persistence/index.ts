@@ -16,7 +16,8 @@ import { Operations } from "./operations.js";
 import { Outbox } from "./outbox.js";
 import { Secrets, SECRETS_RETENTION_MAX_MS } from "./secrets.js";
 import { Subscriptions } from "./subscriptions.js";
-import { directWriter, type StoreWriter } from "./writer.js";
+import { currentUnit, inUnitOfWork } from "./unit-of-work.js";
+import { unitWriter, type StoreWriter } from "./writer.js";
 
 export type { StoredDocument, Versioned } from "./collection.js";
 export type { ClusterWork } from "./outbox.js";
@@ -26,6 +27,8 @@ export { subscriptionPartition } from "./subscriptions.js";
 export interface PersistenceOptions {
   /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */
   secretsRetentionMs: number;
+  /** the service's clock (a staged write's updatedAt until its commit gives the store's) */
+  now?: () => number;
 }
 
 export class Persistence {
@@ -40,12 +43,15 @@ export class Persistence {
   readonly changes: Changes;
   readonly leases: Leases;
 
+  private readonly now: () => number;
+
   constructor(
-    store: Store,
+    private readonly store: Store,
     codec: BodyCodec = plainCodec,
     options: PersistenceOptions = { secretsRetentionMs: SECRETS_RETENTION_MAX_MS },
-    writer: StoreWriter = directWriter(store),
+    writer: StoreWriter = unitWriter(store),
   ) {
+    this.now = options.now ?? Date.now;
     const deps = collectionDeps(store, codec, writer);
     this.subscriptions = new Subscriptions(deps);
     this.clusters = new Clusters(deps);
@@ -57,5 +63,22 @@ export class Persistence {
     this.operations = new Operations(deps);
     this.changes = new Changes(store);
     this.leases = new Leases(deps);
+  }
+
+  /**
+   * Runs `work` as one unit of work: every write it makes (through any aggregate, and the sealing
+   * codec's key writes) is committed at once, atomically and durably, when it returns; nothing is
+   * written when it throws. A lost race at commit throws the store's typed error, so the caller's
+   * retry loop (withOptimisticRetry, retryOnLostRace) reruns the whole attempt on fresh reads.
+   */
+  atomically<R>(work: () => Promise<R>): Promise<R> {
+    return inUnitOfWork(this.store, this.now, work);
+  }
+
+  /** runs `run` once the caller's unit of work has committed (never if it fails), or now outside one */
+  afterCommit(run: () => void): void {
+    const unit = currentUnit();
+    if (unit) unit.onCommit(run);
+    else run();
   }
 }

@@ -46,11 +46,11 @@ export class Markers {
   /**
    * `clusterId` "*" marks a change of every cluster of the subscription (its Deleted cascade); a marker
    * left for a deleted cluster expires after `expiresAt` (other replicas have seen it by then). Every
-   * bump changes the marker's etag. Returns the new version.
+   * bump changes the marker's etag and its version; it is the engine's own counter (no read, no race),
+   * committed with the request's other writes when it runs in a unit of work.
    */
-  async bump(subscriptionId: string, clusterId: ClusterId | ClusterKey | typeof EVERY_CLUSTER, expiresAt?: number): Promise<number> {
+  async bump(subscriptionId: string, clusterId: ClusterId | ClusterKey | typeof EVERY_CLUSTER, expiresAt?: number): Promise<void> {
     const place = this.place(subscriptionId, clusterId === EVERY_CLUSTER ? EVERY_CLUSTER : keyOf(clusterId), expiresAt);
-    const { written } = await this.markers.patch(place, (current) => ({ version: (typeof current?.record.version === "number" ? current.record.version : 0) + 1 }));
-    return written.record.version;
+    await this.markers.increment(place, "version");
   }
 }

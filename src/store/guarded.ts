@@ -23,6 +23,7 @@ import {
   type ScanQuery,
   type Store,
   type StoredDocument,
+  type WriteOp,
 } from "./port.js";
 
 export interface GuardOptions {
@@ -103,6 +104,7 @@ export class GuardedStore implements Store {
   list(query: ListQuery, page: PageRequest): Promise<Page> { return this.guarded("list", () => this.inner.list(query, page)); }
   scan(query: ScanQuery, page: PageRequest): Promise<Page> { return this.guarded("scan", () => this.inner.scan(query, page)); }
   changedSince(query: ChangedSinceQuery) { return this.guarded("changedSince", () => this.inner.changedSince(query)); }
+  commit(ops: WriteOp[]) { return this.write("commit", () => this.inner.commit(ops)); }
   create(doc: NewDocument) { return this.write("create", () => this.inner.create(doc)); }
   replace(doc: NewDocument, ifMatch: string) { return this.write("replace", () => this.inner.replace(doc, ifMatch)); }
   delete(kind: DocKind, key: string, partition: string, ifMatch?: string) { return this.write("delete", () => this.inner.delete(kind, key, partition, ifMatch)); }

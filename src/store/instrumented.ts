@@ -1,5 +1,5 @@
 /** A Store decorator that times and counts every call (for /metrics); adds no behaviour. */
-import type { ChangedSinceQuery, DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, ScanQuery, Store, StoredDocument } from "./port.js";
+import type { ChangedSinceQuery, DeleteManyQuery, DocKind, ListQuery, NewDocument, Page, PageRequest, ScanQuery, Store, StoredDocument, WriteOp } from "./port.js";
 
 export type StoreCallObserver = (op: string, engine: string, durationMs: number, outcome: "ok" | "error") => void;
 
@@ -35,6 +35,7 @@ export class InstrumentedStore implements Store {
   migrationsApplied() { return this.timed("migrationsApplied", () => this.inner.migrationsApplied()); }
   get(kind: DocKind, key: string, partition: string): Promise<StoredDocument | undefined> { return this.timed("get", () => this.inner.get(kind, key, partition)); }
   getMany(kind: DocKind, keys: string[], partition: string) { return this.timed("getMany", () => this.inner.getMany(kind, keys, partition)); }
+  commit(ops: WriteOp[]) { return this.timed("commit", () => this.inner.commit(ops)); }
   create(doc: NewDocument) { return this.timed("create", () => this.inner.create(doc)); }
   replace(doc: NewDocument, ifMatch: string) { return this.timed("replace", () => this.inner.replace(doc, ifMatch)); }
   delete(kind: DocKind, key: string, partition: string, ifMatch?: string) { return this.timed("delete", () => this.inner.delete(kind, key, partition, ifMatch)); }

@@ -13,6 +13,7 @@ import {
   type NewDocument,
   type PageRequest,
   type ScanQuery,
+  type WriteOp,
   type Store,
 } from "./port.js";
 
@@ -83,6 +84,7 @@ export class OpeningStore implements Store {
   async migrationsApplied(): Promise<boolean> { return this.store.migrationsApplied(); }
   async get(kind: DocKind, key: string, partition: string) { return this.store.get(kind, key, partition); }
   async getMany(kind: DocKind, keys: string[], partition: string) { return this.store.getMany(kind, keys, partition); }
+  async commit(ops: WriteOp[]) { return this.store.commit(ops); }
   async create(doc: NewDocument) { return this.store.create(doc); }
   async replace(doc: NewDocument, ifMatch: string) { return this.store.replace(doc, ifMatch); }
   async delete(kind: DocKind, key: string, partition: string, ifMatch?: string) { return this.store.delete(kind, key, partition, ifMatch); }

@@ -118,8 +118,34 @@ export interface DeleteManyQuery {
   kinds?: DocKind[];
 }
 
+/**
+ * One write of an atomic commit (`Store.commit`). Etags are chosen by the writer before the commit
+ * (a fresh UUID each), so what a unit of work handed out while staging is what the store keeps.
+ * - create: fails (StoreConflictError) when the key exists (an expired document not yet removed counts as gone);
+ * - replace: fails (StorePreconditionFailedError) unless the live document has etag `ifMatch`;
+ * - upsert: whatever is there is replaced;
+ * - delete: with `ifMatch`, fails unless the document has that etag; without, a missing document is no failure;
+ * - increment: the body's numeric `field` goes up by one (created at 1), as the engine's own counter
+ *   (SQLite: one statement; Cosmos DB: a patch `incr`), so counters need no read and meet no race.
+ */
+export type WriteOp =
+  | { op: "create"; doc: NewDocument; etag: string }
+  | { op: "replace"; doc: NewDocument; ifMatch: string; etag: string }
+  | { op: "upsert"; doc: NewDocument; etag: string }
+  | { op: "delete"; kind: DocKind; key: string; partition: string; ifMatch?: string }
+  | { op: "increment"; doc: NewDocument; field: string; etag: string };
+
+/** a commit holds at most this many writes (Cosmos DB's transactional batch limit); a unit of work needing more is a bug */
+export const MAX_COMMIT_OPS = 100;
+
 export interface Store {
   readonly engine: "sqlite" | "cosmos";
+  /**
+   * Applies every write or none, durably, in one commit (SQLite: one transaction; Cosmos DB: one
+   * transactional batch in one partition). A failed condition throws the typed error of that write
+   * (StoreConflictError, StorePreconditionFailedError) and nothing of the commit is kept.
+   */
+  commit(ops: WriteOp[]): Promise<void>;
   /** cheap round trip proving the store answers (used by /readyz) */
   ping(): Promise<void>;
   /** true once every migration the code knows about has been applied */

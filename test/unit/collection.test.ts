@@ -142,11 +142,12 @@ t.test("sqlite: every write of the aggregates goes through the writer seam, read
     create: (doc) => (seen.push(`create ${doc.kind}`), base.create(doc)),
     replace: (doc, ifMatch) => (seen.push(`replace ${doc.kind}`), base.replace(doc, ifMatch)),
     delete: (kind, key, partition, ifMatch) => (seen.push(`delete ${kind}`), base.delete(kind, key, partition, ifMatch)),
+    increment: (doc, field) => (seen.push(`increment ${doc.kind}`), base.increment(doc, field)),
     deleteMany: (query) => (seen.push("deleteMany"), base.deleteMany(query)),
   };
   // the store's own write methods count what reached it by any path
   let storeWrites = 0;
-  for (const name of ["create", "replace", "delete", "deleteMany"] as const) {
+  for (const name of ["create", "replace", "delete", "deleteMany", "commit"] as const) {
     const original = store[name].bind(store) as (...args: unknown[]) => Promise<unknown>;
     (store as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => (storeWrites++, original(...args));
   }
@@ -168,8 +169,8 @@ t.test("sqlite: every write of the aggregates goes through the writer seam, read
   t.equal(storeWrites, seen.length, "nothing wrote around the seam");
   t.same(seen, [
     "create cluster",
-    "create system",
-    "replace system",
+    "increment system",
+    "increment system",
     "create clusterWork",
     "create system",
     "create system",

@@ -1,13 +1,20 @@
 /**
  * The production engine: Azure Cosmos DB through @azure/cosmos. One container, partition key
  * `/partition` (the lowercased subscription id), item id `${kind}.${sha256(key)}` (ids may not hold
- * '/', and ARM ids can exceed what an id may be). Concurrency uses Cosmos's own _etag with If-Match.
+ * '/', and ARM ids can exceed what an id may be).
+ *
+ * Etags: each item carries an etag of ours (`etag`, a UUID chosen by the writer), so a unit of work
+ * knows a document's etag before its batch commits (the port's contract). Conditions still go to the
+ * engine as If-Match on Cosmos's own `_etag`: ours is mapped to it from the last read or write of the
+ * item in this process (a bounded map), else by one point read that also checks ours still matches.
+ * Items written before ours existed show their `_etag` as their etag.
  *
  * Expiry: items carry `ttl` so real Cosmos DB removes them, and `expiresAt` so every read path here
  * treats them as absent on time even where TTL does not run (the test server, or TTL lag).
  */
 import crypto from "node:crypto";
-import { ErrorResponse, type QueryIterator, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
+import { ErrorResponse, type OperationInput, type QueryIterator, type Container, type CosmosClient, type Database, type ItemDefinition, type SqlParameter } from "@azure/cosmos";
+import { LRUCache } from "lru-cache";
 import { MIGRATIONS, type Migration } from "../../../migrations/index.js";
 import type { Clock } from "../../ports/clock.js";
 import { keysetPage } from "../keyset.js";
@@ -29,6 +36,7 @@ import {
   type ChangedDocument,
   type Store,
   type StoredDocument,
+  type WriteOp,
 } from "../port.js";
 import { bootstrapContainer } from "./bootstrap.js";
 
@@ -44,6 +52,8 @@ interface CosmosItem extends ItemDefinition {
   schemaVersion: number;
   body: Record<string, unknown>;
   updatedAt: number;
+  /** ours: chosen by the writer (absent on items written before it existed) */
+  etag?: string;
   _etag?: string;
 }
 
@@ -67,6 +77,15 @@ function unavailable(err: unknown): never {
   throw err;
 }
 
+const etagOf = (item: CosmosItem): string => item.etag ?? item._etag ?? "";
+
+/** statuses of a failed transactional batch: the op that failed has its own, the others 424 */
+const failedOp = (results: { statusCode: number }[]): number => results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
+
+const partitionOfOp = (op: WriteOp): string => (op.op === "delete" ? op.partition : op.doc.partition);
+const kindOfOp = (op: WriteOp): DocKind => (op.op === "delete" ? op.kind : op.doc.kind);
+const keyOfOp = (op: WriteOp): string => (op.op === "delete" ? op.key : op.doc.key);
+
 export class CosmosStore implements Store {
   readonly engine = "cosmos" as const;
 
@@ -83,9 +102,13 @@ export class CosmosStore implements Store {
     return new CosmosStore(client, database, container, clock, migrations);
   }
 
-  private toItem(doc: NewDocument): CosmosItem {
+  /** our etag -> the engine's _etag of the same version, from this process's reads and writes */
+  private readonly engineEtags = new LRUCache<string, string>({ max: 50_000 });
+
+  private toItem(doc: NewDocument, etag: string = crypto.randomUUID()): CosmosItem {
     const now = this.clock.now();
     const item: CosmosItem = {
+      etag,
       id: itemId(doc.kind, doc.key),
       kind: doc.kind,
       key: doc.key,
@@ -104,6 +127,7 @@ export class CosmosStore implements Store {
   }
 
   private fromItem(item: CosmosItem): StoredDocument {
+    if (item.etag !== undefined && item._etag !== undefined) this.engineEtags.set(item.etag, item._etag);
     return {
       kind: item.kind,
       key: item.key,
@@ -113,7 +137,7 @@ export class CosmosStore implements Store {
       ...(item.expiresAt !== undefined ? { expiresAt: item.expiresAt } : {}),
       schemaVersion: item.schemaVersion,
       body: item.body,
-      etag: item._etag ?? "",
+      etag: item.etag ?? item._etag ?? "",
       updatedAt: item.updatedAt,
     };
   }
@@ -172,7 +196,10 @@ export class CosmosStore implements Store {
   }
 
   async create(doc: NewDocument): Promise<StoredDocument> {
-    const item = this.toItem(doc);
+    return this.createItem(doc, this.toItem(doc));
+  }
+
+  private async createItem(doc: NewDocument, item: CosmosItem): Promise<StoredDocument> {
     try {
       const { resource } = await this.container.items.create<CosmosItem>(item);
       return this.fromItem(resource as CosmosItem);
@@ -205,12 +232,32 @@ export class CosmosStore implements Store {
 
   async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
     const existing = await this.readItem(doc.kind, doc.key, doc.partition);
-    if (!existing || this.expired(existing)) throw new StorePreconditionFailedError(doc.kind, doc.key);
-    return this.replaceItem(this.toItem(doc), ifMatch);
+    if (!existing || this.expired(existing) || etagOf(existing) !== ifMatch || !existing._etag) throw new StorePreconditionFailedError(doc.kind, doc.key);
+    return this.replaceItem(this.toItem(doc), existing._etag);
+  }
+
+  /** the engine's _etag for our etag `ifMatch` of a live item; StorePreconditionFailedError when it is not the current version */
+  private async engineEtag(kind: DocKind, key: string, partition: string, ifMatch: string): Promise<string> {
+    const known = this.engineEtags.get(ifMatch);
+    if (known !== undefined) return known;
+    const existing = await this.readItem(kind, key, partition);
+    if (!existing || this.expired(existing) || etagOf(existing) !== ifMatch || !existing._etag) throw new StorePreconditionFailedError(kind, key);
+    return existing._etag;
   }
 
   async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
-    const options = ifMatch === undefined ? {} : { accessCondition: { type: "IfMatch", condition: ifMatch } };
+    let options = {};
+    if (ifMatch !== undefined) {
+      let engine: string;
+      try {
+        engine = await this.engineEtag(kind, key, partition, ifMatch);
+      } catch (err) {
+        // gone is "not deleted" (as before); there under another etag is a lost race
+        if (err instanceof StorePreconditionFailedError && !(await this.get(kind, key, partition))) return false;
+        throw err;
+      }
+      options = { accessCondition: { type: "IfMatch", condition: engine } };
+    }
     try {
       await this.container.item(itemId(kind, key), partition).delete(options);
       return true;
@@ -220,6 +267,97 @@ export class CosmosStore implements Store {
       if (status === 412) throw new StorePreconditionFailedError(kind, key);
       return unavailable(err);
     }
+  }
+
+  /**
+   * One transactional batch (one round trip, all or nothing, in one partition) when the writes share
+   * a partition; one write alone goes as itself. A counter is read and written back under its etag
+   * inside the batch (the test server takes no patch in a batch; docs/design/persistence.md). The
+   * fallback for writes across partitions is one write after another, in order.
+   */
+  async commit(ops: WriteOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const partition = partitionOfOp(ops[0] as WriteOp);
+    if (ops.length === 1 || ops.some((op) => partitionOfOp(op) !== partition)) {
+      for (const op of ops) await this.applyAlone(op);
+      return;
+    }
+    const prepared = await Promise.all(ops.map(async (op) => ({ op, input: await this.batchInput(op) })));
+    const sent = prepared.filter((p): p is { op: WriteOp; input: OperationInput } => p.input !== undefined);
+    ops = sent.map((p) => p.op);
+    if (sent.length === 0) return;
+    const response = await this.container.items.batch(sent.map((p) => p.input), partition).catch(unavailable);
+    const results = response.result ?? [];
+    const failed = failedOp(results);
+    if (failed < 0 && response.code !== undefined && response.code < 400) {
+      results.forEach((r, i) => this.rememberWritten(ops[i] as WriteOp, r.eTag));
+      return;
+    }
+    const op = ops[failed] as WriteOp | undefined;
+    const status = failed >= 0 ? results[failed]?.statusCode : response.code;
+    if (op && status === 409) throw new StoreConflictError(kindOfOp(op), keyOfOp(op));
+    if (op && (status === 412 || status === 404)) throw new StorePreconditionFailedError(kindOfOp(op), keyOfOp(op));
+    throw new StoreUnavailableError(`Cosmos DB refused the batch (${status ?? "no status"})`, 1);
+  }
+
+  private rememberWritten(op: WriteOp, engineEtag: string | undefined): void {
+    if (op.op !== "delete" && engineEtag) this.engineEtags.set(op.etag, engineEtag);
+  }
+
+  private async applyAlone(op: WriteOp): Promise<void> {
+    switch (op.op) {
+      case "create": return void (await this.createItem(op.doc, this.toItem(op.doc, op.etag)));
+      case "replace": {
+        const engine = await this.engineEtag(op.doc.kind, op.doc.key, op.doc.partition, op.ifMatch);
+        return void (await this.replaceItem(this.toItem(op.doc, op.etag), engine));
+      }
+      case "upsert": {
+        const { resource } = await this.container.items.upsert<CosmosItem>(this.toItem(op.doc, op.etag)).catch(unavailable);
+        if (resource) this.fromItem(resource);
+        return;
+      }
+      case "delete": return void (await this.delete(op.kind, op.key, op.partition, op.ifMatch));
+      case "increment": {
+        const input = await this.counterInput(op);
+        const response = await this.container.items.batch([input], op.doc.partition).catch(unavailable);
+        const status = response.result?.[0]?.statusCode ?? response.code ?? 500;
+        if (status === 409 || status === 412) throw new StorePreconditionFailedError(op.doc.kind, op.doc.key);
+        if (status >= 400) throw new StoreUnavailableError(`Cosmos DB refused the counter write (${status})`, 1);
+        return;
+      }
+    }
+  }
+
+  private async batchInput(op: WriteOp): Promise<OperationInput | undefined> {
+    switch (op.op) {
+      case "create": return { operationType: "Create", resourceBody: { ...this.toItem(op.doc, op.etag) } };
+      case "replace": {
+        const ifMatch = await this.engineEtag(op.doc.kind, op.doc.key, op.doc.partition, op.ifMatch);
+        return { operationType: "Replace", id: itemId(op.doc.kind, op.doc.key), ifMatch, resourceBody: { ...this.toItem(op.doc, op.etag) } };
+      }
+      case "upsert": return { operationType: "Upsert", resourceBody: { ...this.toItem(op.doc, op.etag) } };
+      case "delete": {
+        if (op.ifMatch !== undefined) {
+          const ifMatch = await this.engineEtag(op.kind, op.key, op.partition, op.ifMatch);
+          // the batch API takes ifMatch on a delete (its typings leave it out)
+          return { operationType: "Delete", id: itemId(op.kind, op.key), ifMatch } as OperationInput;
+        }
+        // a batch fails on deleting nothing: an unconditional delete goes as one of the item as it is now
+        const existing = await this.readItem(op.kind, op.key, op.partition);
+        if (!existing?._etag) return undefined;
+        return { operationType: "Delete", id: existing.id, ifMatch: existing._etag } as OperationInput;
+      }
+      case "increment": return this.counterInput(op);
+    }
+  }
+
+  /** a counter as read now plus one, written under the engine etag just read (a race fails the batch: the caller retries) */
+  private async counterInput(op: Extract<WriteOp, { op: "increment" }>): Promise<OperationInput> {
+    const existing = await this.readItem(op.doc.kind, op.doc.key, op.doc.partition);
+    const before = existing && !this.expired(existing) ? Number(existing.body[op.field] ?? 0) : 0;
+    const item = this.toItem({ ...op.doc, body: { ...(existing?.body ?? {}), [op.field]: (Number.isFinite(before) ? before : 0) + 1 } }, op.etag);
+    if (!existing?._etag) return { operationType: "Create", resourceBody: { ...item } };
+    return { operationType: "Replace", id: item.id, ifMatch: existing._etag, resourceBody: { ...item } };
   }
 
   /** keyset paging on the envelope key, inside one partition */

@@ -27,6 +27,7 @@ import {
   type ChangedDocument,
   type Store,
   type StoredDocument,
+  type WriteOp,
 } from "../port.js";
 
 interface Row {
@@ -188,6 +189,86 @@ export class SqliteStore implements Store {
     return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
   }
 
+  /**
+   * One transaction for the whole unit of work: one WAL append and one fsync (synchronous=FULL), so an
+   * acknowledged commit survives kill -9 and power loss, and a failed condition rolls every write back.
+   * better-sqlite3 runs it synchronously: no other request's statement can land in the middle.
+   */
+  async commit(ops: WriteOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const now = this.clock.now();
+    writing(() => this.db.transaction(() => {
+      for (const op of ops) this.apply(op, now);
+    })());
+  }
+
+  private apply(op: WriteOp, now: number): void {
+    switch (op.op) {
+      case "create": {
+        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
+        if (this.insertOrReviveExpired(row, now) === 0) throw new StoreConflictError(op.doc.kind, op.doc.key);
+        return;
+      }
+      case "replace": {
+        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
+        if (this.replaceRow(row, op.ifMatch, now) === 0) throw new StorePreconditionFailedError(op.doc.kind, op.doc.key);
+        return;
+      }
+      case "upsert": {
+        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
+        this.stmt(
+          `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
+           VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
+           ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
+             expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at`,
+        ).run(row);
+        return;
+      }
+      case "delete": {
+        if (op.ifMatch === undefined) {
+          this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ?").run(op.kind, op.key, op.partition);
+          return;
+        }
+        if (this.stmt("DELETE FROM documents WHERE kind = ? AND key = ? AND partition = ? AND etag = ?").run(op.kind, op.key, op.partition, op.ifMatch).changes === 0) {
+          throw new StorePreconditionFailedError(op.kind, op.key);
+        }
+        return;
+      }
+      case "increment": {
+        // the counter lives in the plain body of an internal record (never sealed): the engine adds one itself
+        const row = { ...this.rowOf({ ...op.doc, body: { [op.field]: 1 } }), etag: op.etag, updated_at: now, path: `$.${op.field}` };
+        this.stmt(
+          `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
+           VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
+           ON CONFLICT (kind, key) DO UPDATE SET
+             body = CASE WHEN documents.expires_at IS NOT NULL AND documents.expires_at <= @updated_at THEN excluded.body
+                    ELSE json_set(documents.body, @path, coalesce(json_extract(documents.body, @path), 0) + 1) END,
+             expires_at = excluded.expires_at, etag = excluded.etag, updated_at = excluded.updated_at`,
+        ).run(row);
+        return;
+      }
+    }
+  }
+
+  private insertOrReviveExpired(row: Row, now: number): number {
+    // an expired document not yet swept is replaced, as if it were gone
+    return this.stmt(
+      `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
+       VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
+       ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
+         expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
+       WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
+    ).run({ ...row, now }).changes;
+  }
+
+  private replaceRow(row: Row, ifMatch: string, now: number): number {
+    return this.stmt(
+      `UPDATE documents SET partition = @partition, parent = @parent, deleted = @deleted, expires_at = @expires_at,
+         schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
+       WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
+    ).run({ ...row, ifMatch, now }).changes;
+  }
+
   private rowOf(doc: NewDocument): Row {
     return {
       kind: doc.kind,
@@ -205,29 +286,13 @@ export class SqliteStore implements Store {
 
   async create(doc: NewDocument): Promise<StoredDocument> {
     const row = this.rowOf(doc);
-    const now = this.clock.now();
-    // an expired document not yet swept is replaced, as if it were gone
-    const result = writing(() => this.stmt(
-        `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
-         VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
-         ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
-           expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
-         WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
-      )
-      .run({ ...row, now }));
-    if (result.changes === 0) throw new StoreConflictError(doc.kind, doc.key);
+    if (writing(() => this.insertOrReviveExpired(row, this.clock.now())) === 0) throw new StoreConflictError(doc.kind, doc.key);
     return fromRow(row);
   }
 
   async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
     const row = this.rowOf(doc);
-    const result = writing(() => this.stmt(
-        `UPDATE documents SET partition = @partition, parent = @parent, deleted = @deleted, expires_at = @expires_at,
-           schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
-         WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
-      )
-      .run({ ...row, ifMatch, now: this.clock.now() }));
-    if (result.changes === 0) throw new StorePreconditionFailedError(doc.kind, doc.key);
+    if (writing(() => this.replaceRow(row, ifMatch, this.clock.now())) === 0) throw new StorePreconditionFailedError(doc.kind, doc.key);
     return fromRow(row);
   }
 
