@@ -286,7 +286,8 @@ export class CosmosStore implements Store {
     const sent = prepared.filter((p): p is { op: WriteOp; input: OperationInput } => p.input !== undefined);
     ops = sent.map((p) => p.op);
     if (sent.length === 0) return;
-    const response = await this.container.items.batch(sent.map((p) => p.input), partition).catch(unavailable);
+    // each operation names the partition too: the test server reads it there, real Cosmos DB takes both
+    const response = await this.container.items.batch(sent.map((p) => ({ ...p.input, partitionKey: partition }) as OperationInput), partition).catch(unavailable);
     const results = response.result ?? [];
     const failed = failedOp(results);
     if (failed < 0 && response.code !== undefined && response.code < 400) {
@@ -319,7 +320,7 @@ export class CosmosStore implements Store {
       case "delete": return void (await this.delete(op.kind, op.key, op.partition, op.ifMatch));
       case "increment": {
         const input = await this.counterInput(op);
-        const response = await this.container.items.batch([input], op.doc.partition).catch(unavailable);
+        const response = await this.container.items.batch([{ ...input, partitionKey: op.doc.partition } as OperationInput], op.doc.partition).catch(unavailable);
         const status = response.result?.[0]?.statusCode ?? response.code ?? 500;
         if (status === 409 || status === 412) throw new StorePreconditionFailedError(op.doc.kind, op.doc.key);
         if (status >= 400) throw new StoreUnavailableError(`Cosmos DB refused the counter write (${status})`, 1);
