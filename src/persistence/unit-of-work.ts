@@ -35,6 +35,10 @@ export class UnitOfWork {
   private readonly afterCommit: (() => void)[] = [];
   private closed = false;
 
+  get open(): boolean {
+    return !this.closed;
+  }
+
   constructor(private readonly now: () => number) {}
 
   /** the staged version of a document, if this unit writes it */
@@ -106,7 +110,6 @@ export class UnitOfWork {
   }
 
   private stage(op: WriteOp, doc: NewDocument, etag: string): StoredDocument {
-    if (this.closed) throw new Error("write staged after its unit of work closed");
     this.ops.push(op);
     const stored = { ...doc, etag, updatedAt: this.now() };
     this.staged.set(slot(doc.kind, doc.key), { index: this.ops.length - 1, doc: stored });
@@ -149,8 +152,14 @@ export class UnitOfWork {
 
 const current = new AsyncLocalStorage<UnitOfWork>();
 
-/** the unit of work the caller runs in, if any */
-export const currentUnit = (): UnitOfWork | undefined => current.getStore();
+/**
+ * The unit of work the caller runs in, if any. A unit that has closed is none: work started inside a
+ * request but still running after its commit (a timer, a background promise) writes at once.
+ */
+export const currentUnit = (): UnitOfWork | undefined => {
+  const unit = current.getStore();
+  return unit?.open ? unit : undefined;
+};
 
 /**
  * Runs `work` in a unit of work and commits what it staged when it returns; nothing is written when
@@ -158,7 +167,7 @@ export const currentUnit = (): UnitOfWork | undefined => current.getStore();
  * commit surfaces as the store's typed error, so a caller's retry loop reruns the whole attempt.
  */
 export async function inUnitOfWork<R>(store: Store, now: () => number, work: () => Promise<R>): Promise<R> {
-  if (current.getStore()) return work();
+  if (currentUnit()) return work();
   const unit = new UnitOfWork(now);
   const result = await current.run(unit, work);
   await unit.commit(store);

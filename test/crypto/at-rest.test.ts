@@ -31,7 +31,7 @@ const SQLITE_TABLES: Record<string, string[]> = {
   documents: ["kind", "key", "partition", "parent", "deleted", "expires_at", "schema_version", "body", "etag", "updated_at"],
   migrations: ["id", "description", "applied_at"],
 };
-const COSMOS_FIELDS = new Set(["id", "kind", "key", "partition", "parent", "deleted", "expiresAt", "ttl", "schemaVersion", "body", "updatedAt", "_rid", "_self", "_etag", "_attachments", "_ts"]);
+const COSMOS_FIELDS = new Set(["id", "kind", "key", "partition", "parent", "deleted", "expiresAt", "ttl", "schemaVersion", "body", "updatedAt", "etag", "_rid", "_self", "_etag", "_attachments", "_ts"]);
 /** bodies of the kinds kept as they are: wrapped keys, the current-key pointer, migration markers */
 const PLAIN_BODIES: Record<string, string[][]> = {
   dataKey: [["createdAt", "kek", "wrapped"], ["dek"]],
