@@ -99,8 +99,21 @@ const mem = (s: Stats) => `RSS ${MiB(s.rss)} (heap used ${MiB(s.heapUsed)}, exte
 
 async function main(): Promise<void> {
   const svc = await serve();
-  const arm = client(svc.url, svc.ca, svc.token);
-  const raw = client(svc.url, svc.ca);
+  // a kept-alive socket the service closed while idle (its keep-alive timeout is 10 s; the bench idles
+  // between phases) hangs up on reuse; the bench's PUTs and GETs are idempotent, so it is sent again
+  const retrying =
+    (send: ReturnType<typeof client>): ReturnType<typeof client> =>
+    async (path, options) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await send(path, options);
+        } catch (err) {
+          if (attempt >= 3 || (err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+        }
+      }
+    };
+  const arm = retrying(client(svc.url, svc.ca, svc.token));
+  const raw = retrying(client(svc.url, svc.ca));
   await sleep(1000);
   const baseRaw = await svc.stats();
   const base = await svc.stats({ gc: true });
