@@ -7,9 +7,21 @@
  *    per agent (10 minutes) and one GET per agent for its ETag;
  * 3. autocannon polls round-robin over all agents with If-None-Match, while a changer PUTs a change to
  *    1 % of the clusters spread over the run, and 20 long-poll samples time PUT -> agent receipt;
- * 4. service CPU, RSS and store calls (SIGUSR2) around the load;
+ * 4. service CPU, RSS and store calls around the load; then a pure poll run (no changer, no samples) for
+ *    the store calls per 304 poll and the p99 at BENCH_CONNECTIONS;
  * 5. the same load against the bare route, and the ratio.
- * Options: FLEET_CLUSTERS (default 10000), BENCH_SECONDS (default 20), BENCH_CONNECTIONS (default 64).
+ * Memory (RSS of the service process): base (right after start, before any cluster), after setup, at
+ * the end of the polling load, each also after a forced GC (the service runs with --expose-gc; only the
+ * bench's "gc" request calls it), and the slope in KB per registered cluster.
+ * FLEET_SLOPE=1 measures the slope between two fleet sizes under polling load: after the above, a pure
+ * poll run over the FLEET_CLUSTERS agents (RSS 1), then FLEET_SLOPE_MORE more clusters registered the
+ * same way (default 4 x FLEET_CLUSTERS: 10,000 -> 50,000), a pure poll run over all of them (RSS 2), and
+ * (RSS 2 - RSS 1) / FLEET_SLOPE_MORE. Tokens are signed again before each load (they live 10 minutes).
+ * Setup goes through the ARM API over HTTPS (2 PUTs per cluster, SETUP_CONCURRENCY in flight) and is
+ * timed; its rate decides what a large fleet costs: the bench prints the projection for 50,000.
+ * The service runs with the shipped log level (info) unless LOG_LEVEL is set; its logs go to a file.
+ * Options: FLEET_CLUSTERS (default 10000), BENCH_SECONDS (default 20), BENCH_CONNECTIONS (default 64),
+ * SETUP_CONCURRENCY (default 64), FLEET_SLOPE=1, FLEET_SLOPE_MORE (default 4 x FLEET_CLUSTERS).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -23,12 +35,15 @@ import { tempDir } from "../test/helpers/server.js";
 import { client } from "../test/helpers/http.js";
 import { testAgent, type TestAgent } from "../test/helpers/agent-token.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64 } from "../test/helpers/fixtures.js";
-import { header, lines, pool, quantile, serve, sleep } from "./harness.js";
+import { header, lines, pool, quantile, serve, sleep, type Stats } from "./harness.js";
 
 const CLUSTERS = Number(process.env.FLEET_CLUSTERS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const SETUP_CONCURRENCY = 64;
+const SETUP_CONCURRENCY = Number(process.env.SETUP_CONCURRENCY ?? 64);
+const SLOPE = process.env.FLEET_SLOPE === "1";
+const SLOPE_MORE = Number(process.env.FLEET_SLOPE_MORE ?? 4 * CLUSTERS);
+const PURE_SECONDS = Math.min(5, SECONDS);
 const SAMPLES = 20;
 const CV = "api-version=2024-01-01";
 const V = "api-version=2024-11-01";
@@ -78,60 +93,90 @@ async function bare(body: string): Promise<{ url: string; ca: string; child: Chi
   return { url: `https://127.0.0.1:${port}`, ca: tls.cert, child };
 }
 
-/** runs fn over items with at most `limit` in flight */
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+const KB = (b: number) => `${(b / 1024).toFixed(2)} KB`;
+const mem = (s: Stats) => `RSS ${MiB(s.rss)} (heap used ${MiB(s.heapUsed)}, external ${MiB(s.external)})`;
 
 async function main(): Promise<void> {
   const svc = await serve();
-  const arm = client(svc.url, svc.ca, svc.token);
-  const raw = client(svc.url, svc.ca);
+  // a kept-alive socket the service closed while idle (its keep-alive timeout is 10 s; the bench idles
+  // between phases) hangs up on reuse; the bench's PUTs and GETs are idempotent, so it is sent again
+  const retrying =
+    (send: ReturnType<typeof client>): ReturnType<typeof client> =>
+    async (path, options) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await send(path, options);
+        } catch (err) {
+          if (attempt >= 3 || (err as NodeJS.ErrnoException).code !== "ECONNRESET") throw err;
+        }
+      }
+    };
+  const arm = retrying(client(svc.url, svc.ca, svc.token));
+  const raw = retrying(client(svc.url, svc.ca));
+  await sleep(1000);
+  const baseRaw = await svc.stats();
+  const base = await svc.stats({ gc: true });
 
   // --- setup ---------------------------------------------------------------------------------------
   const subs = Array.from({ length: 4 }, (_, i) => `00000000-0000-0000-0000-${String(100 + i).padStart(12, "0")}`);
   const rgs = ["fleet-a", "fleet-b", "fleet-c", "fleet-d"];
-  let t0 = performance.now();
-  const fleet: Member[] = Array.from({ length: CLUSTERS }, (_, i) => {
+  const member = (i: number): Member => {
     const sub = subs[i % subs.length] as string;
     const rg = rgs[Math.floor(i / subs.length) % rgs.length] as string;
     const name = `c${String(i).padStart(6, "0")}`;
     const id = clusterPath(name, sub, rg);
     return { name, sub, rg, id, agent: testAgent("ec"), knownHosts: i % 10 === 0 ? knownHostsB64() : undefined, params: 0, auth: "", path: `/agent/v1${id}/configurations`, etag: "" };
-  });
-  const keysMs = performance.now() - t0;
+  };
   const configBody = (m: Member) => configurationBody({ operatorParams: PARAMS[m.params], ...(m.knownHosts ? { sshKnownHostsContents: m.knownHosts } : {}) });
   const putConfiguration = async (m: Member) => {
     const res = await arm(`${configurationPath(m.name, "cfg", m.sub, m.rg)}?${V}`, { method: "PUT", body: configBody(m) });
     if (res.status !== 200 && res.status !== 201) throw new Error(`configuration PUT ${m.name}: ${res.status} ${res.text}`);
   };
-  t0 = performance.now();
-  const step = Math.max(1, Math.floor(CLUSTERS / 10));
-  await pool(
-    fleet,
-    SETUP_CONCURRENCY,
-    async (m) => {
-      const res = await arm(`${clusterPath(m.name, m.sub, m.rg)}?${CV}`, { method: "PUT", body: clusterBody(m.agent.publicKeyB64) });
-      if (res.status !== 200 && res.status !== 201) throw new Error(`cluster PUT ${m.name}: ${res.status} ${res.text}`);
-      await putConfiguration(m);
-    },
-    (done) => {
-      if (done % step === 0 || done === CLUSTERS) console.log(`  setup ${done}/${CLUSTERS} clusters+configurations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    },
-  );
-  const setupMs = performance.now() - t0;
-  t0 = performance.now();
-  await Promise.all(fleet.map(async (m) => (m.auth = `Bearer ${await m.agent.token(m.id, { lifetimeSeconds: 600 })}`)));
-  const signMs = performance.now() - t0;
-  t0 = performance.now();
+  const signTokens = async (members: Member[]) => {
+    const t0 = performance.now();
+    await Promise.all(members.map(async (m) => (m.auth = `Bearer ${await m.agent.token(m.id, { lifetimeSeconds: 600 })}`)));
+    return performance.now() - t0;
+  };
   let sampleBody = "";
-  await pool(fleet, SETUP_CONCURRENCY, async (m) => {
-    const res = await raw(m.path, { headers: { authorization: m.auth } });
-    if (res.status !== 200) throw new Error(`agent GET ${m.name}: ${res.status} ${res.text}`);
-    m.etag = String(res.headers.etag);
-    if (!sampleBody || (m.knownHosts && sampleBody.length < res.text.length)) sampleBody = res.text;
-  });
-  const firstGetMs = performance.now() - t0;
-  console.log(
-    `setup: ${CLUSTERS} agent keys ${(keysMs / 1000).toFixed(1)} s; ${CLUSTERS} clusters + ${CLUSTERS} configurations (${fleet.filter((m) => m.knownHosts).length} with known_hosts) over HTTPS, ${SETUP_CONCURRENCY} in flight: ${(setupMs / 1000).toFixed(1)} s (${((2 * CLUSTERS) / (setupMs / 1000)).toFixed(0)} PUT/s); tokens ${(signMs / 1000).toFixed(1)} s; first GET per agent ${(firstGetMs / 1000).toFixed(1)} s`,
-  );
+  /** registers members (cluster + configuration each, over HTTPS), signs their tokens, one GET each for the ETag */
+  const register = async (from: number, count: number) => {
+    let t0 = performance.now();
+    const members = Array.from({ length: count }, (_, k) => member(from + k));
+    const keysMs = performance.now() - t0;
+    t0 = performance.now();
+    const step = Math.max(1, Math.floor(count / 10));
+    await pool(
+      members,
+      SETUP_CONCURRENCY,
+      async (m) => {
+        const res = await arm(`${clusterPath(m.name, m.sub, m.rg)}?${CV}`, { method: "PUT", body: clusterBody(m.agent.publicKeyB64) });
+        if (res.status !== 200 && res.status !== 201) throw new Error(`cluster PUT ${m.name}: ${res.status} ${res.text}`);
+        await putConfiguration(m);
+      },
+      (done) => {
+        if (done % step === 0 || done === count) console.log(`  setup ${done}/${count} clusters+configurations, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      },
+    );
+    const setupMs = performance.now() - t0;
+    const signMs = await signTokens(members);
+    t0 = performance.now();
+    await pool(members, SETUP_CONCURRENCY, async (m) => {
+      const res = await raw(m.path, { headers: { authorization: m.auth } });
+      if (res.status !== 200) throw new Error(`agent GET ${m.name}: ${res.status} ${res.text}`);
+      m.etag = String(res.headers.etag);
+      if (!sampleBody || (m.knownHosts && sampleBody.length < res.text.length)) sampleBody = res.text;
+    });
+    const firstGetMs = performance.now() - t0;
+    const perSecond = count / (setupMs / 1000);
+    console.log(
+      `setup: ${count} agent keys ${(keysMs / 1000).toFixed(1)} s; ${count} clusters + ${count} configurations (${members.filter((m) => m.knownHosts).length} with known_hosts) over HTTPS, ${SETUP_CONCURRENCY} in flight: ${(setupMs / 1000).toFixed(1)} s (${perSecond.toFixed(0)} clusters/s = ${(2 * perSecond).toFixed(0)} PUT/s; 50,000 clusters would take ~${(50_000 / perSecond / 60).toFixed(1)} min); tokens ${(signMs / 1000).toFixed(1)} s; first GET per agent ${(firstGetMs / 1000).toFixed(1)} s`,
+    );
+    return members;
+  };
+  const fleet: Member[] = await register(0, CLUSTERS);
+  const setupRaw = await svc.stats();
+  const setupGc = await svc.stats({ gc: true });
 
   // store calls of one configuration PUT, measured on a spare cluster outside the polled fleet
   const spare: Member = { ...(fleet[0] as Member), name: "calibration", id: clusterPath("calibration", subs[0], rgs[0]), agent: testAgent("ec"), knownHosts: undefined };
@@ -144,26 +189,41 @@ async function main(): Promise<void> {
   }
   const storeCallsPerPut = ((await svc.stats()).storeCalls - calBefore.storeCalls) / 10;
 
-  // warm-up: JIT, TLS, the agent token cache
-  let rr = 0;
-  const pollRequest = {
-    setupRequest: (req: autocannon.Request, context: object) => {
-      const i = rr++ % CLUSTERS;
-      (context as { i: number }).i = i;
-      const m = fleet[i] as Member;
-      req.path = m.path;
-      req.headers = { authorization: m.auth, "if-none-match": m.etag };
-      return req;
-    },
-    onResponse: (status: number, _body: string, context: object, headers: autocannon.Request["headers"]) => {
-      if (status !== 200) return;
-      const etag = header(headers ?? {}, "etag");
-      if (etag) (fleet[(context as { i: number }).i] as Member).etag = etag;
-    },
+  // round-robin over the members given, with If-None-Match; a 200 updates the member's ETag
+  const pollRequest = (members: Member[]) => {
+    let rr = 0;
+    return {
+      setupRequest: (req: autocannon.Request, context: object) => {
+        const i = rr++ % members.length;
+        (context as { i: number }).i = i;
+        const m = members[i] as Member;
+        req.path = m.path;
+        req.headers = { authorization: m.auth, "if-none-match": m.etag };
+        return req;
+      },
+      onResponse: (status: number, _body: string, context: object, headers: autocannon.Request["headers"]) => {
+        if (status !== 200) return;
+        const etag = header(headers ?? {}, "etag");
+        if (etag) (members[(context as { i: number }).i] as Member).etag = etag;
+      },
+    };
   };
-  const run = (url: string, ca: string, request: typeof pollRequest, seconds: number) =>
-    autocannon({ url, connections: CONNECTIONS, duration: seconds, tlsOptions: { ca }, requests: [request] });
-  await run(svc.url, svc.ca, pollRequest, 2);
+  type Poll = ReturnType<typeof pollRequest>;
+  const run = (url: string, ca: string, request: Poll, seconds: number) => autocannon({ url, connections: CONNECTIONS, duration: seconds, tlsOptions: { ca }, requests: [request] });
+  /** polls only (no changes): polls/s, p50/p99, 304 share, store calls per poll, RSS at the end */
+  const purePoll = async (members: Member[], seconds: number) => {
+    const before = await svc.stats();
+    const result = await run(svc.url, svc.ca, pollRequest(members), seconds);
+    const after = await svc.stats();
+    const codes = result.statusCodeStats as unknown as Record<string, { count: number }>;
+    const polls = result.requests.total;
+    return { result, polls, notModified: codes["304"]?.count ?? 0, storePerPoll: (after.storeCalls - before.storeCalls) / Math.max(1, polls), after, seconds };
+  };
+  const describePure = (label: string, p: Awaited<ReturnType<typeof purePoll>>) =>
+    `${label.padEnd(22)} ${(p.polls / p.seconds).toFixed(0)} polls/s, p50 ${p.result.latency.p50} ms, p99 ${p.result.latency.p99} ms at ${CONNECTIONS} connections; ${p.notModified} of ${p.polls} answered 304; store calls per poll ${p.storePerPoll.toFixed(4)}; errors ${p.result.errors}, timeouts ${p.result.timeouts}`;
+
+  // warm-up: JIT, TLS, the agent token cache
+  await run(svc.url, svc.ca, pollRequest(fleet), 2);
 
   // --- steady load with the changer and the receipt samples ----------------------------------------
   const changed = Math.max(1, Math.round(CLUSTERS / 100));
@@ -220,17 +280,38 @@ async function main(): Promise<void> {
   })();
   const before = await svc.stats();
   const loadStart = performance.now();
-  const result = await run(svc.url, svc.ca, pollRequest, SECONDS);
+  const result = await run(svc.url, svc.ca, pollRequest(fleet), SECONDS);
   const wallMicros = (performance.now() - loadStart) * 1000;
   const after = await svc.stats();
   await Promise.all([changer, sampler]);
 
+  // polls alone: store calls per 304 without the PUTs, p99 at the configured connections
+  const pure = await purePoll(fleet, PURE_SECONDS);
+  const loadRaw = pure.after;
+  const loadGc = await svc.stats({ gc: true });
+
+  // --- FLEET_SLOPE: RSS at two sizes, each under polling load --------------------------------------
+  let slope: { n1: number; n2: number; p1: Awaited<ReturnType<typeof purePoll>>; p2: Awaited<ReturnType<typeof purePoll>>; gc1: Stats; gc2: Stats } | undefined;
+  if (SLOPE) {
+    await signTokens(fleet);
+    const p1 = await purePoll(fleet, SECONDS);
+    const gc1 = await svc.stats({ gc: true });
+    console.log(`slope: ${CLUSTERS} clusters polled, ${mem(p1.after)}; registering ${SLOPE_MORE} more`);
+    const more = await register(CLUSTERS, SLOPE_MORE);
+    fleet.push(...more);
+    await signTokens(fleet);
+    await run(svc.url, svc.ca, pollRequest(fleet), 2);
+    const p2 = await purePoll(fleet, SECONDS);
+    const gc2 = await svc.stats({ gc: true });
+    slope = { n1: CLUSTERS, n2: fleet.length, p1, p2, gc1, gc2 };
+  }
+
   // --- the bare baseline ---------------------------------------------------------------------------
-  const base = await bare(sampleBody);
+  const bareServer = await bare(sampleBody);
   let brr = 0;
   const bareRequest = {
     setupRequest: (req: autocannon.Request, context: object) => {
-      const i = brr++ % CLUSTERS;
+      const i = brr++ % fleet.length;
       (context as { i: number }).i = i;
       req.path = "/bare304";
       req.headers = { authorization: (fleet[i] as Member).auth, "if-none-match": '"bare-etag-1"' };
@@ -238,8 +319,8 @@ async function main(): Promise<void> {
     },
     onResponse: () => {},
   };
-  await run(base.url, base.ca, bareRequest, 2);
-  const bareResult = await run(base.url, base.ca, bareRequest, SECONDS);
+  await run(bareServer.url, bareServer.ca, bareRequest, 2);
+  const bareResult = await run(bareServer.url, bareServer.ca, bareRequest, SECONDS);
 
   // --- report --------------------------------------------------------------------------------------
   const polls = result.requests.total;
@@ -252,19 +333,36 @@ async function main(): Promise<void> {
   const storeCalls = after.storeCalls - before.storeCalls;
   const barePerSecond = bareResult.requests.total / SECONDS;
   const ms = (x: number) => `${x.toFixed(1)} ms`;
-  console.log(`\nfleet: ${CLUSTERS} agents, ${SECONDS} s x ${CONNECTIONS} connections, HTTPS on 127.0.0.1, ${os.cpus().length} cores, node ${process.version}, SQLite store, local sealing, staleness 5 s, service in its own process`);
+  const level = process.env.LOG_LEVEL ? `LOG_LEVEL=${process.env.LOG_LEVEL} (set by you)` : "log level info (shipped default)";
+  console.log(`\nfleet: ${CLUSTERS} agents, ${SECONDS} s x ${CONNECTIONS} connections, HTTPS on 127.0.0.1, ${os.cpus().length} cores, node ${process.version}, SQLite store, local sealing, staleness 5 s, ${level}, service in its own process`);
   console.log(`polls/s sustained      ${pollsPerSecond.toFixed(0)}  (${polls} polls; errors ${result.errors}, timeouts ${result.timeouts})`);
   console.log(`status mix             ${mix}`);
-  console.log(`latency                p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
+  console.log(`latency                p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms at ${CONNECTIONS} connections (with the changer's PUTs and the long polls)`);
   console.log(`service CPU            ${((cpu / wallMicros) * 100).toFixed(0)} % of one core, ${(cpu / Math.max(1, polls)).toFixed(0)} µs per poll (PUTs' CPU included)`);
-  console.log(`service RSS            ${(after.rss / 2 ** 20).toFixed(0)} MiB after the load (${(before.rss / 2 ** 20).toFixed(0)} MiB before)`);
   console.log(`store calls            ${storeCalls} during the load = ${(storeCalls / Math.max(1, polls)).toFixed(4)} per poll, including ${puts} configuration PUTs (${putErrors} failed)`);
   console.log(`                       excluding the PUTs (${storeCallsPerPut} store calls per PUT, measured on a spare cluster): ${(Math.max(0, storeCalls - storeCallsPerPut * puts) / Math.max(1, polls)).toFixed(4)} per poll`);
+  console.log(describePure(`polls alone (${PURE_SECONDS} s)`, pure));
   console.log(`PUT -> agent receipt   ${receipt.length} long-poll samples: p50 ${ms(quantile(receipt, 0.5))}, p99 ${ms(quantile(receipt, 0.99))}, max ${ms(Math.max(...receipt))} from the PUT response (negative: the wake-up arrived first); from the PUT sent: p50 ${ms(quantile(receiptFromSend, 0.5))}, max ${ms(Math.max(...receiptFromSend))}; ${sampleFailures} not 200`);
   console.log(`bare /bare304          ${barePerSecond.toFixed(0)} polls/s, p50 ${bareResult.latency.p50} ms, p99 ${bareResult.latency.p99} ms (non-2xx ${bareResult.non2xx} = the 304s)`);
-  console.log(`service / bare         ${((pollsPerSecond / barePerSecond) * 100).toFixed(1)} % of the bare route's polls/s`);
+  console.log(`service / bare         ${((pollsPerSecond / barePerSecond) * 100).toFixed(1)} % of the bare route's polls/s (polls alone: ${((pure.polls / pure.seconds / barePerSecond) * 100).toFixed(1)} %)`);
+  console.log(`memory (service RSS; "gc": after a forced collection)`);
+  console.log(`  base, before clusters  ${mem(baseRaw)}; gc ${mem(base)}`);
+  console.log(`  after setup            ${mem(setupRaw)}; gc ${mem(setupGc)}`);
+  console.log(`  end of polling load    ${mem(loadRaw)}; gc ${mem(loadGc)}`);
+  console.log(
+    `  per registered cluster ${KB((setupGc.rss - base.rss) / CLUSTERS)} after setup (gc), ${KB((loadRaw.rss - baseRaw.rss) / CLUSTERS)} under polling load, ${KB((loadGc.rss - base.rss) / CLUSTERS)} after it (gc); heap used ${KB((loadGc.heapUsed - base.heapUsed) / CLUSTERS)} per cluster after the load (gc) — all over the base of ${MiB(base.rss)}`,
+  );
+  if (slope) {
+    const { n1, n2, p1, p2, gc1, gc2 } = slope;
+    console.log(`slope between ${n1} and ${n2} clusters, each under polling load (FLEET_SLOPE=1)`);
+    console.log(`  ${describePure(`${n1} clusters`, p1).trim()}; ${mem(p1.after)}; gc ${mem(gc1)}`);
+    console.log(`  ${describePure(`${n2} clusters`, p2).trim()}; ${mem(p2.after)}; gc ${mem(gc2)}`);
+    console.log(
+      `  slope ${KB((p2.after.rss - p1.after.rss) / (n2 - n1))} RSS per cluster under load; ${KB((gc2.rss - gc1.rss) / (n2 - n1))} RSS and ${KB((gc2.heapUsed - gc1.heapUsed) / (n2 - n1))} heap used per cluster after a gc`,
+    );
+  }
   svc.child.kill("SIGTERM");
-  base.child.kill("SIGTERM");
+  bareServer.child.kill("SIGTERM");
 }
 
 await main();

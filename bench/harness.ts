@@ -10,6 +10,10 @@ const root = path.resolve(import.meta.dirname, "..");
 export interface Stats {
   cpuMicros: number;
   rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
   storeCalls: number;
 }
 
@@ -27,11 +31,16 @@ export function lines(child: ChildProcess, onLine: (line: string) => void): void
   });
 }
 
-export async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(): Promise<Stats> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/serve.ts")], {
+/**
+ * The service (bench/serve.ts) in its own process: local sealing, agent staleness 5 s, the shipped log
+ * level (info) unless the user's environment sets LOG_LEVEL. stats() asks for its figures; with
+ * { gc: true } it collects garbage first (RSS and heap without the garbage of the last load).
+ */
+export async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(options?: { gc?: boolean }): Promise<Stats> }> {
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "bench/serve.ts")], {
     cwd: root,
-    env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000", LOG_LEVEL: "warn" },
-    stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000" },
+    stdio: ["pipe", "pipe", "inherit"],
   });
   const waiting: ((s: Stats) => void)[] = [];
   const first = new Promise<{ url: string; ca: string; token: string }>((resolve, reject) => {
@@ -42,10 +51,10 @@ export async function serve(): Promise<{ url: string; ca: string; token: string;
     child.on("exit", (code) => reject(new Error(`service exited (${code})`)));
   });
   const info = await first;
-  const stats = () =>
+  const stats = (options: { gc?: boolean } = {}) =>
     new Promise<Stats>((resolve) => {
       waiting.push(resolve);
-      child.kill("SIGUSR2");
+      child.stdin?.write(options.gc ? "gc\n" : "stats\n");
     });
   return { ...info, child, stats };
 }

@@ -3,19 +3,32 @@
  * codec) or on (Key Vault provider pointed at the bench's stand-in). Prints one JSON line with its
  * URL, CA and token, then serves until killed. Never used outside bench/.
  * env: MODE=plain|local|sealed (local: sealing with the local key file), KV_URL, KV_TOKEN, KV_CA_FILE,
- * AGENT_STALENESS_MS (agent API staleness; the app default otherwise)
+ * AGENT_STALENESS_MS (agent API staleness; the app default otherwise), LOG_FILE (where the log lines go;
+ * a file in the data directory otherwise), LOG_LEVEL (only if you set it: the app's default, info, is
+ * what runs otherwise).
+ * Logging is as in production (src/main.ts): pino at the service's level into a SafeLogSink writing a
+ * file descriptor, so the lines cost what they cost a user's service; never kept in memory (the test
+ * helper's default capture would grow the heap by every request's line).
+ * Stats on demand: a line "stats" or "gc" on stdin (or SIGUSR2) prints one JSON line with CPU time,
+ * RSS, heap and the store's call count; "gc" collects garbage first (the process runs with --expose-gc).
  */
 import fs from "node:fs";
 import type { TokenCredential } from "@azure/identity";
+import path from "node:path";
+import readline from "node:readline";
+import { fdWriter, SafeLogSink } from "../src/ops/log-sink.js";
 import { plainCodec } from "../src/ports/body-codec.js";
 import { KeyVaultKeyProvider } from "../src/keys/key-vault.js";
-import { startServer } from "../test/helpers/server.js";
+import { startServer, tempDir } from "../test/helpers/server.js";
 
 const mode = process.env.MODE ?? "sealed";
+const dataDir = tempDir("bench-serve-");
+const logFd = fs.openSync(process.env.LOG_FILE ?? path.join(dataDir, "service.log"), "a");
+const logStream = new SafeLogSink(fdWriter(logFd));
 const agent = process.env.AGENT_STALENESS_MS ? { stalenessMs: Number(process.env.AGENT_STALENESS_MS) } : undefined;
 let server: Awaited<ReturnType<typeof startServer>>;
-if (mode === "plain") server = await startServer({ codec: plainCodec, subscriptionCacheMs: 5000, agent });
-else if (mode === "local") server = await startServer({ subscriptionCacheMs: 5000, agent });
+if (mode === "plain") server = await startServer({ dataDir, logStream, codec: plainCodec, subscriptionCacheMs: 5000, agent });
+else if (mode === "local") server = await startServer({ dataDir, logStream, subscriptionCacheMs: 5000, agent });
 else {
   const ca = fs.readFileSync(process.env.KV_CA_FILE ?? "", "utf8");
   const token = process.env.KV_TOKEN ?? "";
@@ -27,17 +40,26 @@ else {
     versionRefreshMs: 60_000,
     clientOptions: { tlsOptions: { ca }, disableChallengeResourceVerification: true, retryOptions: { maxRetries: 0 } },
   });
-  server = await startServer({ keyProvider, subscriptionCacheMs: 5000, agent });
+  server = await startServer({ dataDir, logStream, keyProvider, subscriptionCacheMs: 5000, agent });
 }
+// the test helper starts at info, the shipped default; a LOG_LEVEL the user set applies to every
+// request's child logger from here on
+if (process.env.LOG_LEVEL) server.app.log.level = process.env.LOG_LEVEL;
 // as in production (src/main.ts): the cross-replica change check and the assignment reconciler run
 server.changeWatcher.start();
 server.reconciler.start();
 process.stdout.write(`${JSON.stringify({ url: server.url, ca: server.ca, token: server.token })}\n`);
 // CPU time is steadier than throughput on a shared machine: the bench asks for it around each run
 // (with resident memory and the store's call count, which bench/fleet.ts reads)
-process.on("SIGUSR2", () => {
+const stats = (collect: boolean) => {
+  if (collect) (globalThis as { gc?: () => void }).gc?.();
   const { user, system } = process.cpuUsage();
-  process.stdout.write(`${JSON.stringify({ cpuMicros: user + system, rss: process.memoryUsage().rss, storeCalls: server.store.totalCalls() })}\n`);
-});
+  const m = process.memoryUsage();
+  process.stdout.write(
+    `${JSON.stringify({ cpuMicros: user + system, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, storeCalls: server.store.totalCalls() })}\n`,
+  );
+};
+process.on("SIGUSR2", () => stats(false));
+if (process.stdin.readable) readline.createInterface({ input: process.stdin }).on("line", (line) => stats(line.trim() === "gc"));
 process.on("SIGINT", () => process.exit(0));
 process.on("SIGTERM", () => process.exit(0));
