@@ -152,7 +152,10 @@ export function buildServices(
   }, bus);
   const reconciler = new AssignmentReconciler(repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
   const wake = () => reconciler.wake();
-  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations);
+  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations, {
+    stalenessMs: agent.stalenessMs,
+    maxClusters: agent.maxClusters,
+  });
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
   const services: Services = {
     authenticator: options.authenticator,
@@ -180,6 +183,7 @@ export function buildServices(
   const changeWatcher = new ChangeWatcher(repo.changes, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
+  clusters.watcher = changeWatcher;
   const agentKeyAudit = new AgentKeyAudit(repo, bus, leveledLog);
   return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };
 }
