@@ -4,7 +4,9 @@
  * All three are bound to the request's log lines.
  */
 import crypto from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
+import type { Bindings, ChildLoggerOptions } from "fastify/types/logger.js";
 import { errors } from "./errors.js";
 
 const header = (request: FastifyRequest, name: string): string | undefined => {
@@ -15,12 +17,40 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
 /** request ids are generated here (never taken from the caller) so they are unique and safe to log */
 export const generateRequestId = (): string => crypto.randomUUID();
 
+const rawHeader = (headers: IncomingHttpHeaders, name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * The request's logger (fastify's childLoggerFactory): one child per request carrying the request id,
+ * the correlation id and the client request id (one child, not two: a child logger serializes its
+ * bindings when it is made, on every request).
+ */
+export function requestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions, raw: { headers: IncomingHttpHeaders }): FastifyBaseLogger {
+  const requestId = bindings.requestId as string | undefined;
+  const correlationId = rawHeader(raw.headers, "x-ms-correlation-request-id") ?? requestId;
+  const clientRequestId = rawHeader(raw.headers, "x-ms-client-request-id");
+  return logger.child({ ...bindings, correlationId, clientRequestId }, options);
+}
+
+/** Host values already found valid (a service sees few): URL parsing is not repeated on every request */
+const validHosts = new Set<string>();
+const MAX_VALID_HOSTS = 256;
+
+function validHost(host: string | undefined): boolean {
+  if (!host) return false;
+  if (validHosts.has(host)) return true;
+  if (!URL.canParse(`https://${host}`)) return false;
+  if (validHosts.size >= MAX_VALID_HOSTS) validHosts.clear();
+  validHosts.add(host);
+  return true;
+}
+
 export function registerRequestContext(app: FastifyInstance): void {
   app.addHook("onRequest", async (request, reply) => {
     const correlationId = header(request, "x-ms-correlation-request-id") ?? request.id;
     const clientRequestId = header(request, "x-ms-client-request-id");
-    request.log = request.log.child({ correlationId, clientRequestId });
-    reply.log = request.log;
     reply.header("x-ms-request-id", request.id);
     reply.header("x-ms-correlation-request-id", correlationId);
     if (clientRequestId && header(request, "x-ms-return-client-request-id")?.toLowerCase() === "true") {
@@ -28,8 +58,7 @@ export function registerRequestContext(app: FastifyInstance): void {
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal has no body, so the server lets it through to here
     // a Host that is not one (empty, "[") would build broken links (surfaces/arm/links.ts): refused the same way
-    const host = request.headers.host;
-    if (!host || !URL.canParse(`https://${host}`)) throw errors.badRequest("a valid Host header is required");
+    if (!validHost(request.headers.host)) throw errors.badRequest("a valid Host header is required");
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
