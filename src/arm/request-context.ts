@@ -23,15 +23,61 @@ const rawHeader = (headers: IncomingHttpHeaders, name: string): string | undefin
 };
 
 /**
- * The request's logger (fastify's childLoggerFactory): one child per request carrying the request id,
- * the correlation id and the client request id (one child, not two: a child logger serializes its
- * bindings when it is made, on every request).
+ * A request's logger: the request id, the correlation id and the client request id bound to every line.
+ * The pino child is made on the first line other than the completion line (an error, a refusal): a
+ * child serializes its bindings when it is made, and most requests write only the completion line,
+ * which `completionLine` writes through the parent with the same fields.
+ */
+class RequestLogger {
+  private made?: FastifyBaseLogger;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get logger(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.options.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  fatal: FastifyBaseLogger["fatal"] = (...args: unknown[]) => (this.logger.fatal as (...a: unknown[]) => void)(...args);
+  error: FastifyBaseLogger["error"] = (...args: unknown[]) => (this.logger.error as (...a: unknown[]) => void)(...args);
+  warn: FastifyBaseLogger["warn"] = (...args: unknown[]) => (this.logger.warn as (...a: unknown[]) => void)(...args);
+  info: FastifyBaseLogger["info"] = (...args: unknown[]) => (this.logger.info as (...a: unknown[]) => void)(...args);
+  debug: FastifyBaseLogger["debug"] = (...args: unknown[]) => (this.logger.debug as (...a: unknown[]) => void)(...args);
+  trace: FastifyBaseLogger["trace"] = (...args: unknown[]) => (this.logger.trace as (...a: unknown[]) => void)(...args);
+  silent: FastifyBaseLogger["silent"] = (...args: unknown[]) => (this.logger.silent as (...a: unknown[]) => void)(...args);
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+
+  /** the completion line: through the child if one was made, else through the parent with the bindings in front */
+  completionLine(fields: Record<string, unknown>, message: string): void {
+    if (this.made) this.made.info(fields, message);
+    else if (this.options.level === undefined) this.parent.info({ ...this.bindings, ...fields }, message);
+    else this.logger.info(fields, message);
+  }
+}
+
+/**
+ * The request's logger (fastify's childLoggerFactory): one per request carrying the request id, the
+ * correlation id and the client request id, made lazily (see RequestLogger).
  */
 export function requestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions, raw: { headers: IncomingHttpHeaders }): FastifyBaseLogger {
   const requestId = bindings.requestId as string | undefined;
   const correlationId = rawHeader(raw.headers, "x-ms-correlation-request-id") ?? requestId;
   const clientRequestId = rawHeader(raw.headers, "x-ms-client-request-id");
-  return logger.child({ ...bindings, correlationId, clientRequestId }, options);
+  return new RequestLogger(logger, { ...bindings, correlationId, clientRequestId }, options) as unknown as FastifyBaseLogger;
 }
 
 /** Host values already found valid (a service sees few): URL parsing is not repeated on every request */
@@ -62,9 +108,9 @@ export function registerRequestContext(app: FastifyInstance): void {
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
-    request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      "request completed",
-    );
+    const fields = { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    const log = request.log as unknown as Partial<RequestLogger>;
+    if (typeof log.completionLine === "function") log.completionLine(fields, "request completed");
+    else request.log.info(fields, "request completed");
   });
 }

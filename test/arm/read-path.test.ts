@@ -134,3 +134,28 @@ t.test("another replica's cluster deletion reaches this replica's cache through 
   t.equal(after.status, 404);
   t.match(after.json.error.message, /connectedClusters\/c4'/, "A read the cluster again after the watcher replayed B's marker");
 });
+
+/** the request's log lines, once its completion line was written (it is written after the response is sent) */
+async function linesOf(server: TestServer, requestId: string | string[] | undefined): Promise<Record<string, unknown>[]> {
+  for (let i = 0; ; i++) {
+    const lines = server.logs.flatMap((chunk) => chunk.split("\n")).filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const mine = lines.filter((l) => l.requestId === requestId);
+    if (mine.some((l) => l.msg === "request completed") || i === 100) return mine;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+t.test("every log line of a request carries its request, correlation and client request ids (the completion line and a refusal)", async (t) => {
+  const { server, http } = await setUp(t);
+  const headers = { "x-ms-correlation-request-id": "corr-123", "x-ms-client-request-id": "client-456" };
+  const res = await http(`${configurationPath("nowhere", "cfg")}?${V}`, { headers });
+  t.equal(res.status, 404);
+  const requestId = res.headers["x-ms-request-id"];
+  const mine = await linesOf(server, requestId);
+  t.same(mine.map((l) => l.msg), ["request refused", "request completed"]);
+  for (const line of mine) t.match(line, { requestId, correlationId: "corr-123", clientRequestId: "client-456", level: 30 });
+  t.match(mine[1], { method: "GET", statusCode: 404, operationId: "SourceControlConfigurations_Get" });
+  const plain = await http(`${configurationPath("nowhere", "cfg")}?${V}`);
+  const line = await linesOf(server, plain.headers["x-ms-request-id"]);
+  t.equal(line.at(-1)?.correlationId, plain.headers["x-ms-request-id"], "without one, the correlation id is the request id");
+});
