@@ -12,7 +12,7 @@ import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerErrorHandling, registerJsonBodyParser } from "./arm/error-handler.js";
-import { generateRequestId, registerRequestContext } from "./arm/request-context.js";
+import { generateRequestId, registerRequestContext, requestLogger } from "./arm/request-context.js";
 import { SkipTokens } from "./arm/skip-token.js";
 import type { Authenticator } from "./ports/principal.js";
 import { AgentAuthenticator } from "./surfaces/agent/agent-authenticator.js";
@@ -152,7 +152,10 @@ export function buildServices(
   }, bus);
   const reconciler = new AssignmentReconciler(repo, bus, options.clock, { ...DEFAULT_ASSIGNMENT_OPTIONS, ...options.assignments, holder: retention.holder }, log);
   const wake = () => reconciler.wake();
-  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations);
+  const clusters = new Clusters(repo, subscriptions, bus, options.clock, agent.offlineAfterMs, wake, options.allowedLocations, {
+    stalenessMs: agent.stalenessMs,
+    maxClusters: agent.maxClusters,
+  });
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
   const services: Services = {
     authenticator: options.authenticator,
@@ -180,6 +183,7 @@ export function buildServices(
   const changeWatcher = new ChangeWatcher(repo.changes, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
+  clusters.watcher = changeWatcher;
   const agentKeyAudit = new AgentKeyAudit(repo, bus, leveledLog);
   return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };
 }
@@ -188,6 +192,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const serverOptions: FastifyServerOptions = {
     logger: loggerOptions(options),
     genReqId: generateRequestId,
+    // the request's one child logger, with the correlation and client request ids bound
+    childLoggerFactory: requestLogger,
     // one completion line per request is written by arm/request-context.ts instead of fastify's two
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     bodyLimit: BODY_LIMIT_BYTES,

@@ -4,7 +4,9 @@
  * All three are bound to the request's log lines.
  */
 import crypto from "node:crypto";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from "fastify";
+import type { Bindings, ChildLoggerOptions } from "fastify/types/logger.js";
 import { errors } from "./errors.js";
 
 const header = (request: FastifyRequest, name: string): string | undefined => {
@@ -15,12 +17,86 @@ const header = (request: FastifyRequest, name: string): string | undefined => {
 /** request ids are generated here (never taken from the caller) so they are unique and safe to log */
 export const generateRequestId = (): string => crypto.randomUUID();
 
+const rawHeader = (headers: IncomingHttpHeaders, name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * A request's logger: the request id, the correlation id and the client request id bound to every line.
+ * The pino child is made on the first line other than the completion line (an error, a refusal): a
+ * child serializes its bindings when it is made, and most requests write only the completion line,
+ * which `completionLine` writes through the parent with the same fields.
+ */
+class RequestLogger {
+  private made?: FastifyBaseLogger;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    readonly bindings: Bindings,
+    private readonly options: ChildLoggerOptions,
+  ) {}
+
+  private get logger(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.options.level ?? this.parent.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  fatal: FastifyBaseLogger["fatal"] = (...args: unknown[]) => (this.logger.fatal as (...a: unknown[]) => void)(...args);
+  error: FastifyBaseLogger["error"] = (...args: unknown[]) => (this.logger.error as (...a: unknown[]) => void)(...args);
+  warn: FastifyBaseLogger["warn"] = (...args: unknown[]) => (this.logger.warn as (...a: unknown[]) => void)(...args);
+  info: FastifyBaseLogger["info"] = (...args: unknown[]) => (this.logger.info as (...a: unknown[]) => void)(...args);
+  debug: FastifyBaseLogger["debug"] = (...args: unknown[]) => (this.logger.debug as (...a: unknown[]) => void)(...args);
+  trace: FastifyBaseLogger["trace"] = (...args: unknown[]) => (this.logger.trace as (...a: unknown[]) => void)(...args);
+  silent: FastifyBaseLogger["silent"] = (...args: unknown[]) => (this.logger.silent as (...a: unknown[]) => void)(...args);
+
+  child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+
+  /** the completion line: through the child if one was made, else through the parent with the bindings in front */
+  completionLine(fields: Record<string, unknown>, message: string): void {
+    if (this.made) this.made.info(fields, message);
+    else if (this.options.level === undefined) this.parent.info({ ...this.bindings, ...fields }, message);
+    else this.logger.info(fields, message);
+  }
+}
+
+/**
+ * The request's logger (fastify's childLoggerFactory): one per request carrying the request id, the
+ * correlation id and the client request id, made lazily (see RequestLogger).
+ */
+export function requestLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions, raw: { headers: IncomingHttpHeaders }): FastifyBaseLogger {
+  const requestId = bindings.requestId as string | undefined;
+  const correlationId = rawHeader(raw.headers, "x-ms-correlation-request-id") ?? requestId;
+  const clientRequestId = rawHeader(raw.headers, "x-ms-client-request-id");
+  return new RequestLogger(logger, { ...bindings, correlationId, clientRequestId }, options) as unknown as FastifyBaseLogger;
+}
+
+/** Host values already found valid (a service sees few): URL parsing is not repeated on every request */
+const validHosts = new Set<string>();
+const MAX_VALID_HOSTS = 256;
+
+function validHost(host: string | undefined): boolean {
+  if (!host) return false;
+  if (validHosts.has(host)) return true;
+  if (!URL.canParse(`https://${host}`)) return false;
+  if (validHosts.size >= MAX_VALID_HOSTS) validHosts.clear();
+  validHosts.add(host);
+  return true;
+}
+
 export function registerRequestContext(app: FastifyInstance): void {
   app.addHook("onRequest", async (request, reply) => {
     const correlationId = header(request, "x-ms-correlation-request-id") ?? request.id;
     const clientRequestId = header(request, "x-ms-client-request-id");
-    request.log = request.log.child({ correlationId, clientRequestId });
-    reply.log = request.log;
     reply.header("x-ms-request-id", request.id);
     reply.header("x-ms-correlation-request-id", correlationId);
     if (clientRequestId && header(request, "x-ms-return-client-request-id")?.toLowerCase() === "true") {
@@ -28,14 +104,13 @@ export function registerRequestContext(app: FastifyInstance): void {
     }
     // HTTP/1.1 requires Host (RFC 9112 §3.2); node's own refusal has no body, so the server lets it through to here
     // a Host that is not one (empty, "[") would build broken links (surfaces/arm/links.ts): refused the same way
-    const host = request.headers.host;
-    if (!host || !URL.canParse(`https://${host}`)) throw errors.badRequest("a valid Host header is required");
+    if (!validHost(request.headers.host)) throw errors.badRequest("a valid Host header is required");
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
-    request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      "request completed",
-    );
+    const fields = { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    const log = request.log as unknown as Partial<RequestLogger>;
+    if (typeof log.completionLine === "function") log.completionLine(fields, "request completed");
+    else request.log.info(fields, "request completed");
   });
 }

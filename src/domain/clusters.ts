@@ -1,8 +1,9 @@
 /** Connected clusters: the parent resource every configuration lives under. */
 import crypto from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { checkDeleteConditions, checkPutConditions, type Conditions } from "../arm/etag.js";
 import { errors } from "../arm/errors.js";
-import { CLUSTER_TYPE, type ClusterRef, type ResourceScope } from "../arm/resource-ids.js";
+import { CLUSTER_TYPE, clusterKeyOf, EVERY_CLUSTER, type ClusterKey, type ClusterRef, type ResourceScope } from "../arm/resource-ids.js";
 import { AZURE_PUBLIC_REGIONS } from "../arm/shapes.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, DELETED_MARKER_LIFETIME_MS, type ChangeBus } from "./changes.js";
@@ -24,7 +25,30 @@ export interface ListResult<T> {
   continuation?: string;
 }
 
+/** how the child resources' reads learn that their cluster exists (see Clusters.requireExisting) */
+export interface ClusterCacheOptions {
+  /** without a healthy change watcher, an entry is read again after this long (other replicas' deletions) */
+  stalenessMs: number;
+  /** the clusters remembered (one small entry each); the bound only stops unbounded growth */
+  maxClusters: number;
+}
+
+export const DEFAULT_CLUSTER_CACHE: ClusterCacheOptions = { stalenessMs: 5000, maxClusters: 100_000 };
+
 export class Clusters {
+  /**
+   * Clusters this process saw exist, for the reads of their child resources: an entry holds only when it
+   * was confirmed (no record, no key). Exact within the process: a deletion here announces "identity" on
+   * the bus and the entry goes at once; other replicas' deletions arrive through the change watcher's
+   * markers (or, while it is not healthy, the entry is read again after stalenessMs). Misses are not kept:
+   * a caller naming random clusters cannot grow it, and a cluster created here is simply read once.
+   */
+  private readonly existing: LRUCache<ClusterKey, { checkedAt: number }>;
+  /** bumped by every invalidation: a read that one overtook must not cache what it read (it may be gone) */
+  private invalidations = 0;
+  /** set when a ChangeWatcher runs: while it is healthy, entries stay valid until a change is announced */
+  watcher?: { healthy(): boolean };
+
   constructor(
     private readonly repo: Persistence,
     private readonly subscriptions: Subscriptions,
@@ -36,7 +60,17 @@ export class Clusters {
     private readonly wakeReconciler: () => void = () => undefined,
     /** the region names a new cluster may name (ALLOWED_LOCATIONS) */
     private readonly allowedLocations: readonly string[] = AZURE_PUBLIC_REGIONS,
-  ) {}
+    private readonly cache: ClusterCacheOptions = DEFAULT_CLUSTER_CACHE,
+  ) {
+    this.existing = new LRUCache({ max: cache.maxClusters });
+    bus.on((change) => {
+      // "configurations" changes leave the cluster where it is; "identity" is a key change or a deletion
+      if (change.what !== "identity" && change.clusterKey !== EVERY_CLUSTER) return;
+      this.invalidations++;
+      if (change.clusterKey === EVERY_CLUSTER) this.existing.clear();
+      else this.existing.delete(change.clusterKey);
+    });
+  }
 
   /**
    * The cluster as users see it: connectivity as of now (Connected turns Offline when the agent has
@@ -64,6 +98,24 @@ export class Clusters {
     const found = await this.repo.clusters.get(ref.subscriptionId, ref.id);
     if (!found) throw errors.parentResourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
     return found;
+  }
+
+  /**
+   * The 404 of `require` for a read that needs only to know the cluster exists (a child resource's GET):
+   * from memory when this process saw it exist and nothing announced its deletion since (see `existing`).
+   */
+  async requireExisting(ref: ClusterRef): Promise<void> {
+    const key = clusterKeyOf(ref.id);
+    const cached = this.existing.get(key);
+    const now = this.clock.now();
+    if (cached && (this.watcher?.healthy() || now - cached.checkedAt < this.cache.stalenessMs)) return;
+    const seen = this.invalidations;
+    const found = await this.repo.clusters.get(ref.subscriptionId, ref.id);
+    if (!found) {
+      this.existing.delete(key);
+      throw errors.parentResourceNotFound(CLUSTER_TYPE, ref.name, ref.resourceGroup);
+    }
+    if (this.invalidations === seen) this.existing.set(key, { checkedAt: now });
   }
 
   async get(principal: Principal, ref: ClusterRef): Promise<Versioned<ClusterRecord>> {

@@ -92,7 +92,8 @@ export class Configurations {
 
   async get(principal: Principal, ref: ConfigurationRef): Promise<ConfigurationView> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
-    await this.clusters.require(clusterRef(ref));
+    // warm, both come from memory (kept exact by the bus): the configuration is this GET's one store read
+    await this.clusters.requireExisting(clusterRef(ref));
     const found = await this.repo.configurations.get(ref.subscriptionId, ref.id);
     if (!found || found.deleted) throw this.notFound(ref);
     const secrets = hasSecrets(found.record) ? await this.repo.secrets.get(ref.subscriptionId, found.record.id) : undefined;

@@ -70,19 +70,33 @@ export class Subscriptions {
     private readonly clock: Clock,
     private readonly options: SubscriptionOptions,
     private readonly bus?: ChangeBus,
-  ) {}
+  ) {
+    // a subscription deleted (by this process or, through the change watcher, another replica) is
+    // announced for every cluster: its registration is read again (misses here name no subscription)
+    bus?.on((change) => {
+      if (change.clusterKey !== EVERY_CLUSTER) return;
+      this.invalidations++;
+      this.cache.clear();
+    });
+  }
 
   private async load(subscriptionId: string): Promise<Versioned<SubscriptionRecord> | undefined> {
     const key = subscriptionId.toLowerCase();
     const now = this.clock.now();
     const hit = this.cache.get(key);
     if (hit && hit.until > now) return hit.value;
+    const seen = this.invalidations;
     const value = await this.repo.subscriptions.get(subscriptionId);
-    if (this.options.cacheMs > 0) this.cache.set(key, { value, until: now + this.options.cacheMs });
+    // a read overtaken by a change of the registration (notify, register) must not keep what it read
+    if (this.options.cacheMs > 0 && this.invalidations === seen) this.cache.set(key, { value, until: now + this.options.cacheMs });
     return value;
   }
 
+  /** bumped by every forget and clear (see load) */
+  private invalidations = 0;
+
   private forget(subscriptionId: string): void {
+    this.invalidations++;
     this.cache.delete(subscriptionId.toLowerCase());
   }
 

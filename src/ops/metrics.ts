@@ -2,11 +2,22 @@
  * Prometheus metrics: requests by route, method, status and api-version, latency histograms, and
  * store calls by operation and outcome. One registry per app instance (tests run several).
  */
-import type { FastifyInstance } from "fastify";
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** the store calls one request made (see Metrics.storeCallsPerRequest) */
+interface RequestScope {
+  storeCalls: number;
+}
+
+const SCOPE = Symbol("metrics.requestScope");
+type Scoped = FastifyRequest & { [SCOPE]?: RequestScope };
 
 export class Metrics {
   readonly registry = new Registry();
+  /** which request a store call belongs to: entered once per request (registerMetrics), read by recordStoreCall */
+  private readonly requestScope = new AsyncLocalStorage<RequestScope>();
   readonly requests = new Counter({
     name: "http_requests_total",
     help: "HTTP requests answered",
@@ -31,6 +42,15 @@ export class Metrics {
     help: "Duration of store calls",
     labelNames: ["op", "engine"] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  /** store calls per request, by route pattern and method: `_sum / _count` is the mean per GET or PUT of a route */
+  readonly storeCallsPerRequest = new Histogram({
+    name: "store_calls_per_request",
+    help: "Store calls made while answering one request, by route and method",
+    labelNames: ["route", "method"] as const,
+    buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 32],
     registers: [this.registry],
   });
 
@@ -94,13 +114,29 @@ export class Metrics {
     this.breakerRefused.inc({ dependency: breaker.name }, 0);
   }
 
+  /** runs `next` (the rest of the request's hooks and its handler) in a scope that counts its store calls */
+  enterRequest(request: FastifyRequest, next: () => void): void {
+    const scope: RequestScope = { storeCalls: 0 };
+    (request as Scoped)[SCOPE] = scope;
+    this.requestScope.run(scope, next);
+  }
+
+  /** the store calls the request made so far (undefined for a request that was not scoped) */
+  storeCallsOf(request: FastifyRequest): number | undefined {
+    return (request as Scoped)[SCOPE]?.storeCalls;
+  }
+
   recordStoreCall(op: string, engine: string, durationMs: number, outcome: string): void {
+    const scope = this.requestScope.getStore();
+    if (scope) scope.storeCalls++;
     this.storeCalls.inc({ op, engine, outcome });
     this.storeLatency.observe({ op, engine }, durationMs / 1000);
   }
 }
 
 export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
+  // callback style: the hooks and handler that follow run inside the scope (an async hook would leave it)
+  app.addHook("onRequest", (request, _reply, done) => metrics.enterRequest(request, done));
   app.addHook("onResponse", async (request, reply) => {
     // the route pattern, never the raw URL: ids in paths would explode label cardinality
     const route = request.routeOptions.url ?? "unmatched";
@@ -108,6 +144,8 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
     const apiVersion = typeof query?.["api-version"] === "string" ? (query["api-version"] as string) : "none";
     metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode), api_version: apiVersion.slice(0, 32) });
     metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+    const storeCalls = metrics.storeCallsOf(request);
+    if (storeCalls !== undefined) metrics.storeCallsPerRequest.observe({ route, method: request.method }, storeCalls);
   });
   app.get("/metrics", { config: { operationId: "Ops_Metrics" } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);

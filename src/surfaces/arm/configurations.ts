@@ -1,7 +1,7 @@
 /** Handlers of Microsoft.KubernetesConfiguration/sourceControlConfigurations. */
 import { CONFIGURATION_TYPE, type ClusterRef, type ConfigurationRef } from "../../arm/resource-ids.js";
 import { listBody, pageRequest } from "./paging.js";
-import { configurationResource } from "./representations.js";
+import { configurationResource, configurationText } from "./representations.js";
 import { armRoute, type ArmCall, type ArmResult, type ArmRoute } from "./route-table.js";
 import { configurationParentTarget, configurationTarget } from "./targets.js";
 
@@ -10,7 +10,7 @@ const BASE =
 
 async function get(call: ArmCall<ConfigurationRef>): Promise<ArmResult> {
   const view = await call.services.configurations.get(call.principal, call.target);
-  return { status: 200, body: configurationResource(view), etag: view.etag };
+  return { status: 200, body: configurationText(view), etag: view.etag };
 }
 
 async function put(call: ArmCall<ConfigurationRef>): Promise<ArmResult> {

@@ -3,12 +3,13 @@
  * cannot reach a response, whatever the stored record holds. Protected settings are never copied:
  * the response always carries an empty `configurationProtectedSettings`.
  */
+import { LRUCache } from "lru-cache";
 import type { SystemData } from "../../arm/system-data.js";
 import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
 import type { ClusterCompliance } from "../../domain/assignment-rules.js";
 import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
-import type { ConfigurationView } from "../../domain/configurations.js";
+import { hasSecrets, type ConfigurationView } from "../../domain/configurations.js";
 import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord } from "../../domain/types.js";
 import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
@@ -65,6 +66,26 @@ export function configurationResource(view: ConfigurationView): Json {
       complianceStatus: compact({ complianceState: c.complianceState, lastConfigApplied: c.lastConfigApplied, message: c.message, messageLevel: c.messageLevel }),
     }),
   });
+}
+
+/**
+ * The JSON text of configurations read without secrets, by stored version: such a view is exactly the
+ * stored record (nothing of it depends on the time or on secrets), so its text is a function of the
+ * record's id and store etag, and a GET of an unchanged configuration serializes nothing. Bounded by
+ * the bytes held.
+ */
+const configurationTexts = new LRUCache<string, string>({ maxSize: 8 * 1024 * 1024, sizeCalculation: (text, key) => text.length + key.length });
+
+/** configurationResource(view) as JSON text, from memory when the stored version was served before */
+export function configurationText(view: ConfigurationView): string {
+  // a record with secrets is shown as of now (known_hosts, expiry): built every time
+  if (hasSecrets(view.record) || view.sshKnownHostsContents !== undefined) return JSON.stringify(configurationResource(view));
+  const key = `${view.etag}\u0000${view.record.id}`;
+  const cached = configurationTexts.get(key);
+  if (cached !== undefined) return cached;
+  const text = JSON.stringify(configurationResource(view));
+  configurationTexts.set(key, text);
+  return text;
 }
 
 /**

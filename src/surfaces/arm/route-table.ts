@@ -38,6 +38,7 @@ export interface ArmCall<T = unknown> {
 
 export interface ArmResult {
   status: number;
+  /** an object to serialize, or JSON text already serialized (sent as it is) */
   body?: unknown;
   /** the resource's ETag (the store's, or one the domain computes: clusters), sent as the ETag header */
   etag?: string;
@@ -71,7 +72,8 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
     validateRequestBody(route.operationId, body);
   }
   const target = route.target(params);
-  const nowIso = new Date(services.clock.now()).toISOString();
+  // the time a write is stamped with is taken when the request is handled (read only by writes)
+  const now = services.clock.now();
   const call: ArmCall = {
     request,
     target,
@@ -79,13 +81,13 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
     apiVersion,
     body,
     conditions: { ifMatch: headerValue(request, "if-match"), ifNoneMatch: headerValue(request, "if-none-match") },
-    actor: () => writeActor(headerValue(request, "x-ms-arm-resource-system-data"), principal, nowIso),
+    actor: () => writeActor(headerValue(request, "x-ms-arm-resource-system-data"), principal, new Date(now).toISOString()),
     services,
   };
   const result = await route.handler(call);
   reply.code(result.status);
   if (result.etag !== undefined) reply.header("etag", etagHeader(result.etag));
-  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+  if (result.headers !== undefined) for (const [name, value] of Object.entries(result.headers)) reply.header(name, value);
   if (result.body === undefined) return reply.send();
   return reply.type("application/json; charset=utf-8").send(result.body);
 }
