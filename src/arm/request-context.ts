@@ -33,6 +33,12 @@ export function registerRequestContext(app: FastifyInstance): void {
   });
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
+    // an agent poll answered 304 is the fleet's heartbeat of nothing new (thousands a second, counted in
+    // /metrics): its line is a debug line
+    if (reply.statusCode === 304 && request.routeOptions.config?.quietWhenUnchanged === true) {
+      request.log.debug({ method: request.method, route: request.routeOptions.url, statusCode: 304, ms: Math.round(reply.elapsedTime * 10) / 10 }, "request completed");
+      return;
+    }
     request.log.info(
       { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
       "request completed",
