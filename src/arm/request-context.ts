@@ -109,6 +109,12 @@ export function registerRequestContext(app: FastifyInstance): void {
   // one line per request, written when it completes (fastify's own request logging is turned off)
   app.addHook("onResponse", async (request, reply) => {
     const fields = { method: request.method, route: request.routeOptions.url ?? "unmatched", operationId: request.routeOptions.config?.operationId, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 };
+    // an agent poll answered 304 is the fleet's heartbeat of nothing new (thousands a second, counted in
+    // /metrics): its line is a debug line, and no line at all is built when debug is off
+    if (reply.statusCode === 304 && request.routeOptions.config?.quietWhenUnchanged === true) {
+      if (request.log.level === "debug" || request.log.level === "trace") request.log.debug(fields, "request completed");
+      return;
+    }
     const log = request.log as unknown as Partial<RequestLogger>;
     if (typeof log.completionLine === "function") log.completionLine(fields, "request completed");
     else request.log.info(fields, "request completed");

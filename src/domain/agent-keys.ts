@@ -157,7 +157,7 @@ interface StoredKey {
 const parsed = new LRUCache<string, StoredKey>({ max: 10_000 });
 
 /** a stored value as the key it stands for: its public half even where the value (wrongly) held the private one */
-function storedKey(stored: string): StoredKey {
+function storedKey(stored: string, remember = true): StoredKey {
   const cached = parsed.get(stored);
   if (cached) return cached;
   const material = inspectKeyMaterial(stored);
@@ -174,7 +174,7 @@ function storedKey(stored: string): StoredKey {
     normalized: der.toString("base64"),
     fingerprint: crypto.createHash("sha256").update(der).digest("base64url").slice(0, 16),
   };
-  parsed.set(stored, entry);
+  if (remember) parsed.set(stored, entry);
   return entry;
 }
 
@@ -205,8 +205,8 @@ export function agentKeyOf(record: ClusterRecord): AgentKey {
  * The record as it must be stored: the key in its normalized public form, and the key recorded as
  * compromised when the stored value held its private half. Undefined when nothing is to change.
  */
-export function remediatedCluster(record: ClusterRecord): { record: ClusterRecord; compromised: boolean } | undefined {
-  const { privateStored, normalized } = storedKey(record.properties.agentPublicKeyCertificate);
+export function remediatedCluster(record: ClusterRecord, options: { remember?: boolean } = {}): { record: ClusterRecord; compromised: boolean } | undefined {
+  const { privateStored, normalized } = storedKey(record.properties.agentPublicKeyCertificate, options.remember ?? true);
   if (!privateStored && normalized === record.properties.agentPublicKeyCertificate) return undefined;
   const compromisedAgentKeys = compromisedFingerprints(record);
   return {

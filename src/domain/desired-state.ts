@@ -112,6 +112,15 @@ export class DesiredState {
   /** set when a ChangeWatcher runs: while it is healthy, snapshots stay valid until a change is announced */
   watcher?: { healthy(): boolean };
 
+  /** the cluster's snapshot when memory holds a fresh one (no store call, no promise); else undefined: get() */
+  fresh(ref: ClusterRef): Snapshot | undefined {
+    const cached = this.snapshots.get(clusterKeyOf(ref.id));
+    if (!cached) return undefined;
+    const now = this.clock.now();
+    if (now >= cached.expiresAt) return undefined;
+    return this.watcher?.healthy() || now - cached.checkedAt < this.options.stalenessMs ? cached : undefined;
+  }
+
   /** the cluster's current snapshot: from memory when fresh, else checked against its version marker */
   async get(ref: ClusterRef): Promise<Snapshot> {
     const id = ref.id;

@@ -30,7 +30,11 @@ export interface AgentKeyAuditReport {
 type Log = (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
 
 const MAX_ATTEMPTS = 5;
-const PAGE = 200;
+/** clusters checked between two turns of the event loop (~0.3 ms of key parsing each) */
+const PAGE = 100;
+
+/** lets timers and I/O run: the store answers synchronously (SQLite), so awaits alone never yield */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class AgentKeyAudit {
   constructor(
@@ -53,6 +57,8 @@ export class AgentKeyAudit {
           this.log("error", "agent key check failed for a cluster; it is checked again at the next start", { clusterId: doc.key, error: (err as Error).name });
         }
       }
+      // a walk of 50,000 clusters takes seconds of CPU: requests (and /readyz) are served in between
+      await yieldToEventLoop();
     }
     if (report.compromised.length > 0 || report.normalized > 0 || report.failed > 0) {
       this.log("info", "agent key check finished", { scanned: report.scanned, compromised: report.compromised.length, normalized: report.normalized, failed: report.failed });
@@ -66,7 +72,8 @@ export class AgentKeyAudit {
     let reads = 0;
     const done = await retryOnLostRace(async () => {
       const current = reads++ === 0 ? first : await this.repo.clusters.get(first.record.subscriptionId, first.record.id);
-      const fixed = current && remediatedCluster(current.record);
+      // not remembered: the parsed-key cache is for the keys requests use, not for one walk over all of them
+      const fixed = current && remediatedCluster(current.record, { remember: false });
       if (!current || !fixed) return undefined;
       await this.repo.clusters.write(fixed.record, current.etag);
       return { compromised: fixed.compromised, id: current.record.id };

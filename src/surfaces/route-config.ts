@@ -4,6 +4,8 @@ declare module "fastify" {
     operationId?: string;
     /** an ARM route (authenticated, api-versioned) rather than an ops endpoint */
     apiRoute?: boolean;
+    /** a 304 of this route is logged at debug, not info (agent polls: the fleet's steady "nothing new") */
+    quietWhenUnchanged?: boolean;
   }
 }
 

@@ -36,7 +36,7 @@ const invalid = (reason: string) => errors.authenticationInvalid(reason);
 
 export class AgentAuthenticator {
   private readonly keys: LRUCache<string, { key: AgentKey; checkedAt: number }>;
-  private readonly tokens: LRUCache<string, { clusterKey: string; fingerprint: string; exp: number }>;
+  private readonly tokens: LRUCache<string, { principal: AgentPrincipal; fingerprint: string; exp: number }>;
   /** signature verifications made, for tests and metrics */
   verifications = 0;
 
@@ -82,6 +82,22 @@ export class AgentAuthenticator {
     return key;
   }
 
+  /**
+   * The principal of a token verified before whose cluster key is cached, trusted and unchanged, with no
+   * promise and no store call; undefined for anything else (authenticate() then decides, and refuses).
+   */
+  remembered(authorization: string | undefined): AgentPrincipal | undefined {
+    if (authorization === undefined || authorization.length < 8 || authorization.charCodeAt(6) !== 32) return undefined;
+    const scheme = authorization.slice(0, 6);
+    if (scheme !== "Bearer" && scheme.toLowerCase() !== "bearer") return undefined;
+    const entry = this.tokens.get(authorization.slice(7));
+    if (!entry || entry.exp <= Math.floor(this.clock.now() / 1000)) return undefined;
+    const cached = this.keys.get(entry.principal.clusterKey);
+    if (!cached || !(this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return undefined;
+    if (cached.key.compromised || cached.key.fingerprint !== entry.fingerprint) return undefined;
+    return entry.principal;
+  }
+
   /** who the bearer token speaks for; 401 for anything but a valid token of an existing cluster */
   async authenticate(authorization: string | undefined): Promise<AgentPrincipal> {
     if (!authorization) throw errors.authenticationMissing();
@@ -92,9 +108,9 @@ export class AgentAuthenticator {
 
     const remembered = this.tokens.get(token);
     if (remembered && remembered.exp > nowSeconds) {
-      const key = await this.keyOf(remembered.clusterKey);
+      const key = await this.keyOf(remembered.principal.clusterKey);
       if (key?.compromised) throw errors.agentKeyCompromised();
-      if (key && key.fingerprint === remembered.fingerprint) return { clusterKey: remembered.clusterKey };
+      if (key && key.fingerprint === remembered.fingerprint) return remembered.principal;
       this.tokens.delete(token);
       throw invalid("the cluster's agent key has changed or the cluster no longer exists");
     }
@@ -133,7 +149,8 @@ export class AgentAuthenticator {
       if (err instanceof joseErrors.JOSEError) throw invalid(`the token was rejected (${err.code})`);
       throw err;
     }
-    this.tokens.set(token, { clusterKey, fingerprint: key.fingerprint, exp });
-    return { clusterKey };
+    const principal: AgentPrincipal = { clusterKey };
+    this.tokens.set(token, { principal, fingerprint: key.fingerprint, exp });
+    return principal;
   }
 }

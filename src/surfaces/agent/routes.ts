@@ -26,7 +26,9 @@ type Params = { subscriptionId: string; resourceGroupName: string; clusterName: 
 
 /** the token must speak for the cluster in the path: authentication, then this, then anything else */
 async function authorize(services: AgentServices, request: FastifyRequest): Promise<ClusterRef> {
-  const principal = await services.authenticator.authenticate(request.headers.authorization);
+  // a token verified before, whose key is still trusted, is answered without a promise in between
+  const authorization = request.headers.authorization;
+  const principal = services.authenticator.remembered(authorization) ?? (await services.authenticator.authenticate(authorization));
   const p = request.params as Params;
   const ref = clusterRef(p.subscriptionId, p.resourceGroupName, p.clusterName);
   if (principal.clusterKey !== clusterKeyOf(ref.id)) throw errors.agentForbidden();
@@ -55,16 +57,19 @@ export function registerAgentRoutes(app: FastifyInstance, services: AgentService
     }
   };
 
-  app.get(`${BASE}/configurations`, { config: { operationId: "Agent_GetConfigurations" } }, async (request: FastifyRequest, reply: FastifyReply) => {
+  app.get(`${BASE}/configurations`, { config: { operationId: "Agent_GetConfigurations", quietWhenUnchanged: true } }, async (request: FastifyRequest, reply: FastifyReply) => {
     const ref = await authorize(services, request);
     const waitSeconds = waitSecondsOf(request);
-    let snapshot = await snapshotOf(ref);
-    // RFC 9110 If-None-Match: weak comparison, any tag of a list (or "*") answers 304
+    let snapshot = services.desired.fresh(ref) ?? (await snapshotOf(ref));
+    // RFC 9110 If-None-Match: weak comparison, any tag of a list (or "*") answers 304; the agent's usual
+    // header is exactly the tag it was given, compared first without parsing
     const known = request.headers["if-none-match"];
-    if (known !== undefined && known.trim() !== "" && conditionMatches(parseTagCondition(known), snapshot.etag, "weak")) {
+    if (known !== undefined && (known === snapshot.etag || (known.trim() !== "" && conditionMatches(parseTagCondition(known), snapshot.etag, "weak")))) {
+      if (waitSeconds === 0) return reply.code(304).header("etag", snapshot.etag).send();
+      // a long poll only: what ends the wait (the agent gone, the server closing)
       const gone = new AbortController();
       reply.raw.on("close", () => gone.abort());
-      const newer = waitSeconds > 0 ? await services.desired.waitForChange(ref, snapshot.etag, waitSeconds * 1000, AbortSignal.any([gone.signal, closing.signal])) : undefined;
+      const newer = await services.desired.waitForChange(ref, snapshot.etag, waitSeconds * 1000, AbortSignal.any([gone.signal, closing.signal]));
       if (!newer) return reply.code(304).header("etag", snapshot.etag).send();
       snapshot = newer;
     }
