@@ -38,7 +38,9 @@ export function lines(child: ChildProcess, onLine: (line: string) => void): void
  * garbage first (RSS and heap without the garbage of the last load).
  */
 export async function serve(options: { mode?: "local" | "plain" } = {}): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(options?: { gc?: boolean }): Promise<Stats> }> {
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "bench/serve.ts")], {
+  // BENCH_CPU_PROF=<dir>: the service writes a CPU profile there when it exits (node --cpu-prof)
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, ["--expose-gc", ...prof, "--import", "tsx", path.join(root, "bench/serve.ts")], {
     cwd: root,
     env: { ...process.env, MODE: options.mode ?? "local", AGENT_STALENESS_MS: "5000" },
     stdio: ["pipe", "pipe", "inherit"],
