@@ -32,14 +32,17 @@ export function lines(child: ChildProcess, onLine: (line: string) => void): void
 }
 
 /**
- * The service (bench/serve.ts) in its own process: local sealing, agent staleness 5 s, the shipped log
- * level (info) unless the user's environment sets LOG_LEVEL. stats() asks for its figures; with
- * { gc: true } it collects garbage first (RSS and heap without the garbage of the last load).
+ * The service (bench/serve.ts) in its own process: local sealing (or, with { mode: "plain" }, sealing off:
+ * the plain codec, for bench/sealing.ts only), agent staleness 5 s, the shipped log level (info) unless
+ * the user's environment sets LOG_LEVEL. stats() asks for its figures; with { gc: true } it collects
+ * garbage first (RSS and heap without the garbage of the last load).
  */
-export async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(options?: { gc?: boolean }): Promise<Stats> }> {
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "bench/serve.ts")], {
+export async function serve(options: { mode?: "local" | "plain" } = {}): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(options?: { gc?: boolean }): Promise<Stats> }> {
+  // BENCH_CPU_PROF=<dir>: the service writes a CPU profile there when it exits (node --cpu-prof)
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, ["--expose-gc", ...prof, "--import", "tsx", path.join(root, "bench/serve.ts")], {
     cwd: root,
-    env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000" },
+    env: { ...process.env, MODE: options.mode ?? "local", AGENT_STALENESS_MS: "5000" },
     stdio: ["pipe", "pipe", "inherit"],
   });
   const waiting: ((s: Stats) => void)[] = [];
