@@ -141,6 +141,10 @@ export class UnitOfWork {
     return this.ops.filter((op): op is WriteOp => op !== SKIPPED);
   }
 
+  abandon(): void {
+    this.closed = true;
+  }
+
   async commit(store: Store): Promise<void> {
     this.closed = true;
     const ops = this.writes();
@@ -169,7 +173,14 @@ export const currentUnit = (): UnitOfWork | undefined => {
 export async function inUnitOfWork<R>(store: Store, now: () => number, work: () => Promise<R>): Promise<R> {
   if (currentUnit()) return work();
   const unit = new UnitOfWork(now);
-  const result = await current.run(unit, work);
+  let result: R;
+  try {
+    result = await current.run(unit, work);
+  } catch (err) {
+    // closed, so that work the attempt left running writes at once instead of into a unit never committed
+    unit.abandon();
+    throw err;
+  }
   await unit.commit(store);
   return result;
 }
