@@ -37,3 +37,15 @@ t.test("cosmos: layout — partition key, per-item ttl from expiresAt, ids safe 
   t.notMatch(item?.id, /\//, "ids hold no '/'");
   t.ok(await store.migrationsApplied());
 });
+
+t.test("cosmos: the adapter probes at open whether the engine takes a patch in a batch (the test server does not: counters are read and written back)", async (t) => {
+  const clock = new ManualClock(Date.parse("2026-01-01T00:00:00Z"));
+  const store = await openCosmosStore(cosmos, clock, undefined, `db-${crypto.randomUUID()}`);
+  t.teardown(() => store.close());
+  await store.migrate();
+  t.equal(store.patchInBatch, false, "the probe found no patch support");
+  const marker = { kind: "system" as const, key: "desired:/probe-c1", partition: "x", parent: "/probe-c1", schemaVersion: 1, body: {} };
+  await Promise.all([1, 2, 3].map(() => store.commit([{ op: "increment", doc: marker, field: "version", etag: crypto.randomUUID() }]).catch(() => undefined)));
+  const version = Number((await store.get("system", "desired:/probe-c1", "x"))?.body.version);
+  t.ok(version >= 1 && version <= 3, `racing counters never double-count or lose their store (version ${version})`);
+});

@@ -82,6 +82,9 @@ const etagOf = (item: CosmosItem): string => item.etag ?? item._etag ?? "";
 /** statuses of a failed transactional batch: the op that failed has its own, the others 424 */
 const failedOp = (results: { statusCode: number }[]): number => results.findIndex((r) => r.statusCode >= 400 && r.statusCode !== 424);
 
+/** how a counter goes in a batch: a patch `incr`, or read and written back under its etag */
+type CounterMode = "patch" | "read";
+
 const partitionOfOp = (op: WriteOp): string => (op.op === "delete" ? op.partition : op.doc.partition);
 const kindOfOp = (op: WriteOp): DocKind => (op.op === "delete" ? op.kind : op.doc.kind);
 const keyOfOp = (op: WriteOp): string => (op.op === "delete" ? op.key : op.doc.key);
@@ -95,11 +98,13 @@ export class CosmosStore implements Store {
     private readonly container: Container,
     private readonly clock: Clock,
     private readonly migrations: readonly Migration[],
+    /** counters go as a patch `incr` inside the batch (see commit); false on the test server */
+    readonly patchInBatch: boolean,
   ) {}
 
   static async open(client: CosmosClient, databaseId: string, containerId: string, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): Promise<CosmosStore> {
     const { database, container } = await bootstrapContainer(client, databaseId, containerId).catch(unavailable);
-    return new CosmosStore(client, database, container, clock, migrations);
+    return new CosmosStore(client, database, container, clock, migrations, await CosmosStore.probePatchInBatch(container));
   }
 
   /** our etag -> the engine's _etag of the same version, from this process's reads and writes */
@@ -270,10 +275,17 @@ export class CosmosStore implements Store {
   }
 
   /**
-   * One transactional batch (one round trip, all or nothing, in one partition) when the writes share
-   * a partition; one write alone goes as itself. A counter is read and written back under its etag
-   * inside the batch (the test server takes no patch in a batch; docs/design/persistence.md). The
-   * fallback for writes across partitions is one write after another, in order.
+   * One transactional batch (one round trip, all or nothing, in one partition) when the writes share a
+   * partition; one write alone goes as itself. Writes across partitions (none today) fall back to one
+   * after another, in order. docs/design/persistence.md says what each kind of write becomes:
+   * - a conditional write carries the engine's `_etag` for our etag (mapped from this process's reads and
+   *   writes; one point read otherwise);
+   * - a counter is a patch `incr` where the engine takes patches in a batch (probed at open; a counter not
+   *   there yet, or one that carries an expiry, is created or read and replaced instead), else read and
+   *   written back under its `_etag`;
+   * - an unconditional delete is sent blind, first in the batch; a batch failing on deleting nothing is
+   *   sent again without it (the engine rolled the failed batch back; first in order, nothing ran before it
+   *   on an engine that does not roll back either).
    */
   async commit(ops: WriteOp[]): Promise<void> {
     if (ops.length === 0) return;
@@ -282,23 +294,36 @@ export class CosmosStore implements Store {
       for (const op of ops) await this.applyAlone(op);
       return;
     }
-    const prepared = await Promise.all(ops.map(async (op) => ({ op, input: await this.batchInput(op) })));
-    const sent = prepared.filter((p): p is { op: WriteOp; input: OperationInput } => p.input !== undefined);
-    ops = sent.map((p) => p.op);
-    if (sent.length === 0) return;
-    // each operation names the partition too: the test server reads it there, real Cosmos DB takes both
-    const response = await this.container.items.batch(sent.map((p) => ({ ...p.input, partitionKey: partition }) as OperationInput), partition).catch(unavailable);
-    const results = response.result ?? [];
-    const failed = failedOp(results);
-    if (failed < 0 && response.code !== undefined && response.code < 400) {
-      results.forEach((r, i) => this.rememberWritten(ops[i] as WriteOp, r.eTag));
-      return;
+    const blind = (op: WriteOp) => op.op === "delete" && op.ifMatch === undefined;
+    let pending = [...ops.filter(blind), ...ops.filter((op) => !blind(op))];
+    const counters = new Map<WriteOp, CounterMode>(ops.filter((op) => op.op === "increment").map((op) => [op, this.patchInBatch ? "patch" : "read"]));
+    for (let round = 0; round < 2 * ops.length + 2; round++) {
+      if (pending.length === 0) return;
+      const inputs = await Promise.all(pending.map((op) => this.batchInput(op, counters.get(op))));
+      // each operation names the partition too: the test server reads it there, real Cosmos DB takes both
+      const response = await this.container.items.batch(inputs.map((input) => ({ ...input, partitionKey: partition }) as OperationInput), partition).catch(unavailable);
+      const results = response.result ?? [];
+      const failed = failedOp(results);
+      if (failed < 0 && response.code !== undefined && response.code < 400) {
+        results.forEach((r, i) => this.rememberWritten(pending[i] as WriteOp, r.eTag));
+        return;
+      }
+      const op = pending[failed] as WriteOp | undefined;
+      const status = failed >= 0 ? results[failed]?.statusCode : response.code;
+      if (op && blind(op) && status === 404) {
+        pending = pending.filter((o) => o !== op); // nothing to delete: the rest goes again
+        continue;
+      }
+      const mode = op ? counters.get(op) : undefined;
+      if (op && mode === "patch" && (status === 404 || status === 412)) {
+        counters.set(op, "read"); // not there yet, or it carries an expiry a patch would keep: read it
+        continue;
+      }
+      if (op && status === 409) throw new StoreConflictError(kindOfOp(op), keyOfOp(op));
+      if (op && (status === 412 || status === 404)) throw new StorePreconditionFailedError(kindOfOp(op), keyOfOp(op));
+      throw new StoreUnavailableError(`Cosmos DB refused the batch (${status ?? "no status"})`, 1);
     }
-    const op = ops[failed] as WriteOp | undefined;
-    const status = failed >= 0 ? results[failed]?.statusCode : response.code;
-    if (op && status === 409) throw new StoreConflictError(kindOfOp(op), keyOfOp(op));
-    if (op && (status === 412 || status === 404)) throw new StorePreconditionFailedError(kindOfOp(op), keyOfOp(op));
-    throw new StoreUnavailableError(`Cosmos DB refused the batch (${status ?? "no status"})`, 1);
+    throw new StoreUnavailableError("Cosmos DB kept refusing the batch", 1);
   }
 
   private rememberWritten(op: WriteOp, engineEtag: string | undefined): void {
@@ -319,7 +344,7 @@ export class CosmosStore implements Store {
       }
       case "delete": return void (await this.delete(op.kind, op.key, op.partition, op.ifMatch));
       case "increment": {
-        const input = await this.counterInput(op);
+        const input = await this.counterInput(op, "read");
         const response = await this.container.items.batch([{ ...input, partitionKey: op.doc.partition } as OperationInput], op.doc.partition).catch(unavailable);
         const status = response.result?.[0]?.statusCode ?? response.code ?? 500;
         if (status === 409 || status === 412) throw new StorePreconditionFailedError(op.doc.kind, op.doc.key);
@@ -329,7 +354,7 @@ export class CosmosStore implements Store {
     }
   }
 
-  private async batchInput(op: WriteOp): Promise<OperationInput | undefined> {
+  private async batchInput(op: WriteOp, counter: CounterMode = "read"): Promise<OperationInput> {
     switch (op.op) {
       case "create": return { operationType: "Create", resourceBody: { ...this.toItem(op.doc, op.etag) } };
       case "replace": {
@@ -338,27 +363,62 @@ export class CosmosStore implements Store {
       }
       case "upsert": return { operationType: "Upsert", resourceBody: { ...this.toItem(op.doc, op.etag) } };
       case "delete": {
-        if (op.ifMatch !== undefined) {
-          const ifMatch = await this.engineEtag(op.kind, op.key, op.partition, op.ifMatch);
-          // the batch API takes ifMatch on a delete (its typings leave it out)
-          return { operationType: "Delete", id: itemId(op.kind, op.key), ifMatch } as OperationInput;
-        }
-        // a batch fails on deleting nothing: an unconditional delete goes as one of the item as it is now
-        const existing = await this.readItem(op.kind, op.key, op.partition);
-        if (!existing?._etag) return undefined;
-        return { operationType: "Delete", id: existing.id, ifMatch: existing._etag } as OperationInput;
+        // the batch API takes ifMatch on a delete (its typings leave it out)
+        if (op.ifMatch === undefined) return { operationType: "Delete", id: itemId(op.kind, op.key) };
+        return { operationType: "Delete", id: itemId(op.kind, op.key), ifMatch: await this.engineEtag(op.kind, op.key, op.partition, op.ifMatch) } as OperationInput;
       }
-      case "increment": return this.counterInput(op);
+      case "increment": return this.counterInput(op, counter);
     }
   }
 
-  /** a counter as read now plus one, written under the engine etag just read (a race fails the batch: the caller retries) */
-  private async counterInput(op: Extract<WriteOp, { op: "increment" }>): Promise<OperationInput> {
+  /**
+   * A counter: a patch `incr` when the engine takes one in a batch and the write sets no expiry (the
+   * patch's condition fails on an item carrying one, which is then read); else the counter as read now
+   * plus one, written under the engine etag just read (a race fails the batch: the caller retries).
+   */
+  private async counterInput(op: Extract<WriteOp, { op: "increment" }>, mode: CounterMode): Promise<OperationInput> {
+    if (mode === "patch" && op.doc.expiresAt === undefined) {
+      return {
+        operationType: "Patch",
+        id: itemId(op.doc.kind, op.doc.key),
+        resourceBody: {
+          condition: "FROM c WHERE NOT IS_DEFINED(c.expiresAt)",
+          operations: [
+            { op: "incr", path: `/body/${op.field}`, value: 1 },
+            { op: "set", path: "/etag", value: op.etag },
+            { op: "set", path: "/updatedAt", value: this.clock.now() },
+          ],
+        },
+      };
+    }
     const existing = await this.readItem(op.doc.kind, op.doc.key, op.doc.partition);
     const before = existing && !this.expired(existing) ? Number(existing.body[op.field] ?? 0) : 0;
     const item = this.toItem({ ...op.doc, body: { ...(existing?.body ?? {}), [op.field]: (Number.isFinite(before) ? before : 0) + 1 } }, op.etag);
     if (!existing?._etag) return { operationType: "Create", resourceBody: { ...item } };
     return { operationType: "Replace", id: item.id, ifMatch: existing._etag, resourceBody: { ...item } };
+  }
+
+  /**
+   * Whether the engine takes a patch inside a transactional batch (Azure Cosmos DB does; the test server
+   * does not): one batch on a probe record of the service's own partition, at open.
+   */
+  private static async probePatchInBatch(container: Container): Promise<boolean> {
+    const id = itemId("system", "probe:patch-in-batch");
+    try {
+      const response = await container.items.batch(
+        [
+          { operationType: "Upsert", partitionKey: SYSTEM_PARTITION, resourceBody: { id, kind: "system", key: "probe:patch-in-batch", partition: SYSTEM_PARTITION, parent: "", deleted: false, schemaVersion: 1, body: { n: 0 }, updatedAt: 0 } },
+          { operationType: "Patch", partitionKey: SYSTEM_PARTITION, id, resourceBody: { operations: [{ op: "incr", path: "/body/n", value: 1 }] } },
+        ],
+        SYSTEM_PARTITION,
+      );
+      return response.code !== undefined && response.code < 400 && (response.result ?? []).every((r) => r.statusCode < 400);
+    } catch {
+      return false;
+    } finally {
+      // the probe leaves nothing behind (the test server keeps the upsert of a batch it then refused)
+      await container.item(id, SYSTEM_PARTITION).delete().catch(() => undefined);
+    }
   }
 
   /** keyset paging on the envelope key, inside one partition */
