@@ -42,7 +42,8 @@ async function fillSqlite(file: string, n: number, expiredAt: number): Promise<v
   const db = new Database(file);
   const insert = db.prepare(`INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at) VALUES (@kind, @key, @partition, @parent, 0, @expiresAt, 1, @body, @etag, 0)`);
   db.transaction(() => {
-    for (let i = 0; i < n; i++) for (const d of backlogDocs(i, expiredAt)) insert.run({ ...d, body: JSON.stringify(d.body), etag: crypto.randomUUID() });
+    // written over time, as PUTs write them: the i-th expired (n - i) ms before `expiredAt`
+  for (let i = 0; i < n; i++) for (const d of backlogDocs(i, expiredAt - (n - i))) insert.run({ ...d, body: JSON.stringify(d.body), etag: crypto.randomUUID() });
   })();
   db.close();
 }

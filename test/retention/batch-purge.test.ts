@@ -186,3 +186,32 @@ for (const engine of ["sqlite", "cosmos"] as const) {
     t.notOk(audits.some((l) => l.includes(first.key)), "none for the re-PUT configuration");
   });
 }
+
+t.test("sqlite: the expired scan comes oldest expiry first from its index, and pages without skipping or repeating", async (t) => {
+  const { SqliteStore } = await import("../../src/store/sqlite/sqlite-store.js");
+  const { tempDir } = await import("../helpers/server.js");
+  const clock = new ManualClock(1_000_000);
+  const store = new SqliteStore(path.join(tempDir("expiry-scan-"), "store.db"), clock);
+  t.teardown(() => store.close());
+  await store.migrate();
+  // keys in the opposite order of their expiry, two sharing one expiry
+  const expiries = [500, 400, 300, 300, 200, 100];
+  for (const [i, expiresAt] of expiries.entries()) {
+    await store.create({ kind: "configurationSecrets", key: `/k${i}`, partition: P, parent: "", schemaVersion: 1, expiresAt: clock.now() + expiresAt, body: {} });
+  }
+  await store.create({ kind: "configurationSecrets", key: "/live", partition: P, parent: "", schemaVersion: 1, expiresAt: clock.now() + 10_000, body: {} });
+  clock.advance(1000);
+  const seen: string[] = [];
+  let continuation: string | undefined;
+  do {
+    const page = await store.scan({ kind: "configurationSecrets", expired: true }, { limit: 2, ...(continuation ? { continuation } : {}) });
+    seen.push(...page.items.map((d) => d.key));
+    continuation = page.continuation;
+  } while (continuation);
+  t.same(seen, ["/k5", "/k4", "/k2", "/k3", "/k1", "/k0"], "oldest first, then by key; each once; the live one left out");
+  const plan = store.connection
+    .prepare("EXPLAIN QUERY PLAN SELECT * FROM documents WHERE kind = ? AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, key LIMIT 10")
+    .all("configurationSecrets", 0) as { detail: string }[];
+  t.match(plan.map((r) => r.detail).join("; "), /USING INDEX documents_kind_expiry/, "served by the (kind, expires_at, key) index");
+  t.notMatch(plan.map((r) => r.detail).join("; "), /TEMP B-TREE/, "without a sort");
+});
