@@ -2,26 +2,34 @@
  * The third layer of the 48-hour promise: a sweeper that deletes expired protected settings and
  * known_hosts, and destroys their keys (crypto-shredding), every `intervalMs`.
  * - Layer one is every read path ignoring expired documents; layer two is Cosmos DB's per-item ttl.
- * - Idempotent and resumable: each document's key is destroyed, then the document deleted by etag; a
- *   rerun after a crash, or a second replica, finds the work done and counts nothing twice.
+ * - Batched: a page of expired secrets documents is grouped by partition, and each group (at most
+ *   MAX_UNIT_WRITES writes) is purged in ONE commit (a SQLite transaction, a Cosmos DB transactional
+ *   batch): every document's key shredded and the document deleted by etag, the configurations whose
+ *   secrets expired undelivered marked Failed, and one marker increment per cluster.
+ * - A lost race in a group (a re-PUT, a status report, another replica) fails its commit as a whole;
+ *   the group is then purged one document at a time on fresh reads, and a document replaced meanwhile
+ *   is left alone (its new secrets are not ours to purge).
+ * - Idempotent and resumable: a commit is all or nothing, and what was purged no longer matches the
+ *   next page; a rerun after a crash, or a second replica, finds the work done and counts nothing twice.
  * - One replica at a time (a lease in the store, checked by the PeriodicJob before each sweep and
- *   kept between batches); batches are bounded so the API stays responsive.
- * - A configuration whose secrets expired before the cluster acknowledged them is marked Failed.
+ *   kept between pages); the sweep yields to the event loop every few milliseconds (slicing.ts) so
+ *   the API stays responsive while the embedded store's synchronous commits run.
  */
 import { valueKinds } from "../domain/agent-reports.js";
 import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
-import type { Persistence } from "../persistence/index.js";
+import type { ConfigurationRecord } from "../domain/types.js";
+import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
-import { lostRace, type StoredDocument } from "../persistence/collection.js";
+import { lostRace, PATCH_ATTEMPTS, type StoredDocument } from "../persistence/collection.js";
+import { SLICE_MS } from "./assignments/slicing.js";
 import { Lease } from "./lease.js";
 import { PeriodicJob } from "./periodic-job.js";
 
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 export interface SweeperOptions {
   intervalMs: number;
+  /** expired documents read per page (each page is then purged in commits of at most MAX_UNIT_WRITES writes) */
   batchSize: number;
   holder: string;
   leaseMs: number;
@@ -32,6 +40,16 @@ export interface SweepReport {
   purged: number;
   keysDestroyed: number;
 }
+
+/** one expired secrets document and its configuration as read before the commit (absent: none, or unreadable) */
+interface Expired {
+  doc: StoredDocument;
+  configuration?: Versioned<ConfigurationRecord>;
+}
+
+/** secrets expired before this generation reached the cluster: the user is told; a cluster that got them is left alone */
+const undelivered = (found: Versioned<ConfigurationRecord> | undefined): found is Versioned<ConfigurationRecord> =>
+  found !== undefined && !found.deleted && found.record.secretsDelivered?.generation !== found.record.generation && found.record.complianceStatus.complianceState !== "Failed";
 
 export class SecretsSweeper {
   private readonly lease: Lease;
@@ -72,20 +90,35 @@ export class SecretsSweeper {
   private async sweep(): Promise<SweepReport> {
     const report: SweepReport = { ran: true, purged: 0, keysDestroyed: 0 };
     const started = this.clock.now();
+    // the embedded store answers synchronously (a commit blocks the loop): API requests get their turn every slice
+    const slicer = new YieldingSlicer();
     for (;;) {
       // always the first page: what was purged no longer matches, so this drains without a cursor
       const expired = await this.repo.secrets.expired(this.options.batchSize);
-      for (const doc of expired) {
-        if (await this.purge(doc)) report.purged++;
-        // the embedded store answers synchronously: yield so API requests interleave with a long sweep
-        await yieldToEventLoop();
+      const more = expired.length === this.options.batchSize;
+      const chunks: Expired[][][] = [];
+      for (const group of byPartition(expired)) chunks.push(commits(await this.withConfigurations(group)));
+      // a partition's last commit is seldom full: while more pages follow, it waits for the next page
+      // (which reads it again first, being older) unless that would leave this page with nothing to do
+      const defer = more && chunks.some((group) => group.length > 1);
+      let purged = 0;
+      for (const group of chunks) {
+        for (const chunk of defer ? group.slice(0, -1) : group) {
+          purged += await this.purgeTogether(chunk);
+          await slicer.maybeYield();
+        }
       }
-      if (expired.length < this.options.batchSize || !(await this.lease.keep())) break;
+      report.purged += purged;
+      // a full page none of which could be purged would come back as it is: the next sweep tries again
+      if (!more || purged === 0 || !(await this.lease.keep())) break;
     }
-    // keys whose secrets went another way (replaced after expiry, crash between steps): shred them too
+    // keys whose secrets went another way (replaced after expiry, a crash of an older version between steps): shred them too
     for (;;) {
       const keys = await this.repo.secrets.expiredKeys(this.options.batchSize);
-      for (const doc of keys) if (await this.repo.secrets.destroyExpiredKey(doc)) report.keysDestroyed++;
+      for (const doc of keys) {
+        if (await this.repo.secrets.destroyExpiredKey(doc)) report.keysDestroyed++;
+        await slicer.maybeYield();
+      }
       if (keys.length < this.options.batchSize || !(await this.lease.keep())) break;
     }
     if (report.purged > 0 || report.keysDestroyed > 0) {
@@ -95,33 +128,159 @@ export class SecretsSweeper {
     return report;
   }
 
-  private async purge(doc: StoredDocument): Promise<boolean> {
-    // shredding first: it needs no key provider and no readable record, so nothing can hold it up
-    if (!(await this.repo.secrets.purgeExpired(doc))) return false;
-    let kinds: string[] = [];
+  /** the configurations of one partition's expired secrets, in one read (one at a time if that fails) */
+  private async withConfigurations(group: StoredDocument[]): Promise<Expired[]> {
+    const partition = (group[0] as StoredDocument).partition;
+    let found: Map<string, Versioned<ConfigurationRecord>> | undefined;
     try {
-      const configuration = await this.repo.configurations.get(doc.partition, doc.key);
-      if (configuration) kinds = valueKinds(configuration.record);
-      if (configuration && !configuration.deleted) await this.markUndelivered(doc.partition, configuration);
-    } catch (err) {
-      // an unreadable record (key provider down, integrity failure) must not stop the purge of others
-      this.log("could not mark a configuration whose secrets expired", { resourceId: doc.key, err });
+      found = await this.repo.configurations.getMany(partition, group.map((doc) => doc.key));
+    } catch {
+      // one unreadable record (key provider down, integrity failure) must not stop the purge of the others
     }
-    this.audit.purged(doc.key, kinds, "expired");
-    // a secrets document's parent is its cluster's store key
-    await announce(this.repo, this.bus, doc.partition, storedClusterKey(doc.parent), "configurations");
-    return true;
+    return Promise.all(group.map(async (doc) => ({ doc, ...(await this.configurationOf(doc, found)) })));
   }
 
-  /** the user sees why the cluster never got its secrets, and what to do; a cluster that got them is left alone */
-  private async markUndelivered(partition: string, found: NonNullable<Awaited<ReturnType<Persistence["configurations"]["get"]>>>): Promise<void> {
-    const record = found.record;
-    if (record.secretsDelivered?.generation === record.generation || record.complianceStatus.complianceState === "Failed") return;
+  private async configurationOf(doc: StoredDocument, found?: Map<string, Versioned<ConfigurationRecord>>): Promise<{ configuration?: Versioned<ConfigurationRecord> }> {
+    if (found) {
+      const configuration = found.get(doc.key);
+      return configuration ? { configuration } : {};
+    }
     try {
-      await this.repo.configurations.write(partition, { ...record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, found.etag);
+      const configuration = await this.repo.configurations.get(doc.partition, doc.key);
+      return configuration ? { configuration } : {};
     } catch (err) {
-      // a PUT got there first: it brought new secrets and its own state
-      if (!lostRace(err)) throw err;
+      this.log("could not mark a configuration whose secrets expired", { resourceId: doc.key, err });
+      return {};
     }
   }
+
+  /**
+   * One commit for the chunk (one partition); on a lost race anywhere in it, one document at a time.
+   * Returns how many were purged.
+   */
+  private async purgeTogether(chunk: Expired[]): Promise<number> {
+    if (chunk.length === 1) return (await this.purgeAlone(chunk[0] as Expired)) ? 1 : 0;
+    try {
+      await this.repo.atomically(() => this.stage(chunk));
+    } catch (err) {
+      if (!lostRace(err)) throw err;
+      // a re-PUT, a status report or another replica moved one of them: each alone, on fresh reads
+      let purged = 0;
+      for (const one of chunk) if (await this.purgeAlone(one)) purged++;
+      return purged;
+    }
+    for (const one of chunk) this.audited(one);
+    return chunk.length;
+  }
+
+  /**
+   * One document in a commit of its own. A lost race on the secrets themselves (replaced or deleted
+   * meanwhile) means they are not ours to purge; one on the configuration (a status report) or the
+   * marker is read again, a few times at most.
+   */
+  private async purgeAlone(first: Expired): Promise<boolean> {
+    let one = first;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.repo.atomically(() => this.stage([one]));
+        this.audited(one);
+        return true;
+      } catch (err) {
+        if (!lostRace(err) || this.repo.secrets.secretsMoved(err)) {
+          if (lostRace(err)) return false;
+          throw err;
+        }
+        if (attempt >= PATCH_ATTEMPTS) return false;
+        one = { doc: one.doc, ...(await this.configurationOf(one.doc)) };
+      }
+    }
+  }
+
+  /** the writes of a chunk, staged in the caller's unit of work: they commit together or not at all */
+  private async stage(chunk: Expired[]): Promise<void> {
+    const clusters = new Map<string, string>();
+    for (const { doc, configuration } of chunk) {
+      // the key and the secrets by etag, in the same commit
+      await this.repo.secrets.purgeExpired(doc);
+      if (undelivered(configuration)) {
+        await this.repo.configurations.write(doc.partition, { ...configuration.record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, configuration.etag);
+      }
+      // a secrets document's parent is its cluster's store key
+      clusters.set(doc.parent, doc.partition);
+    }
+    // one marker increment per cluster per commit, however many of its configurations were purged
+    for (const [cluster, partition] of clusters) await announce(this.repo, this.bus, partition, storedClusterKey(cluster), "configurations");
+  }
+
+  /** after the commit: one audit line per purged document (its id and value kinds, never a value) */
+  private audited({ doc, configuration }: Expired): void {
+    this.audit.purged(doc.key, configuration ? valueKinds(configuration.record) : [], "expired");
+  }
+}
+
+/**
+ * The sweep works in slices of SLICE_MS (slicing.ts), then lets waiting requests run. One turn of the
+ * loop (setImmediate) is not enough for them: a request over TLS takes several turns (read, auth,
+ * store, write), so a sweep taking a slice between each turn multiplied GET p99 by 8 (bench:purge).
+ * So it yields again and again while the loop still finds work, at most MAX_YIELD_MS before the next
+ * slice: a quiet API costs the sweep one turn (microseconds), a busy one keeps its latency.
+ */
+class YieldingSlicer {
+  private since = performance.now();
+
+  async maybeYield(): Promise<void> {
+    if (performance.now() - this.since < SLICE_MS) return;
+    const started = performance.now();
+    for (;;) {
+      const turn = performance.now();
+      await new Promise((resolve) => setImmediate(resolve));
+      const now = performance.now();
+      if (now - turn < QUIET_TURN_MS || now - started >= MAX_YIELD_MS) break;
+    }
+    this.since = performance.now();
+  }
+}
+
+/** a turn of the event loop this short found nothing waiting */
+const QUIET_TURN_MS = 0.25;
+/** the most a sweep waits for the API before its next slice (so a saturated API cannot stop the purge) */
+const MAX_YIELD_MS = 4 * SLICE_MS;
+
+/** expired documents by partition (a commit holds one partition's writes), in the order they came */
+function byPartition(docs: StoredDocument[]): StoredDocument[][] {
+  const groups = new Map<string, StoredDocument[]>();
+  for (const doc of docs) {
+    const group = groups.get(doc.partition);
+    if (group) group.push(doc);
+    else groups.set(doc.partition, [doc]);
+  }
+  return [...groups.values()];
+}
+
+/**
+ * One partition's purges cut into commits of at most MAX_UNIT_WRITES writes: each purge writes its key
+ * and its secrets (2), its configuration when it must be marked Failed (1), and the first purge of a
+ * cluster in a commit its marker (1).
+ */
+function commits(group: Expired[]): Expired[][] {
+  const out: Expired[][] = [];
+  let chunk: Expired[] = [];
+  let clusters = new Set<string>();
+  let writes = 0;
+  for (const one of group) {
+    const configuration = undelivered(one.configuration) ? 1 : 0;
+    let cost = 2 + configuration + (clusters.has(one.doc.parent) ? 0 : 1);
+    if (writes + cost > MAX_UNIT_WRITES && chunk.length > 0) {
+      out.push(chunk);
+      chunk = [];
+      clusters = new Set();
+      writes = 0;
+      cost = 3 + configuration;
+    }
+    chunk.push(one);
+    clusters.add(one.doc.parent);
+    writes += cost;
+  }
+  if (chunk.length > 0) out.push(chunk);
+  return out;
 }

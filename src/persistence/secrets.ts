@@ -6,7 +6,7 @@
 import { keyOf, partitionOf } from "../arm/resource-ids.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "../domain/types.js";
 import type { StoredDocument } from "../store/port.js";
-import { Collection, type CollectionDeps, type Place, type Versioned } from "./collection.js";
+import { Collection, lostRace, type CollectionDeps, type Place, type Versioned } from "./collection.js";
 
 /** the 48-hour promise: protected settings and known_hosts are never kept longer (and by default this long) */
 export const SECRETS_RETENTION_MAX_MS = 48 * 3600_000;
@@ -72,13 +72,22 @@ export class Secrets {
   }
 
   /**
-   * Purge of one expired secrets document found by the sweeper: destroy its key (crypto-shredding),
-   * then delete it. Idempotent: a second sweeper, or a rerun after a crash, finds the work done.
+   * Purge of one expired secrets document found by the sweeper: destroy its key (crypto-shredding)
+   * and delete the document by etag. Run inside `Persistence.atomically`, both writes are staged and
+   * go in the unit's one commit (the sweeper stages a batch of documents per commit); a document
+   * replaced or deleted meanwhile fails that commit at its etag (`secretsMoved`). Outside a unit the
+   * key goes first: once it is gone the secrets cannot be opened, whatever happens next. Idempotent:
+   * a second sweeper, or a rerun after a crash, finds the work done.
    */
   async purgeExpired(doc: StoredDocument): Promise<boolean> {
     await this.shred(doc);
     // replaced meanwhile by a new PUT: not ours to purge
     return this.secrets.deleteIfUnchanged(doc);
+  }
+
+  /** whether a lost race was on a secrets document itself (replaced or deleted meanwhile: not ours to purge any more) */
+  secretsMoved(err: unknown): boolean {
+    return lostRace(err) && (err as { kind?: unknown }).kind === "configurationSecrets";
   }
 
   /** the first page of expired secret keys whose secrets went another way (replaced after expiry, a crash) */

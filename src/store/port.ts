@@ -96,7 +96,10 @@ export interface Page {
 /** a cross-partition walk over one kind, in key order (background jobs only: re-wrap, purge) */
 export interface ScanQuery {
   kind: DocKind;
-  /** only documents whose expiresAt has passed (read paths never see them; the purge job does) */
+  /**
+   * only documents whose expiresAt has passed (read paths never see them; the purge job does); SQLite
+   * gives them oldest expiry first (then by key), so a purge takes rows written together
+   */
   expired?: boolean;
 }
 

@@ -358,11 +358,31 @@ export class SqliteStore implements Store {
   }
 
   async scan(query: ScanQuery, page: PageRequest): Promise<Page> {
+    if (query.expired) return this.scanExpired(query.kind, page);
     const after = page.continuation === undefined ? "" : "AND key > @after";
-    const expiry = query.expired ? "expires_at IS NOT NULL AND expires_at <= @now" : "(expires_at IS NULL OR expires_at > @now)";
-    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = @kind AND ${expiry} ${after} ORDER BY key LIMIT @limit`)
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = @kind AND (expires_at IS NULL OR expires_at > @now) ${after} ORDER BY key LIMIT @limit`)
       .all({ kind: query.kind, now: this.clock.now(), limit: page.limit + 1, ...(page.continuation === undefined ? {} : { after: page.continuation }) })) as Row[];
     return keysetPage(rows.map(fromRow), page.limit);
+  }
+
+  /**
+   * Oldest expiry first, then by key (the index documents_kind_expiry, migration 0003): the sweeper
+   * purges rows written together in one commit. The continuation is the last row's expiry and key.
+   */
+  private scanExpired(kind: DocKind, page: PageRequest): Page {
+    let after = "";
+    const params: Record<string, unknown> = { kind, now: this.clock.now(), limit: page.limit + 1 };
+    if (page.continuation !== undefined) {
+      const cut = page.continuation.indexOf(":");
+      after = "AND (expires_at, key) > (@afterExpiry, @afterKey)";
+      params.afterExpiry = Number(page.continuation.slice(0, cut));
+      params.afterKey = page.continuation.slice(cut + 1);
+    }
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = @kind AND expires_at IS NOT NULL AND expires_at <= @now ${after} ORDER BY expires_at, key LIMIT @limit`)
+      .all(params)) as Row[];
+    const items = rows.slice(0, page.limit).map(fromRow);
+    const last = items[items.length - 1];
+    return rows.length > page.limit && last ? { items, continuation: `${last.expiresAt}:${last.key}` } : { items };
   }
 
   async changedSince(query: ChangedSinceQuery): Promise<{ items: ChangedDocument[]; truncated: boolean }> {
