@@ -359,8 +359,10 @@ export class CosmosStore implements Store {
       case "create": {
         // a document that expires may meet its expired predecessor not yet removed by TTL (secrets PUT
         // again after their window, before the sweep): that one counts as gone, so it is replaced under
-        // its own etag, as create() does; one read, only for kinds that expire
-        const existing = op.doc.expiresAt !== undefined ? await this.readItem(op.doc.kind, op.doc.key, op.doc.partition) : undefined;
+        // its own etag, as create() does; one read, only for kinds that expire under a key that can come
+        // back (a secret key's id is new each time: it cannot meet a predecessor)
+        const reused = op.doc.expiresAt !== undefined && op.doc.kind !== "secretKey";
+        const existing = reused ? await this.readItem(op.doc.kind, op.doc.key, op.doc.partition) : undefined;
         if (existing && this.expired(existing) && existing._etag) {
           return { operationType: "Replace", id: existing.id, ifMatch: existing._etag, resourceBody: { ...this.toItem(op.doc, op.etag) } };
         }
