@@ -28,7 +28,9 @@ export function lines(child: ChildProcess, onLine: (line: string) => void): void
 }
 
 export async function serve(): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(): Promise<Stats> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "bench/serve.ts")], {
+  // SERVE_CPU_PROF=<dir>: the service writes a CPU profile there when it exits (node --cpu-prof)
+  const prof = process.env.SERVE_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.SERVE_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", path.join(root, "bench/serve.ts")], {
     cwd: root,
     env: { ...process.env, MODE: "local", AGENT_STALENESS_MS: "5000", LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "inherit"],

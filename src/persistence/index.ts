@@ -23,6 +23,8 @@ export type { StoredDocument, Versioned } from "./collection.js";
 export type { ClusterWork } from "./outbox.js";
 export { SECRETS_RETENTION_MAX_MS } from "./secrets.js";
 export { subscriptionPartition } from "./subscriptions.js";
+/** the most writes one unit of work may commit (Cosmos DB's transactional batch limit) */
+export { MAX_COMMIT_OPS } from "../store/port.js";
 
 export interface PersistenceOptions {
   /** protected settings and known_hosts are kept at most this long after the PUT that submitted them */
