@@ -154,6 +154,7 @@ t.test("a yield is a fair share: turns are given while others are busy, up to YI
       turns++;
       clock.advance(busyFor);
     },
+    () => clock.now(), // the CPU time others use in a turn: all of it, in this test
   );
   clock.advance(SLICE_MS);
   await slicer.maybeYield();
