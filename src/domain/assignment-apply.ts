@@ -14,11 +14,12 @@ import { announce, type ChangeBus } from "./changes.js";
 import { hasSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import type { Persistence, Versioned } from "../persistence/index.js";
+import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
-import type { ClusterId, ClusterKey } from "../arm/resource-ids.js";
+import { clusterKeyOf, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 export { storedClusterKey } from "../arm/resource-ids.js";
+export type { ClusterKey } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 
 export type ApplyOutcome = "created" | "updated" | "removed" | "unchanged" | "clash" | "stale";
@@ -63,6 +64,30 @@ export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord
   return "write";
 }
 
+/** the configuration the assignment wants on the cluster, over what is there (`existing`, a tombstone or `live`) */
+function assignedRecord(
+  deps: ApplyDeps,
+  assignment: AssignmentRecord,
+  cluster: ClusterRecord,
+  existing: Versioned<ConfigurationRecord> | undefined,
+  live: Versioned<ConfigurationRecord> | undefined,
+): ConfigurationRecord {
+  const at = new Date(deps.clock.now()).toISOString();
+  return {
+    id: live?.record.id ?? managedConfigurationId(assignment, cluster),
+    name: live?.record.name ?? assignment.spec.configurationName,
+    clusterId: cluster.id,
+    spec: assignment.spec.configuration,
+    generation: (existing?.record.generation ?? 0) + 1,
+    ...(live?.record.repositoryPublicKey !== undefined ? { repositoryPublicKey: live.record.repositoryPublicKey } : {}),
+    provisioningState: "Succeeded",
+    complianceStatus: { complianceState: "Pending", message: CREATED_MESSAGE, messageLevel: "Information" },
+    secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+    managedBy: assignment.id,
+    systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
+  };
+}
+
 export async function applyAssignment(
   deps: ApplyDeps,
   assignment: AssignmentRecord,
@@ -86,20 +111,7 @@ export async function applyAssignment(
     }
     if (decision !== "write") return decision === "clash" ? "clash" : "unchanged";
     if (!(await stillCurrent())) return "stale";
-    const at = new Date(deps.clock.now()).toISOString();
-    const record: ConfigurationRecord = {
-      id: live?.record.id ?? id,
-      name: live?.record.name ?? assignment.spec.configurationName,
-      clusterId: cluster.id,
-      spec: assignment.spec.configuration,
-      generation: (existing?.record.generation ?? 0) + 1,
-      ...(live?.record.repositoryPublicKey !== undefined ? { repositoryPublicKey: live.record.repositoryPublicKey } : {}),
-      provisioningState: "Succeeded",
-      complianceStatus: { complianceState: "Pending", message: CREATED_MESSAGE, messageLevel: "Information" },
-      secrets: { protectedSettingKeys: [], hasKnownHosts: false },
-      managedBy: assignment.id,
-      systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
-    };
+    const record = assignedRecord(deps, assignment, cluster, existing, live);
     await commit(deps, subscriptionId, live, () => deps.repo.configurations.write(subscriptionId, record, existing?.etag), cluster.id);
     if (!(await deps.repo.clusters.get(subscriptionId, cluster.id))) {
       // the cluster was deleted while we wrote: what we wrote must not outlive it
@@ -108,4 +120,115 @@ export async function applyAssignment(
     }
     return live ? "updated" : "created";
   });
+}
+
+export interface ApplyManyOptions {
+  /** asked before each commit: whether the assignment is still the stored one */
+  stillCurrent?: () => Promise<boolean>;
+  /** at most this many clusters per commit (MAX_UNIT_WRITES bounds it anyway) */
+  maxPerCommit?: number;
+  /** called between clusters while decoding and sealing (the reconciler yields to the event loop there) */
+  pace?: () => Promise<void>;
+}
+
+/** a write one cluster asks for in a batch, sealed and ready to stage */
+interface PlannedWrite {
+  index: number;
+  cluster: ClusterRecord;
+  live: Versioned<ConfigurationRecord> | undefined;
+  write: () => Promise<unknown>;
+  outcome: "created" | "updated" | "removed";
+  /** the writes it stages: the record and the marker, plus the secrets and their key it replaces */
+  ops: number;
+}
+
+/**
+ * One assignment on several clusters of its subscription (a rollout's page): the decisions and guards
+ * of applyAssignment, with the reads made in bulk (one read of the clusters, one of their
+ * configurations) and the writes of many clusters committed together, as many as one commit holds
+ * (MAX_UNIT_WRITES; `maxPerCommit` bounds it further): one durable commit per group instead of one per
+ * cluster. A group is all or nothing, so a crash leaves each cluster either done or untouched, and a
+ * rerun writes only what is still missing.
+ *
+ * Outcomes by position; `undefined` where a cluster is not settled here (its record or configuration is
+ * unreadable, or its group's commit failed - nothing of that group was written, and a lost race means
+ * another writer moved first): the caller applies those one by one (applyAssignment: retries, errors
+ * reported per cluster). `stillCurrent` is asked before each group's commit: when it answers no, every
+ * cluster still to be written gets "stale" and nothing more is written. Reads, decisions and sealing
+ * may be interleaved with other work (`pace`): every write is conditional on what was read (etags,
+ * creates), so what changed meanwhile makes the commit fail and its clusters go one by one.
+ */
+export async function applyAssignmentMany(
+  deps: ApplyDeps,
+  assignment: AssignmentRecord,
+  clusterKeys: ClusterKey[],
+  options: ApplyManyOptions = {},
+): Promise<(ApplyOutcome | undefined)[]> {
+  const { stillCurrent = async () => true, maxPerCommit = Number.POSITIVE_INFINITY, pace = async () => undefined } = options;
+  const subscriptionId = assignment.subscriptionId;
+  const outcomes: (ApplyOutcome | undefined)[] = new Array(clusterKeys.length).fill(undefined);
+  const clusterDocs = new Map((await deps.repo.clusters.documents(subscriptionId, clusterKeys)).map((d) => [d.key, d]));
+  const clusters: (ClusterRecord | undefined)[] = [];
+  for (const [i, key] of clusterKeys.entries()) {
+    const doc = clusterDocs.get(key);
+    if (!doc) outcomes[i] = "unchanged"; // its configurations went with it
+    else clusters[i] = await deps.repo.clusters.decode(doc).then((c) => c.record, () => undefined); // unreadable: applied alone
+    await pace();
+  }
+  const ids = clusters.flatMap((c) => (c ? [managedConfigurationId(assignment, c)] : []));
+  const configDocs = new Map((await deps.repo.configurations.documents(subscriptionId, ids)).map((d) => [d.key, d]));
+  const planned: PlannedWrite[] = [];
+  for (const [i, cluster] of clusters.entries()) {
+    if (!cluster) continue;
+    const doc = configDocs.get(keyOf(managedConfigurationId(assignment, cluster)));
+    let existing: Versioned<ConfigurationRecord> | undefined;
+    try {
+      existing = doc ? await deps.repo.configurations.decode(doc) : undefined;
+    } catch {
+      continue; // unreadable: applied alone
+    }
+    const live = existing && !existing.deleted ? existing : undefined;
+    const decision = decideApply(assignment, cluster, live?.record);
+    const ops = 2 + (live && hasSecrets(live.record) ? 2 : 0);
+    if (decision === "remove" && live) {
+      const write = await deps.repo.configurations.prepare(subscriptionId, tombstoneOf(live.record), live.etag, true);
+      planned.push({ index: i, cluster, live, write, outcome: "removed", ops });
+    } else if (decision === "write") {
+      const record = assignedRecord(deps, assignment, cluster, existing, live);
+      const write = await deps.repo.configurations.prepare(subscriptionId, record, existing?.etag);
+      planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops });
+    } else outcomes[i] = decision === "clash" ? "clash" : "unchanged";
+    await pace();
+  }
+  for (let start = 0; start < planned.length; ) {
+    let end = start;
+    for (let ops = 0; end < planned.length && end - start < maxPerCommit && ops + (planned[end] as PlannedWrite).ops <= MAX_UNIT_WRITES; end++) ops += (planned[end] as PlannedWrite).ops;
+    const group = planned.slice(start, end);
+    start = end;
+    if (!(await stillCurrent())) {
+      for (const p of planned.slice(start - group.length)) outcomes[p.index] = "stale";
+      break;
+    }
+    try {
+      await deps.repo.atomically(async () => {
+        for (const p of group) {
+          await p.write();
+          if (p.live && hasSecrets(p.live.record)) await deps.repo.secrets.delete(subscriptionId, p.live.record.id);
+          await announce(deps.repo, deps.bus, subscriptionId, p.cluster.id, "configurations");
+        }
+      });
+    } catch {
+      continue; // nothing of the group was written: its clusters are applied one by one
+    }
+    // a cluster deleted while we wrote: what we wrote must not outlive it
+    const written = group.filter((p) => p.outcome !== "removed");
+    const still = new Set((await deps.repo.clusters.documents(subscriptionId, written.map((p) => clusterKeyOf(p.cluster.id)))).map((d) => d.key));
+    for (const p of group) {
+      if (p.outcome !== "removed" && !still.has(clusterKeyOf(p.cluster.id))) {
+        await deps.repo.clusters.deleteContent(subscriptionId, p.cluster.id);
+        outcomes[p.index] = "unchanged";
+      } else outcomes[p.index] = p.outcome;
+    }
+  }
+  return outcomes;
 }

@@ -35,6 +35,11 @@ export class Clusters {
     return this.clusters.get(keyOf(id), partitionOf(subscriptionId));
   }
 
+  /** several clusters of one subscription in one round trip, bodies left sealed; missing ones are left out */
+  documents(subscriptionId: string, keys: ClusterKey[]): Promise<StoredDocument[]> {
+    return this.clusters.documents(keys, partitionOf(subscriptionId));
+  }
+
   write(record: ClusterRecord, etag: string | undefined): Promise<Versioned<ClusterRecord>> {
     return this.clusters.write(this.place(record), record, etag);
   }

@@ -1,7 +1,7 @@
 /** Configurations of a cluster, tombstones included (a deleted one stays until its agent reports it removed). */
 import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { ConfigurationRecord } from "../domain/types.js";
-import { Collection, type CollectionDeps, type Place, type Versioned } from "./collection.js";
+import { Collection, type CollectionDeps, type Place, type StoredDocument, type Versioned } from "./collection.js";
 
 export class Configurations {
   private readonly configurations: Collection<ConfigurationRecord>;
@@ -47,6 +47,15 @@ export class Configurations {
     const docs = await this.configurations.documents(ids.map(keyOf), partitionOf(subscriptionId));
     const found = await Promise.all(docs.filter((d) => d.deleted !== true).map(async (d) => [d.key, await this.configurations.decode(d)] as const));
     return new Map(found);
+  }
+
+  /** these ids in one round trip, tombstones included, bodies left sealed (the caller decodes each); missing ones are left out */
+  documents(subscriptionId: string, ids: string[]): Promise<StoredDocument[]> {
+    return this.configurations.documents(ids.map(keyOf), partitionOf(subscriptionId));
+  }
+
+  decode(doc: StoredDocument): Promise<Versioned<ConfigurationRecord>> {
+    return this.configurations.decode(doc);
   }
 
   /** a tombstone the agent reported removed disappears for good */

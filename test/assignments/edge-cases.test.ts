@@ -20,7 +20,8 @@ let server: TestServer;
 let request: ReturnType<typeof client>;
 
 t.before(async () => {
-  server = await startServer({ assignments: { batchSize: 10, complianceIntervalMs: 0 } });
+  // one cluster per commit: the hooks below act between two clusters of a batch (the guards are per commit group)
+  server = await startServer({ assignments: { batchSize: 10, complianceIntervalMs: 0, clustersPerCommit: 1 } });
   request = client(server.url, server.ca, server.token);
 });
 t.teardown(() => server.close());

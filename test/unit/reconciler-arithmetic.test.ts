@@ -8,7 +8,7 @@ import { ManualClock } from "../../src/ports/clock.js";
 import { advanceStatus, freshStatus } from "../../src/jobs/assignments/rollout.js";
 import { logsRetry, retryDelayMs } from "../../src/jobs/assignments/outbox.js";
 import { emptySummary, nextRefreshAt, tally } from "../../src/jobs/assignments/compliance.js";
-import { Slicer, SLICE_MS } from "../../src/jobs/assignments/slicing.js";
+import { Slicer, SLICE_MS, YIELD_SHARE } from "../../src/jobs/assignments/slicing.js";
 import type { AssignmentStatus } from "../../src/domain/types.js";
 
 /** clusters in key order, read `limit` at a time from a cursor (the store's list, in miniature) */
@@ -142,4 +142,27 @@ t.test("the pass yields to the event loop once a slice is used up, then starts a
   t.ok(slicer.due(), "the slice is used up");
   await slicer.maybeYield();
   t.notOk(slicer.due(), "after yielding, a fresh slice");
+});
+
+t.test("a yield is a fair share: turns are given while others are busy, up to YIELD_SHARE slices' worth", async (t) => {
+  const clock = new ManualClock(0);
+  let turns = 0;
+  let busyFor = 4; // each turn of the event loop, others work this long
+  const slicer = new Slicer(
+    () => clock.now(),
+    async () => {
+      turns++;
+      clock.advance(busyFor);
+    },
+    () => clock.now(), // the CPU time others use in a turn: all of it, in this test
+  );
+  clock.advance(SLICE_MS);
+  await slicer.maybeYield();
+  t.equal(turns, Math.ceil((YIELD_SHARE * SLICE_MS) / busyFor), "busy: turns until others had their share");
+  t.notOk(slicer.due(), "then a fresh slice");
+  turns = 0;
+  busyFor = 0;
+  clock.advance(SLICE_MS);
+  await slicer.maybeYield();
+  t.equal(turns, 1, "quiet: one turn, and the job goes on at once");
 });

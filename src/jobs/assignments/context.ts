@@ -3,9 +3,10 @@
  * the two operations both the outbox and rollouts use (reading a subscription's assignments, applying
  * one assignment to one cluster).
  */
-import { applyAssignment, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
+import { applyAssignment, applyAssignmentMany, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
 import type { Persistence, Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord } from "../../domain/types.js";
+import type { ClusterKey } from "../../domain/assignment-apply.js";
 import type { Clock } from "../../ports/clock.js";
 import type { Lease } from "../lease.js";
 import type { Slicer } from "./slicing.js";
@@ -46,6 +47,8 @@ export interface PassContext {
   lease: Lease;
   slicer: Slicer;
   batchSize: number;
+  /** clusters of a rollout batch read in bulk and written in one commit */
+  clustersPerCommit: number;
   log: Log;
   /** a subscription (its partition) whose compliance summaries may be out of date */
   markChanged: (partition: string) => void;
@@ -94,6 +97,75 @@ export function lazyAssignments(ctx: PassContext, subscriptionId: string): () =>
  * never throws); a removal may free the name for another assignment of the subscription: the cluster
  * goes back to the outbox so that one gets its turn.
  */
+/** whether the assignment a pass holds is still the stored one: the generation, not the etag (a PUT that changed nothing rewrites the record but asks for nothing new) */
+function currentCheck(ctx: PassContext, a: Versioned<AssignmentRecord>): () => Promise<boolean> {
+  return async () => {
+    const now = (await ctx.repo.assignments.get(a.record.subscriptionId, a.record.id))?.record;
+    return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
+  };
+}
+
+/**
+ * One assignment on several clusters of its subscription (a rollout's slice): read in bulk and written
+ * in one commit per group (applyAssignmentMany); a cluster not settled that way is applied alone
+ * (applyOne). Outcomes by position, up to and including the first "stale" (nothing after it was
+ * written with the old assignment). Never throws.
+ */
+export async function applyMany(
+  ctx: PassContext,
+  a: Versioned<AssignmentRecord>,
+  clusterIds: string[],
+  report: ReconcileReport,
+  siblings: () => Promise<Versioned<AssignmentRecord>[]>,
+): Promise<Array<ApplyOutcome | "failed">> {
+  const keys = clusterIds.map(storedClusterKey);
+  let bulk: (ApplyOutcome | undefined)[];
+  try {
+    bulk = await applyAssignmentMany(ctx.deps, a.record, keys, { stillCurrent: currentCheck(ctx, a), pace: () => ctx.slicer.maybeYield() });
+  } catch (err) {
+    // a bulk read failed: every cluster is tried alone, and reports its own failure
+    ctx.log("could not apply a configuration assignment to a group of clusters; applying one by one", { resourceId: a.record.id, clusters: keys.length, err });
+    bulk = new Array(keys.length).fill(undefined);
+  }
+  const out: Array<ApplyOutcome | "failed"> = [];
+  for (const [i, key] of keys.entries()) {
+    const settled = bulk[i];
+    const outcome = settled === undefined ? await applyOne(ctx, a, key, report, siblings) : await counted(ctx, a, key, settled, report, siblings);
+    out.push(outcome);
+    if (outcome === "stale") break;
+  }
+  return out;
+}
+
+/** an outcome applyAssignmentMany settled, counted as applyOne counts its own */
+async function counted(
+  ctx: PassContext,
+  a: Versioned<AssignmentRecord>,
+  clusterKey: ClusterKey,
+  outcome: ApplyOutcome,
+  report: ReconcileReport,
+  siblings: () => Promise<Versioned<AssignmentRecord>[]>,
+): Promise<ApplyOutcome | "failed"> {
+  report.outcomes[outcome]++;
+  if (outcome !== "removed") return outcome;
+  try {
+    await freedName(ctx, a, clusterKey, siblings);
+  } catch (err) {
+    report.failures++;
+    ctx.log("could not apply a configuration assignment to a cluster", { resourceId: a.record.id, clusterId: clusterKey, err });
+    return "failed";
+  }
+  return outcome;
+}
+
+/** a removal may free the name for another assignment of the subscription: the cluster goes back to the outbox so that one gets its turn */
+async function freedName(ctx: PassContext, a: Versioned<AssignmentRecord>, clusterKey: ClusterKey, siblings: () => Promise<Versioned<AssignmentRecord>[]>): Promise<void> {
+  const name = a.record.spec.configurationName.toLowerCase();
+  if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
+    await ctx.repo.outbox.touch(a.record.subscriptionId, clusterKey);
+  }
+}
+
 export async function applyOne(
   ctx: PassContext,
   a: Versioned<AssignmentRecord>,
@@ -101,21 +173,11 @@ export async function applyOne(
   report: ReconcileReport,
   siblings: () => Promise<Versioned<AssignmentRecord>[]>,
 ): Promise<ApplyOutcome | "failed"> {
-  // the generation, not the etag: a PUT that changed nothing rewrites the record but asks for nothing new
-  const stillCurrent = async () => {
-    const now = (await ctx.repo.assignments.get(a.record.subscriptionId, a.record.id))?.record;
-    return now !== undefined && now.generation === a.record.generation && now.deletion?.operationId === a.record.deletion?.operationId;
-  };
   const clusterKey = storedClusterKey(clusterId);
   try {
-    const outcome = await applyAssignment(ctx.deps, a.record, clusterKey, stillCurrent);
+    const outcome = await applyAssignment(ctx.deps, a.record, clusterKey, currentCheck(ctx, a));
     report.outcomes[outcome]++;
-    if (outcome === "removed") {
-      const name = a.record.spec.configurationName.toLowerCase();
-      if ((await siblings()).some((o) => o.record.id !== a.record.id && o.record.spec.configurationName.toLowerCase() === name)) {
-        await ctx.repo.outbox.touch(a.record.subscriptionId, clusterKey);
-      }
-    }
+    if (outcome === "removed") await freedName(ctx, a, clusterKey, siblings);
     return outcome;
   } catch (err) {
     report.failures++;

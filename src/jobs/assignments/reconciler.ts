@@ -10,7 +10,7 @@
  */
 import type { ApplyDeps } from "../../domain/assignment-apply.js";
 import type { ChangeBus } from "../../domain/changes.js";
-import type { Persistence } from "../../persistence/index.js";
+import { MAX_UNIT_WRITES, type Persistence } from "../../persistence/index.js";
 import type { Clock } from "../../ports/clock.js";
 import { Lease } from "../lease.js";
 import { PeriodicJob } from "../periodic-job.js";
@@ -22,12 +22,21 @@ import { Slicer } from "./slicing.js";
 
 export type { ReconcileReport } from "./context.js";
 
+/** a configuration and its desired-state marker per cluster: as many clusters as one commit holds */
+const CLUSTERS_PER_COMMIT = Math.floor(MAX_UNIT_WRITES / 2);
+
 export interface ReconcilerOptions {
   intervalMs: number;
   batchSize: number;
   holder: string;
   leaseMs: number;
   complianceIntervalMs: number;
+  /**
+   * Clusters of a rollout batch read in bulk and written in one durable commit (default: as many as
+   * one commit holds, MAX_UNIT_WRITES / 2 - a configuration and its marker each). Tests set 1 to act
+   * between two clusters of a batch.
+   */
+  clustersPerCommit?: number;
   /**
    * Observer of rollout progress: called after each cluster a rollout batch applied, before the next.
    * What it throws is not absorbed: it ends the pass where it stands, as a crash there would (the
@@ -58,6 +67,7 @@ export class AssignmentReconciler {
       lease,
       slicer: new Slicer(),
       batchSize: options.batchSize,
+      clustersPerCommit: Math.max(1, Math.min(options.clustersPerCommit ?? CLUSTERS_PER_COMMIT, CLUSTERS_PER_COMMIT)),
       log,
       markChanged: (partition) => this.compliance.markChanged(partition),
       onApplied: options.onApplied,

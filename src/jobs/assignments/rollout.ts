@@ -7,7 +7,7 @@
 import { subscriptionPartition, type Versioned } from "../../persistence/index.js";
 import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
 import { storedClusterKey } from "../../domain/assignment-apply.js";
-import { applyOne, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
+import { applyMany, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
 
 /** how long the Location of a finished deletion answers 200 */
 const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
@@ -95,15 +95,21 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   const { status, page } = begun;
   let failed = 0;
   const siblings = lazyAssignments(ctx, a.subscriptionId);
-  for (const doc of page.items) {
-    const outcome = await applyOne(ctx, found, doc.key, report, siblings);
-    // the outbox tries a failed cluster again later, with back-off
-    if (outcome === "failed") await ctx.repo.outbox.touch(a.subscriptionId, storedClusterKey(doc.key)).catch(() => undefined);
-    // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
-    if (outcome === "stale") return "more";
-    if (outcome === "failed") failed++;
-    // outside guarded(): what the observer throws ends the pass, as a crash here would
-    await ctx.onApplied?.(doc.key);
+  // `clustersPerCommit` at a time: read in bulk, written in one commit (applyMany); the observer hears of
+  // each cluster once its group is committed, before the next group is read
+  for (let start = 0; start < page.items.length; start += ctx.clustersPerCommit) {
+    const group = page.items.slice(start, start + ctx.clustersPerCommit);
+    const outcomes = await applyMany(ctx, found, group.map((doc) => doc.key), report, siblings);
+    for (const [i, outcome] of outcomes.entries()) {
+      const doc = group[i] as (typeof group)[number];
+      // the outbox tries a failed cluster again later, with back-off
+      if (outcome === "failed") await ctx.repo.outbox.touch(a.subscriptionId, storedClusterKey(doc.key)).catch(() => undefined);
+      // the assignment changed under this batch: nothing more is written with the old one, the next round re-reads it
+      if (outcome === "stale") return "more";
+      if (outcome === "failed") failed++;
+      // outside guarded(): what the observer throws ends the pass, as a crash here would
+      await ctx.onApplied?.(doc.key);
+    }
     await ctx.slicer.maybeYield();
   }
   return guarded(ctx, a, report, async (): Promise<Verdict> => {

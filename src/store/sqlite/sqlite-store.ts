@@ -184,7 +184,9 @@ export class SqliteStore implements Store {
 
   async getMany(kind: DocKind, keys: string[], partition: string): Promise<StoredDocument[]> {
     if (keys.length === 0) return [];
-    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = ? AND partition = ? AND key IN (SELECT value FROM json_each(?))`)
+    // `+partition`: the primary key (kind, key) finds each key; left to itself the planner walked the whole
+    // partition by its index instead (3 ms for 50 keys among 20,000 documents, 0.1 ms this way)
+    const rows = reading(() => this.stmt(`SELECT * FROM documents WHERE kind = ? AND +partition = ? AND key IN (SELECT value FROM json_each(?))`)
       .all(kind, partition, JSON.stringify(keys))) as Row[];
     return rows.flatMap((r) => (this.live(r) ? [fromRow(r)] : []));
   }
