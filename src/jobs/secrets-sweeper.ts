@@ -54,6 +54,28 @@ const undelivered = (found: Versioned<ConfigurationRecord> | undefined): found i
 /** purge commits sent together (see sweep): a wave's transaction stays short enough for the API's p99 */
 const COMMITS_AT_ONCE = 2;
 
+/**
+ * The chunks in waves of at most `size`, in order, no two chunks of a wave touching one cluster: their
+ * marker increments would race where the engine reads a counter to bump it (the Cosmos DB fallback).
+ */
+export function waves<T extends { doc: { parent: string } }>(chunks: T[][], size: number): T[][][] {
+  const out: T[][][] = [];
+  let wave: T[][] = [];
+  let clusters = new Set<string>();
+  for (const chunk of chunks) {
+    const touched = chunk.map((one) => one.doc.parent);
+    if (wave.length >= size || touched.some((c) => clusters.has(c))) {
+      out.push(wave);
+      wave = [];
+      clusters = new Set();
+    }
+    wave.push(chunk);
+    for (const c of touched) clusters.add(c);
+  }
+  if (wave.length > 0) out.push(wave);
+  return out;
+}
+
 export class SecretsSweeper {
   private readonly lease: Lease;
   private readonly job: PeriodicJob<SweepReport>;
@@ -108,8 +130,7 @@ export class SecretsSweeper {
       const ready = chunks.flatMap((group) => (defer ? group.slice(0, -1) : group));
       // a few commits at once: the embedded store folds the ones that arrive together into one transaction
       // (group commit, one fsync), Cosmos DB runs their batches side by side; then the API gets its turn
-      for (let i = 0; i < ready.length; i += COMMITS_AT_ONCE) {
-        const wave = ready.slice(i, i + COMMITS_AT_ONCE);
+      for (const wave of waves(ready, COMMITS_AT_ONCE)) {
         purged += (await Promise.all(wave.map((chunk) => this.purgeTogether(chunk)))).reduce((a, b) => a + b, 0);
         await slicer.maybeYield();
       }
