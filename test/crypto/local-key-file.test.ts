@@ -26,15 +26,16 @@ t.test("created owner-only; looser permissions are refused loudly", async (t) =>
   t.throws(() => new LocalKeyFileProvider(file), /chmod 600/, "the message says how to fix it");
 });
 
-t.test("a running provider: wraps under a rotated version at once, and stops unwrapping a disabled one within RECHECK_MS", async (t) => {
+t.test("a running provider: wraps under a rotated version, and stops unwrapping a disabled one, within RECHECK_MS", async (t) => {
   const file = path.join(tempDir(), "keys", "kek.json");
   const provider = new LocalKeyFileProvider(file);
   const dek = Buffer.alloc(32, 7);
   const old = await provider.wrap(dek);
   t.same(await provider.unwrap(old), dek);
   const v2 = rotateKeyFile(file);
+  await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
   const fresh = await provider.wrap(dek);
-  t.equal(fresh.kek.version, v2, "the very next wrap uses the new version");
+  t.equal(fresh.kek.version, v2, "a wrap after RECHECK_MS uses the new version");
   t.not(fresh.wrapped.subarray(0, 12).toString("hex"), old.wrapped.subarray(0, 12).toString("hex"), "a fresh IV per wrap");
   disableKeyVersion(file, old.kek.version);
   await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
