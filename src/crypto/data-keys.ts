@@ -14,6 +14,7 @@ import { Collection, collectionDeps, retryOnLostRace } from "../persistence/coll
 import { directWriter, unitWriter, type StoreWriter } from "../persistence/writer.js";
 import { isSystemKey, StoreConflictError, systemKey, type DocKind, type NewDocument, type Store, type StoredDocument } from "../store/port.js";
 import { KeyCache } from "./key-cache.js";
+import { randomBytes } from "./random-pool.js";
 
 export interface DataKey {
   id: string;
@@ -82,7 +83,7 @@ export class DataKeys {
   private readonly direct: StoreWriter;
 
   private async create(kind: DocKind, id: string, partition: string, parent: string, expiresAt?: number): Promise<DataKey> {
-    const key = crypto.randomBytes(32);
+    const key = randomBytes(32);
     this.calls.wrap++;
     const wrapped = await this.provider.wrap(key);
     const body: DekBody = { kek: wrapped.kek, wrapped: wrapped.wrapped.toString("base64"), createdAt: this.options.now() };

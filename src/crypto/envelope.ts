@@ -7,6 +7,7 @@
  * record is authoritative after a re-wrap); `dek` names the key; nothing is tried by guessing.
  */
 import crypto from "node:crypto";
+import { randomBytes } from "./random-pool.js";
 
 export const FORMAT = "v1";
 const IV = 12;
@@ -37,7 +38,7 @@ export function isSealed(body: Record<string, unknown>): body is SealedBody {
 }
 
 export function seal(dek: Buffer, aad: Buffer, plaintext: Buffer): string {
-  const iv = crypto.randomBytes(IV);
+  const iv = randomBytes(IV);
   const cipher = crypto.createCipheriv("aes-256-gcm", dek, iv);
   cipher.setAAD(aad);
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);

@@ -16,16 +16,18 @@ const PLAIN_KINDS: ReadonlySet<CodecEnvelope["kind"]> = new Set<CodecEnvelope["k
 
 export class SealingCodec implements BodyCodec {
   /**
-   * Verified plaintexts of recent reads, keyed by document and ciphertext fingerprint, so a hot
-   * resource is not decrypted on every GET. Secrets are never kept here.
+   * Verified plaintexts of recent reads and writes, one entry per document (its latest version seen:
+   * a rewrite replaces the entry instead of adding one), so a hot resource is not decrypted on every
+   * GET. A hit counts only for the very same data key and ciphertext, compared in full. Secrets are
+   * never kept here.
    */
-  private readonly opened: KeyCache<{ ct: string; text: string }>;
+  private readonly opened: KeyCache<{ dek: string; ct: string; text: string }>;
 
   constructor(
     private readonly keys: DataKeys,
     cache: { entries: number; maxAgeMs: number; now: () => number } = { entries: 10_000, maxAgeMs: 60_000, now: Date.now },
   ) {
-    this.opened = new KeyCache<{ ct: string; text: string }>(cache.entries, cache.maxAgeMs, cache.now);
+    this.opened = new KeyCache<{ dek: string; ct: string; text: string }>(cache.entries, cache.maxAgeMs, cache.now);
   }
 
   async encode(envelope: CodecEnvelope, body: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -35,7 +37,7 @@ export class SealingCodec implements BodyCodec {
     const text = JSON.stringify(body);
     const ct = seal(dek.key, additionalData(envelope.kind, envelope.key), Buffer.from(text, "utf8"));
     // what was just written is what the next read of it will open: remember it (never for secrets)
-    if (envelope.kind !== "configurationSecrets") this.opened.set(this.cacheKey(envelope, dek.id, ct), { ct, text });
+    if (envelope.kind !== "configurationSecrets") this.opened.set(this.cacheKey(envelope), { dek: dek.id, ct, text });
     return { enc: FORMAT, kek, dek: dek.id, ct };
   }
 
@@ -43,10 +45,10 @@ export class SealingCodec implements BodyCodec {
     if (PLAIN_KINDS.has(envelope.kind)) return body;
     if (!isSealed(body)) throw new IntegrityError(envelope.key, "the document is not sealed");
     const cacheable = envelope.kind !== "configurationSecrets";
-    const cacheKey = this.cacheKey(envelope, body.dek, body.ct);
+    const cacheKey = this.cacheKey(envelope);
     const hit = cacheable ? this.opened.get(cacheKey) : undefined;
-    // a hit counts only for the very same ciphertext, compared in full: an altered byte is never served from memory
-    if (hit !== undefined && hit.ct === body.ct) return JSON.parse(hit.text) as Record<string, unknown>;
+    // a hit counts only for the very same key and ciphertext, compared in full: an altered byte is never served from memory
+    if (hit !== undefined && hit.ct === body.ct && hit.dek === body.dek) return JSON.parse(hit.text) as Record<string, unknown>;
     let dek: Buffer;
     try {
       dek = (await this.keys.get(envelope.partition, body.dek)).key;
@@ -61,13 +63,13 @@ export class SealingCodec implements BodyCodec {
       throw new IntegrityError(envelope.key, "the ciphertext does not verify (altered, truncated, or moved from another document)", { cause: err });
     }
     const text = plaintext.toString("utf8");
-    if (cacheable) this.opened.set(cacheKey, { ct: body.ct, text });
+    if (cacheable) this.opened.set(cacheKey, { dek: body.dek, ct: body.ct, text });
     return JSON.parse(text) as Record<string, unknown>;
   }
 
-  private cacheKey(envelope: CodecEnvelope, dekId: string, ct: string): string {
-    // iv + tag (the first 38 base64url characters) name the ciphertext; hits are confirmed on the whole of it
-    return `${envelope.kind}\n${envelope.key}\n${dekId}\n${ct.slice(0, 38)}`;
+  private cacheKey(envelope: CodecEnvelope): string {
+    // the document (what the ciphertext's authenticated data binds it to); hits are confirmed on key and ciphertext
+    return `${envelope.kind}\n${envelope.key}`;
   }
 
   /** the secrets a body held are gone: destroy the DEK that sealed them */

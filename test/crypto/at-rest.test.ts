@@ -351,6 +351,15 @@ t.test("3. transplanted or tampered bodies fail closed (SQLite)", async (t) => {
     t.equal(setBody(bKey, JSON.stringify({ ...sealed, ct: ct.slice(0, 20) })), 1);
     await expectIntegrityFailure(t, "ct shorter than iv and tag");
   });
+  t.test("the same ct named under another data key", async (t) => {
+    // B's record was just read, so its plaintext is in memory: the hit must need the key as well as the ct
+    t.equal((await http(`${configurationPath("tx", "b")}?${V}`)).status, 200);
+    const sealed = JSON.parse(originalB) as Record<string, string>;
+    const otherDek = (JSON.parse(getBody(bKey, "configurationSecrets")) as Record<string, string>).dek ?? "";
+    t.not(otherDek, sealed.dek);
+    t.equal(setBody(bKey, JSON.stringify({ ...sealed, dek: otherDek })), 1);
+    await expectIntegrityFailure(t, "dek swapped");
+  });
   t.test("a plaintext body where a sealed one belongs", async (t) => {
     t.equal(setBody(bKey, JSON.stringify({ id: "x", name: "b" })), 1);
     await expectIntegrityFailure(t, "unsealed body");

@@ -6,7 +6,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
-import { disableKeyVersion, InsecureKeyFileError, LocalKeyFileProvider, rotateKeyFile } from "../../src/keys/local-key-file.js";
+import { disableKeyVersion, InsecureKeyFileError, LocalKeyFileProvider, RECHECK_MS, rotateKeyFile } from "../../src/keys/local-key-file.js";
+import { KeyRefusedError } from "../../src/ports/key-provider.js";
 import { startServer, tempDir } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, SUB } from "../helpers/fixtures.js";
@@ -23,6 +24,23 @@ t.test("created owner-only; looser permissions are refused loudly", async (t) =>
   fs.chmodSync(file, 0o644);
   t.throws(() => new LocalKeyFileProvider(file), InsecureKeyFileError);
   t.throws(() => new LocalKeyFileProvider(file), /chmod 600/, "the message says how to fix it");
+});
+
+t.test("a running provider: wraps under a rotated version, and stops unwrapping a disabled one, within RECHECK_MS", async (t) => {
+  const file = path.join(tempDir(), "keys", "kek.json");
+  const provider = new LocalKeyFileProvider(file);
+  const dek = Buffer.alloc(32, 7);
+  const old = await provider.wrap(dek);
+  t.same(await provider.unwrap(old), dek);
+  const v2 = rotateKeyFile(file);
+  await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
+  const fresh = await provider.wrap(dek);
+  t.equal(fresh.kek.version, v2, "a wrap after RECHECK_MS uses the new version");
+  t.not(fresh.wrapped.subarray(0, 12).toString("hex"), old.wrapped.subarray(0, 12).toString("hex"), "a fresh IV per wrap");
+  disableKeyVersion(file, old.kek.version);
+  await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
+  await t.rejects(provider.unwrap(old), KeyRefusedError, "disabled in the file: refused without a restart");
+  t.same(await provider.unwrap(fresh), dek);
 });
 
 t.test("KEK rotation without restart, re-wrap, old version disabled", async (t) => {

@@ -10,7 +10,7 @@ import { operatorParamsProblem } from "../../src/domain/validation/operator-para
 import { repositoryTransport, servedRepositoryUrl } from "../../src/domain/validation/repository-url.js";
 import { configurationResource } from "../../src/surfaces/arm/representations.js";
 import type { ConfigurationRecord } from "../../src/domain/types.js";
-import { parsePrivateKey, parsePublicKey } from "../../src/domain/validation/ssh-keys.js";
+import { parsePrivateKey, parsePublicKey, PRIVATE_KEY_VERDICTS_MAX, privateKeyVerdictsHeld } from "../../src/domain/validation/ssh-keys.js";
 import { ArmError } from "../../src/arm/errors.js";
 import { sshString as sshStr, sshString, u32 } from "../helpers/fixtures.js";
 import { mpint, sshPublicKeyBlob, sshPublicKeyLine } from "../helpers/ssh-public-keys.js";
@@ -242,8 +242,6 @@ t.test("parsePrivateKey", async (t) => {
     ["OpenSSH ssh-dss type", openSsh({ publicType: "ssh-dss" }), "dsa"],
     ["PEM with surrounding text", `key follows\n${pem(ed, "pkcs8")}trailer\n`, "ed25519"],
   ];
-  for (const [label, text, type] of good) t.same(parsePrivateKey(Buffer.from(text)), { ok: true, type }, `accepted: ${label}`);
-
   const encPkcs1 = pem(rsa, "pkcs1", { cipher: "aes-256-cbc", passphrase: "pw" });
   const bad: Array<[string, string, RegExp]> = [
     ["garbage", "this is not a key at all", /neither a PEM nor an OpenSSH/],
@@ -262,11 +260,33 @@ t.test("parsePrivateKey", async (t) => {
     ["OpenSSH wrong magic", openSsh({ magic: "openssh-key-v2\0" }), /not an openssh-key-v1 key/],
     ["OpenSSH without END", openSsh().replace("-----END OPENSSH PRIVATE KEY-----", ""), /not delimited/],
   ];
-  for (const [label, text, why] of bad) {
-    const parsed = parsePrivateKey(Buffer.from(text));
-    t.equal(parsed.ok, false, `refused: ${label}`);
-    t.match(parsed.ok ? "(accepted)" : parsed.reason, why, `reason: ${label}`);
+  // twice: the second pass is answered by the verdict cache (keyed by SHA-256), and must agree
+  for (const pass of ["parsed", "cached"]) {
+    for (const [label, text, type] of good) t.same(parsePrivateKey(Buffer.from(text)), { ok: true, type }, `accepted (${pass}): ${label}`);
+    for (const [label, text, why] of bad) {
+      const parsed = parsePrivateKey(Buffer.from(text));
+      t.equal(parsed.ok, false, `refused (${pass}): ${label}`);
+      t.match(parsed.ok ? "(accepted)" : parsed.reason, why, `reason (${pass}): ${label}`);
+    }
   }
+
+  // a key once accepted, then cut short by a few characters, is parsed afresh and refused
+  const accepted = pem(ed, "pkcs8");
+  t.same(parsePrivateKey(Buffer.from(accepted)), { ok: true, type: "ed25519" });
+  const lines = accepted.split("\n");
+  lines[1] = lines[1]?.slice(0, 40) ?? "";
+  const reparsed = parsePrivateKey(Buffer.from(lines.join("\n")));
+  t.match(reparsed.ok ? "(accepted)" : reparsed.reason, /not a valid PEM private key/, "the altered key is not served the cached verdict");
+
+  // a caller changing the verdict it got does not change the cached one
+  const first = parsePrivateKey(Buffer.from(accepted)) as { ok: boolean; type?: string };
+  first.type = "rsa";
+  t.same(parsePrivateKey(Buffer.from(accepted)), { ok: true, type: "ed25519" });
+
+  // bounded: many distinct inputs never hold more than the cap
+  for (let i = 0; i < PRIVATE_KEY_VERDICTS_MAX + 50; i++) parsePrivateKey(Buffer.from(`not a key ${i}`));
+  t.equal(privateKeyVerdictsHeld(), PRIVATE_KEY_VERDICTS_MAX);
+  t.same(parsePrivateKey(Buffer.from(accepted)), { ok: true, type: "ed25519" }, "evicted verdicts are parsed again");
 });
 
 t.test("kubernetesNameProblem", async (t) => {
