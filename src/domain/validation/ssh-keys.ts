@@ -4,6 +4,7 @@
  * DSA, Ed25519. Passphrase-protected keys are refused: the Flux daemon cannot unlock them.
  */
 import crypto from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { quote } from "../../arm/quote.js";
 
 export type SshKeyType = "rsa" | "ec" | "dsa" | "ed25519";
@@ -100,23 +101,14 @@ function parsePrivateKeyText(decoded: Buffer): KeyParse {
  * the digest of a private key reveals nothing usable of it. Bounded: least recently used goes first.
  */
 export const PRIVATE_KEY_VERDICTS_MAX = 1024;
-const privateKeyVerdicts = new Map<string, KeyParse>();
+const privateKeyVerdicts = new LRUCache<string, KeyParse>({ max: PRIVATE_KEY_VERDICTS_MAX });
 
 export function parsePrivateKey(decoded: Buffer): KeyParse {
   const digest = crypto.createHash("sha256").update(decoded).digest("base64");
   const cached = privateKeyVerdicts.get(digest);
-  if (cached !== undefined) {
-    // most recently used moves to the end (a Map iterates in insertion order)
-    privateKeyVerdicts.delete(digest);
-    privateKeyVerdicts.set(digest, cached);
-    return { ...cached };
-  }
+  if (cached !== undefined) return { ...cached };
   const verdict = parsePrivateKeyText(decoded);
   privateKeyVerdicts.set(digest, verdict);
-  if (privateKeyVerdicts.size > PRIVATE_KEY_VERDICTS_MAX) {
-    const oldest = privateKeyVerdicts.keys().next().value;
-    if (oldest !== undefined) privateKeyVerdicts.delete(oldest);
-  }
   return { ...verdict };
 }
 
