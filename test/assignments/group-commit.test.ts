@@ -121,3 +121,29 @@ t.test("an assignment that changed before the commit writes nothing", async (t) 
   t.equal(commits() - before, 0);
   t.same(await stored("rg-stale", "t1"), []);
 });
+
+t.test("a burst of registrations leaves the outbox drained with a commit per hundred clusters, not one each", async (t) => {
+  const names = Array.from({ length: 30 }, (_, i) => `burst${i}`);
+  for (const name of names) {
+    const res = await request(withApi(clusterPath(name, SUB, "rg-burst"), CLUSTER_API), { method: "PUT", body: clusterBody() });
+    t.equal(res.status, 201);
+  }
+  const pending = async () => (await server.store.inner.scan({ kind: "clusterWork" }, { limit: 1000 })).items.length;
+  t.ok((await pending()) >= 30, "each registration left an outbox item");
+  // the store calls that removed outbox items, whichever way they came
+  const inner = server.store.inner;
+  const { commit, delete: remove } = { commit: inner.commit.bind(inner), delete: inner.delete.bind(inner) };
+  let retiringCalls = 0;
+  inner.commit = async (ops) => {
+    if (ops.some((op) => op.op === "delete" && op.kind === "clusterWork")) retiringCalls++;
+    return commit(ops);
+  };
+  inner.delete = async (kind, key, partition, ifMatch) => {
+    if (kind === "clusterWork") retiringCalls++;
+    return remove(kind, key, partition, ifMatch);
+  };
+  t.teardown(() => Object.assign(inner, { commit, delete: remove }));
+  await settle(server);
+  t.equal(await pending(), 0, "every item retired");
+  t.ok(retiringCalls >= 1 && retiringCalls <= 2, `retired in ${retiringCalls} store call(s), not 30`);
+});

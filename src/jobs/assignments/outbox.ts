@@ -5,7 +5,8 @@
  * well; one that failed backs off (retryDelayMs).
  */
 import type { ApplyOutcome } from "../../domain/assignment-apply.js";
-import type { ClusterWork } from "../../persistence/index.js";
+import { lostRace } from "../../persistence/collection.js";
+import { MAX_UNIT_WRITES, type ClusterWork } from "../../persistence/index.js";
 import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
 
 const MAX_RETRY_DELAY_MS = 600_000;
@@ -25,6 +26,7 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
   const bySubscription = new Map<string, AssignmentsRead>();
   // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
   for await (const items of ctx.repo.outbox.pages(ctx.batchSize)) {
+    const done: ClusterWork[] = [];
     for (const item of items) {
       if (item.retryAt > ctx.clock.now()) continue; // backing off after failures
       let read = bySubscription.get(item.partition);
@@ -41,14 +43,40 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
       if (outcomes.includes("failed") || !read.complete) await backOff(ctx, item);
       // retired only when every assignment was applied with its current version, the cluster did not change
       // meanwhile, and the item was not touched since it was read (retirement is by etag)
-      else if (!outcomes.includes("stale") && before === after) await ctx.repo.outbox.retire(item.doc);
+      else if (!outcomes.includes("stale") && before === after) done.push(item);
       report.clustersFromOutbox++;
       ctx.markChanged(item.partition);
       await ctx.slicer.maybeYield();
     }
+    await retireAll(ctx, done);
     if (!(await ctx.lease.keep())) return false;
   }
   return true;
+}
+
+/**
+ * Retires a page's finished items by partition, up to a commit's worth at once (a burst of
+ * registrations is drained with a commit per hundred clusters, not one per cluster). Each retirement is
+ * by etag: an item touched since it was read makes its group's commit fail, and the group is then retired
+ * one item at a time, leaving the touched one for the next pass.
+ */
+async function retireAll(ctx: PassContext, items: ClusterWork[]): Promise<void> {
+  const byPartition = new Map<string, ClusterWork[]>();
+  for (const item of items) byPartition.set(item.partition, [...(byPartition.get(item.partition) ?? []), item]);
+  for (const group of byPartition.values()) {
+    for (let i = 0; i < group.length; i += MAX_UNIT_WRITES) {
+      const chunk = group.slice(i, i + MAX_UNIT_WRITES);
+      try {
+        await ctx.repo.atomically(async () => {
+          for (const item of chunk) await ctx.repo.outbox.retire(item.doc);
+        });
+      } catch (err) {
+        if (!lostRace(err)) throw err;
+        for (const item of chunk) await ctx.repo.outbox.retire(item.doc);
+      }
+      await ctx.slicer.maybeYield();
+    }
+  }
 }
 
 async function backOff(ctx: PassContext, item: ClusterWork): Promise<void> {
