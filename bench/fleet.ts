@@ -20,8 +20,18 @@
  * Setup goes through the ARM API over HTTPS (2 PUTs per cluster, SETUP_CONCURRENCY in flight) and is
  * timed; its rate decides what a large fleet costs: the bench prints the projection for 50,000.
  * The service runs with the shipped log level (info) unless LOG_LEVEL is set; its logs go to a file.
+ * FLEET_SEED=direct (the default above 2,000 clusters in all; FLEET_SEED=https forces the API) writes
+ * every cluster and configuration through the real domain services straight into the data directory
+ * before the service starts on it (bench/seed.ts), and registers nothing over HTTPS; with FLEET_SLOPE=1
+ * all FLEET_CLUSTERS + FLEET_SLOPE_MORE are stored from the start, the first poll run covers the first
+ * FLEET_CLUSTERS agents, the second all of them (the slope is then per cluster polled, every one of
+ * them registered throughout). FLEET_SEED_CACHE=<dir> keeps the seeded directory there and reuses it
+ * (copied, never written) when it holds at least as many clusters.
+ * FLEET_HEAP_SNAPSHOT=<dir>: a heap snapshot of the service after each measured poll run (gc first);
+ * `npx tsx bench/heap-aggregate.ts <file>` sums one by constructor.
  * Options: FLEET_CLUSTERS (default 10000), BENCH_SECONDS (default 20), BENCH_CONNECTIONS (default 64),
- * SETUP_CONCURRENCY (default 64), FLEET_SLOPE=1, FLEET_SLOPE_MORE (default 4 x FLEET_CLUSTERS).
+ * SETUP_CONCURRENCY (default 64), FLEET_SLOPE=1, FLEET_SLOPE_MORE (default 4 x FLEET_CLUSTERS),
+ * FLEET_SEED, FLEET_SEED_CACHE, FLEET_HEAP_SNAPSHOT.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -36,6 +46,7 @@ import { client } from "../test/helpers/http.js";
 import { testAgent, type TestAgent } from "../test/helpers/agent-token.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64 } from "../test/helpers/fixtures.js";
 import { header, lines, pool, quantile, serve, sleep, type Stats } from "./harness.js";
+import { copySeeded, placement, readSeeded, seededCount, seedFleet } from "./seed.js";
 
 const CLUSTERS = Number(process.env.FLEET_CLUSTERS ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -43,6 +54,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SETUP_CONCURRENCY = Number(process.env.SETUP_CONCURRENCY ?? 64);
 const SLOPE = process.env.FLEET_SLOPE === "1";
 const SLOPE_MORE = Number(process.env.FLEET_SLOPE_MORE ?? 4 * CLUSTERS);
+const TOTAL = CLUSTERS + (SLOPE ? SLOPE_MORE : 0);
+const SEED = process.env.FLEET_SEED ?? (TOTAL > 2000 ? "direct" : "https");
+const SNAP_DIR = process.env.FLEET_HEAP_SNAPSHOT;
 const PURE_SECONDS = Math.min(5, SECONDS);
 const SAMPLES = 20;
 const CV = "api-version=2024-01-01";
@@ -97,8 +111,30 @@ const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 const KB = (b: number) => `${(b / 1024).toFixed(2)} KB`;
 const mem = (s: Stats) => `RSS ${MiB(s.rss)} (heap used ${MiB(s.heapUsed)}, external ${MiB(s.external)})`;
 
+/** FLEET_SEED=direct: a data directory holding TOTAL clusters, seeded (or copied from FLEET_SEED_CACHE) */
+async function seeded(): Promise<{ dataDir: string; stored: number }> {
+  const dataDir = tempDir("bench-fleet-seeded-");
+  const cache = process.env.FLEET_SEED_CACHE;
+  const source = cache ?? dataDir;
+  const have = seededCount(source);
+  if (have < TOTAL) {
+    const t0 = performance.now();
+    const step = Math.max(1, Math.floor((TOTAL - have) / 10));
+    const rate = await seedFleet(source, have, TOTAL - have, { progress: (done, s) => done % step === 0 && console.log(`  seed ${have + done}/${TOTAL} clusters+configurations, ${s.toFixed(1)} s`) });
+    console.log(`seed: ${TOTAL - have} clusters + configurations written through the domain services into ${source} in ${((performance.now() - t0) / 1000).toFixed(1)} s (${rate.toFixed(0)} clusters/s)`);
+  }
+  if (cache) {
+    const t0 = performance.now();
+    copySeeded(cache, dataDir);
+    console.log(`seed: copied ${cache} (${seededCount(cache)} clusters) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  return { dataDir, stored: seededCount(dataDir) };
+}
+
 async function main(): Promise<void> {
-  const svc = await serve();
+  const direct = SEED === "direct";
+  const seed = direct ? await seeded() : undefined;
+  const svc = await serve({ dataDir: seed?.dataDir });
   // a kept-alive socket the service closed while idle (its keep-alive timeout is 10 s; the bench idles
   // between phases) hangs up on reuse; the bench's PUTs and GETs are idempotent, so it is sent again
   const retrying =
@@ -117,17 +153,25 @@ async function main(): Promise<void> {
   await sleep(1000);
   const baseRaw = await svc.stats();
   const base = await svc.stats({ gc: true });
+  const snap = async (label: string) => {
+    if (!SNAP_DIR) return;
+    fs.mkdirSync(SNAP_DIR, { recursive: true });
+    const t0 = performance.now();
+    const file = await svc.snapshot(path.join(SNAP_DIR, `fleet-${label}.heapsnapshot`));
+    console.log(`heap snapshot ${file} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  };
+  await snap("base");
 
   // --- setup ---------------------------------------------------------------------------------------
-  const subs = Array.from({ length: 4 }, (_, i) => `00000000-0000-0000-0000-${String(100 + i).padStart(12, "0")}`);
-  const rgs = ["fleet-a", "fleet-b", "fleet-c", "fleet-d"];
   const member = (i: number): Member => {
-    const sub = subs[i % subs.length] as string;
-    const rg = rgs[Math.floor(i / subs.length) % rgs.length] as string;
-    const name = `c${String(i).padStart(6, "0")}`;
-    const id = clusterPath(name, sub, rg);
+    const { name, sub, rg, id } = placement(i);
     return { name, sub, rg, id, agent: testAgent("ec"), knownHosts: i % 10 === 0 ? knownHostsB64() : undefined, params: 0, auth: "", path: `/agent/v1${id}/configurations`, etag: "" };
   };
+  // the directly seeded agents, keys read back (their configurations carry operatorParams PARAMS[0])
+  const seededMembers: Member[] = direct
+    ? readSeeded(seed?.dataDir ?? "", TOTAL).map((a) => ({ name: a.name, sub: a.sub, rg: a.rg, id: a.id, agent: a.agent, knownHosts: a.knownHosts ? knownHostsB64() : undefined, params: 0, auth: "", path: `/agent/v1${a.id}/configurations`, etag: "" }))
+    : [];
+  if (direct) console.log(`seed: ${seed?.stored} clusters stored before the service started (FLEET_SEED=direct); ${TOTAL} of them polled in this run`);
   const configBody = (m: Member) => configurationBody({ operatorParams: PARAMS[m.params], ...(m.knownHosts ? { sshKnownHostsContents: m.knownHosts } : {}) });
   const putConfiguration = async (m: Member) => {
     const res = await arm(`${configurationPath(m.name, "cfg", m.sub, m.rg)}?${V}`, { method: "PUT", body: configBody(m) });
@@ -139,8 +183,26 @@ async function main(): Promise<void> {
     return performance.now() - t0;
   };
   let sampleBody = "";
-  /** registers members (cluster + configuration each, over HTTPS), signs their tokens, one GET each for the ETag */
+  /** signs their tokens, one GET each for the ETag */
+  const prepare = async (members: Member[]) => {
+    const signMs = await signTokens(members);
+    const t0 = performance.now();
+    await pool(members, SETUP_CONCURRENCY, async (m) => {
+      const res = await raw(m.path, { headers: { authorization: m.auth } });
+      if (res.status !== 200) throw new Error(`agent GET ${m.name}: ${res.status} ${res.text}`);
+      m.etag = String(res.headers.etag);
+      if (!sampleBody || (m.knownHosts && sampleBody.length < res.text.length)) sampleBody = res.text;
+    });
+    return { signMs, firstGetMs: performance.now() - t0 };
+  };
+  /** registers members (cluster + configuration each, over HTTPS; or takes them from the direct seed), then prepare() */
   const register = async (from: number, count: number) => {
+    if (direct) {
+      const members = seededMembers.slice(from, from + count);
+      const { signMs, firstGetMs } = await prepare(members);
+      console.log(`setup: ${count} directly seeded agents; tokens ${(signMs / 1000).toFixed(1)} s; first GET per agent ${(firstGetMs / 1000).toFixed(1)} s`);
+      return members;
+    }
     let t0 = performance.now();
     const members = Array.from({ length: count }, (_, k) => member(from + k));
     const keysMs = performance.now() - t0;
@@ -159,15 +221,7 @@ async function main(): Promise<void> {
       },
     );
     const setupMs = performance.now() - t0;
-    const signMs = await signTokens(members);
-    t0 = performance.now();
-    await pool(members, SETUP_CONCURRENCY, async (m) => {
-      const res = await raw(m.path, { headers: { authorization: m.auth } });
-      if (res.status !== 200) throw new Error(`agent GET ${m.name}: ${res.status} ${res.text}`);
-      m.etag = String(res.headers.etag);
-      if (!sampleBody || (m.knownHosts && sampleBody.length < res.text.length)) sampleBody = res.text;
-    });
-    const firstGetMs = performance.now() - t0;
+    const { signMs, firstGetMs } = await prepare(members);
     const perSecond = count / (setupMs / 1000);
     console.log(
       `setup: ${count} agent keys ${(keysMs / 1000).toFixed(1)} s; ${count} clusters + ${count} configurations (${members.filter((m) => m.knownHosts).length} with known_hosts) over HTTPS, ${SETUP_CONCURRENCY} in flight: ${(setupMs / 1000).toFixed(1)} s (${perSecond.toFixed(0)} clusters/s = ${(2 * perSecond).toFixed(0)} PUT/s; 50,000 clusters would take ~${(50_000 / perSecond / 60).toFixed(1)} min); tokens ${(signMs / 1000).toFixed(1)} s; first GET per agent ${(firstGetMs / 1000).toFixed(1)} s`,
@@ -179,7 +233,7 @@ async function main(): Promise<void> {
   const setupGc = await svc.stats({ gc: true });
 
   // store calls of one configuration PUT, measured on a spare cluster outside the polled fleet
-  const spare: Member = { ...(fleet[0] as Member), name: "calibration", id: clusterPath("calibration", subs[0], rgs[0]), agent: testAgent("ec"), knownHosts: undefined };
+  const spare: Member = { ...(fleet[0] as Member), name: "calibration", id: clusterPath("calibration", (fleet[0] as Member).sub, (fleet[0] as Member).rg), agent: testAgent("ec"), knownHosts: undefined };
   await arm(`${clusterPath(spare.name, spare.sub, spare.rg)}?${CV}`, { method: "PUT", body: clusterBody(spare.agent.publicKeyB64) });
   await putConfiguration(spare);
   const calBefore = await svc.stats();
@@ -289,6 +343,7 @@ async function main(): Promise<void> {
   const pure = await purePoll(fleet, PURE_SECONDS);
   const loadRaw = pure.after;
   const loadGc = await svc.stats({ gc: true });
+  if (!SLOPE) await snap(`${CLUSTERS}-polled`);
 
   // --- FLEET_SLOPE: RSS at two sizes, each under polling load --------------------------------------
   let slope: { n1: number; n2: number; p1: Awaited<ReturnType<typeof purePoll>>; p2: Awaited<ReturnType<typeof purePoll>>; gc1: Stats; gc2: Stats } | undefined;
@@ -296,6 +351,7 @@ async function main(): Promise<void> {
     await signTokens(fleet);
     const p1 = await purePoll(fleet, SECONDS);
     const gc1 = await svc.stats({ gc: true });
+    await snap(`${CLUSTERS}-polled`);
     console.log(`slope: ${CLUSTERS} clusters polled, ${mem(p1.after)}; registering ${SLOPE_MORE} more`);
     const more = await register(CLUSTERS, SLOPE_MORE);
     fleet.push(...more);
@@ -303,6 +359,7 @@ async function main(): Promise<void> {
     await run(svc.url, svc.ca, pollRequest(fleet), 2);
     const p2 = await purePoll(fleet, SECONDS);
     const gc2 = await svc.stats({ gc: true });
+    await snap(`${fleet.length}-polled`);
     slope = { n1: CLUSTERS, n2: fleet.length, p1, p2, gc1, gc2 };
   }
 
@@ -346,7 +403,7 @@ async function main(): Promise<void> {
   console.log(`bare /bare304          ${barePerSecond.toFixed(0)} polls/s, p50 ${bareResult.latency.p50} ms, p99 ${bareResult.latency.p99} ms (non-2xx ${bareResult.non2xx} = the 304s)`);
   console.log(`service / bare         ${((pollsPerSecond / barePerSecond) * 100).toFixed(1)} % of the bare route's polls/s (polls alone: ${((pure.polls / pure.seconds / barePerSecond) * 100).toFixed(1)} %)`);
   console.log(`memory (service RSS; "gc": after a forced collection)`);
-  console.log(`  base, before clusters  ${mem(baseRaw)}; gc ${mem(base)}`);
+  console.log(`  base, ${direct ? `at start (${seed?.stored} stored)` : "before clusters "} ${mem(baseRaw)}; gc ${mem(base)}`);
   console.log(`  after setup            ${mem(setupRaw)}; gc ${mem(setupGc)}`);
   console.log(`  end of polling load    ${mem(loadRaw)}; gc ${mem(loadGc)}`);
   console.log(

@@ -35,21 +35,32 @@ export function lines(child: ChildProcess, onLine: (line: string) => void): void
  * The service (bench/serve.ts) in its own process: local sealing (or, with { mode: "plain" }, sealing off:
  * the plain codec, for bench/sealing.ts only), agent staleness 5 s, the shipped log level (info) unless
  * the user's environment sets LOG_LEVEL. stats() asks for its figures; with { gc: true } it collects
- * garbage first (RSS and heap without the garbage of the last load).
+ * garbage first (RSS and heap without the garbage of the last load). dataDir: a directory seeded
+ * beforehand (bench/seed.ts) the service opens instead of a fresh one. snapshot(file) writes a heap
+ * snapshot of the service there.
  */
-export async function serve(options: { mode?: "local" | "plain" } = {}): Promise<{ url: string; ca: string; token: string; child: ChildProcess; stats(options?: { gc?: boolean }): Promise<Stats> }> {
+export async function serve(options: { mode?: "local" | "plain"; dataDir?: string } = {}): Promise<{
+  url: string;
+  ca: string;
+  token: string;
+  child: ChildProcess;
+  stats(options?: { gc?: boolean }): Promise<Stats>;
+  snapshot(file: string): Promise<string>;
+}> {
   // BENCH_CPU_PROF=<dir>: the service writes a CPU profile there when it exits (node --cpu-prof)
   const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(process.execPath, ["--expose-gc", ...prof, "--import", "tsx", path.join(root, "bench/serve.ts")], {
     cwd: root,
-    env: { ...process.env, MODE: options.mode ?? "local", AGENT_STALENESS_MS: "5000" },
+    env: { ...process.env, MODE: options.mode ?? "local", AGENT_STALENESS_MS: "5000", BENCH_DATA_DIR: options.dataDir ?? "" },
     stdio: ["pipe", "pipe", "inherit"],
   });
   const waiting: ((s: Stats) => void)[] = [];
+  const snapshots: ((file: string) => void)[] = [];
   const first = new Promise<{ url: string; ca: string; token: string }>((resolve, reject) => {
     lines(child, (line) => {
       if (line.includes('"url"')) resolve(JSON.parse(line) as { url: string; ca: string; token: string });
       else if (line.includes("cpuMicros")) waiting.shift()?.(JSON.parse(line) as Stats);
+      else if (line.includes('"snapshot"')) snapshots.shift()?.((JSON.parse(line) as { snapshot: string }).snapshot);
     });
     child.on("exit", (code) => reject(new Error(`service exited (${code})`)));
   });
@@ -59,7 +70,12 @@ export async function serve(options: { mode?: "local" | "plain" } = {}): Promise
       waiting.push(resolve);
       child.stdin?.write(options.gc ? "gc\n" : "stats\n");
     });
-  return { ...info, child, stats };
+  const snapshot = (file: string) =>
+    new Promise<string>((resolve) => {
+      snapshots.push(resolve);
+      child.stdin?.write(`snap ${file}\n`);
+    });
+  return { ...info, child, stats, snapshot };
 }
 
 export async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>, progress?: (done: number) => void): Promise<void> {

@@ -11,18 +11,22 @@
  * helper's default capture would grow the heap by every request's line).
  * Stats on demand: a line "stats" or "gc" on stdin (or SIGUSR2) prints one JSON line with CPU time,
  * RSS, heap and the store's call count; "gc" collects garbage first (the process runs with --expose-gc).
+ * "snap <file>" writes a heap snapshot there (v8.writeHeapSnapshot, which collects garbage first) and
+ * prints {"snapshot": file} (bench/heap-aggregate.ts sums it by constructor).
  */
 import fs from "node:fs";
 import type { TokenCredential } from "@azure/identity";
 import path from "node:path";
 import readline from "node:readline";
+import v8 from "node:v8";
 import { fdWriter, SafeLogSink } from "../src/ops/log-sink.js";
 import { plainCodec } from "../src/ports/body-codec.js";
 import { KeyVaultKeyProvider } from "../src/keys/key-vault.js";
 import { startServer, tempDir } from "../test/helpers/server.js";
 
 const mode = process.env.MODE ?? "sealed";
-const dataDir = tempDir("bench-serve-");
+// BENCH_DATA_DIR: a directory seeded beforehand (bench/seed.ts); a fresh temporary one otherwise
+const dataDir = process.env.BENCH_DATA_DIR || tempDir("bench-serve-");
 const logFd = fs.openSync(process.env.LOG_FILE ?? path.join(dataDir, "service.log"), "a");
 const logStream = new SafeLogSink(fdWriter(logFd));
 const agent = process.env.AGENT_STALENESS_MS ? { stalenessMs: Number(process.env.AGENT_STALENESS_MS) } : undefined;
@@ -60,6 +64,11 @@ const stats = (collect: boolean) => {
   );
 };
 process.on("SIGUSR2", () => stats(false));
-if (process.stdin.readable) readline.createInterface({ input: process.stdin }).on("line", (line) => stats(line.trim() === "gc"));
+if (process.stdin.readable)
+  readline.createInterface({ input: process.stdin }).on("line", (line) => {
+    const [command, file] = line.trim().split(" ");
+    if (command === "snap" && file) process.stdout.write(`${JSON.stringify({ snapshot: v8.writeHeapSnapshot(file) })}\n`);
+    else stats(command === "gc");
+  });
 process.on("SIGINT", () => process.exit(0));
 process.on("SIGTERM", () => process.exit(0));

@@ -189,8 +189,8 @@ export function compromisedFingerprints(record: ClusterRecord): string[] {
 export const presentedKey = (stored: string): string => storedKey(stored).normalized;
 
 /** the cluster's agent key, and whether it may be trusted */
-export function agentKeyOf(record: ClusterRecord): AgentKey {
-  const { key, privateStored, fingerprint } = storedKey(record.properties.agentPublicKeyCertificate);
+export function agentKeyOf(record: ClusterRecord, options: { remember?: boolean } = {}): AgentKey {
+  const { key, privateStored, fingerprint } = storedKey(record.properties.agentPublicKeyCertificate, options.remember ?? true);
   const rsa = key.asymmetricKeyType === "rsa";
   return {
     key,
@@ -199,6 +199,35 @@ export function agentKeyOf(record: ClusterRecord): AgentKey {
     fingerprint,
     compromised: privateStored || (record.properties.compromisedAgentKeys ?? []).includes(fingerprint),
   };
+}
+
+/**
+ * What the agent path keeps per cluster between polls (src/surfaces/agent/agent-authenticator.ts): the
+ * stored text, its fingerprint and whether it may be trusted, not the parsed key. A parsed key is a
+ * KeyObject and a native OpenSSL key (measured: ~1.3 KB of RSS per P-256 key, docs/design/agent.md);
+ * a 304 needs only the fingerprint, and a new token (once per agent every few minutes) parses the text
+ * again through the shared LRU above (`agentKeyOfStored`).
+ */
+export interface AgentKeyRef {
+  stored: string;
+  fingerprint: string;
+  compromised: boolean;
+}
+
+export function agentKeyRefOf(record: ClusterRecord): AgentKeyRef {
+  const { fingerprint, compromised } = agentKeyOf(record, { remember: false });
+  return { stored: record.properties.agentPublicKeyCertificate, fingerprint, compromised };
+}
+
+/**
+ * the parsed key a reference stands for (the same fingerprint: the same stored text parses the same);
+ * not remembered: the agent path parses a key once per new token, minutes apart, and would only churn
+ * the LRU of ARM reads (each KeyObject held there also keeps jose's CryptoKey for it: ~2.8 KB native each)
+ */
+export function agentKeyOfStored(ref: AgentKeyRef): AgentKey {
+  const { key, fingerprint } = storedKey(ref.stored, false);
+  const rsa = key.asymmetricKeyType === "rsa";
+  return { key, jwsAlg: rsa ? "RS256" : "ES256", jweAlg: rsa ? "RSA-OAEP-256" : "ECDH-ES+A256KW", fingerprint, compromised: ref.compromised };
 }
 
 /**

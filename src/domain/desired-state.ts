@@ -154,7 +154,8 @@ export class DesiredState {
     const version = await this.repo.markers.version(ref.subscriptionId, id);
     const cluster = await this.repo.clusters.get(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
-    const agentKey = agentKeyOf(cluster.record);
+    // not remembered in the LRU of parsed keys: a snapshot is built once per change, and the LRU serves ARM reads
+    const agentKey = agentKeyOf(cluster.record, { remember: false });
     // never seal secrets to a key whose private half anyone with read access may have copied
     if (agentKey.compromised) throw errors.agentKeyCompromised();
     const all = await this.repo.configurations.all(ref.subscriptionId, id);
