@@ -21,7 +21,8 @@ import { settle } from "../helpers/reconciler.js";
 
 const CLUSTERS = 23;
 const BATCH = 5;
-const LEASE_MS = 2000;
+// long enough that starting replica B (a server, a store connection) under a loaded machine stays within A's lease
+const LEASE_MS = 5000;
 
 interface Backend {
   name: string;
