@@ -137,7 +137,8 @@ export class Metrics {
 export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
   // callback style: the hooks and handler that follow run inside the scope (an async hook would leave it)
   app.addHook("onRequest", (request, _reply, done) => metrics.enterRequest(request, done));
-  app.addHook("onResponse", async (request, reply) => {
+  // callback style too: no promise per request
+  app.addHook("onResponse", (request, reply, done) => {
     // the route pattern, never the raw URL: ids in paths would explode label cardinality
     const route = request.routeOptions.url ?? "unmatched";
     const query = request.query as Record<string, unknown> | undefined;
@@ -146,6 +147,7 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics): void {
     metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
     const storeCalls = metrics.storeCallsOf(request);
     if (storeCalls !== undefined) metrics.storeCallsPerRequest.observe({ route, method: request.method }, storeCalls);
+    done();
   });
   app.get("/metrics", { config: { operationId: "Ops_Metrics" } }, async (_request, reply) => {
     reply.type(metrics.registry.contentType);
