@@ -12,7 +12,7 @@ import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { DestinationStream } from "pino";
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH, registerErrorHandling, registerJsonBodyParser } from "./arm/error-handler.js";
-import { generateRequestId, registerRequestContext, requestLogger } from "./arm/request-context.js";
+import { generateRequestId, registerRequestContext, requestLoggerFactory } from "./arm/request-context.js";
 import { SkipTokens } from "./arm/skip-token.js";
 import type { Authenticator } from "./ports/principal.js";
 import { AgentAuthenticator } from "./surfaces/agent/agent-authenticator.js";
@@ -120,8 +120,10 @@ export const REDACT_PATHS = [
   "properties.sshKnownHostsContents",
 ];
 
+const REDACTION = { paths: REDACT_PATHS, censor: "[redacted]" };
+
 function loggerOptions(options: AppOptions): FastifyServerOptions["logger"] {
-  const base = { level: options.logLevel ?? "info", redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
+  const base = { level: options.logLevel ?? "info", redact: REDACTION };
   return options.logStream ? { ...base, stream: options.logStream } : base;
 }
 
@@ -193,7 +195,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger: loggerOptions(options),
     genReqId: generateRequestId,
     // the request's one child logger, with the correlation and client request ids bound
-    childLoggerFactory: requestLogger,
+    childLoggerFactory: requestLoggerFactory(REDACTION),
     // one completion line per request is written by arm/request-context.ts instead of fastify's two
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
     bodyLimit: BODY_LIMIT_BYTES,
