@@ -185,6 +185,8 @@ export function buildServices(
   const changeWatcher = new ChangeWatcher(repo.changes, bus, options.clock, { intervalMs: agent.stalenessMs, overlapMs: 2000, limit: 10_000 });
   agentServices.desired.watcher = changeWatcher;
   agentServices.authenticator.watcher = changeWatcher;
+  // one string per cluster key for both per-cluster caches of the agent path (the authenticator's is made first)
+  agentServices.desired.sharedKey = (key) => agentServices.authenticator.heldKey(key);
   clusters.watcher = changeWatcher;
   const agentKeyAudit = new AgentKeyAudit(repo, bus, leveledLog);
   return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };

@@ -172,7 +172,8 @@ function storedKey(stored: string, remember = true): StoredKey {
     key,
     privateStored: material.holds === "private",
     normalized: der.toString("base64"),
-    fingerprint: crypto.createHash("sha256").update(der).digest("base64url").slice(0, 16),
+    // the first 12 bytes make exactly the first 16 characters, as a flat string (a slice would keep its 43-character parent)
+    fingerprint: crypto.createHash("sha256").update(der).digest().subarray(0, 12).toString("base64url"),
   };
   if (remember) parsed.set(stored, entry);
   return entry;

@@ -24,15 +24,19 @@ import { hasSecrets, secretsOf } from "./configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
 
 export interface Snapshot {
-  clusterKey: ClusterKey;
   version: number;
+  /** a flat string (not a slice of the digest nor a concatenation, which keep their parts) */
   etag: string;
   /** the JSON body without pollIntervalSeconds (added per response, with jitter) */
   json: string;
+  /** ms since the DesiredState's origin (a small integer, kept unboxed in the object) */
   checkedAt: number;
-  /** when the first secret it carries expires (Infinity when none) */
+  /** when the first secret it carries expires, in ms since the origin (NEVER when none) */
   expiresAt: number;
 }
+
+/** expiresAt of a snapshot carrying no expiring secret: a small integer too (Infinity would be boxed per snapshot) */
+const NEVER = -1;
 
 export interface DesiredStateOptions {
   stalenessMs: number;
@@ -76,6 +80,12 @@ function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string
   };
 }
 
+/** NEVER is never reached; a finite expiry is, as the origin-relative clock passes it */
+const expired = (snapshot: Snapshot, now: number): boolean => snapshot.expiresAt !== NEVER && now >= snapshot.expiresAt;
+
+/** the earlier of two expiries (NEVER being the latest) */
+const earlier = (a: number, b: number): number => (a === NEVER ? b : b === NEVER ? a : Math.min(a, b));
+
 export class DesiredState {
   /**
    * One snapshot per cluster, sized for the whole fleet (maxClusters) and never aged out: an agent
@@ -88,6 +98,13 @@ export class DesiredState {
   builds = 0;
   /** bumped by every announced change */
   private epoch = 0;
+  /** checkedAt and expiresAt are counted from here */
+  private readonly origin: number;
+  /**
+   * the string another per-cluster cache already holds for this cluster key (the agent authenticator's),
+   * so the snapshot cache keys by it instead of a copy of its own (~150 B a cluster); set by the app
+   */
+  sharedKey?: (key: ClusterKey) => string | undefined;
 
   constructor(
     private readonly repo: Persistence,
@@ -95,6 +112,7 @@ export class DesiredState {
     private readonly clock: Clock,
     private readonly options: DesiredStateOptions,
   ) {
+    this.origin = clock.now();
     this.snapshots = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
       // a build in flight started before this change: its result must not be kept, nor joined
@@ -116,8 +134,8 @@ export class DesiredState {
   fresh(ref: ClusterRef): Snapshot | undefined {
     const cached = this.snapshots.get(clusterKeyOf(ref.id));
     if (!cached) return undefined;
-    const now = this.clock.now();
-    if (now >= cached.expiresAt) return undefined;
+    const now = this.clock.now() - this.origin;
+    if (expired(cached, now)) return undefined;
     return this.watcher?.healthy() || now - cached.checkedAt < this.options.stalenessMs ? cached : undefined;
   }
 
@@ -126,8 +144,8 @@ export class DesiredState {
     const id = ref.id;
     const key = clusterKeyOf(id);
     const cached = this.snapshots.get(key);
-    const now = this.clock.now();
-    if (cached && now >= cached.expiresAt) this.snapshots.delete(key);
+    const now = this.clock.now() - this.origin;
+    if (cached && expired(cached, now)) this.snapshots.delete(key);
     else if (cached && (this.watcher?.healthy() || now - cached.checkedAt < this.options.stalenessMs)) return cached;
     else if (cached) {
       const version = await this.repo.markers.version(ref.subscriptionId, id);
@@ -162,13 +180,13 @@ export class DesiredState {
     const withSecrets = all.filter((v) => !v.deleted && hasSecrets(v.record)).map((v) => v.record.id);
     const secrets = await this.repo.secrets.getMany(ref.subscriptionId, withSecrets);
     // the snapshot must not outlive the secrets it carries: it is rebuilt the moment the first expires
-    let expiresAt = Number.POSITIVE_INFINITY;
+    let expiresAt = NEVER;
     const configurations = await Promise.all(
       all.map(async (v) => {
         const stored = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
         // never seal to the cluster secrets that are not this record's (a PUT that lost its race)
         const own = stored && secretsOf(v.record, stored.secrets) ? stored : undefined;
-        if (own?.expiresAt !== undefined) expiresAt = Math.min(expiresAt, own.expiresAt);
+        if (own?.expiresAt !== undefined) expiresAt = earlier(expiresAt, Math.max(0, own.expiresAt - this.origin));
         return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
       }),
     );
@@ -178,9 +196,10 @@ export class DesiredState {
       .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined])]))
       .digest("base64url")
       .slice(0, 22);
-    const snapshot: Snapshot = { clusterKey: key, version, etag: `"${digest}"`, json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now(), expiresAt };
+    // JSON.stringify of a base64url string is it in quotes, as one flat string
+    const snapshot: Snapshot = { version, etag: JSON.stringify(digest), json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now() - this.origin, expiresAt };
     // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
-    if (this.epoch === startedAt) this.snapshots.set(key, snapshot);
+    if (this.epoch === startedAt) this.snapshots.set(this.sharedKey?.(key) ?? key, snapshot);
     return snapshot;
   }
 

@@ -41,11 +41,30 @@ const invalid = (reason: string) => errors.authenticationInvalid(reason);
  */
 const tokenDigest = (token: string): string => crypto.hash("sha256", token, "base64url");
 
+/**
+ * a cluster's entry: its key reference (AgentKeyRef's fields, in the same object) and its principal, one per
+ * cluster, whose clusterKey is the string the map is keyed by (every token of the cluster shares both)
+ */
+interface KeyEntry extends AgentKeyRef {
+  principal: AgentPrincipal;
+  /** ms since the authenticator's origin (a small integer, kept unboxed) */
+  checkedAt: number;
+}
+
+/** a verified token: its cluster's principal, the fingerprint of the key that signed it, and its exp (seconds) */
+interface TokenEntry {
+  principal: AgentPrincipal;
+  fingerprint: string;
+  exp: number;
+}
+
 export class AgentAuthenticator {
   /** per cluster: its key's stored text, fingerprint and trust (no parsed key: src/domain/agent-keys.ts AgentKeyRef) */
-  private readonly keys: LRUCache<string, { key: AgentKeyRef; checkedAt: number }>;
+  private readonly keys: LRUCache<string, KeyEntry>;
   /** verified tokens by their digest (tokenDigest), each until its exp */
-  private readonly tokens: LRUCache<string, { principal: AgentPrincipal; fingerprint: string; exp: number }>;
+  private readonly tokens: LRUCache<string, TokenEntry>;
+  /** checkedAt is counted from here: ms since then fit a small integer (no boxed number per entry) */
+  private readonly origin: number;
   /** signature verifications made, for tests and metrics */
   verifications = 0;
 
@@ -55,6 +74,7 @@ export class AgentAuthenticator {
     private readonly clock: Clock,
     private readonly options: AgentAuthOptions,
   ) {
+    this.origin = clock.now();
     this.keys = new LRUCache({ max: options.maxClusters });
     this.tokens = new LRUCache({ max: options.maxClusters });
     bus.on((change) => {
@@ -74,9 +94,21 @@ export class AgentAuthenticator {
   /** set when a ChangeWatcher runs: while it is healthy, cached keys stay valid until a change is announced */
   watcher?: { healthy(): boolean };
 
-  private async keyOf(clusterKey: string): Promise<AgentKeyRef | undefined> {
+  private fresh(entry: KeyEntry): boolean {
+    return this.watcher?.healthy() === true || this.clock.now() - this.origin - entry.checkedAt < this.options.stalenessMs;
+  }
+
+  /**
+   * the cluster key string this authenticator holds for the cluster (the same text as `clusterKey`), so
+   * other per-cluster caches can key by it instead of keeping a copy of their own; undefined when not held
+   */
+  heldKey(clusterKey: string): string | undefined {
+    return this.keys.peek(clusterKey)?.principal.clusterKey;
+  }
+
+  private async keyOf(clusterKey: string): Promise<KeyEntry | undefined> {
     const cached = this.keys.get(clusterKey);
-    if (cached && (this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return cached.key;
+    if (cached && this.fresh(cached)) return cached;
     const m = CLUSTER_ID.exec(clusterKey);
     if (!m) return undefined;
     const seen = this.invalidations;
@@ -86,9 +118,12 @@ export class AgentAuthenticator {
       this.keys.delete(clusterKey);
       return undefined;
     }
-    const key = agentKeyRefOf(found.record);
-    if (this.invalidations === seen) this.keys.set(clusterKey, { key, checkedAt: this.clock.now() });
-    return key;
+    const ref = agentKeyRefOf(found.record);
+    // the principal (and its key string) of the entry it replaces, so tokens already remembered share it
+    const principal = cached?.principal ?? { clusterKey };
+    const entry: KeyEntry = { stored: ref.stored, fingerprint: ref.fingerprint, compromised: ref.compromised, principal, checkedAt: this.clock.now() - this.origin };
+    if (this.invalidations === seen) this.keys.set(principal.clusterKey, entry);
+    return entry;
   }
 
   /**
@@ -102,8 +137,8 @@ export class AgentAuthenticator {
     const entry = this.tokens.get(tokenDigest(authorization.slice(7)));
     if (!entry || entry.exp <= Math.floor(this.clock.now() / 1000)) return undefined;
     const cached = this.keys.get(entry.principal.clusterKey);
-    if (!cached || !(this.watcher?.healthy() || this.clock.now() - cached.checkedAt < this.options.stalenessMs)) return undefined;
-    if (cached.key.compromised || cached.key.fingerprint !== entry.fingerprint) return undefined;
+    if (!cached || !this.fresh(cached)) return undefined;
+    if (cached.compromised || cached.fingerprint !== entry.fingerprint) return undefined;
     return entry.principal;
   }
 
@@ -174,7 +209,7 @@ export class AgentAuthenticator {
       if (err instanceof joseErrors.JOSEError) throw invalid(`the token was rejected (${err.code})`);
       throw err;
     }
-    const principal: AgentPrincipal = { clusterKey };
+    const principal = key.principal;
     this.pruneExpired(nowSeconds);
     this.tokens.set(digest, { principal, fingerprint: key.fingerprint, exp });
     return principal;
