@@ -29,7 +29,12 @@ async function callsOf(t: Test, server: TestServer, get: () => Promise<{ status:
   const before = await perRequest(server);
   const storeBefore = server.store.totalCalls();
   const res = await get();
-  const after = await perRequest(server);
+  // observed once the response has gone out (fastify's onResponse), which can be just after the client read it
+  let after = await perRequest(server);
+  for (let i = 0; i < 40 && after.count === before.count; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    after = await perRequest(server);
+  }
   t.equal(after.count - before.count, 1, "one GET observed");
   t.equal(after.sum - before.sum, server.store.totalCalls() - storeBefore, "the metric counts every store call the GET made");
   return { status: res.status, calls: after.sum - before.sum };
