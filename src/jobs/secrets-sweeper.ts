@@ -20,7 +20,7 @@ import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js
 import { expiredBeforeDelivery } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { ConfigurationRecord } from "../domain/types.js";
-import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
+import { byPartition, MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
 import { lostRace, PATCH_ATTEMPTS, type StoredDocument } from "../persistence/collection.js";
 import { SLICE_MS } from "./assignments/slicing.js";
@@ -273,16 +273,6 @@ const QUIET_TURN_MS = 0.25;
 const MAX_YIELD_MS = 4 * SLICE_MS;
 
 /** expired documents by partition (a commit holds one partition's writes), in the order they came */
-function byPartition(docs: StoredDocument[]): StoredDocument[][] {
-  const groups = new Map<string, StoredDocument[]>();
-  for (const doc of docs) {
-    const group = groups.get(doc.partition);
-    if (group) group.push(doc);
-    else groups.set(doc.partition, [doc]);
-  }
-  return [...groups.values()];
-}
-
 /**
  * One partition's purges cut into commits of at most MAX_UNIT_WRITES writes: each purge writes its key
  * and its secrets (2), its configuration when it must be marked Failed (1), and the first purge of a

@@ -22,6 +22,7 @@ import { unitWriter, type StoreWriter } from "./writer.js";
 export type { StoredDocument, Versioned } from "./collection.js";
 export type { ClusterWork } from "./outbox.js";
 export { SECRETS_RETENTION_MAX_MS } from "./secrets.js";
+export { byPartition } from "./unit-of-work.js";
 export { subscriptionPartition } from "./subscriptions.js";
 /** the most writes one unit of work may stage (one commit: Cosmos DB's transactional batch limit) */
 export { MAX_COMMIT_OPS as MAX_UNIT_WRITES } from "../store/port.js";

@@ -185,6 +185,20 @@ export async function inUnitOfWork<R>(store: Store, now: () => number, work: () 
   return result;
 }
 
+/**
+ * Items grouped by their partition, in first-seen order: one unit of work commits within one partition
+ * (a Cosmos DB transactional batch cannot cross partitions).
+ */
+export function byPartition<T extends { partition: string }>(items: readonly T[]): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.partition);
+    if (group) group.push(item);
+    else groups.set(item.partition, [item]);
+  }
+  return [...groups.values()];
+}
+
 /** runs `work` outside any unit (its writes go straight to the store): background steps inside a request */
 export function outsideUnitOfWork<R>(work: () => R): R {
   return current.exit(work);

@@ -6,7 +6,7 @@
  */
 import type { ApplyOutcome } from "../../domain/assignment-apply.js";
 import { lostRace } from "../../persistence/collection.js";
-import { MAX_UNIT_WRITES, type ClusterWork } from "../../persistence/index.js";
+import { byPartition, MAX_UNIT_WRITES, type ClusterWork } from "../../persistence/index.js";
 import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
 
 const MAX_RETRY_DELAY_MS = 600_000;
@@ -61,9 +61,7 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
  * one item at a time, leaving the touched one for the next pass.
  */
 async function retireAll(ctx: PassContext, items: ClusterWork[]): Promise<void> {
-  const byPartition = new Map<string, ClusterWork[]>();
-  for (const item of items) byPartition.set(item.partition, [...(byPartition.get(item.partition) ?? []), item]);
-  for (const group of byPartition.values()) {
+  for (const group of byPartition(items)) {
     for (let i = 0; i < group.length; i += MAX_UNIT_WRITES) {
       const chunk = group.slice(i, i + MAX_UNIT_WRITES);
       try {
