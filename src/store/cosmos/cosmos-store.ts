@@ -236,31 +236,35 @@ export class CosmosStore implements Store {
   }
 
   async replace(doc: NewDocument, ifMatch: string): Promise<StoredDocument> {
-    const existing = await this.readItem(doc.kind, doc.key, doc.partition);
-    if (!existing || this.expired(existing) || etagOf(existing) !== ifMatch || !existing._etag) throw new StorePreconditionFailedError(doc.kind, doc.key);
-    return this.replaceItem(this.toItem(doc), existing._etag);
+    const current = await this.currentVersion(doc.kind, doc.key, doc.partition, ifMatch);
+    if (current === undefined) throw new StorePreconditionFailedError(doc.kind, doc.key);
+    return this.replaceItem(this.toItem(doc), current);
+  }
+
+  /**
+   * Read now: the engine's _etag when the live item is at our etag `ifMatch`, undefined when it is gone
+   * (or expired); StorePreconditionFailedError when it is there under another version.
+   */
+  private async currentVersion(kind: DocKind, key: string, partition: string, ifMatch: string): Promise<string | undefined> {
+    const existing = await this.readItem(kind, key, partition);
+    if (!existing || this.expired(existing)) return undefined;
+    if (etagOf(existing) !== ifMatch || !existing._etag) throw new StorePreconditionFailedError(kind, key);
+    return existing._etag;
   }
 
   /** the engine's _etag for our etag `ifMatch` of a live item; StorePreconditionFailedError when it is not the current version */
   private async engineEtag(kind: DocKind, key: string, partition: string, ifMatch: string): Promise<string> {
-    const known = this.engineEtags.get(ifMatch);
-    if (known !== undefined) return known;
-    const existing = await this.readItem(kind, key, partition);
-    if (!existing || this.expired(existing) || etagOf(existing) !== ifMatch || !existing._etag) throw new StorePreconditionFailedError(kind, key);
-    return existing._etag;
+    const known = this.engineEtags.get(ifMatch) ?? (await this.currentVersion(kind, key, partition, ifMatch));
+    if (known === undefined) throw new StorePreconditionFailedError(kind, key);
+    return known;
   }
 
   async delete(kind: DocKind, key: string, partition: string, ifMatch?: string): Promise<boolean> {
     let options = {};
     if (ifMatch !== undefined) {
-      let engine: string;
-      try {
-        engine = await this.engineEtag(kind, key, partition, ifMatch);
-      } catch (err) {
-        // gone is "not deleted" (as before); there under another etag is a lost race
-        if (err instanceof StorePreconditionFailedError && !(await this.get(kind, key, partition))) return false;
-        throw err;
-      }
+      // gone is "not deleted"; there under another etag is a lost race (thrown by currentVersion)
+      const engine = this.engineEtags.get(ifMatch) ?? (await this.currentVersion(kind, key, partition, ifMatch));
+      if (engine === undefined) return false;
       options = { accessCondition: { type: "IfMatch", condition: engine } };
     }
     try {
