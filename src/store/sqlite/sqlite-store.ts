@@ -43,6 +43,13 @@ interface Row {
   updated_at: number;
 }
 
+/** a document's row as a statement's named parameters */
+const INSERT_ROW = `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
+  VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)`;
+/** on conflict: the new row replaces every column of the one there */
+const TAKE_NEW_ROW = `partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted, expires_at = excluded.expires_at,
+  schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at`;
+
 const fromRow = (row: Row): StoredDocument => ({
   kind: row.kind,
   key: row.key,
@@ -247,23 +254,18 @@ export class SqliteStore implements Store {
   private apply(op: WriteOp, now: number): void {
     switch (op.op) {
       case "create": {
-        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
+        const row = this.rowAt(op.doc, op.etag, now);
         if (this.insertOrReviveExpired(row, now) === 0) throw new StoreConflictError(op.doc.kind, op.doc.key);
         return;
       }
       case "replace": {
-        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
+        const row = this.rowAt(op.doc, op.etag, now);
         if (this.replaceRow(row, op.ifMatch, now) === 0) throw new StorePreconditionFailedError(op.doc.kind, op.doc.key);
         return;
       }
       case "upsert": {
-        const row = { ...this.rowOf(op.doc), etag: op.etag, updated_at: now };
-        this.stmt(
-          `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
-           VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
-           ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
-             expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at`,
-        ).run(row);
+        const row = this.rowAt(op.doc, op.etag, now);
+        this.stmt(`${INSERT_ROW} ON CONFLICT (kind, key) DO UPDATE SET ${TAKE_NEW_ROW}`).run(row);
         return;
       }
       case "delete": {
@@ -278,11 +280,9 @@ export class SqliteStore implements Store {
       }
       case "increment": {
         // the counter lives in the plain body of an internal record (never sealed): the engine adds one itself
-        const row = { ...this.rowOf({ ...op.doc, body: { [op.field]: 1 } }), etag: op.etag, updated_at: now, path: `$.${op.field}` };
+        const row = { ...this.rowAt({ ...op.doc, body: { [op.field]: 1 } }, op.etag, now), path: `$.${op.field}` };
         this.stmt(
-          `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
-           VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
-           ON CONFLICT (kind, key) DO UPDATE SET
+          `${INSERT_ROW} ON CONFLICT (kind, key) DO UPDATE SET
              body = CASE WHEN documents.expires_at IS NOT NULL AND documents.expires_at <= @updated_at THEN excluded.body
                     ELSE json_set(documents.body, @path, coalesce(json_extract(documents.body, @path), 0) + 1) END,
              expires_at = excluded.expires_at, etag = excluded.etag, updated_at = excluded.updated_at`,
@@ -295,11 +295,7 @@ export class SqliteStore implements Store {
   private insertOrReviveExpired(row: Row, now: number): number {
     // an expired document not yet swept is replaced, as if it were gone
     return this.stmt(
-      `INSERT INTO documents (kind, key, partition, parent, deleted, expires_at, schema_version, body, etag, updated_at)
-       VALUES (@kind, @key, @partition, @parent, @deleted, @expires_at, @schema_version, @body, @etag, @updated_at)
-       ON CONFLICT (kind, key) DO UPDATE SET partition = excluded.partition, parent = excluded.parent, deleted = excluded.deleted,
-         expires_at = excluded.expires_at, schema_version = excluded.schema_version, body = excluded.body, etag = excluded.etag, updated_at = excluded.updated_at
-       WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
+      `${INSERT_ROW} ON CONFLICT (kind, key) DO UPDATE SET ${TAKE_NEW_ROW} WHERE documents.expires_at IS NOT NULL AND documents.expires_at <= @now`,
     ).run({ ...row, now }).changes;
   }
 
@@ -309,6 +305,11 @@ export class SqliteStore implements Store {
          schema_version = @schema_version, body = @body, etag = @etag, updated_at = @updated_at
        WHERE kind = @kind AND key = @key AND etag = @ifMatch AND (expires_at IS NULL OR expires_at > @now)`,
     ).run({ ...row, ifMatch, now }).changes;
+  }
+
+  /** a commit's row: the etag its writer chose, the commit's time */
+  private rowAt(doc: NewDocument, etag: string, now: number): Row {
+    return { ...this.rowOf(doc), etag, updated_at: now };
   }
 
   private rowOf(doc: NewDocument): Row {
