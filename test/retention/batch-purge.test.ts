@@ -9,7 +9,6 @@
  *   sweep's commit) keeps its new secrets and their key, and the other documents of the batch are
  *   purged all the same (the lost race falls back to one document at a time).
  */
-import fs from "node:fs";
 import path from "node:path";
 import { compactDecrypt } from "jose";
 import t, { type Test } from "tap";
@@ -19,6 +18,7 @@ import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
+import { cosmosItems, readSqliteFiles } from "../helpers/raw-store.js";
 import { b64, clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";
 
 const V = "api-version=2024-11-01";
@@ -82,12 +82,8 @@ async function setup(t: Test, engine: "sqlite" | "cosmos"): Promise<Ctx> {
       if (res.status !== 201 && res.status !== 200) throw new Error(res.text);
     },
     async rawText() {
-      if (engine === "cosmos") {
-        const { resources } = await cosmos.client().database(db).container("resources").items.readAll().fetchAll();
-        return JSON.stringify(resources);
-      }
-      const file = path.join(server.dataDir, "store.db");
-      return ["", "-wal", "-shm", "-journal"].map((s) => (fs.existsSync(file + s) ? fs.readFileSync(file + s).toString("latin1") : "")).join("\n");
+      if (engine === "cosmos") return JSON.stringify(await cosmosItems(cosmos, db));
+      return readSqliteFiles(server.dataDir).map((f) => f.bytes.toString("latin1")).join("\n");
     },
   };
 }

@@ -5,8 +5,6 @@
  * store; Cosmos records carry the matching ttl; the offline-cluster story; purge after delivery;
  * two sweepers purge each record once; a sweep that dies half-way finishes on the next run.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { compactDecrypt } from "jose";
 import t, { type Test } from "tap";
 import { ManualClock } from "../../src/ports/clock.js";
@@ -16,6 +14,7 @@ import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
+import { cosmosItems, readSqliteFiles } from "../helpers/raw-store.js";
 import { b64, clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, SUB } from "../helpers/fixtures.js";
 
 const V = "api-version=2024-11-01";
@@ -63,12 +62,8 @@ async function setup(t: Test, engine: "sqlite" | "cosmos", extra: { purgeAfterDe
     poll: async (cluster) => raw(`/agent/v1${clusterPath(cluster)}/configurations`, { token: await token(cluster) }),
     report: async (cluster, name, body) => raw(`/agent/v1${clusterPath(cluster)}/configurations/${name}/status`, { method: "POST", body, token: await token(cluster) }),
     async rawText() {
-      if (engine === "cosmos") {
-        const { resources } = await cosmos.client().database(db).container("resources").items.readAll().fetchAll();
-        return JSON.stringify(resources);
-      }
-      const file = path.join(server.dataDir, "store.db");
-      return ["", "-wal", "-shm", "-journal"].map((s) => (fs.existsSync(file + s) ? fs.readFileSync(file + s).toString("latin1") : "")).join("\n");
+      if (engine === "cosmos") return JSON.stringify(await cosmosItems(cosmos, db));
+      return readSqliteFiles(server.dataDir).map((f) => f.bytes.toString("latin1")).join("\n");
     },
   };
 }
