@@ -1,0 +1,273 @@
+/**
+ * The migrate-to-Flux-v2 actions (issue #16 part 2, docs/design/flux-v2.md "Migrating from Flux v1"): one
+ * sourceControlConfiguration, or every one of a cluster, becomes the equivalent fluxConfiguration(s).
+ *
+ * - whatIf: the bodies (no secret in them), where each protected setting would come from, the warnings.
+ *   Nothing is written.
+ * - the migration: in ONE unit of work (Persistence.atomically, one commit) every v1 configuration is retired
+ *   (its tombstone, as a DELETE leaves one, and its secrets shredded), every v2 one created with its protected
+ *   settings (carried over with their ORIGINAL submission time, so the 48-hour clock does not restart, or
+ *   taken from the body), and the cluster's version marker bumped once: the agent's desired state moves from
+ *   "v1" to "v2" in one version. All or nothing: one configuration blocked blocks the action.
+ *
+ * The v2 side is reached through `FluxV2Side` (the fluxConfigurations domain provides it), so this module
+ * does not know how v2 records are stored.
+ */
+import { errors, ArmError } from "../arm/errors.js";
+import { CONFIGURATION_TYPE, keyOf, type ClusterId, type ClusterRef, type ConfigurationRef } from "../arm/resource-ids.js";
+import type { WriteActor } from "../arm/system-data.js";
+import type { Principal } from "../ports/principal.js";
+import type { Clock } from "../ports/clock.js";
+import type { Persistence, Versioned } from "../persistence/index.js";
+import { announce, type ChangeBus } from "./changes.js";
+import type { Clusters } from "./clusters.js";
+import { secretsOf, tombstoneOf } from "./configurations.js";
+import { withOptimisticRetry } from "./optimistic.js";
+import { bodyWithSecrets, knownHostsWarning, planMigration, resolveSecrets, shownBody, type FluxConfigurationBody, type MigrationPlan, type MigrationWarning, type ResolvedSecrets } from "./flux-migration.js";
+import type { Subscriptions } from "./subscriptions.js";
+import { PROTECTED_SETTING_KEYS, type ConfigurationRecord, type ConfigurationSecrets, type ProtectedSettingKey } from "./types.js";
+import { decodeBase64Strict } from "./validation/base64.js";
+import { knownHostsProblem } from "./validation/known-hosts.js";
+import { kubernetesNameProblem } from "./validation/names.js";
+import { parsePrivateKey } from "./validation/ssh-keys.js";
+
+export const FLUX_CONFIGURATION_TYPE = "Microsoft.KubernetesConfiguration/fluxConfigurations";
+
+/** what the migration needs of the fluxConfigurations side */
+export interface FluxV2Side {
+  /** the lower-cased names of the cluster's live fluxConfigurations */
+  names(subscriptionId: string, clusterId: ClusterId): Promise<Set<string>>;
+  /**
+   * Stages, in the caller's unit of work, the creation of a fluxConfiguration from `body` (its secrets
+   * included), its protected settings and known_hosts kept as submitted at `submittedAt`. No announcement:
+   * the migration bumps the cluster's marker once for everything. Throws an ArmError the body is refused with.
+   */
+  stageCreate(input: { subscriptionId: string; cluster: ClusterRef; name: string; body: FluxConfigurationBody; submittedAt: number; actor: WriteActor }): Promise<void>;
+}
+
+export interface MigrationOptions {
+  fluxConfigurationName?: string;
+  configurationProtectedSettings?: Partial<Record<ProtectedSettingKey, string>>;
+  sshKnownHostsContents?: string;
+}
+
+export type MigrationResultKind = "WouldMigrate" | "Migrated" | "Blocked";
+
+export interface MigrationItem {
+  sourceControlConfigurationId: string;
+  fluxConfigurationId: string;
+  result: MigrationResultKind;
+  message?: string;
+  fluxConfiguration: FluxConfigurationBody;
+  protectedSettings: { carried: ProtectedSettingKey[]; supplied: ProtectedSettingKey[]; missing: ProtectedSettingKey[] };
+  warnings: MigrationWarning[];
+}
+
+export interface MigrationResult {
+  whatIf: boolean;
+  value: MigrationItem[];
+}
+
+/** one configuration's plan in a request: what to create, or why not */
+interface Planned {
+  found: Versioned<ConfigurationRecord>;
+  plan?: MigrationPlan;
+  resolved?: ResolvedSecrets;
+  item: MigrationItem;
+  /** the error the real migration answers with, when blocked */
+  error?: ArmError;
+}
+
+const fluxId = (clusterId: string, name: string): string => `${clusterId}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/${name}`;
+
+/** the request's options, checked (the schema checked their shape) */
+function checkOptions(at: string, options: MigrationOptions): void {
+  if (options.fluxConfigurationName !== undefined) {
+    const problem = kubernetesNameProblem(options.fluxConfigurationName, 63);
+    if (problem) throw errors.invalidParameter(`${at}fluxConfigurationName`, `The fluxConfiguration name is invalid: it ${problem}.`);
+  }
+  for (const [key, value] of Object.entries(options.configurationProtectedSettings ?? {})) {
+    const target = `${at}configurationProtectedSettings.${key}`;
+    const decoded = typeof value === "string" ? decodeBase64Strict(value) : undefined;
+    // the value is never echoed: it is a secret
+    if (!decoded || decoded.length === 0) throw errors.invalidParameter(target, `The protected setting '${key}' must be a non-empty base64 string.`);
+    if (key === "sshPrivateKey") {
+      const parsed = parsePrivateKey(decoded);
+      if (!parsed.ok) throw errors.invalidParameter(target, `The protected setting 'sshPrivateKey' is not a usable private key: ${parsed.reason}.`);
+    }
+  }
+  if (options.sshKnownHostsContents !== undefined) {
+    const decoded = decodeBase64Strict(options.sshKnownHostsContents);
+    const problem = decoded ? knownHostsProblem(decoded.toString("utf8")) : "it is not base64";
+    if (problem) throw errors.invalidParameter(`${at}sshKnownHostsContents`, `The property 'sshKnownHostsContents' is not valid known_hosts contents: ${problem}.`);
+  }
+}
+
+export class FluxMigrations {
+  constructor(
+    private readonly repo: Persistence,
+    private readonly subscriptions: Subscriptions,
+    private readonly clusters: Clusters,
+    private readonly clock: Clock,
+    private readonly bus: ChangeBus,
+    /** absent until the fluxConfigurations side is wired: then only whatIf is served */
+    private readonly v2?: FluxV2Side,
+    private readonly wakeReconciler: () => void = () => undefined,
+  ) {}
+
+  /** POST …/sourceControlConfigurations/{name}/migrateToFluxV2 */
+  async migrateOne(principal: Principal, ref: ConfigurationRef, body: Record<string, unknown>, actor: () => WriteActor): Promise<MigrationResult> {
+    const whatIf = body.whatIf === true;
+    await this.subscriptions.authorize(principal, ref.subscriptionId, whatIf ? "read" : "write");
+    const cluster = await this.clusters.require(ref.cluster);
+    const options: MigrationOptions = {
+      ...(typeof body.fluxConfigurationName === "string" ? { fluxConfigurationName: body.fluxConfigurationName } : {}),
+      ...(body.configurationProtectedSettings !== undefined ? { configurationProtectedSettings: body.configurationProtectedSettings as MigrationOptions["configurationProtectedSettings"] } : {}),
+      ...(typeof body.sshKnownHostsContents === "string" ? { sshKnownHostsContents: body.sshKnownHostsContents } : {}),
+    };
+    checkOptions("", options);
+    const select = async (): Promise<Versioned<ConfigurationRecord>[]> => {
+      const found = await this.repo.configurations.get(ref.subscriptionId, ref.id);
+      if (!found || found.deleted) throw errors.resourceNotFound(CONFIGURATION_TYPE, ref.configurationName, ref.resourceGroup);
+      return [found];
+    };
+    return this.run(ref.cluster, cluster.record.id, whatIf, select, () => options, actor);
+  }
+
+  /** POST …/providers/Microsoft.KubernetesConfiguration/migrateToFluxV2: every v1 configuration of the cluster */
+  async migrateCluster(principal: Principal, ref: ClusterRef, body: Record<string, unknown>, actor: () => WriteActor): Promise<MigrationResult> {
+    const whatIf = body.whatIf === true;
+    await this.subscriptions.authorize(principal, ref.subscriptionId, whatIf ? "read" : "write");
+    const cluster = await this.clusters.require(ref);
+    const byName = new Map<string, MigrationOptions>();
+    for (const [name, raw] of Object.entries((body.configurations ?? {}) as Record<string, MigrationOptions>)) {
+      checkOptions(`configurations.${name}.`, raw);
+      byName.set(name.toLowerCase(), raw);
+    }
+    const select = async (): Promise<Versioned<ConfigurationRecord>[]> => (await this.repo.configurations.all(ref.subscriptionId, cluster.record.id)).filter((v) => !v.deleted);
+    const result = await this.run(ref, cluster.record.id, whatIf, select, (name) => byName.get(name.toLowerCase()) ?? {}, actor);
+    const unknown = [...byName.keys()].filter((n) => !result.value.some((i) => i.sourceControlConfigurationId.toLowerCase().endsWith(`/${n}`)));
+    if (unknown.length > 0 && !whatIf) throw errors.invalidParameter(`configurations.${unknown[0]}`, `The cluster has no Flux v1 configuration named '${unknown[0]}'.`);
+    return result;
+  }
+
+  private async run(
+    cluster: ClusterRef,
+    clusterId: ClusterId,
+    whatIf: boolean,
+    select: () => Promise<Versioned<ConfigurationRecord>[]>,
+    optionsOf: (name: string) => MigrationOptions,
+    actor: () => WriteActor,
+  ): Promise<MigrationResult> {
+    const subscriptionId = cluster.subscriptionId;
+    if (whatIf) {
+      const planned = await this.planAll(subscriptionId, clusterId, await select(), optionsOf);
+      return { whatIf: true, value: planned.map((p) => p.item) };
+    }
+    const v2 = this.v2;
+    if (!v2) throw errors.conflict("Migrating to Flux v2 needs the fluxConfigurations resource type, which this deployment does not serve yet; only whatIf is available.");
+    // one unit of work: the v1 tombstones, the v2 records and their secrets, one marker bump, one commit
+    return withOptimisticRetry(false, () => this.repo.atomically(async () => {
+      const planned = await this.planAll(subscriptionId, clusterId, await select(), optionsOf);
+      const blocked = planned.find((p) => p.error);
+      if (blocked?.error) throw blocked.error;
+      const now = this.clock.now();
+      for (const p of planned) {
+        const plan = p.plan as MigrationPlan;
+        const resolved = p.resolved as ResolvedSecrets;
+        const v1 = p.found;
+        // retire v1 as a DELETE does: a tombstone (a new generation) the agent is told to remove, its secrets shredded
+        const writeTombstone = await this.repo.configurations.prepare(subscriptionId, tombstoneOf(v1.record), v1.etag, true);
+        await v2.stageCreate({ subscriptionId, cluster, name: plan.fluxConfigurationName, body: bodyWithSecrets(plan, resolved), submittedAt: resolved.submittedAt ?? now, actor: actor() });
+        await writeTombstone();
+        await this.repo.secrets.delete(subscriptionId, v1.record.id);
+        p.item.result = "Migrated";
+      }
+      if (planned.length > 0) {
+        await announce(this.repo, this.bus, subscriptionId, clusterId, "configurations");
+        // names are free: an assignment that reported a clash may now create its configuration
+        await this.repo.outbox.touch(subscriptionId, clusterId);
+        this.repo.afterCommit(this.wakeReconciler);
+      }
+      return { whatIf: false, value: planned.map((p) => p.item) };
+    }));
+  }
+
+  private async planAll(subscriptionId: string, clusterId: ClusterId, found: Versioned<ConfigurationRecord>[], optionsOf: (name: string) => MigrationOptions): Promise<Planned[]> {
+    const held = await this.repo.secrets.getMany(subscriptionId, found.map((f) => f.record.id));
+    const taken = this.v2 ? await this.v2.names(subscriptionId, clusterId) : new Set<string>();
+    const claimed = new Map<string, string>();
+    const planned: Planned[] = [];
+    for (const f of found) {
+      const options = optionsOf(f.record.name);
+      const stored = held.get(keyOf(f.record.id))?.secrets;
+      planned.push(await this.planOne(f, options, secretsOf(f.record, stored), taken, claimed));
+    }
+    return planned;
+  }
+
+  private async planOne(found: Versioned<ConfigurationRecord>, options: MigrationOptions, held: ConfigurationSecrets | undefined, taken: Set<string>, claimed: Map<string, string>): Promise<Planned> {
+    const record = found.record;
+    const blocked = (message: string, error: ArmError, partial?: Partial<MigrationItem>): Planned => ({
+      found,
+      item: {
+        sourceControlConfigurationId: record.id,
+        fluxConfigurationId: fluxId(record.clusterId, options.fluxConfigurationName ?? record.name.toLowerCase()),
+        result: "Blocked",
+        message,
+        fluxConfiguration: { properties: {} } as unknown as FluxConfigurationBody,
+        protectedSettings: { carried: [], supplied: [], missing: [] },
+        warnings: [],
+        ...partial,
+        result: "Blocked",
+        message,
+      },
+      error,
+    });
+    const plan = planMigration(record, options.fluxConfigurationName !== undefined ? { fluxConfigurationName: options.fluxConfigurationName } : {});
+    if ("problem" in plan) return blocked(plan.problem, errors.conflict(plan.problem));
+    const supplied = options.configurationProtectedSettings ?? {};
+    const resolved = resolveSecrets(plan, held, supplied, options.sshKnownHostsContents);
+    const warnings = [...plan.warnings];
+    const kh = knownHostsWarning(plan, resolved);
+    if (kh) warnings.push(kh);
+    const item: MigrationItem = {
+      sourceControlConfigurationId: record.id,
+      fluxConfigurationId: fluxId(record.clusterId, plan.fluxConfigurationName),
+      result: "WouldMigrate",
+      fluxConfiguration: shownBody(plan, resolved),
+      protectedSettings: { carried: resolved.carried, supplied: resolved.supplied, missing: resolved.missing },
+      warnings,
+    };
+    const withItem = (message: string, error: ArmError): Planned => ({ ...blocked(message, error, item), plan, resolved });
+    const extra = Object.keys(supplied).filter((k) => !plan.protectedSettingKeys.includes(k as ProtectedSettingKey));
+    if (extra.length > 0) {
+      const message = `The Flux v1 configuration '${record.name}' has no protected setting '${extra[0]}' to supply (it has: ${plan.protectedSettingKeys.join(", ") || "none"}).`;
+      return withItem(message, errors.invalidParameter(`configurationProtectedSettings.${extra[0]}`, message));
+    }
+    if (record.managedBy !== undefined) {
+      const message = `The Flux v1 configuration '${record.name}' is managed by the configuration assignment ${record.managedBy}: it moves to Flux v2 with its assignment, not on its own.`;
+      return withItem(message, errors.conflict(message));
+    }
+    const name = plan.fluxConfigurationName;
+    if (taken.has(name)) {
+      const message = `The cluster already has a fluxConfiguration named '${name}': choose another with fluxConfigurationName.`;
+      return withItem(message, errors.conflict(message, "fluxConfigurationName"));
+    }
+    const other = claimed.get(name);
+    if (other !== undefined) {
+      const message = `The Flux v1 configurations '${other}' and '${record.name}' would both become the fluxConfiguration '${name}': give one another fluxConfigurationName.`;
+      return withItem(message, errors.conflict(message, "fluxConfigurationName"));
+    }
+    claimed.set(name, record.name);
+    if (resolved.missing.length > 0) {
+      const names = resolved.missing.join(", ");
+      const message = `The protected settings ${names} of '${record.name}' are no longer held by the service (kept at most 48 hours): supply them in configurationProtectedSettings (base64, as a sourceControlConfiguration PUT takes them).`;
+      return withItem(message, errors.invalidParameter(`configurationProtectedSettings.${resolved.missing[0]}`, message));
+    }
+    return { found, plan, resolved, item };
+  }
+}
+
+/** the protected-setting names, in the order results list them */
+export const MIGRATION_SETTING_KEYS = PROTECTED_SETTING_KEYS;
