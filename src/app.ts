@@ -23,7 +23,8 @@ import { Clusters } from "./domain/clusters.js";
 import { DesiredState } from "./domain/desired-state.js";
 import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
 import { Configurations } from "./domain/configurations.js";
-import { FluxMigrations } from "./domain/flux-migrations.js";
+import { FluxConfigurations } from "./domain/flux-configurations.js";
+import { FluxMigrations, fluxV2SideOf } from "./domain/flux-migrations.js";
 import { Persistence } from "./persistence/index.js";
 import type { BodyCodec } from "./ports/body-codec.js";
 import { Subscriptions } from "./domain/subscriptions.js";
@@ -169,7 +170,7 @@ export function buildServices(
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,
-    fluxMigrations: new FluxMigrations(repo, subscriptions, clusters, options.clock, bus, undefined, wake),
+    fluxMigrations: new FluxMigrations(repo, subscriptions, clusters, options.clock, bus, fluxV2SideOf(repo, new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus)), wake),
   };
   const agentServices: AgentServices = {
     authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxClusters: agent.maxClusters }),

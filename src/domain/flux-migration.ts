@@ -35,6 +35,7 @@ export const MIGRATION_WARNING_CODES = [
   "OperatorInstanceName",
   "KnownHostsNotHeld",
   "ServerSideApply",
+  "RepositoryUrlRewritten",
 ] as const;
 export type MigrationWarningCode = (typeof MIGRATION_WARNING_CODES)[number];
 
@@ -111,6 +112,16 @@ const NO_EQUIVALENT: Readonly<Record<string, string>> = {
 
 const IMAGE_AUTOMATION = new Set(["registry-disable-scanning", "registry-poll-interval", "registry-exclude-image"]);
 
+/** Flux v2 takes SSH URLs as ssh://user@host/path only: the scp-like user@host:path of v1 is rewritten */
+export function fluxV2RepositoryUrl(url: string): { url: string; rewritten: boolean } | { problem: string } {
+  if (/^http:\/\//i.test(url)) return { problem: "Flux v2 repository URLs must use https:// or ssh:// (plain http would send credentials in clear): change the v1 configuration's repositoryUrl to https:// first, or create the fluxConfiguration yourself" };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return { url, rewritten: false };
+  const scp = /^([^@/:]+@)?([^/:]+):(.*)$/.exec(url);
+  if (!scp) return { url, rewritten: false };
+  const [, user = "", host = "", path = ""] = scp;
+  return { url: `ssh://${user}${host}/${path.replace(/^\/+/, "")}`, rewritten: true };
+}
+
 /** a kustomization name for the n-th --git-path (1-based), valid as the suffix of a Flux v2 object name */
 function kustomizationName(configurationName: string, index: number, count: number): string {
   const base = count === 1 ? "kustomization" : `kustomization-${index}`;
@@ -149,8 +160,13 @@ export function planMigration(record: ConfigurationRecord, options: { fluxConfig
     };
   });
 
+  const repository = fluxV2RepositoryUrl(spec.repositoryUrl);
+  if ("problem" in repository) return { problem: `The Flux v1 configuration '${record.name}' cannot be migrated as it is: ${repository.problem}.` };
+  if (repository.rewritten) {
+    warnings.push({ code: "RepositoryUrlRewritten", source: "repositoryUrl", message: `Flux v2 takes SSH repository URLs as ssh://user@host/path: ${spec.repositoryUrl} becomes ${repository.url}.` });
+  }
   const gitRepository: GitRepositoryBody = {
-    url: spec.repositoryUrl,
+    url: repository.url,
     repositoryRef: { branch: value("git-branch") ?? FLUX_V1_DEFAULTS.branch },
     syncIntervalInSeconds: value("git-poll-interval") ? goDurationSeconds(value("git-poll-interval") as string) : FLUX_V1_DEFAULTS.gitPollIntervalSeconds,
     timeoutInSeconds: value("git-timeout") ? goDurationSeconds(value("git-timeout") as string) : FLUX_V1_DEFAULTS.gitTimeoutSeconds,

@@ -14,7 +14,7 @@
  * does not know how v2 records are stored.
  */
 import { errors, ArmError } from "../arm/errors.js";
-import { CONFIGURATION_TYPE, keyOf, type ClusterId, type ClusterRef, type ConfigurationRef } from "../arm/resource-ids.js";
+import { CONFIGURATION_TYPE, fluxConfigurationRef, keyOf, type ClusterId, type ClusterRef, type ConfigurationRef } from "../arm/resource-ids.js";
 import type { WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
@@ -22,6 +22,7 @@ import type { Persistence, Versioned } from "../persistence/index.js";
 import { announce, type ChangeBus } from "./changes.js";
 import type { Clusters } from "./clusters.js";
 import { secretsOf, tombstoneOf } from "./configurations.js";
+import type { FluxConfigurations } from "./flux-configurations.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import { bodyWithSecrets, knownHostsWarning, planMigration, resolveSecrets, shownBody, type FluxConfigurationBody, type MigrationPlan, type MigrationWarning, type ResolvedSecrets } from "./flux-migration.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -30,8 +31,6 @@ import { decodeBase64Strict } from "./validation/base64.js";
 import { knownHostsProblem } from "./validation/known-hosts.js";
 import { kubernetesNameProblem } from "./validation/names.js";
 import { parsePrivateKey } from "./validation/ssh-keys.js";
-
-export const FLUX_CONFIGURATION_TYPE = "Microsoft.KubernetesConfiguration/fluxConfigurations";
 
 /** what the migration needs of the fluxConfigurations side */
 export interface FluxV2Side {
@@ -144,11 +143,14 @@ export class FluxMigrations {
       checkOptions(`configurations.${name}.`, raw);
       byName.set(name.toLowerCase(), raw);
     }
-    const select = async (): Promise<Versioned<ConfigurationRecord>[]> => (await this.repo.configurations.all(ref.subscriptionId, cluster.record.id)).filter((v) => !v.deleted);
-    const result = await this.run(ref, cluster.record.id, whatIf, select, (name) => byName.get(name.toLowerCase()) ?? {}, actor);
-    const unknown = [...byName.keys()].filter((n) => !result.value.some((i) => i.sourceControlConfigurationId.toLowerCase().endsWith(`/${n}`)));
-    if (unknown.length > 0 && !whatIf) throw errors.invalidParameter(`configurations.${unknown[0]}`, `The cluster has no Flux v1 configuration named '${unknown[0]}'.`);
-    return result;
+    const select = async (): Promise<Versioned<ConfigurationRecord>[]> => {
+      const live = (await this.repo.configurations.all(ref.subscriptionId, cluster.record.id)).filter((v) => !v.deleted);
+      // options for a configuration the cluster does not have are a mistake, refused before anything is written
+      const unknown = [...byName.keys()].find((n) => !live.some((v) => v.record.name.toLowerCase() === n));
+      if (unknown !== undefined) throw errors.invalidParameter(`configurations.${unknown}`, `The cluster has no Flux v1 configuration named '${unknown}'.`);
+      return live;
+    };
+    return this.run(ref, cluster.record.id, whatIf, select, (name) => byName.get(name.toLowerCase()) ?? {}, actor);
   }
 
   private async run(
@@ -213,8 +215,6 @@ export class FluxMigrations {
       item: {
         sourceControlConfigurationId: record.id,
         fluxConfigurationId: fluxId(record.clusterId, options.fluxConfigurationName ?? record.name.toLowerCase()),
-        result: "Blocked",
-        message,
         fluxConfiguration: { properties: {} } as unknown as FluxConfigurationBody,
         protectedSettings: { carried: [], supplied: [], missing: [] },
         warnings: [],
@@ -271,3 +271,16 @@ export class FluxMigrations {
 
 /** the protected-setting names, in the order results list them */
 export const MIGRATION_SETTING_KEYS = PROTECTED_SETTING_KEYS;
+
+/** the fluxConfigurations side of the migration, from the Flux v2 domain (its stageMigrated hook) */
+export function fluxV2SideOf(repo: Persistence, flux: FluxConfigurations): FluxV2Side {
+  return {
+    async names(subscriptionId, clusterId) {
+      const all = await repo.fluxConfigurations.all(subscriptionId, clusterId);
+      return new Set(all.filter((v) => !v.deleted).map((v) => v.record.name.toLowerCase()));
+    },
+    async stageCreate({ cluster, name, body, submittedAt, actor }) {
+      await flux.stageMigrated(fluxConfigurationRef(cluster, name), body.properties as unknown as Record<string, unknown>, actor, submittedAt);
+    },
+  };
+}

@@ -59,7 +59,7 @@ t.test("whatIf: bodies, warnings, where each secret comes from; nothing changes"
   t.equal(s.result, "WouldMigrate");
   t.equal(s.fluxConfigurationId, `${clusterPath("c-what")}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/ssh`);
   t.same(s.protectedSettings, { carried: ["sshPrivateKey"], supplied: [], missing: [] });
-  t.same(s.fluxConfiguration.properties.gitRepository, { url: "git@github.com:example/fleet.git", repositoryRef: { branch: "main" }, syncIntervalInSeconds: 60, timeoutInSeconds: 20, sshKnownHosts: hosts });
+  t.same(s.fluxConfiguration.properties.gitRepository, { url: "ssh://git@github.com/example/fleet.git", repositoryRef: { branch: "main" }, syncIntervalInSeconds: 60, timeoutInSeconds: 20, sshKnownHosts: hosts });
   t.same(Object.values(s.fluxConfiguration.properties.kustomizations).map((k: any) => k.path), ["./apps", "./infra"]);
   t.ok(s.warnings.some((w: any) => w.code === "GitReadOnly"));
   const w = byName.get("web");

@@ -86,7 +86,8 @@ const rows: Row[] = [
       t.equal(resolved.submittedAt, 1_700_000_000_000, "the original submission time goes with them");
       t.same(created.properties.configurationProtectedSettings, { sshPrivateKey: KEY });
       t.equal(created.properties.gitRepository.sshKnownHosts, KNOWN_HOSTS);
-      t.equal(created.properties.gitRepository.url, "git@github.com:Azure/arc-k8s-demo.git");
+      t.equal(created.properties.gitRepository.url, "ssh://git@github.com/Azure/arc-k8s-demo.git", "the scp-like URL in the form Flux v2 takes");
+      t.ok(codes(p).includes("RepositoryUrlRewritten"));
       const shown = JSON.stringify(shownBody(p, resolved));
       t.notMatch(shown, KEY, "the key is never in the shown body");
       t.match(shown, KNOWN_HOSTS, "known_hosts are public host keys: shown, as v1 shows them");
@@ -185,6 +186,11 @@ t.test("Go durations in whole seconds", async (t) => {
   t.equal(goDurationSeconds("0.5m"), 30);
   t.equal(goDurationSeconds("500ms"), 1);
   t.equal(goDurationSeconds("90s"), 90);
+});
+
+t.test("plain http is not migrated (Flux v2 refuses it); ssh:// and https:// stay as they are", async (t) => {
+  t.ok("problem" in planMigration(record("h", { repositoryUrl: "http://example.com/repo" })));
+  t.equal(plan(record("s", { repositoryUrl: "ssh://git@example.com/repo" })).body.properties.gitRepository.url, "ssh://git@example.com/repo");
 });
 
 t.test("operatorParams the parser refuses are reported, not guessed", async (t) => {
