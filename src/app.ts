@@ -161,21 +161,24 @@ export function buildServices(
     maxClusters: agent.maxClusters,
   });
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
+  const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus);
   const services: Services = {
     authenticator: options.authenticator,
     subscriptions,
     clusters,
     configurations,
+    fluxConfigurations,
     assignments: new Assignments(repo, subscriptions, wake),
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,
-    fluxMigrations: new FluxMigrations(repo, subscriptions, clusters, options.clock, bus, fluxV2SideOf(repo, new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus)), wake),
+    fluxMigrations: new FluxMigrations(repo, subscriptions, clusters, options.clock, bus, fluxV2SideOf(repo, fluxConfigurations), wake),
   };
   const agentServices: AgentServices = {
     authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxClusters: agent.maxClusters }),
     desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds, maxClusters: agent.maxClusters }),
     reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
+    flux: fluxConfigurations,
   };
   const sweeper = new SecretsSweeper(repo, bus, options.clock, audit, {
     intervalMs: retention.sweepIntervalMs,

@@ -32,6 +32,7 @@ import {
   type FluxObjectStatus,
 } from "./types.js";
 import { mergeFluxPatch, validateFluxConfiguration } from "./validation/flux-configuration.js";
+import { parsePublicKey } from "./validation/ssh-keys.js";
 
 export type { FluxConfigurationRef } from "../arm/resource-ids.js";
 
@@ -328,6 +329,10 @@ export class FluxConfigurations {
    */
   async report(ref: ClusterRef, name: string, report: FluxStatusReport): Promise<FluxStatusOutcome> {
     if (!(FLUX_COMPLIANCE_STATES as readonly string[]).includes(report.complianceState)) throw errors.invalidParameter("complianceState", `'complianceState' must be one of ${FLUX_COMPLIANCE_STATES.join(", ")}.`);
+    if (report.repositoryPublicKey !== undefined && report.repositoryPublicKey !== "") {
+      const parsed = parsePublicKey(report.repositoryPublicKey);
+      if (!parsed.ok) throw errors.invalidParameter("repositoryPublicKey", `'repositoryPublicKey' is not an SSH public key: ${parsed.reason}.`);
+    }
     const id = fluxConfigurationId(ref.id, name);
     return withOptimisticRetry(false, () =>
       this.repo.atomically(async () => {

@@ -4,6 +4,7 @@ import type { Authenticator } from "../ports/principal.js";
 import type { Assignments } from "../domain/assignments.js";
 import type { Clusters } from "../domain/clusters.js";
 import type { Configurations } from "../domain/configurations.js";
+import type { FluxConfigurations } from "../domain/flux-configurations.js";
 import type { FluxMigrations } from "../domain/flux-migrations.js";
 import type { Subscriptions } from "../domain/subscriptions.js";
 import type { Clock } from "../ports/clock.js";
@@ -13,6 +14,7 @@ export interface Services {
   subscriptions: Subscriptions;
   clusters: Clusters;
   configurations: Configurations;
+  fluxConfigurations: FluxConfigurations;
   assignments: Assignments;
   skipTokens: SkipTokens;
   clock: Clock;
