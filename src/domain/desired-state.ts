@@ -187,9 +187,29 @@ export class DesiredState {
     return pending;
   }
 
+  /**
+   * One snapshot is one committed version. Its reads (the cluster, v1 configurations, fluxConfigurations,
+   * secrets) are separate store calls, so a commit landing between them would mix two versions: the v1 -> v2
+   * migration retires v1 and creates v2 in one commit, and a mixed read would show both, or neither
+   * (docs/design/flux-v2.md, "One poll"). The marker is read again after them; when it moved, the snapshot is
+   * built again, and only a snapshot whose reads all saw one version is served or kept.
+   */
   private async build(ref: ClusterRef, id: ClusterId, key: ClusterKey): Promise<Snapshot> {
+    for (let attempt = 1; ; attempt++) {
+      const startedAt = this.epoch;
+      const snapshot = await this.buildOnce(ref, id, key);
+      if ((await this.repo.markers.version(ref.subscriptionId, id)) === snapshot.version) {
+        // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
+        if (this.epoch === startedAt) this.snapshots.set(this.sharedKey?.(key) ?? key, snapshot);
+        return snapshot;
+      }
+      // the cluster changes faster than a snapshot can be read: the agent polls again shortly
+      if (attempt >= 10) throw errors.unavailable(1);
+    }
+  }
+
+  private async buildOnce(ref: ClusterRef, id: ClusterId, key: ClusterKey): Promise<Snapshot> {
     this.builds++;
-    const startedAt = this.epoch;
     const version = await this.repo.markers.version(ref.subscriptionId, id);
     const cluster = await this.repo.clusters.get(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
@@ -234,8 +254,6 @@ export class DesiredState {
     const body = fluxConfigurations.length > 0 ? { generation: version, configurations, fluxConfigurations } : { generation: version, configurations };
     // JSON.stringify of a base64url string is it in quotes, as one flat string
     const snapshot: Snapshot = { version, etag: JSON.stringify(digest), json: JSON.stringify(body), checkedAt: this.clock.now() - this.origin, expiresAt };
-    // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
-    if (this.epoch === startedAt) this.snapshots.set(this.sharedKey?.(key) ?? key, snapshot);
     return snapshot;
   }
 
