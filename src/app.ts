@@ -161,7 +161,7 @@ export function buildServices(
     maxClusters: agent.maxClusters,
   });
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
-  const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus);
+  const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus, { purgeAfterDelivery: retention.purgeAfterDelivery, audit });
   const services: Services = {
     authenticator: options.authenticator,
     subscriptions,

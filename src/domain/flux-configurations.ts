@@ -22,6 +22,7 @@ import { announce, type ChangeBus } from "./changes.js";
 import type { Clusters } from "./clusters.js";
 import { EXPIRED_BEFORE_DELIVERY, REPLACED_CONCURRENTLY } from "./configurations.js";
 import { withOptimisticRetry } from "./optimistic.js";
+import { silentAudit, type PurgeAudit } from "./purge-audit.js";
 import type { Subscriptions } from "./subscriptions.js";
 import {
   FLUX_COMPLIANCE_STATES,
@@ -130,6 +131,8 @@ export class FluxConfigurations {
     private readonly clusters: Clusters,
     private readonly clock: Clock,
     private readonly bus: ChangeBus,
+    /** as v1 (AgentReports): purge protected settings once the agent acknowledges them, instead of at the end of the window */
+    private readonly retention: { purgeAfterDelivery: boolean; audit: PurgeAudit } = { purgeAfterDelivery: false, audit: silentAudit },
   ) {}
 
   private notFound(ref: FluxConfigurationRef) {
@@ -370,6 +373,11 @@ export class FluxConfigurations {
           ...(delivered ? { secretsDelivered: { generation: record.generation, at: now } } : {}),
         };
         await this.repo.fluxConfigurations.write(ref.subscriptionId, updated, found.etag);
+        if (delivered && this.retention.purgeAfterDelivery && (await this.repo.secrets.delete(ref.subscriptionId, id))) {
+          const kinds = [...record.secrets.protectedSettingKeys, ...(record.secrets.hasKnownHosts ? ["sshKnownHosts"] : [])];
+          this.repo.afterCommit(() => this.retention.audit.purged(id, kinds, "delivered"));
+          await announce(this.repo, this.bus, ref.subscriptionId, ref.id, "configurations");
+        }
         return { accepted: true as const };
       }),
     );

@@ -35,7 +35,8 @@ let validators: Map<string, ValidateFunction> | undefined;
 /**
  * Documents derived from an official one that marks properties `x-nullable` (ARM merge-patch: a null
  * removes, e.g. a kustomization in a fluxConfigurations PATCH): there `x-nullable: true` next to a `type`
- * becomes ajv's `nullable`, so a null is accepted where Azure accepts one.
+ * becomes ajv's `nullable`, so a null is accepted where Azure accepts one (and a `type` beside a `$ref`
+ * is dropped, as draft 4 ignores it).
  */
 const NULLABLE_DOCUMENTS = new Set(["fluxConfigurations"]);
 
@@ -44,7 +45,9 @@ function nullable<T>(node: T): T {
   if (node === null || typeof node !== "object") return node;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) out[key] = nullable(value);
-  if (out["x-nullable"] === true && typeof out.type === "string" && out.$ref === undefined) out.nullable = true;
+  // a `type` beside a `$ref` is ignored by Swagger 2.0 (JSON Schema draft 4) but applied by ajv: the $ref decides
+  if (out.$ref !== undefined) delete out.type;
+  else if (out["x-nullable"] === true && typeof out.type === "string") out.nullable = true;
   return out as T;
 }
 

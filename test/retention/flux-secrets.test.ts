@@ -1,0 +1,117 @@
+/**
+ * The promises v1 keeps, kept for Flux v2 fluxConfigurations (issue #16), on the embedded SQLite store:
+ * 1. encryption at rest: canaries in the protected settings (sshPrivateKey, httpsKey), in httpsUser,
+ *    the URL, paths, substitutions and known_hosts appear in no form in the raw store files (WAL included);
+ * 2. the 48-hour promise with an injected clock and a short window: the agent gets the sealed settings
+ *    before expiry; after it, no read path has them, the sweeper deletes them and destroys their key,
+ *    and an undelivered configuration shows Failed with what to do; a delivered one is left alone.
+ */
+import crypto from "node:crypto";
+import { compactDecrypt } from "jose";
+import t from "tap";
+import { ManualClock } from "../../src/ports/clock.js";
+import { EXPIRED_BEFORE_DELIVERY } from "../../src/domain/configurations.js";
+import { startServer } from "../helpers/server.js";
+import { client } from "../helpers/http.js";
+import { testAgent } from "../helpers/agent-token.js";
+import { findIn, readSqliteFiles, sqliteRows } from "../helpers/raw-store.js";
+import { b64, clusterBody, clusterPath, fluxConfigurationBody, fluxConfigurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
+
+const V = "api-version=2024-11-01";
+const CV = "api-version=2024-01-01";
+const WINDOW_MS = 60_000;
+
+t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with their key", async (t) => {
+  const clock = new ManualClock(Date.parse("2026-12-01T00:00:00Z"));
+  const server = await startServer({ clock, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 } });
+  t.teardown(() => server.close());
+  const arm = client(server.url, server.ca, server.token);
+  const agent = testAgent("ec");
+  const raw = client(server.url, server.ca);
+  const token = (cluster: string) => agent.token(clusterPath(cluster), { iat: Math.floor(clock.now() / 1000) });
+  const poll = async (cluster: string) => raw(`/agent/v1${clusterPath(cluster)}/configurations`, { token: await token(cluster) });
+  const report = async (cluster: string, name: string, body: unknown) => raw(`/agent/v1${clusterPath(cluster)}/fluxConfigurations/${name}/status`, { method: "POST", body, token: await token(cluster) });
+
+  t.equal((await arm(`${clusterPath("c2")}?${CV}`, { method: "PUT", body: clusterBody(agent.publicKeyB64) })).status, 201);
+  const canary = `cnry${crypto.randomBytes(8).toString("hex")}`;
+  const c = (field: string) => `${canary}${field}`;
+  const sshKey = sshPrivateKeyB64();
+  const pemLine = Buffer.from(sshKey, "base64").toString().split("\n")[1] ?? "";
+  const knownHosts = knownHostsB64(c("host"));
+
+  const ssh = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`, {
+    method: "PUT",
+    body: fluxConfigurationBody({
+      gitRepository: { url: `ssh://git@canary.example/${c("repo")}`, repositoryRef: { branch: c("branch") }, sshKnownHosts: knownHosts },
+      kustomizations: { k: { path: `./${c("path")}`, postBuild: { substitute: { v: c("subst") } } } },
+      configurationProtectedSettings: { sshPrivateKey: sshKey },
+    }),
+  });
+  t.equal(ssh.status, 201, ssh.text);
+  const https = await arm(`${fluxConfigurationPath("c2", "https")}?${V}`, {
+    method: "PUT",
+    body: fluxConfigurationBody({
+      gitRepository: { url: `https://canary.example/${c("httpsrepo")}`, repositoryRef: { tag: "v1" }, httpsUser: c("httpsuser") },
+      configurationProtectedSettings: { httpsKey: b64(c("httpskey")) },
+    }),
+  });
+  t.equal(https.status, 201, https.text);
+  t.equal(https.json.properties.gitRepository.httpsUser, c("httpsuser"), "httpsUser is plain text in Flux v2, as Azure serves it");
+  t.notOk([ssh.text, https.text].some((r) => r.includes(sshKey) || r.includes(b64(c("httpskey")))), "no protected setting in a response");
+
+  t.test("1. at rest: the canaries are nowhere in the SQLite files, in no encoding", async (t) => {
+    const files = readSqliteFiles(server.dataDir);
+    t.ok(files.length >= 1);
+    const haystacks = files.map((f) => ({ name: f.name, text: f.bytes }));
+    for (const field of ["repo", "branch", "path", "subst", "host", "httpsrepo", "httpsuser", "httpskey"]) t.same(findIn(haystacks, c(field)), [], `${field} is sealed`);
+    t.same(findIn(haystacks, pemLine), [], "the private key is sealed");
+    const kinds = new Set(sqliteRows(server.dataDir).map((r) => String(r.kind)));
+    t.ok(kinds.has("fluxConfiguration") && kinds.has("configurationSecrets"), "records and secrets are kept apart, as for v1");
+    for (const row of sqliteRows(server.dataDir).filter((r) => r.kind === "fluxConfiguration" || r.kind === "configurationSecrets")) {
+      t.same(Object.keys(JSON.parse(String(row.body))).sort(), ["ct", "dek", "enc", "kek"], `${String(row.kind)} body is sealed`);
+    }
+  });
+
+  t.test("2. the window: delivered before it, gone after it, swept with the key", async (t) => {
+    const before = await poll("c2");
+    t.equal(before.status, 200);
+    const items = before.json.fluxConfigurations as Array<{ name: string; generation: number; protectedSettings?: string }>;
+    const sshItem = items.find((i) => i.name === "ssh");
+    t.ok(sshItem?.protectedSettings, "the agent gets the sealed settings");
+    const opened = JSON.parse(new TextDecoder().decode((await compactDecrypt(sshItem?.protectedSettings ?? "", agent.privateKey)).plaintext));
+    t.equal(opened.protectedSettings.sshPrivateKey, sshKey, "sealed to the cluster's key: the agent opens them");
+    t.equal(opened.sshKnownHostsContents, knownHosts);
+    // the https one is acknowledged, the ssh one never is
+    const ack = await report("c2", "https", { observedGeneration: 1, complianceState: "Compliant", protectedSettingsReceived: true });
+    t.equal(ack.status, 200, ack.text);
+
+    clock.advance(WINDOW_MS + 1000);
+    const after = await poll("c2");
+    t.notOk((after.json.fluxConfigurations as Array<{ protectedSettings?: string }>).some((i) => i.protectedSettings), "after the window no poll carries them (before any sweep)");
+    const gotSsh = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`);
+    t.equal(gotSsh.json.properties.provisioningState, "Failed", "expired before delivery: Failed");
+    t.equal(gotSsh.json.properties.errorMessage, EXPIRED_BEFORE_DELIVERY, "with what to do");
+    t.equal(gotSsh.json.properties.gitRepository.sshKnownHosts, undefined, "known_hosts went with them");
+    const gotHttps = await arm(`${fluxConfigurationPath("c2", "https")}?${V}`);
+    t.equal(gotHttps.json.properties.provisioningState, "Succeeded", "delivered: left alone");
+    t.equal(gotHttps.json.properties.complianceState, "Compliant");
+
+    const keysBefore = sqliteRows(server.dataDir).filter((r) => r.kind === "secretKey").length;
+    const sweep = await server.sweeper.runOnce();
+    t.equal(sweep.purged, 2, "the sweeper purged both v2 secrets documents");
+    const rows = sqliteRows(server.dataDir);
+    t.equal(rows.filter((r) => r.kind === "configurationSecrets").length, 0, "no secrets document left");
+    t.equal(rows.filter((r) => r.kind === "secretKey").length, keysBefore - 2, "their keys were destroyed");
+    const purgedLines = server.logs.filter((l) => l.includes("protectedSettingsPurged"));
+    t.ok(purgedLines.some((l) => l.includes("fluxconfigurations/ssh") && l.includes("sshPrivateKey") && l.includes("sshKnownHosts")), "audited by value kind, never value");
+    t.notOk(server.logs.join("\n").includes(sshKey), "never the value");
+    const stillFailed = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`);
+    t.equal(stillFailed.json.properties.provisioningState, "Failed", "the record itself now says Failed");
+
+    // a PUT submitting them again clears the failure
+    const again = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`, { method: "PUT", body: fluxConfigurationBody({ configurationProtectedSettings: { sshPrivateKey: sshPrivateKeyB64() } }) });
+    t.equal(again.status, 200, again.text);
+    t.equal(again.json.properties.provisioningState, "Succeeded");
+    t.equal(again.json.properties.complianceState, "Pending");
+  });
+});
