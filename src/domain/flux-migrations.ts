@@ -139,15 +139,17 @@ export class FluxMigrations {
     await this.subscriptions.authorize(principal, ref.subscriptionId, whatIf ? "read" : "write");
     const cluster = await this.clusters.require(ref);
     const byName = new Map<string, MigrationOptions>();
-    for (const [name, raw] of Object.entries((body.configurations ?? {}) as Record<string, MigrationOptions>)) {
-      checkOptions(`configurations.${name}.`, raw);
-      byName.set(name.toLowerCase(), raw);
+    for (const [i, raw] of ((body.configurations ?? []) as (MigrationOptions & { name: string })[]).entries()) {
+      const { name, ...options } = raw;
+      checkOptions(`configurations[${i}].`, options);
+      if (byName.has(name.toLowerCase())) throw errors.invalidParameter(`configurations[${i}].name`, `The configuration '${name}' is named twice in 'configurations'.`);
+      byName.set(name.toLowerCase(), options);
     }
     const select = async (): Promise<Versioned<ConfigurationRecord>[]> => {
       const live = (await this.repo.configurations.all(ref.subscriptionId, cluster.record.id)).filter((v) => !v.deleted);
       // options for a configuration the cluster does not have are a mistake, refused before anything is written
       const unknown = [...byName.keys()].find((n) => !live.some((v) => v.record.name.toLowerCase() === n));
-      if (unknown !== undefined) throw errors.invalidParameter(`configurations.${unknown}`, `The cluster has no Flux v1 configuration named '${unknown}'.`);
+      if (unknown !== undefined) throw errors.invalidParameter("configurations", `The cluster has no Flux v1 configuration named '${unknown}'.`);
       return live;
     };
     return this.run(ref, cluster.record.id, whatIf, select, (name) => byName.get(name.toLowerCase()) ?? {}, actor);

@@ -131,11 +131,16 @@ t.test("all or nothing: one blocked configuration blocks the cluster's action", 
   await v1("c-clash", "a", { repositoryUrl: "https://github.com/example/a" });
   await v1("c-clash", "b", { repositoryUrl: "https://github.com/example/b" });
   const before = await everything();
-  const clash = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: { a: { fluxConfigurationName: "same" }, b: { fluxConfigurationName: "same" } } } });
+  const clash = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: [{ name: "a", fluxConfigurationName: "same" }, { name: "b", fluxConfigurationName: "same" }] } });
   t.equal(clash.status, 409, clash.text);
   t.match(clash.json.error.message, /would both become the fluxConfiguration 'same'/);
   t.equal(await everything(), before, "nothing changed");
-  const unknown = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: { zzz: {} } } });
+  const unknown = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: [{ name: "zzz" }] } });
   t.equal(unknown.status, 400, "options for a configuration the cluster does not have");
   t.equal(await everything(), before, "nothing changed");
+  const twice = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: [{ name: "a" }, { name: "A" }] } });
+  t.equal(twice.status, 400, "a configuration named twice");
+  const renamed = await http(migrateCluster("c-clash"), { method: "POST", body: { configurations: [{ name: "b", fluxConfigurationName: "b-v2" }] } });
+  t.equal(renamed.status, 200, renamed.text);
+  t.same(renamed.json.value.map((i: any) => i.fluxConfigurationId.split("/").at(-1)).sort(), ["a", "b-v2"], "options apply to the configuration they name");
 });

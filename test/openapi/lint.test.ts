@@ -20,7 +20,7 @@ const REFERENCE =
 /** the reference's error count when it was last linted (openapi-validator-rulesets 2.2.6); used when the file is absent */
 const RECORDED_REFERENCE_ERRORS = 9;
 
-const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "configurationAssignments", "operations", "subscriptions"] as const;
+const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "configurationAssignments", "operations", "subscriptions", "fluxMigration"] as const;
 type ArmDocument = (typeof ARM_DOCUMENTS)[number];
 const SCC: ArmDocument = "sourceControlConfigurations";
 
