@@ -110,7 +110,7 @@ t.test("SDK -> service -> reference agent (Flux v2 objects) -> service -> SDK", 
 
   const got = await flux.get(RG, ...at, "fleet");
   t.equal(got.complianceState, "Compliant", "the configuration reaches Compliant");
-  t.same(got.statuses?.map((s) => `${s.kind}/${s.name}`), ["GitRepository/fleet", "Kustomization/fleet-infra", "Kustomization/fleet-apps"]);
+  t.same(got.statuses?.map((s) => `${s?.kind}/${s?.name}`), ["GitRepository/fleet", "Kustomization/fleet-infra", "Kustomization/fleet-apps"]);
   t.equal(got.statuses?.[0]?.statusConditions?.[0]?.type, "Ready");
   t.equal(got.sourceSyncedCommitId, "main@sha1:0123456789abcdef0123456789abcdef01234567");
   t.ok(got.sourceUpdatedAt instanceof Date);
