@@ -219,6 +219,8 @@ const extraMembers = fc.dictionary(fc.constantFrom("__proto__", "constructor", "
 function validTemplate(operationId: string, secrets: Secrets): Record<string, unknown> | undefined {
   const spec = { repositoryUrl: "git@github.com:example/cluster-config.git", operatorNamespace: "flux", operatorInstanceName: "flux", operatorType: "Flux", operatorScope: "namespace", operatorParams: "--git-readonly" };
   if (operationId.startsWith("ConnectedCluster_")) return { location: "eastus", tags: { env: "fuzz" }, identity: { type: "SystemAssigned" }, properties: { agentPublicKeyCertificate: secrets.validPublicKeyB64, distribution: "k3s", infrastructure: "generic" } };
+  if (operationId === "SourceControlConfigurations_MigrateToFluxV2") return { whatIf: true, fluxConfigurationName: "migrated", configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 } };
+  if (operationId === "SourceControlConfigurations_MigrateClusterToFluxV2") return { whatIf: false, configurations: [{ name: "baseline", fluxConfigurationName: "migrated", configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 } }] };
   if (operationId.startsWith("SourceControlConfigurations_"))
     return { properties: { ...spec, configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 }, sshKnownHostsContents: secrets.knownHostsB64, enableHelmOperator: true, helmOperatorProperties: { chartVersion: "1.4.0", chartValues: "--set helm.versions=v3" } } };
   if (operationId.startsWith("ConfigurationAssignments_")) return { properties: { configurationName: "baseline", clusterSelector: { tags: { ring: "prod" } }, enforcementMode: "Default", configuration: { ...spec, operatorScope: "cluster" } } };

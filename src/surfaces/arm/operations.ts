@@ -26,6 +26,7 @@ export const OPERATIONS = [
   entry(`${CA}/write`, CA, "Creates or updates a configuration assignment (one configuration on every matching cluster)."),
   entry(`${CA}/read`, CA, "Gets a configuration assignment and its compliance."),
   entry(`${CA}/delete`, CA, "Deletes a configuration assignment and the configurations it manages."),
+  entry(`${SCC}/migrateToFluxV2/action`, SCC, "Migrates Flux v1 source control configurations to Flux v2 fluxConfigurations (or shows what they would become)."),
   entry("Microsoft.KubernetesConfiguration/register/action", "Register", "Registers subscription to Microsoft.KubernetesConfiguration resource provider."),
 ];
 
