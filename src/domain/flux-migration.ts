@@ -36,6 +36,7 @@ export const MIGRATION_WARNING_CODES = [
   "KnownHostsNotHeld",
   "ServerSideApply",
   "RepositoryUrlRewritten",
+  "ClusterStillHasFluxV1",
 ] as const;
 export type MigrationWarningCode = (typeof MIGRATION_WARNING_CODES)[number];
 

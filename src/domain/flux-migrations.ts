@@ -125,12 +125,22 @@ export class FluxMigrations {
       ...(typeof body.sshKnownHostsContents === "string" ? { sshKnownHostsContents: body.sshKnownHostsContents } : {}),
     };
     checkOptions("", options);
+    let others: string[] = [];
     const select = async (): Promise<Versioned<ConfigurationRecord>[]> => {
       const found = await this.repo.configurations.get(ref.subscriptionId, ref.id);
       if (!found || found.deleted) throw errors.resourceNotFound(CONFIGURATION_TYPE, ref.configurationName, ref.resourceGroup);
+      const all = await this.repo.configurations.all(ref.subscriptionId, cluster.record.id);
+      others = all.filter((v) => !v.deleted && keyOf(v.record.id) !== keyOf(found.record.id)).map((v) => v.record.name);
       return [found];
     };
-    return this.run(ref.cluster, cluster.record.id, whatIf, select, () => options, actor);
+    const result = await this.run(ref.cluster, cluster.record.id, whatIf, select, () => options, actor);
+    // Azure's one-Flux-version rule is suspended while a cluster is between the two: say so
+    if (others.length > 0) {
+      for (const item of result.value) {
+        item.warnings.push({ code: "ClusterStillHasFluxV1", message: `The cluster keeps its other Flux v1 configurations (${others.join(", ")}) and so carries both Flux versions until they are migrated too; meanwhile new Flux v1 and new Flux v2 configurations are refused (409). The cluster action (…/providers/Microsoft.KubernetesConfiguration/migrateToFluxV2) migrates them all in one poll.` });
+      }
+    }
+    return result;
   }
 
   /** POST …/providers/Microsoft.KubernetesConfiguration/migrateToFluxV2: every v1 configuration of the cluster */

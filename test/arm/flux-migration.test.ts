@@ -72,6 +72,7 @@ t.test("whatIf: bodies, warnings, where each secret comes from; nothing changes"
   t.equal(one.status, 200, one.text);
   t.equal(one.json.value.length, 1);
   t.match(one.json.value[0].fluxConfigurationId, /fluxConfigurations\/web-v2$/);
+  t.match(one.json.value[0].warnings.find((w: any) => w.code === "ClusterStillHasFluxV1")?.message, /\(ssh\)/, "one configuration of two: the cluster would carry both versions for a while");
 
   t.equal(await storeSnapshot(), before, "whatIf wrote nothing");
   const after = await server.store.inner.list({ kind: "marker", partition: SUB.toLowerCase() } as never, { limit: 100 }).catch(() => undefined);
