@@ -240,8 +240,11 @@ export class FluxConfigurations {
     let secrets: ConfigurationSecrets | undefined;
     let submittedAt = w.secretsSubmittedAt ?? this.clock.now();
     let keptSecrets = false;
+    /** a PATCH after the secrets expired undelivered: the record keeps saying so (Failed) until a write submits them */
+    let expiredKept = false;
     if (w.keepSecrets && live && fluxHasSecrets(live.record)) {
       const stored = fluxSecretsOf(live.record, (await this.repo.secrets.get(ref.subscriptionId, live.record.id))?.record);
+      expiredKept = stored === undefined;
       if (stored && (Object.keys(stored.protectedSettings).length > 0 || stored.sshKnownHostsContents !== undefined)) {
         const sameKnownHosts = stored.sshKnownHostsContents === validated.secrets?.sshKnownHostsContents;
         if (sameKnownHosts) keptSecrets = true;
@@ -254,7 +257,7 @@ export class FluxConfigurations {
     if (!secrets) keptSecrets = false;
     const changedSecrets = secrets !== undefined && !keptSecrets;
     const secretsVersion = changedSecrets ? crypto.randomUUID() : keptSecrets ? live?.record.secrets.version : undefined;
-    const record: FluxConfigurationRecord = {
+    const written: FluxConfigurationRecord = {
       id: live?.record.id ?? id,
       name: ref.name,
       clusterId: cluster.record.id,
@@ -264,21 +267,26 @@ export class FluxConfigurations {
       // a change restarts convergence: Pending until the agent reports this generation
       compliance: { complianceState: validated.spec.suspend ? "Suspended" : "Pending", statuses: live?.record.compliance.statuses ?? [], ...carried(live?.record.compliance) },
       ...(live?.record.repositoryPublicKey !== undefined ? { repositoryPublicKey: live.record.repositoryPublicKey } : {}),
-      secrets: {
-        protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
-        hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,
-        ...(secretsVersion !== undefined ? { version: secretsVersion } : {}),
-      },
-      ...(keptSecrets && live?.record.secretsDelivered ? { secretsDelivered: live.record.secretsDelivered } : {}),
+      secrets:
+        expiredKept && !secrets && live
+          ? live.record.secrets
+          : {
+              protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
+              hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,
+              ...(secretsVersion !== undefined ? { version: secretsVersion } : {}),
+            },
+      ...((keptSecrets || (expiredKept && !secrets)) && live?.record.secretsDelivered ? { secretsDelivered: live.record.secretsDelivered } : {}),
       operation: this.operation(live ? "update" : "create"),
       systemData: nextSystemData(live?.record.systemData, w.actor),
     };
+    // the kept secrets expired before this generation could carry them: Failed, saying to submit them again
+    const record = expiredKept && !secrets ? fluxExpiredBeforeDelivery(written) : written;
     // seal everything before writing anything: a key-provider failure leaves nothing half-written
     const writeSecrets = changedSecrets && secrets ? await this.repo.secrets.prepare(ref.subscriptionId, record, { ...secrets, version: secretsVersion }) : undefined;
     const writeRecord = await this.repo.fluxConfigurations.prepare(ref.subscriptionId, record, existing?.etag);
     if (writeSecrets) await writeSecrets();
     const saved = await writeRecord();
-    if (!secrets && live && fluxHasSecrets(live.record)) await this.repo.secrets.delete(ref.subscriptionId, record.id);
+    if (!secrets && !expiredKept && live && fluxHasSecrets(live.record)) await this.repo.secrets.delete(ref.subscriptionId, record.id);
     await this.rememberFinished(ref, existing?.record);
     await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
     return { created: live === undefined, view: { record, etag: saved.etag, ...(secrets?.sshKnownHostsContents !== undefined ? { sshKnownHosts: secrets.sshKnownHostsContents } : {}) } };

@@ -20,10 +20,12 @@ const base = (overrides: Partial<DesiredFluxConfiguration["properties"]> = {}): 
     sourceKind: "GitRepository",
     suspend: false,
     gitRepository: { url: "https://git.example/fleet.git", timeoutInSeconds: 600, syncIntervalInSeconds: 300, repositoryRef: { semver: ">=1.0.0 <2.0.0" }, httpsUser: "bot", httpsCACert: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t" },
-    kustomizations: { apps: { path: "./apps", timeoutInSeconds: 600, syncIntervalInSeconds: 600, prune: false, force: true, wait: false } },
+    kustomizations: { apps: APPS },
     ...overrides,
   },
 });
+
+const APPS = { path: "./apps", timeoutInSeconds: 600, syncIntervalInSeconds: 600, prune: false, force: true, wait: false };
 
 const docs = (c: DesiredFluxConfiguration, secrets?: Parameters<typeof renderFluxV2Manifests>[1]) =>
   renderFluxV2Manifests(c, secrets).map((m) => ({ path: m.path, doc: parseYaml(m.yaml) as Record<string, any> }));
@@ -59,10 +61,10 @@ t.test("refuses what must not reach a cluster, whatever the service sent", async
     ["option-shaped host", base({ gitRepository: { ...g, url: "ssh://-oProxyCommand=evil/x" } })],
     ["credentials in url", base({ gitRepository: { ...g, url: "https://u:p@git.example/x" } })],
     ["bad namespace", base({ namespace: "Flux_System" })],
-    ["path escaping", base({ kustomizations: { a: { ...base().properties.kustomizations.apps, path: "./../../etc" } } })],
+    ["path escaping", base({ kustomizations: { a: { ...APPS, path: "./../../etc" } } })],
     ["control character in a ref", base({ gitRepository: { ...g, repositoryRef: { branch: "main\nx" } } })],
     ["bucket", base({ sourceKind: "Bucket" })],
-    ["object name over 63", base({ kustomizations: { ["k".repeat(60)]: base().properties.kustomizations.apps } })],
+    ["object name over 63", base({ kustomizations: { ["k".repeat(60)]: APPS } })],
   ];
   for (const [what, c] of cases) t.throws(() => renderFluxV2Manifests(c, undefined), what);
 });

@@ -108,6 +108,12 @@ t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with the
     const stillFailed = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`);
     t.equal(stillFailed.json.properties.provisioningState, "Failed", "the record itself now says Failed");
 
+    // a PATCH naming no protected settings does not hide that they are gone
+    const patched = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`, { method: "PATCH", body: { properties: { suspend: true } } });
+    t.equal(patched.status, 202, patched.text);
+    t.equal(patched.json.properties.provisioningState, "Failed", "still Failed after an unrelated PATCH");
+    t.equal(patched.json.properties.errorMessage, EXPIRED_BEFORE_DELIVERY);
+
     // a PUT submitting them again clears the failure
     const again = await arm(`${fluxConfigurationPath("c2", "ssh")}?${V}`, { method: "PUT", body: fluxConfigurationBody({ configurationProtectedSettings: { sshPrivateKey: sshPrivateKeyB64() } }) });
     t.equal(again.status, 200, again.text);
