@@ -18,7 +18,7 @@ import { CONFIGURATION_TYPE, fluxConfigurationRef, keyOf, type ClusterId, type C
 import type { WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
 import type { Clock } from "../ports/clock.js";
-import type { Persistence, Versioned } from "../persistence/index.js";
+import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
 import { announce, type ChangeBus } from "./changes.js";
 import type { Clusters } from "./clusters.js";
 import { secretsOf, tombstoneOf } from "./configurations.js";
@@ -75,6 +75,17 @@ interface Planned {
   item: MigrationItem;
   /** the error the real migration answers with, when blocked */
   error?: ArmError;
+}
+
+/**
+ * The writes one configuration's migration stages (an upper bound): the v1 tombstone and the v2 record; with
+ * secrets, the v2 secrets document and its data key; with v1 secrets, their deletion and their key's destruction.
+ * The unit adds two of its own (the cluster's marker, bumped once however often it is announced, and the outbox).
+ */
+function writesOf(p: Planned): number {
+  const v2Secrets = (p.resolved?.settings && Object.keys(p.resolved.settings).length > 0) || p.resolved?.sshKnownHostsContents !== undefined;
+  const v1Secrets = p.found.record.secrets.protectedSettingKeys.length > 0 || p.found.record.secrets.hasKnownHosts;
+  return 2 + (v2Secrets ? 2 : 0) + (v1Secrets ? 2 : 0);
 }
 
 const fluxId = (clusterId: string, name: string): string => `${clusterId}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/${name}`;
@@ -185,6 +196,14 @@ export class FluxMigrations {
       const planned = await this.planAll(subscriptionId, clusterId, await select(), optionsOf);
       const blocked = planned.find((p) => p.error);
       if (blocked?.error) throw blocked.error;
+      // one commit holds at most MAX_UNIT_WRITES writes (Cosmos DB's transactional batch): refuse what cannot fit
+      // before writing anything, rather than fail at commit
+      const writes = 2 + planned.reduce((n, p) => n + writesOf(p), 0);
+      if (writes > MAX_UNIT_WRITES) {
+        throw errors.conflict(
+          `The cluster's ${planned.length} Flux v1 configurations need about ${writes} writes, more than one commit holds (${MAX_UNIT_WRITES}), so they cannot switch in one poll. Migrate some with the one-configuration action (…/sourceControlConfigurations/{name}/migrateToFluxV2) first, then the rest with this action.`,
+        );
+      }
       const now = this.clock.now();
       for (const p of planned) {
         const plan = p.plan as MigrationPlan;

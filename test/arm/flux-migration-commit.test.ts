@@ -144,3 +144,16 @@ t.test("all or nothing: one blocked configuration blocks the cluster's action", 
   t.equal(renamed.status, 200, renamed.text);
   t.same(renamed.json.value.map((i: any) => i.fluxConfigurationId.split("/").at(-1)).sort(), ["a", "b-v2"], "options apply to the configuration they name");
 });
+
+t.test("a cluster with more configurations than one commit holds: a clear 409, nothing written", async (t) => {
+  await cluster("c-many");
+  clock.set(T0);
+  for (let i = 0; i < 20; i++) await v1("c-many", `k${i}`, { repositoryUrl: "ssh://git@github.com/example/k.git", configurationProtectedSettings: { sshPrivateKey: sshPrivateKeyB64() }, sshKnownHostsContents: knownHostsB64() });
+  const before = await everything();
+  const res = await http(migrateCluster("c-many"), { method: "POST", body: {} });
+  t.equal(res.status, 409, res.text);
+  t.match(res.json.error.message, /more than one commit holds .* Migrate some with the one-configuration action/);
+  t.equal(await everything(), before, "nothing changed");
+  const one = await http(migrateOne("c-many", "k0"), { method: "POST", body: {} });
+  t.equal(one.status, 200, "one at a time works");
+});
