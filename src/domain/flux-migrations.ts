@@ -148,7 +148,7 @@ export class FluxMigrations {
     // Azure's one-Flux-version rule is suspended while a cluster is between the two: say so
     if (others.length > 0) {
       for (const item of result.value) {
-        item.warnings.push({ code: "ClusterStillHasFluxV1", message: `The cluster keeps its other Flux v1 configurations (${others.join(", ")}) and so carries both Flux versions until they are migrated too; meanwhile new Flux v1 and new Flux v2 configurations are refused (409). The cluster action (…/providers/Microsoft.KubernetesConfiguration/migrateToFluxV2) migrates them all in one poll.` });
+        item.warnings.push({ code: "ClusterStillHasFluxV1", message: `The cluster keeps its other Flux v1 configurations (${others.join(", ")}) and so carries both Flux versions until they are migrated too; meanwhile its fluxConfigurations cannot be created or changed, nor new Flux v1 configurations created (409 FluxVersionConflict). The cluster action (…/providers/Microsoft.KubernetesConfiguration/migrateToFluxV2) migrates them all in one poll.` });
       }
     }
     return result;

@@ -176,3 +176,21 @@ for (const engine of ["sqlite", "cosmos"] as const) {
     });
   });
 }
+
+t.test("one configuration of two: the cluster carries both versions until the other follows", async (t) => {
+  await open("sqlite");
+  t.teardown(() => server.close());
+  await cluster("c-half");
+  await v1("c-half", "a", { repositoryUrl: "https://github.com/example/a" });
+  await v1("c-half", "b", { repositoryUrl: "https://github.com/example/b" });
+  const one = await http(migrateOne("c-half", "a"), { method: "POST", body: {} });
+  t.equal(one.status, 200, one.text);
+  t.ok(one.json.value[0].warnings.some((w: any) => w.code === "ClusterStillHasFluxV1"));
+  const patch = await http(`${clusterPath("c-half")}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/a?${V1}`, { method: "PATCH", body: { properties: { suspend: true } } });
+  t.equal(patch.status, 409, "as the warning says: the migrated fluxConfiguration cannot change while v1 remains");
+  const rest = await http(migrateCluster("c-half"), { method: "POST", body: {} });
+  t.equal(rest.status, 200, rest.text);
+  t.same(rest.json.value.map((i: any) => i.result), ["Migrated"]);
+  const after = await http(`${clusterPath("c-half")}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations/a?${V1}`, { method: "PATCH", body: { properties: { suspend: true } } });
+  t.ok([200, 202].includes(after.status), `and can once the rest followed (${after.status})`);
+});
