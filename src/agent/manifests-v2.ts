@@ -82,7 +82,7 @@ export function renderFluxV2Manifests(configuration: DesiredFluxConfiguration, s
 
   const applier = `${name}-applier`;
   if (namespaced) {
-    assertDnsLabel(applier, "applier account name");
+    if (applier.length > 253) throw new Error("the applier account name is longer than 253 characters");
     docs.push({ apiVersion: "v1", kind: "ServiceAccount", metadata: meta(applier, ns) });
     docs.push({ apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: meta(applier, ns), rules: [{ apiGroups: ["*"], resources: ["*"], verbs: ["*"] }] });
     docs.push({

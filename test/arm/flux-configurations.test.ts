@@ -60,8 +60,10 @@ t.test("refusals name what is wrong (400), never quoting a secret", async (t) =>
     t.notMatch(res.text, /hunter2|BEGIN PRIVATE KEY/, `${what}: no secret quoted`);
   }
   t.equal((await http(`${fluxConfigurationPath("fx", "refused")}?${V}`)).status, 404, "nothing was created");
-  const long = await put("fx", "a".repeat(31), { properties: props({}) });
-  t.equal(long.json?.error?.code, "InvalidResourceName", "names longer than 30 are refused");
+  const long = await put("fx", "a".repeat(64), { properties: props({}) });
+  t.equal(long.json?.error?.code, "InvalidResourceName", "names longer than 63 are refused");
+  const upper = await put("fx", "Bad_Name", { properties: props({}) });
+  t.equal(upper.json?.error?.code, "InvalidResourceName", "names are DNS labels");
 });
 
 t.test("create, read, merge-patch; protected settings never served nor logged", async (t) => {

@@ -1,30 +1,49 @@
 /**
- * The promises v1 keeps, kept for Flux v2 fluxConfigurations (issue #16), on the embedded SQLite store:
+ * The promises v1 keeps, kept for Flux v2 fluxConfigurations (issue #16), on the embedded SQLite store
+ * and on Azure Cosmos DB (the test server):
  * 1. encryption at rest: canaries in the protected settings (sshPrivateKey, httpsKey), in httpsUser,
- *    the URL, paths, substitutions and known_hosts appear in no form in the raw store files (WAL included);
+ *    the URL, paths, substitutions and known_hosts appear in no form in the raw store (SQLite files, WAL
+ *    included; raw Cosmos items);
  * 2. the 48-hour promise with an injected clock and a short window: the agent gets the sealed settings
  *    before expiry; after it, no read path has them, the sweeper deletes them and destroys their key,
  *    and an undelivered configuration shows Failed with what to do; a delivered one is left alone.
  */
 import crypto from "node:crypto";
 import { compactDecrypt } from "jose";
-import t from "tap";
+import t, { type Test } from "tap";
 import { ManualClock } from "../../src/ports/clock.js";
 import { EXPIRED_BEFORE_DELIVERY } from "../../src/domain/configurations.js";
 import { startServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { testAgent } from "../helpers/agent-token.js";
-import { findIn, readSqliteFiles, sqliteRows } from "../helpers/raw-store.js";
+import { cosmosItems, findIn, readSqliteFiles, sqliteRows } from "../helpers/raw-store.js";
+import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
 import { b64, clusterBody, clusterPath, fluxConfigurationBody, fluxConfigurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
 
 const V = "api-version=2024-11-01";
 const CV = "api-version=2024-01-01";
 const WINDOW_MS = 60_000;
 
-t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with their key", async (t) => {
+let cosmos: CosmosTestServer;
+t.before(async () => {
+  cosmos = await startCosmos();
+});
+t.teardown(() => cosmos.close());
+
+const scenario = (engine: "sqlite" | "cosmos") => async (t: Test) => {
   const clock = new ManualClock(Date.parse("2026-12-01T00:00:00Z"));
-  const server = await startServer({ clock, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 } });
+  const db = `flux-${Math.random().toString(36).slice(2)}`;
+  const store = engine === "cosmos" ? await openCosmosStore(cosmos, clock, undefined, db) : undefined;
+  await store?.migrate();
+  const server = await startServer({ clock, store, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 } });
   t.teardown(() => server.close());
+  /** every stored document as { kind, body }, whatever the engine */
+  const rows = async (): Promise<Array<{ kind: string; body: Record<string, unknown> }>> =>
+    engine === "cosmos"
+      ? (await cosmosItems(cosmos, db)).map((i) => ({ kind: String(i.kind), body: i.body as Record<string, unknown> }))
+      : sqliteRows(server.dataDir).map((r) => ({ kind: String(r.kind), body: JSON.parse(String(r.body)) as Record<string, unknown> }));
+  const haystacks = async (): Promise<Array<{ name: string; text: string | Buffer }>> =>
+    engine === "cosmos" ? (await cosmosItems(cosmos, db)).map((i) => ({ name: `${String(i.kind)} ${String(i.key)}`, text: JSON.stringify(i) })) : readSqliteFiles(server.dataDir).map((f) => ({ name: f.name, text: f.bytes }));
   const arm = client(server.url, server.ca, server.token);
   const agent = testAgent("ec");
   const raw = client(server.url, server.ca);
@@ -59,16 +78,16 @@ t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with the
   t.equal(https.json.properties.gitRepository.httpsUser, c("httpsuser"), "httpsUser is plain text in Flux v2, as Azure serves it");
   t.notOk([ssh.text, https.text].some((r) => r.includes(sshKey) || r.includes(b64(c("httpskey")))), "no protected setting in a response");
 
-  t.test("1. at rest: the canaries are nowhere in the SQLite files, in no encoding", async (t) => {
-    const files = readSqliteFiles(server.dataDir);
-    t.ok(files.length >= 1);
-    const haystacks = files.map((f) => ({ name: f.name, text: f.bytes }));
-    for (const field of ["repo", "branch", "path", "subst", "host", "httpsrepo", "httpsuser", "httpskey"]) t.same(findIn(haystacks, c(field)), [], `${field} is sealed`);
-    t.same(findIn(haystacks, pemLine), [], "the private key is sealed");
-    const kinds = new Set(sqliteRows(server.dataDir).map((r) => String(r.kind)));
+  t.test(`1. at rest: the canaries are nowhere in the raw ${engine} store, in no encoding`, async (t) => {
+    const stacks = await haystacks();
+    t.ok(stacks.length >= 1);
+    for (const field of ["repo", "branch", "path", "subst", "host", "httpsrepo", "httpsuser", "httpskey"]) t.same(findIn(stacks, c(field)), [], `${field} is sealed`);
+    t.same(findIn(stacks, pemLine), [], "the private key is sealed");
+    const all = await rows();
+    const kinds = new Set(all.map((r) => r.kind));
     t.ok(kinds.has("fluxConfiguration") && kinds.has("configurationSecrets"), "records and secrets are kept apart, as for v1");
-    for (const row of sqliteRows(server.dataDir).filter((r) => r.kind === "fluxConfiguration" || r.kind === "configurationSecrets")) {
-      t.same(Object.keys(JSON.parse(String(row.body))).sort(), ["ct", "dek", "enc", "kek"], `${String(row.kind)} body is sealed`);
+    for (const row of all.filter((r) => r.kind === "fluxConfiguration" || r.kind === "configurationSecrets")) {
+      t.same(Object.keys(row.body).sort(), ["ct", "dek", "enc", "kek"], `${row.kind} body is sealed`);
     }
   });
 
@@ -96,12 +115,12 @@ t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with the
     t.equal(gotHttps.json.properties.provisioningState, "Succeeded", "delivered: left alone");
     t.equal(gotHttps.json.properties.complianceState, "Compliant");
 
-    const keysBefore = sqliteRows(server.dataDir).filter((r) => r.kind === "secretKey").length;
+    const keysBefore = (await rows()).filter((r) => r.kind === "secretKey").length;
     const sweep = await server.sweeper.runOnce();
     t.equal(sweep.purged, 2, "the sweeper purged both v2 secrets documents");
-    const rows = sqliteRows(server.dataDir);
-    t.equal(rows.filter((r) => r.kind === "configurationSecrets").length, 0, "no secrets document left");
-    t.equal(rows.filter((r) => r.kind === "secretKey").length, keysBefore - 2, "their keys were destroyed");
+    const left = await rows();
+    t.equal(left.filter((r) => r.kind === "configurationSecrets").length, 0, "no secrets document left");
+    t.equal(left.filter((r) => r.kind === "secretKey").length, keysBefore - 2, "their keys were destroyed");
     const purgedLines = server.logs.filter((l) => l.includes("protectedSettingsPurged"));
     t.ok(purgedLines.some((l) => l.includes("fluxconfigurations/ssh") && l.includes("sshPrivateKey") && l.includes("sshKnownHosts")), "audited by value kind, never value");
     t.notOk(server.logs.join("\n").includes(sshKey), "never the value");
@@ -120,4 +139,8 @@ t.test("Flux v2 secrets: sealed at rest, kept at most the window, swept with the
     t.equal(again.json.properties.provisioningState, "Succeeded");
     t.equal(again.json.properties.complianceState, "Pending");
   });
-});
+};
+
+for (const engine of ["sqlite", "cosmos"] as const) {
+  t.test(`Flux v2 secrets on ${engine}: sealed at rest, kept at most the window, swept with their key`, scenario(engine));
+}

@@ -26,7 +26,8 @@ import { parsePrivateKey } from "./ssh-keys.js";
 
 /** Flux v2 names its objects `<configuration>-<kustomization>`: together at most this long (Azure's rule) */
 export const FLUX_OBJECT_NAME_MAX = 62;
-export const FLUX_NAME_MAX = 30;
+/** a DNS label, as the GitRepository it names (a migrated v1 configuration keeps its name: v1 names are labels too) */
+export const FLUX_NAME_MAX = 63;
 export const FLUX_NAMESPACE_MAX = 63;
 export const FLUX_KUSTOMIZATIONS_MAX = 20;
 /** the protected settings a GitRepository source takes (httpsUser is plain text in Flux v2: gitRepository.httpsUser) */
