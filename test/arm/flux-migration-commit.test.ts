@@ -13,6 +13,7 @@ import { ManualClock } from "../../src/ports/clock.js";
 import { Persistence } from "../../src/persistence/index.js";
 import type { Store } from "../../src/store/port.js";
 import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
+import { cosmosItems, findIn, readSqliteFiles } from "../helpers/raw-store.js";
 
 const V1 = "api-version=2024-11-01";
 const MV = "api-version=2026-12-01-preview";
@@ -26,6 +27,7 @@ let repo: Persistence;
 const clock = new ManualClock(T0);
 
 let cosmos: CosmosTestServer | undefined;
+let cosmosDb: string | undefined;
 t.teardown(() => cosmos?.close());
 
 /** a fresh service on the engine; the migration's one commit is a SQLite transaction or a Cosmos DB batch */
@@ -33,10 +35,12 @@ async function open(engine: "sqlite" | "cosmos"): Promise<void> {
   let store: Store | undefined;
   if (engine === "cosmos") {
     cosmos ??= await startCosmos();
-    const s = await openCosmosStore(cosmos, clock, undefined, `mig-${Math.random().toString(36).slice(2)}`);
+    cosmosDb = `mig-${Math.random().toString(36).slice(2)}`;
+    const s = await openCosmosStore(cosmos, clock, undefined, cosmosDb);
     await s.migrate();
     store = s;
   }
+  else cosmosDb = undefined;
   server = await startServer({ clock, store, retention: { secretsRetentionMs: WINDOW_MS } });
   http = client(server.url, server.ca, server.token);
   repo = new Persistence(server.store.inner, server.codec, { secretsRetentionMs: WINDOW_MS });
@@ -54,6 +58,12 @@ async function cluster(name: string): Promise<void> {
 async function v1(clusterName: string, name: string, properties: Record<string, unknown>): Promise<void> {
   const res = await http(`${configurationPath(clusterName, name)}?${V1}`, { method: "PUT", body: { properties } });
   if (res.status !== 201) throw new Error(res.text);
+}
+
+/** the store's raw bytes: SQLite's files (WAL included), or every Cosmos DB item */
+async function rawStore(): Promise<Array<{ name: string; text: string | Buffer }>> {
+  if (cosmos && cosmosDb) return [{ name: "cosmos", text: JSON.stringify(await cosmosItems(cosmos, cosmosDb)) }];
+  return readSqliteFiles(server.dataDir).map((f) => ({ name: f.name, text: f.bytes }));
 }
 
 const everything = async (): Promise<string> => {
@@ -110,6 +120,7 @@ for (const engine of ["sqlite", "cosmos"] as const) {
       t.equal(sshSecrets?.secrets.submittedAt, T0);
       t.equal(v2Secrets.get(fluxId("c-mig", "web").toLowerCase())?.expiresAt, T0 + WINDOW_MS);
 
+      for (const secret of [Buffer.from(key, "base64").toString("utf8"), "bot-user", "pat-secret"]) t.same(findIn(await rawStore(), secret), [], "at rest, every secret stays sealed after the migration");
       const again = await http(`${configurationPath("c-mig", "new")}?${V1}`, { method: "PUT", body: { properties: { repositoryUrl: "https://github.com/example/x" } } });
       t.equal(again.status, 409, "the cluster now carries Flux v2: a new v1 configuration is refused");
       t.equal((await http(migrateOne("c-mig", "ssh"), { method: "POST", body: {} })).status, 404, "a retired configuration is not migrated twice");
