@@ -131,6 +131,7 @@ t.test("two v1 configurations switch to v2 in one poll; every response is all v1
   const switchAt = responses.findIndex(V2_STATE);
   t.ok(switchAt > 0, "the switch is seen");
   t.ok(responses.slice(0, switchAt).every(V1_STATE) && responses.slice(switchAt).every(V2_STATE), "one switch, from v1 to v2, in one version");
+  t.equal(responses[switchAt]?.generation, (responses[switchAt - 1]?.generation ?? 0) + 1, "the v2 version directly follows the last v1 one: no version in between ever existed");
 
   // the SSH key: only in the v2 item, sealed to the agent's key, and it is the very key submitted to v1
   const v2 = responses[switchAt]?.body;
