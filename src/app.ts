@@ -115,6 +115,8 @@ export const REDACT_PATHS = [
   "*.configurationProtectedSettings",
   "*.protectedSettings",
   "*.sshKnownHostsContents",
+  /** Flux v2 (issue #16): gitRepository.sshKnownHosts */
+  "*.sshKnownHosts",
   "*.sshPrivateKey",
   "*.httpsUser",
   "*.httpsKey",

@@ -3,10 +3,16 @@
  * HTTPS and namespace-scoped configurations, and what it refuses whatever the service sent. Also the
  * service's pure Flux v2 helpers: merge-patch and the kustomization dependency cycle.
  */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
 import { renderFluxV2Manifests } from "../../src/agent/manifests-v2.js";
-import type { DesiredFluxConfiguration } from "../../src/agent/types.js";
+import type { DesiredFluxConfiguration, FluxStatusReport } from "../../src/agent/types.js";
+import { Agent, type AgentApi } from "../../src/agent/agent.js";
+import type { PollResult } from "../../src/agent/client.js";
 import { dependencyCycle, mergeFluxPatch } from "../../src/domain/validation/flux-configuration.js";
 
 const base = (overrides: Partial<DesiredFluxConfiguration["properties"]> = {}): DesiredFluxConfiguration => ({
@@ -73,4 +79,45 @@ t.test("merge-patch and dependency cycles", async (t) => {
   t.same(mergeFluxPatch({ a: { b: 1, c: 2 }, k: { x: { p: 1 }, y: { p: 2 } }, arr: [1, 2] }, { a: { c: null, d: 3 }, k: { x: null }, arr: [3] }), { a: { b: 1, d: 3 }, k: { y: { p: 2 } }, arr: [3] });
   t.same(dependencyCycle({ a: { dependsOn: ["b"] }, b: { dependsOn: ["c"] }, c: {} }), undefined);
   t.same(dependencyCycle({ a: { dependsOn: ["b"] }, b: { dependsOn: ["c"] }, c: { dependsOn: ["a"] } }), ["a", "b", "c", "a"]);
+});
+
+t.test("the agent: hostile fluxConfigurations are reported Non-Compliant without quoting them, nothing written; v1 and v2 of one name do not collide", async (t) => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "agent-v2-hostile-"));
+  t.teardown(() => fs.rmSync(out, { recursive: true, force: true }));
+  const g = base().properties.gitRepository;
+  const hostile: Record<string, DesiredFluxConfiguration> = {
+    inject: { ...base({ gitRepository: { ...g, url: "ssh://-oProxyCommand=touch%20/tmp/pwned/a" } }), name: "inject" },
+    token: { ...base({ gitRepository: { ...g, url: "https://git.example/a?access_token=SECRET-TOKEN-1" } }), name: "token" },
+    "../escape": { ...base(), name: "../escape" },
+  };
+  const good = { ...base(), name: "good" };
+  const v1Good = {
+    name: "good",
+    id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c1/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations/good",
+    generation: 1,
+    deleted: false,
+    properties: { repositoryUrl: "git@github.com:example/repo.git", operatorNamespace: "ns", operatorInstanceName: "good", operatorType: "Flux", operatorScope: "namespace" as const },
+  };
+  const reports: Array<{ name: string; report: FluxStatusReport }> = [];
+  const client: AgentApi = {
+    poll: async (): Promise<PollResult> => ({ status: 200, etag: '"1"', state: { generation: 1, pollIntervalSeconds: 5, configurations: [v1Good], fluxConfigurations: [...Object.values(hostile), good] } }),
+    reportStatus: async () => ({ accepted: true }),
+    reportFluxStatus: async (name, report) => {
+      reports.push({ name, report });
+      return { accepted: true };
+    },
+    heartbeat: async () => undefined,
+  };
+  const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const result = await new Agent({ client, privateKey, outDir: out }).runOnce();
+  t.same(result.applied.sort(), ["_flux-v2/good", "good"], "v1 'good' and v2 'good' both applied, apart");
+  t.same(result.failed.sort(), Object.keys(hostile).map((n) => `_flux-v2/${n}`).sort());
+  for (const name of Object.keys(hostile)) {
+    const report = reports.find((r) => r.name === name)?.report;
+    t.equal(report?.complianceState, "Non-Compliant", name);
+    t.notOk(/SECRET-TOKEN|ProxyCommand/.test(JSON.stringify(report)), `${name}: the report quotes nothing of the URL`);
+  }
+  t.notOk(fs.existsSync(path.join(out, "escape")) || fs.existsSync(path.join(out, "_flux-v2", "inject")), "nothing written for them");
+  t.ok(fs.existsSync(path.join(out, "good", "00-namespace.yaml")), "the v1 manifests");
+  t.ok(fs.existsSync(path.join(out, "_flux-v2", "good", "02-gitrepository.yaml")), "the v2 manifests, apart");
 });
