@@ -26,7 +26,7 @@ import type { FluxConfigurations } from "./flux-configurations.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import { bodyWithSecrets, knownHostsWarning, planMigration, resolveSecrets, shownBody, type FluxConfigurationBody, type MigrationPlan, type MigrationWarning, type ResolvedSecrets } from "./flux-migration.js";
 import type { Subscriptions } from "./subscriptions.js";
-import { PROTECTED_SETTING_KEYS, type ConfigurationRecord, type ConfigurationSecrets, type ProtectedSettingKey } from "./types.js";
+import type { ConfigurationRecord, ConfigurationSecrets, ProtectedSettingKey } from "./types.js";
 import { decodeBase64Strict } from "./validation/base64.js";
 import { knownHostsProblem } from "./validation/known-hosts.js";
 import { kubernetesNameProblem } from "./validation/names.js";
@@ -299,9 +299,6 @@ export class FluxMigrations {
     return { found, plan, resolved, item };
   }
 }
-
-/** the protected-setting names, in the order results list them */
-export const MIGRATION_SETTING_KEYS = PROTECTED_SETTING_KEYS;
 
 /** the fluxConfigurations side of the migration, from the Flux v2 domain (its stageMigrated hook) */
 export function fluxV2SideOf(repo: Persistence, flux: FluxConfigurations): FluxV2Side {
