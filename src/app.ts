@@ -23,6 +23,8 @@ import { Clusters } from "./domain/clusters.js";
 import { DesiredState } from "./domain/desired-state.js";
 import { registerAgentRoutes, type AgentServices } from "./surfaces/agent/routes.js";
 import { Configurations } from "./domain/configurations.js";
+import { FluxConfigurations } from "./domain/flux-configurations.js";
+import { FluxMigrations, fluxV2SideOf } from "./domain/flux-migrations.js";
 import { Persistence } from "./persistence/index.js";
 import type { BodyCodec } from "./ports/body-codec.js";
 import { Subscriptions } from "./domain/subscriptions.js";
@@ -113,6 +115,8 @@ export const REDACT_PATHS = [
   "*.configurationProtectedSettings",
   "*.protectedSettings",
   "*.sshKnownHostsContents",
+  /** Flux v2 (issue #16): gitRepository.sshKnownHosts */
+  "*.sshKnownHosts",
   "*.sshPrivateKey",
   "*.httpsUser",
   "*.httpsKey",
@@ -159,20 +163,24 @@ export function buildServices(
     maxClusters: agent.maxClusters,
   });
   const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
+  const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus, { purgeAfterDelivery: retention.purgeAfterDelivery, audit });
   const services: Services = {
     authenticator: options.authenticator,
     subscriptions,
     clusters,
     configurations,
+    fluxConfigurations,
     assignments: new Assignments(repo, subscriptions, wake),
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,
+    fluxMigrations: new FluxMigrations(repo, subscriptions, clusters, options.clock, bus, fluxV2SideOf(repo, fluxConfigurations), wake),
   };
   const agentServices: AgentServices = {
     authenticator: new AgentAuthenticator(repo, bus, options.clock, { audience: agent.audience, stalenessMs: agent.stalenessMs, maxClusters: agent.maxClusters }),
     desired: new DesiredState(repo, bus, options.clock, { stalenessMs: agent.stalenessMs, pollIntervalSeconds: agent.pollIntervalSeconds, maxClusters: agent.maxClusters }),
     reports: new AgentReports(repo, bus, options.clock, { purgeAfterDelivery: retention.purgeAfterDelivery, audit }),
+    flux: fluxConfigurations,
   };
   const sweeper = new SecretsSweeper(repo, bus, options.clock, audit, {
     intervalMs: retention.sweepIntervalMs,

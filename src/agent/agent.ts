@@ -10,17 +10,22 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { compactDecrypt } from "jose";
 import { AgentHttpError, type PollResult } from "./client.js";
 import { renderManifests } from "./manifests.js";
+import { renderFluxV2Manifests } from "./manifests-v2.js";
 import { sshPublicKeyOf } from "./ssh-public-key.js";
-import type { DesiredConfiguration, HeartbeatInfo, StatusReport, UnsealedSettings } from "./types.js";
+import type { DesiredConfiguration, DesiredFluxConfiguration, FluxObjectStatus, FluxStatusReport, HeartbeatInfo, StatusReport, UnsealedSettings } from "./types.js";
 
 export const AGENT_VERSION = "0.1.0";
 export const STATE_FILE = ".agent-state.json";
 export const DEPLOY_KEY_FILE = ".deploy-key.pub";
+/** where Flux v2 objects are written, one sub-directory per fluxConfiguration ('_' is never in a v1 name: no clash) */
+export const FLUX_V2_DIR = "_flux-v2";
 
 /** What the agent needs from AgentClient (an interface so tests can substitute it). */
 export interface AgentApi {
   poll(opts: { waitSeconds?: number; etag?: string; signal?: AbortSignal }): Promise<PollResult>;
   reportStatus(name: string, report: StatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }>;
+  /** Flux v2 (issue #16); an API without it leaves fluxConfigurations unapplied (logged) */
+  reportFluxStatus?(name: string, report: FluxStatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }>;
   heartbeat(info: HeartbeatInfo, signal?: AbortSignal): Promise<void>;
 }
 
@@ -30,8 +35,10 @@ export interface AppliedEvent {
   removed: boolean;
   /** absolute paths of the manifests written (empty when removed or when only the report was retried) */
   files: string[];
-  report: StatusReport;
+  report: StatusReport | FluxStatusReport;
   accepted: boolean;
+  /** "v2" for a Flux v2 fluxConfiguration */
+  kind?: "v1" | "v2";
 }
 
 export interface AgentOptions {
@@ -77,6 +84,8 @@ interface AgentState {
   version: 1;
   serviceGeneration?: number;
   configurations: Record<string, AppliedRecord>;
+  /** Flux v2 fluxConfigurations, by name (absent in a state file written before them) */
+  fluxConfigurations?: Record<string, AppliedRecord>;
 }
 
 export class Agent {
@@ -131,6 +140,29 @@ export class Agent {
       this.removeDir(name);
       delete state.configurations[name];
       this.log("info", `configuration ${name} is no longer listed; its manifests were removed`);
+    }
+    // Flux v2 fluxConfigurations (issue #16): after v1, so that a migration's "remove v1, apply v2" (one
+    // desired-state version) removes the Flux v1 operator before Flux v2 objects take over its repository
+    const fluxState = (state.fluxConfigurations ??= {});
+    const fluxListed = new Set<string>();
+    for (const configuration of desired.fluxConfigurations ?? []) {
+      fluxListed.add(configuration.name);
+      try {
+        const outcome = await this.reconcileFlux(configuration, fluxState, state, opts.signal);
+        result[outcome].push(`${FLUX_V2_DIR}/${configuration.name}`);
+      } catch (err) {
+        complete = false;
+        result.failed.push(`${FLUX_V2_DIR}/${configuration.name}`);
+        this.log("error", `fluxConfiguration ${configuration.name}: ${errorMessage(err)}`);
+      } finally {
+        this.writeState(state);
+      }
+    }
+    for (const name of Object.keys(fluxState)) {
+      if (fluxListed.has(name)) continue;
+      this.removeDir(name, this.fluxDir);
+      delete fluxState[name];
+      this.log("info", `fluxConfiguration ${name} is no longer listed; its manifests were removed`);
     }
     this.writeState(state);
     if (complete) this.etag = polled.etag;
@@ -246,6 +278,84 @@ export class Agent {
     return "applied";
   }
 
+  private get fluxDir(): string {
+    return path.join(this.outDir, FLUX_V2_DIR);
+  }
+
+  /** one Flux v2 fluxConfiguration: render GitRepository, Kustomizations and the auth Secret, report compliance */
+  private async reconcileFlux(c: DesiredFluxConfiguration, known: Record<string, AppliedRecord>, state: AgentState, signal: AbortSignal | undefined): Promise<"applied" | "removed" | "failed" | "skipped"> {
+    const report = this.options.client.reportFluxStatus?.bind(this.options.client);
+    if (!report) throw new Error("this agent API client cannot report fluxConfiguration status");
+    const record = known[c.name];
+    const send = async (r: FluxStatusReport, files: string[], removed: boolean) => {
+      const { accepted } = await report(c.name, r, signal);
+      if (!accepted) this.log("warn", `the service did not accept the status of fluxConfiguration ${c.name} generation ${c.generation}`);
+      const kept = known[c.name];
+      if (kept) kept.reported = true;
+      this.writeState(state);
+      if (this.options.onApplied) this.options.onApplied({ name: c.name, generation: c.generation, removed, files, report: r, accepted, kind: "v2" });
+      else this.log("info", `fluxConfiguration ${c.name} generation ${c.generation} ${removed ? "removed" : "applied"}`);
+    };
+    if (c.deleted) {
+      if (record?.removed && record.generation === c.generation && record.reported) return "skipped";
+      if (!isSafeName(c.name)) throw new Error(`refusing to remove a directory for the fluxConfiguration name '${c.name}'`);
+      this.removeDir(c.name, this.fluxDir);
+      known[c.name] = { generation: c.generation, reported: false, removed: true };
+      this.writeState(state);
+      await send({ observedGeneration: c.generation, complianceState: "Compliant", removed: true }, [], true);
+      return "removed";
+    }
+    if (record && !record.removed && record.generation === c.generation) {
+      if (record.reported) return "skipped";
+      await send(this.fluxReport(c, record.appliedAt ?? this.now().toISOString(), record.protectedSettingsReceived === true, record.repositoryPublicKey), [], false);
+      return "applied";
+    }
+    let files: string[];
+    let appliedAt: string;
+    let secretsReceived = false;
+    let publicKey: string | undefined;
+    try {
+      if (!isSafeName(c.name)) throw new Error(`the fluxConfiguration name '${c.name}' cannot be used as a directory name`);
+      const secrets = c.protectedSettings ? await this.unseal(c.protectedSettings) : undefined;
+      secretsReceived = secrets !== undefined;
+      files = this.writeAtomically(c.name, renderFluxV2Manifests(c, secrets), this.fluxDir);
+      appliedAt = this.now().toISOString();
+      const own = secrets?.protectedSettings.sshPrivateKey;
+      publicKey = own !== undefined ? sshPublicKeyOf(own, `flux-${c.name}`) : undefined;
+    } catch (err) {
+      // not recorded as applied: the next change (or restart) tries again
+      await report(c.name, { observedGeneration: c.generation, complianceState: "Non-Compliant", errorMessage: errorMessage(err).slice(0, 4096) }, signal);
+      return "failed";
+    }
+    known[c.name] = { generation: c.generation, reported: false, appliedAt, protectedSettingsReceived: secretsReceived, ...(publicKey !== undefined ? { repositoryPublicKey: publicKey } : {}) };
+    this.writeState(state);
+    await send(this.fluxReport(c, appliedAt, secretsReceived, publicKey), files, false);
+    return "applied";
+  }
+
+  /** what Flux v2 would report once its objects are reconciled: each object Ready, the ref synced */
+  private fluxReport(c: DesiredFluxConfiguration, appliedAt: string, secretsReceived: boolean, publicKey: string | undefined): FluxStatusReport {
+    const p = c.properties;
+    const state: FluxObjectStatus["complianceState"] = p.suspend ? "Suspended" : "Compliant";
+    const ready = [{ type: "Ready", status: "True", reason: "Succeeded", message: "Written by the reference agent.", lastTransitionTime: appliedAt }];
+    const statuses: FluxObjectStatus[] = [
+      { name: c.name, namespace: p.namespace, kind: "GitRepository", complianceState: state, statusConditions: ready },
+      ...Object.keys(p.kustomizations ?? {}).map((k) => ({ name: `${c.name}-${k}`, namespace: p.namespace, kind: "Kustomization", complianceState: state, statusConditions: ready })),
+    ];
+    const ref = p.gitRepository.repositoryRef ?? {};
+    // only a pinned commit is known without cloning: Flux's own form, <branch>@sha1:<commit>
+    const synced = ref.commit !== undefined ? `${ref.branch ?? "HEAD"}@sha1:${ref.commit}` : undefined;
+    return {
+      observedGeneration: c.generation,
+      complianceState: state,
+      statuses,
+      ...(synced !== undefined ? { sourceSyncedCommitId: synced } : {}),
+      sourceUpdatedAt: appliedAt,
+      ...(publicKey !== undefined ? { repositoryPublicKey: publicKey } : {}),
+      ...(secretsReceived ? { protectedSettingsReceived: true } : {}),
+    };
+  }
+
   /**
    * What Flux would report as the repository's public key: the public half of the user's own key when one was
    * given (undefined when it cannot be read: no key is better than a wrong one), else the deploy key Flux generates.
@@ -313,11 +423,12 @@ export class Agent {
   }
 
   /** Writes the manifests into a fresh directory, then swaps it in with renames; the deploy key survives re-applies. */
-  private writeAtomically(name: string, manifests: Array<{ path: string; yaml: string }>): string[] {
+  private writeAtomically(name: string, manifests: Array<{ path: string; yaml: string }>, baseDir: string = this.outDir): string[] {
     const suffix = `${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
-    const tmp = path.join(this.outDir, `.${name}.tmp-${suffix}`);
-    const old = path.join(this.outDir, `.${name}.old-${suffix}`);
-    const target = path.join(this.outDir, name);
+    fs.mkdirSync(baseDir, { recursive: true, mode: 0o700 });
+    const tmp = path.join(baseDir, `.${name}.tmp-${suffix}`);
+    const old = path.join(baseDir, `.${name}.old-${suffix}`);
+    const target = path.join(baseDir, name);
     fs.mkdirSync(tmp, { mode: 0o700 });
     try {
       const written: string[] = [];
@@ -346,9 +457,9 @@ export class Agent {
     }
   }
 
-  private removeDir(name: string): void {
+  private removeDir(name: string, baseDir: string = this.outDir): void {
     if (!isSafeName(name)) return;
-    fs.rmSync(path.join(this.outDir, name), { recursive: true, force: true });
+    fs.rmSync(path.join(baseDir, name), { recursive: true, force: true });
   }
 
   private readState(): AgentState {

@@ -5,7 +5,7 @@
 import https from "node:https";
 import type crypto from "node:crypto";
 import { AgentTokenSource, DEFAULT_AUDIENCE } from "./keys.js";
-import type { DesiredState, HeartbeatInfo, StatusReport } from "./types.js";
+import type { DesiredState, FluxStatusReport, HeartbeatInfo, StatusReport } from "./types.js";
 
 export interface AgentClientOptions {
   /** e.g. https://127.0.0.1:8443 (no trailing /agent/v1) */
@@ -91,6 +91,15 @@ export class AgentClient {
 
   async reportStatus(name: string, report: StatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }> {
     const path = `/configurations/${encodeURIComponent(name)}/status`;
+    const res = await this.request("POST", path, report, {}, this.timeoutMs, signal);
+    if (res.status !== 200) throw this.error("POST", path, res);
+    const body = res.body ? (parseJson(res.body, "status answer") as { accepted?: unknown }) : {};
+    return { accepted: body.accepted === true };
+  }
+
+  /** a Flux v2 fluxConfiguration's status (issue #16) */
+  async reportFluxStatus(name: string, report: FluxStatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }> {
+    const path = `/fluxConfigurations/${encodeURIComponent(name)}/status`;
     const res = await this.request("POST", path, report, {}, this.timeoutMs, signal);
     if (res.status !== 200) throw this.error("POST", path, res);
     const body = res.body ? (parseJson(res.body, "status answer") as { accepted?: unknown }) : {};

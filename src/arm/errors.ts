@@ -77,6 +77,8 @@ export const ERROR_CODES = {
   EncryptionKeyUnavailable: "500: the key-encryption key refused the operation (disabled or unknown version).",
   ServiceUnavailable: "503: the store or a key provider is unavailable or too slow (Retry-After).",
   StoreWriteUnavailable: "503: the store answers reads but cannot keep writes (disk full, read-only); nothing was written.",
+  SourceKindNotSupported: "400: a fluxConfiguration names a source kind (Bucket, AzureBlob, OCIRepository) or option this service does not deliver yet.",
+  FluxVersionConflict: "409: a cluster carries Flux v1 sourceControlConfigurations or Flux v2 fluxConfigurations, not both (the message names the migrate action).",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -368,6 +370,16 @@ export const errors = {
     new ArmError(503, "StoreWriteUnavailable", "The service's store cannot accept writes at the moment; nothing of this request was written. Reads keep working. Please retry the request later.", undefined, undefined, {
       "retry-after": String(retryAfterSeconds),
     }),
+
+  /** Azure's rule: one Flux major version per cluster; the message says how to move from v1 to v2 */
+  fluxVersionConflict: (want: "v1" | "v2", clusterName: string, existing: string) =>
+    new ArmError(
+      409,
+      "FluxVersionConflict",
+      want === "v2"
+        ? `The cluster ${quote(clusterName)} carries Flux v1 sourceControlConfigurations (${quote(existing)} among them); a cluster carries Flux v1 or Flux v2 configurations, not both. Migrate each with POST .../sourceControlConfigurations/{name}/migrateToFluxV2?api-version=2026-12-01-preview (one action: the cluster switches in a single poll), or delete them first.`
+        : `The cluster ${quote(clusterName)} carries Flux v2 fluxConfigurations (${quote(existing)} among them); a cluster carries Flux v1 or Flux v2 configurations, not both, and Flux v1 is retired: create a fluxConfiguration instead.`,
+    ),
 
   unavailable: (retryAfterSeconds: number) =>
     new ArmError(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry the request.", undefined, undefined, {

@@ -120,3 +120,33 @@ export const assignmentRef = (scope: AssignmentScope, name: string): AssignmentR
   name,
   id: assignmentId(scope.subscriptionId, scope.resourceGroup, name),
 });
+
+// ---- Flux v2 configurations (issue #16)
+
+export const FLUX_CONFIGURATION_TYPE = "Microsoft.KubernetesConfiguration/fluxConfigurations";
+
+declare const FLUX_CONFIGURATION_ID: unique symbol;
+/** A fluxConfiguration's ARM resource id (its cluster's id plus its name, in the casing given). Branded: only fluxConfigurationId() makes one. */
+export type FluxConfigurationId = string & { readonly [FLUX_CONFIGURATION_ID]: true };
+
+export const fluxConfigurationId = (cluster: ClusterId, name: string): FluxConfigurationId =>
+  `${cluster}/providers/${FLUX_CONFIGURATION_TYPE}/${name}` as FluxConfigurationId;
+
+/** a fluxConfiguration named by a path: its cluster and its own name */
+export interface FluxConfigurationRef {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly clusterName: string;
+  readonly name: string;
+  readonly cluster: ClusterRef;
+  readonly id: FluxConfigurationId;
+}
+
+export const fluxConfigurationRef = (cluster: ClusterRef, name: string): FluxConfigurationRef => ({
+  subscriptionId: cluster.subscriptionId,
+  resourceGroup: cluster.resourceGroup,
+  clusterName: cluster.name,
+  name,
+  cluster,
+  id: fluxConfigurationId(cluster.id, name),
+});

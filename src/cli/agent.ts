@@ -77,7 +77,7 @@ async function run(argv: string[]): Promise<void> {
     waitSeconds,
     heartbeat: { kubernetesVersion: values["kubernetes-version"], totalNodeCount: nodes },
     log: (level, message) => process.stderr.write(`${new Date().toISOString()} ${level} ${message}\n`),
-    onApplied: (e) => process.stdout.write(`${e.removed ? "removed" : "applied"} ${e.name} generation ${e.generation}${e.accepted ? "" : " (status not accepted)"}\n`),
+    onApplied: (e) => process.stdout.write(`${e.removed ? "removed" : "applied"} ${e.kind === "v2" ? "fluxConfiguration " : ""}${e.name} generation ${e.generation}${e.accepted ? "" : " (status not accepted)"}\n`),
   });
   try {
     if (values.once) {

@@ -122,6 +122,8 @@ export class Configurations {
       const live = existing && !existing.deleted ? existing : undefined;
       checkPutConditions(conditions, live?.etag);
       if (live) await this.refuseIfEnforced(ref, live.record, "change");
+      // Azure's rule (issue #16): a cluster carries Flux v1 or Flux v2 configurations, not both
+      else await refuseIfFluxV2(this.repo, ref);
       const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
       // a PUT that loses the race for the record after writing its secrets must not lend them to the winner
       const secretsVersion = secrets ? crypto.randomUUID() : undefined;
@@ -190,6 +192,13 @@ export class Configurations {
       return true;
     }));
   }
+}
+
+/** a new Flux v1 configuration on a cluster that carries Flux v2 fluxConfigurations: 409 */
+async function refuseIfFluxV2(repo: Persistence, ref: ConfigurationRef): Promise<void> {
+  const v2 = await repo.fluxConfigurations.page(ref.subscriptionId, ref.cluster.id, 1);
+  const first = v2.items[0];
+  if (first) throw errors.fluxVersionConflict("v1", ref.clusterName, first.record.name);
 }
 
 export function clusterRef(ref: ConfigurationRef): ClusterRef {

@@ -21,7 +21,8 @@ import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Persistence } from "../persistence/index.js";
 import { hasSecrets, secretsOf } from "./configurations.js";
-import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
+import { fluxHasSecrets, fluxSecretsOf } from "./flux-configurations.js";
+import type { ConfigurationRecord, ConfigurationSecrets, FluxConfigurationRecord } from "./types.js";
 
 export interface Snapshot {
   version: number;
@@ -75,6 +76,26 @@ function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string
       operatorScope: s.operatorScope,
       ...(s.enableHelmOperator !== undefined ? { enableHelmOperator: s.enableHelmOperator } : {}),
       ...(s.helmOperatorProperties !== undefined ? { helmOperatorProperties: s.helmOperatorProperties } : {}),
+    },
+    ...(sealed !== undefined ? { protectedSettings: sealed } : {}),
+  };
+}
+
+/** a Flux v2 fluxConfiguration as the agent applies it (openapi/agent.json AgentFluxConfiguration) */
+function agentFluxView(record: FluxConfigurationRecord, deleted: boolean, sealed: string | undefined) {
+  const s = record.spec;
+  return {
+    name: record.name,
+    id: record.id,
+    generation: record.generation,
+    deleted,
+    properties: {
+      scope: s.scope,
+      namespace: s.namespace,
+      sourceKind: s.sourceKind,
+      suspend: s.suspend,
+      gitRepository: s.gitRepository,
+      kustomizations: s.kustomizations,
     },
     ...(sealed !== undefined ? { protectedSettings: sealed } : {}),
   };
@@ -166,9 +187,29 @@ export class DesiredState {
     return pending;
   }
 
+  /**
+   * One snapshot is one committed version. Its reads (the cluster, v1 configurations, fluxConfigurations,
+   * secrets) are separate store calls, so a commit landing between them would mix two versions: the v1 -> v2
+   * migration retires v1 and creates v2 in one commit, and a mixed read would show both, or neither
+   * (docs/design/flux-v2.md, "One poll"). The marker is read again after them; when it moved, the snapshot is
+   * built again, and only a snapshot whose reads all saw one version is served or kept.
+   */
   private async build(ref: ClusterRef, id: ClusterId, key: ClusterKey): Promise<Snapshot> {
+    for (let attempt = 1; ; attempt++) {
+      const startedAt = this.epoch;
+      const snapshot = await this.buildOnce(ref, id, key);
+      if ((await this.repo.markers.version(ref.subscriptionId, id)) === snapshot.version) {
+        // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
+        if (this.epoch === startedAt) this.snapshots.set(this.sharedKey?.(key) ?? key, snapshot);
+        return snapshot;
+      }
+      // the cluster changes faster than a snapshot can be read: the agent polls again shortly
+      if (attempt >= 10) throw errors.unavailable(1);
+    }
+  }
+
+  private async buildOnce(ref: ClusterRef, id: ClusterId, key: ClusterKey): Promise<Snapshot> {
     this.builds++;
-    const startedAt = this.epoch;
     const version = await this.repo.markers.version(ref.subscriptionId, id);
     const cluster = await this.repo.clusters.get(ref.subscriptionId, id);
     if (!cluster) throw new ClusterGoneError(key);
@@ -190,16 +231,29 @@ export class DesiredState {
         return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
       }),
     );
+    // Flux v2 fluxConfigurations (issue #16): one more kind, in the same snapshot and version
+    const flux = await this.repo.fluxConfigurations.all(ref.subscriptionId, id);
+    const fluxWithSecrets = flux.filter((v) => !v.deleted && fluxHasSecrets(v.record)).map((v) => v.record.id);
+    const fluxSecrets = fluxWithSecrets.length > 0 ? await this.repo.secrets.getMany(ref.subscriptionId, fluxWithSecrets) : new Map<string, { secrets: ConfigurationSecrets; expiresAt?: number }>();
+    const fluxConfigurations = await Promise.all(
+      flux.map(async (v) => {
+        const stored = v.deleted ? undefined : fluxSecrets.get(keyOf(v.record.id));
+        const own = stored && fluxSecretsOf(v.record, stored.secrets) ? stored : undefined;
+        if (own?.expiresAt !== undefined) expiresAt = earlier(expiresAt, Math.max(0, own.expiresAt - this.origin));
+        return agentFluxView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
+      }),
+    );
     // the ETag covers what the agent acts on, not the JWE's randomness: version, key, and each item's generation
+    const items = (list: { id: string; generation: number; deleted: boolean; protectedSettings?: string }[]) => list.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined]);
     const digest = crypto
       .createHash("sha256")
-      .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined])]))
+      .update(JSON.stringify([version, agentKey.fingerprint, items(configurations), ...(fluxConfigurations.length > 0 ? [items(fluxConfigurations)] : [])]))
       .digest("base64url")
       .slice(0, 22);
+    // absent when there are none: the body of a Flux v1 cluster is what it was before fluxConfigurations existed
+    const body = fluxConfigurations.length > 0 ? { generation: version, configurations, fluxConfigurations } : { generation: version, configurations };
     // JSON.stringify of a base64url string is it in quotes, as one flat string
-    const snapshot: Snapshot = { version, etag: JSON.stringify(digest), json: JSON.stringify({ generation: version, configurations }), checkedAt: this.clock.now() - this.origin, expiresAt };
-    // kept only if no change was announced meanwhile (the caller still gets it: it was true when read)
-    if (this.epoch === startedAt) this.snapshots.set(this.sharedKey?.(key) ?? key, snapshot);
+    const snapshot: Snapshot = { version, etag: JSON.stringify(digest), json: JSON.stringify(body), checkedAt: this.clock.now() - this.origin, expiresAt };
     return snapshot;
   }
 

@@ -1,6 +1,6 @@
 /** The service's internal model: one shape for every api-version (converters live at the surface). */
 import type { SystemData } from "../arm/system-data.js";
-import type { AssignmentId, ClusterId, ConfigurationId } from "../arm/resource-ids.js";
+import type { AssignmentId, ClusterId, ConfigurationId, FluxConfigurationId } from "../arm/resource-ids.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
@@ -166,4 +166,107 @@ export interface AssignmentStatus {
   startedAt: string;
   completedAt?: string;
   complianceSummary?: ComplianceSummary;
+}
+
+// Flux v2 fluxConfigurations (issue #16) -----------------------------------------------------------
+
+export const FLUX_SOURCE_KINDS = ["GitRepository", "Bucket", "AzureBlob", "OCIRepository"] as const;
+export type FluxSourceKind = (typeof FLUX_SOURCE_KINDS)[number];
+/** the source kinds this service delivers today (the others are refused with a 400 naming them) */
+export const SUPPORTED_FLUX_SOURCE_KINDS: readonly FluxSourceKind[] = ["GitRepository"];
+
+export const FLUX_COMPLIANCE_STATES = ["Compliant", "Non-Compliant", "Pending", "Suspended", "Unknown"] as const;
+export type FluxComplianceState = (typeof FLUX_COMPLIANCE_STATES)[number];
+
+/** which revision of the repository Flux checks out (precedence: commit > semver > tag > branch, as Flux v2) */
+export interface FluxRepositoryRef {
+  branch?: string;
+  tag?: string;
+  semver?: string;
+  commit?: string;
+}
+
+export interface FluxGitRepositorySpec {
+  url: string;
+  timeoutInSeconds: number;
+  syncIntervalInSeconds: number;
+  repositoryRef?: FluxRepositoryRef;
+  /** plain text, as Flux v2 has it (v1 kept it protected) */
+  httpsUser?: string;
+  /** base64 PEM of the CA that signs the Git server's certificate (public: returned) */
+  httpsCACert?: string;
+  /** a secret already on the cluster, used instead of the protected settings */
+  localAuthRef?: string;
+  provider?: "Azure" | "Generic";
+}
+
+export interface FluxPostBuild {
+  substitute?: Record<string, string>;
+  substituteFrom?: { kind: "ConfigMap" | "Secret"; name: string; optional: boolean }[];
+}
+
+export interface FluxKustomizationSpec {
+  path: string;
+  dependsOn?: string[];
+  timeoutInSeconds: number;
+  syncIntervalInSeconds: number;
+  retryIntervalInSeconds?: number;
+  prune: boolean;
+  force: boolean;
+  wait: boolean;
+  postBuild?: FluxPostBuild;
+}
+
+/** The user-writable properties of a fluxConfiguration (after defaults). */
+export interface FluxConfigurationSpec {
+  scope: "cluster" | "namespace";
+  namespace: string;
+  sourceKind: "GitRepository";
+  suspend: boolean;
+  gitRepository: FluxGitRepositorySpec;
+  /** by kustomization name (the map key) */
+  kustomizations: Record<string, FluxKustomizationSpec>;
+  waitForReconciliation?: boolean;
+  reconciliationWaitDuration?: string;
+}
+
+/** one Flux object's state on the cluster, as the agent reports it (the statuses[] of the resource) */
+export interface FluxObjectStatus {
+  name: string;
+  namespace: string;
+  kind: string;
+  complianceState: FluxComplianceState;
+  appliedBy?: { name: string; namespace: string };
+  statusConditions?: { lastTransitionTime?: string; message?: string; reason?: string; status?: string; type?: string }[];
+}
+
+/** what the cluster reported about a generation of a fluxConfiguration */
+export interface FluxComplianceReport {
+  complianceState: FluxComplianceState;
+  statuses: FluxObjectStatus[];
+  sourceSyncedCommitId?: string;
+  sourceUpdatedAt?: string;
+  statusUpdatedAt?: string;
+  errorMessage?: string;
+}
+
+export type FluxProvisioningState = "Succeeded" | "Failed" | "Canceled" | "Creating" | "Updating" | "Deleting";
+
+export interface FluxConfigurationRecord {
+  id: FluxConfigurationId;
+  name: string;
+  clusterId: ClusterId;
+  spec: FluxConfigurationSpec;
+  /** bumped on every accepted write (and on delete): what the cluster agent converges on */
+  generation: number;
+  provisioningState: FluxProvisioningState;
+  compliance: FluxComplianceReport;
+  repositoryPublicKey?: string;
+  /** as for v1 configurations: names only, never values; known_hosts is kept with the protected settings (48 hours) */
+  secrets: { protectedSettingKeys: string[]; hasKnownHosts: boolean; version?: string };
+  secretsDelivered?: { generation: number; at: string };
+  observedGeneration?: number;
+  /** the asynchronous operation of the last write (its status is served at .../operations/{id}); set on delete while it runs */
+  operation: { id: string; kind: "create" | "update" | "delete"; startedAt: string };
+  systemData: SystemData;
 }

@@ -18,8 +18,9 @@
 import { valueKinds } from "../domain/agent-reports.js";
 import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js";
 import { expiredBeforeDelivery } from "../domain/configurations.js";
+import { fluxExpiredBeforeDelivery, fluxUndelivered } from "../domain/flux-configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
-import type { ConfigurationRecord } from "../domain/types.js";
+import type { ConfigurationRecord, FluxConfigurationRecord } from "../domain/types.js";
 import { byPartition, MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
 import { lostRace, PATCH_ATTEMPTS, type StoredDocument } from "../persistence/collection.js";
@@ -45,7 +46,16 @@ export interface SweepReport {
 interface Expired {
   doc: StoredDocument;
   configuration?: Versioned<ConfigurationRecord>;
+  /** the Flux v2 fluxConfiguration the secrets belong to (issue #16: the same secrets documents, keyed by its id) */
+  flux?: Versioned<FluxConfigurationRecord>;
 }
+
+/** a secrets document of a Flux v2 fluxConfiguration (its key is the fluxConfiguration's lower-cased id) */
+const FLUX_SEGMENT = "/providers/microsoft.kubernetesconfiguration/fluxconfigurations/";
+const isFluxSecrets = (doc: StoredDocument): boolean => doc.key.includes(FLUX_SEGMENT);
+
+/** the record a purge marks Failed (one write), if any */
+const marksFailed = (one: Expired): boolean => undelivered(one.configuration) || fluxUndelivered(one.flux);
 
 /** secrets expired before this generation reached the cluster: the user is told; a cluster that got them is left alone */
 const undelivered = (found: Versioned<ConfigurationRecord> | undefined): found is Versioned<ConfigurationRecord> =>
@@ -158,15 +168,38 @@ export class SecretsSweeper {
   private async withConfigurations(group: StoredDocument[]): Promise<Expired[]> {
     const partition = (group[0] as StoredDocument).partition;
     let found: Map<string, Versioned<ConfigurationRecord>> | undefined;
+    let foundFlux: Map<string, Versioned<FluxConfigurationRecord>> | undefined;
+    const v1 = group.filter((doc) => !isFluxSecrets(doc));
+    const v2 = group.filter(isFluxSecrets);
     try {
-      found = await this.repo.configurations.getMany(partition, group.map((doc) => doc.key));
+      found = v1.length > 0 ? await this.repo.configurations.getMany(partition, v1.map((doc) => doc.key)) : new Map();
+      foundFlux = v2.length > 0 ? await this.repo.fluxConfigurations.getMany(partition, v2.map((doc) => doc.key)) : new Map();
     } catch {
       // one unreadable record (key provider down, integrity failure) must not stop the purge of the others
+      found = undefined;
+      foundFlux = undefined;
     }
-    return Promise.all(group.map(async (doc) => ({ doc, ...(await this.configurationOf(doc, found)) })));
+    return Promise.all(group.map(async (doc) => ({ doc, ...(await this.configurationOf(doc, found, foundFlux)) })));
   }
 
-  private async configurationOf(doc: StoredDocument, found?: Map<string, Versioned<ConfigurationRecord>>): Promise<{ configuration?: Versioned<ConfigurationRecord> }> {
+  private async configurationOf(
+    doc: StoredDocument,
+    found?: Map<string, Versioned<ConfigurationRecord>>,
+    foundFlux?: Map<string, Versioned<FluxConfigurationRecord>>,
+  ): Promise<{ configuration?: Versioned<ConfigurationRecord>; flux?: Versioned<FluxConfigurationRecord> }> {
+    if (isFluxSecrets(doc)) {
+      if (foundFlux) {
+        const flux = foundFlux.get(doc.key);
+        return flux ? { flux } : {};
+      }
+      try {
+        const flux = await this.repo.fluxConfigurations.get(doc.partition, doc.key);
+        return flux ? { flux } : {};
+      } catch (err) {
+        this.log("could not mark a fluxConfiguration whose secrets expired", { resourceId: doc.key, err });
+        return {};
+      }
+    }
     if (found) {
       const configuration = found.get(doc.key);
       return configuration ? { configuration } : {};
@@ -225,12 +258,13 @@ export class SecretsSweeper {
   /** the writes of a chunk, staged in the caller's unit of work: they commit together or not at all */
   private async stage(chunk: Expired[]): Promise<void> {
     const clusters = new Map<string, string>();
-    for (const { doc, configuration } of chunk) {
+    for (const { doc, configuration, flux } of chunk) {
       // the key and the secrets by etag, in the same commit
       await this.repo.secrets.purgeExpired(doc);
       if (undelivered(configuration)) {
         await this.repo.configurations.write(doc.partition, { ...configuration.record, complianceStatus: expiredBeforeDelivery(), provisioningState: "Failed" }, configuration.etag);
       }
+      if (fluxUndelivered(flux)) await this.repo.fluxConfigurations.write(doc.partition, fluxExpiredBeforeDelivery(flux.record), flux.etag);
       // a secrets document's parent is its cluster's store key
       clusters.set(doc.parent, doc.partition);
     }
@@ -239,8 +273,9 @@ export class SecretsSweeper {
   }
 
   /** after the commit: one audit line per purged document (its id and value kinds, never a value) */
-  private audited({ doc, configuration }: Expired): void {
-    this.audit.purged(doc.key, configuration ? valueKinds(configuration.record) : [], "expired");
+  private audited({ doc, configuration, flux }: Expired): void {
+    const kinds = configuration ? valueKinds(configuration.record) : flux ? [...flux.record.secrets.protectedSettingKeys, ...(flux.record.secrets.hasKnownHosts ? ["sshKnownHosts"] : [])] : [];
+    this.audit.purged(doc.key, kinds, "expired");
   }
 }
 
@@ -284,7 +319,7 @@ function commits(group: Expired[]): Expired[][] {
   let clusters = new Set<string>();
   let writes = 0;
   for (const one of group) {
-    const configuration = undelivered(one.configuration) ? 1 : 0;
+    const configuration = marksFailed(one) ? 1 : 0;
     let cost = 2 + configuration + (clusters.has(one.doc.parent) ? 0 : 1);
     if (writes + cost > MAX_UNIT_WRITES && chunk.length > 0) {
       out.push(chunk);

@@ -47,3 +47,16 @@ export function supportedApiVersions(resourceType: string): string[] {
   }
   return versions;
 }
+
+const byOperation = new Map<string, string[]>();
+
+/** api-versions an operation is served at: those of the document that holds it (a document may add actions to a type at its own versions) */
+export function operationApiVersions(operationId: string): string[] {
+  let versions = byOperation.get(operationId);
+  if (!versions) {
+    versions = operations().find((op) => op.operationId === operationId)?.apiVersions;
+    if (!versions || versions.length === 0) throw new Error(`no openapi document holds ${operationId}`);
+    byOperation.set(operationId, versions);
+  }
+  return versions;
+}

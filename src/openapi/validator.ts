@@ -16,7 +16,8 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
   addFormats(ajv);
   const validators = new Map<string, ValidateFunction>();
   for (const { name, document } of docs) {
-    ajv.addSchema({ $id: `${name}.json`, definitions: document.definitions ?? {} });
+    const definitions = NULLABLE_DOCUMENTS.has(name) ? nullable(document.definitions ?? {}) : (document.definitions ?? {});
+    ajv.addSchema({ $id: `${name}.json`, definitions });
     for (const pathItem of Object.values(document.paths)) {
       for (const operation of Object.values(pathItem)) {
         const body = operation.parameters?.find((p) => p.in === "body") as { schema?: { $ref?: string } } | undefined;
@@ -30,6 +31,25 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
 }
 
 let validators: Map<string, ValidateFunction> | undefined;
+
+/**
+ * Documents derived from an official one that marks properties `x-nullable` (ARM merge-patch: a null
+ * removes, e.g. a kustomization in a fluxConfigurations PATCH): there `x-nullable: true` next to a `type`
+ * becomes ajv's `nullable`, so a null is accepted where Azure accepts one (and a `type` beside a `$ref`
+ * is dropped, as draft 4 ignores it).
+ */
+const NULLABLE_DOCUMENTS = new Set(["fluxConfigurations"]);
+
+function nullable<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(nullable) as T;
+  if (node === null || typeof node !== "object") return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = nullable(value);
+  // a `type` beside a `$ref` is ignored by Swagger 2.0 (JSON Schema draft 4) but applied by ajv: the $ref decides
+  if (out.$ref !== undefined) delete out.type;
+  else if (out["x-nullable"] === true && typeof out.type === "string") out.nullable = true;
+  return out as T;
+}
 
 
 /** "/properties/operatorScope" -> "properties.operatorScope"; a missing or refused property is named itself */

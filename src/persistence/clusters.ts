@@ -110,7 +110,7 @@ export class Clusters {
    * for good: the marker of a deletion is how other replicas learn of it). One step over many documents.
    */
   deleteContent(subscriptionId: string, id: string, withMarker = false): Promise<number> {
-    const kinds: DocKind[] = ["configuration", "configurationSecrets", "secretKey", ...(withMarker ? (["system"] as const) : [])];
+    const kinds: DocKind[] = ["configuration", "fluxConfiguration", "configurationSecrets", "secretKey", ...(withMarker ? (["system"] as const) : [])];
     return this.deps.writer.deleteMany({ partition: partitionOf(subscriptionId), parent: keyOf(id), kinds });
   }
 }

@@ -10,6 +10,7 @@ import { Changes } from "./changes.js";
 import { Clusters } from "./clusters.js";
 import { collectionDeps } from "./collection.js";
 import { Configurations } from "./configurations.js";
+import { FluxConfigurations } from "./flux-configurations.js";
 import { Leases } from "./leases.js";
 import { Markers } from "./markers.js";
 import { Operations } from "./operations.js";
@@ -38,6 +39,8 @@ export class Persistence {
   readonly subscriptions: Subscriptions;
   readonly clusters: Clusters;
   readonly configurations: Configurations;
+  /** Flux v2 fluxConfigurations (issue #16) */
+  readonly fluxConfigurations: FluxConfigurations;
   readonly secrets: Secrets;
   readonly assignments: Assignments;
   readonly outbox: Outbox;
@@ -59,6 +62,7 @@ export class Persistence {
     this.subscriptions = new Subscriptions(deps);
     this.clusters = new Clusters(deps);
     this.configurations = new Configurations(deps);
+    this.fluxConfigurations = new FluxConfigurations(deps);
     this.secrets = new Secrets(deps, options.secretsRetentionMs);
     this.assignments = new Assignments(deps);
     this.outbox = new Outbox(deps);

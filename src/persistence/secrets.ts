@@ -4,7 +4,10 @@
  * (docs/design/retention.md). Also the expired documents and orphaned keys the 48-hour sweeper purges.
  */
 import { keyOf, partitionOf } from "../arm/resource-ids.js";
-import type { ConfigurationRecord, ConfigurationSecrets } from "../domain/types.js";
+import type { ConfigurationRecord, ConfigurationSecrets, FluxConfigurationRecord } from "../domain/types.js";
+
+/** whose secrets: a Flux v1 configuration or a Flux v2 fluxConfiguration (their ids differ: one collection holds both) */
+export type SecretsOwner = Pick<ConfigurationRecord, "id" | "clusterId"> | Pick<FluxConfigurationRecord, "id" | "clusterId">;
 import type { StoredDocument } from "../store/port.js";
 import { Collection, lostRace, type CollectionDeps, type Place, type Versioned } from "./collection.js";
 
@@ -25,7 +28,7 @@ export class Secrets {
   }
 
   /** the secrets expire with their retention window: every read path treats them as absent after it */
-  private place(subscriptionId: string, configuration: ConfigurationRecord, submittedAt: number): Place {
+  private place(subscriptionId: string, configuration: SecretsOwner, submittedAt: number): Place {
     return { key: keyOf(configuration.id), partition: partitionOf(subscriptionId), parent: keyOf(configuration.clusterId), expiresAt: submittedAt + this.retentionMs };
   }
 
@@ -49,7 +52,7 @@ export class Secrets {
    * Seals the secrets now (with a key of their own); the returned write replaces whatever secrets the
    * configuration had (a PUT is a full replace) and then destroys the key of the replaced ones.
    */
-  async prepare(subscriptionId: string, configuration: ConfigurationRecord, secrets: ConfigurationSecrets): Promise<() => Promise<void>> {
+  async prepare(subscriptionId: string, configuration: SecretsOwner, secrets: ConfigurationSecrets): Promise<() => Promise<void>> {
     const doc = await this.secrets.encodeFor(this.place(subscriptionId, configuration, secrets.submittedAt), secrets);
     return async () => {
       const previous = await this.secrets.putEncoded(doc);

@@ -8,7 +8,7 @@ import { Collection, type CollectionDeps, type Place, type Versioned } from "./c
 export const subscriptionPartition = (subscriptionId: string): string => partitionOf(subscriptionId);
 
 /** what a Deleted subscription loses: all but its registration and the data keys that registration is sealed with */
-const CASCADE_KINDS: DocKind[] = ["cluster", "configuration", "configurationSecrets", "secretKey", "system", "assignment", "assignmentStatus", "clusterWork"];
+const CASCADE_KINDS: DocKind[] = ["cluster", "configuration", "fluxConfiguration", "configurationSecrets", "secretKey", "system", "assignment", "assignmentStatus", "clusterWork"];
 
 export class Subscriptions {
   private readonly registrations: Collection<SubscriptionRecord>;

@@ -30,6 +30,8 @@ export type DocKind =
   | "subscription"
   | "cluster"
   | "configuration"
+  /** a Flux v2 fluxConfiguration (issue #16); its protected settings are a "configurationSecrets" document of its own id */
+  | "fluxConfiguration"
   /** protected settings and known_hosts of one configuration, kept apart so they can be sealed and purged alone */
   | "configurationSecrets"
   /** a partition's data-encryption keys (wrapped) and its current-key pointer */

@@ -4,6 +4,8 @@ import type { Authenticator } from "../ports/principal.js";
 import type { Assignments } from "../domain/assignments.js";
 import type { Clusters } from "../domain/clusters.js";
 import type { Configurations } from "../domain/configurations.js";
+import type { FluxConfigurations } from "../domain/flux-configurations.js";
+import type { FluxMigrations } from "../domain/flux-migrations.js";
 import type { Subscriptions } from "../domain/subscriptions.js";
 import type { Clock } from "../ports/clock.js";
 
@@ -12,8 +14,11 @@ export interface Services {
   subscriptions: Subscriptions;
   clusters: Clusters;
   configurations: Configurations;
+  fluxConfigurations: FluxConfigurations;
   assignments: Assignments;
   skipTokens: SkipTokens;
   clock: Clock;
   pageSize: number;
+  /** the migrate-to-Flux-v2 actions (issue #16 part 2) */
+  fluxMigrations: FluxMigrations;
 }

@@ -9,7 +9,7 @@ import t from "tap";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
-import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath, fluxConfigurationBody, fluxConfigurationPath } from "../helpers/fixtures.js";
 import { ManualClock } from "../../src/ports/clock.js";
 
 const V = "api-version=2024-11-01";
@@ -38,11 +38,14 @@ interface Member {
   etag: string;
 }
 
-async function member(name: string): Promise<Member> {
+/** a cluster with one configuration: Flux v1, or a Flux v2 fluxConfiguration (issue #16: one more kind, same poll path) */
+async function member(name: string, flux = false): Promise<Member> {
   const agent = testAgent("ec");
   const put = await arm(`${clusterPath(name)}?${CV}`, { method: "PUT", body: clusterBody(agent.publicKeyB64) });
   if (put.status !== 201) throw new Error(`${put.status} ${put.text}`);
-  const cfg = await arm(`${configurationPath(name, "cfg")}?${V}`, { method: "PUT", body: configurationBody() });
+  const cfg = flux
+    ? await arm(`${fluxConfigurationPath(name, "cfg")}?${V}`, { method: "PUT", body: fluxConfigurationBody() })
+    : await arm(`${configurationPath(name, "cfg")}?${V}`, { method: "PUT", body: configurationBody() });
   if (cfg.status !== 201) throw new Error(`${cfg.status} ${cfg.text}`);
   const token = await agent.token(clusterPath(name), { iat: Math.floor(clock.now() / 1000), lifetimeSeconds: 600 });
   const first = await poll(name, token);
@@ -55,7 +58,8 @@ const poll = (name: string, token: string, headers: Record<string, string> = {})
 
 t.test("a 304 poll makes no store call", async (t) => {
   const fleet: Member[] = [];
-  for (let i = 0; i < 20; i++) fleet.push(await member(`zero-${i}`));
+  // half of them carry a Flux v2 fluxConfiguration (with sealed protected settings) instead of a v1 one
+  for (let i = 0; i < 20; i++) fleet.push(await member(`zero-${i}`, i % 2 === 1));
   const auth = server.agentServices.authenticator;
   const desired = server.agentServices.desired;
 

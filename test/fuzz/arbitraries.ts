@@ -219,9 +219,23 @@ const extraMembers = fc.dictionary(fc.constantFrom("__proto__", "constructor", "
 function validTemplate(operationId: string, secrets: Secrets): Record<string, unknown> | undefined {
   const spec = { repositoryUrl: "git@github.com:example/cluster-config.git", operatorNamespace: "flux", operatorInstanceName: "flux", operatorType: "Flux", operatorScope: "namespace", operatorParams: "--git-readonly" };
   if (operationId.startsWith("ConnectedCluster_")) return { location: "eastus", tags: { env: "fuzz" }, identity: { type: "SystemAssigned" }, properties: { agentPublicKeyCertificate: secrets.validPublicKeyB64, distribution: "k3s", infrastructure: "generic" } };
+  if (operationId === "SourceControlConfigurations_MigrateToFluxV2") return { whatIf: true, fluxConfigurationName: "migrated", configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 } };
+  if (operationId === "SourceControlConfigurations_MigrateClusterToFluxV2") return { whatIf: false, configurations: [{ name: "baseline", fluxConfigurationName: "migrated", configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 } }] };
   if (operationId.startsWith("SourceControlConfigurations_"))
     return { properties: { ...spec, configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 }, sshKnownHostsContents: secrets.knownHostsB64, enableHelmOperator: true, helmOperatorProperties: { chartVersion: "1.4.0", chartValues: "--set helm.versions=v3" } } };
   if (operationId.startsWith("ConfigurationAssignments_")) return { properties: { configurationName: "baseline", clusterSelector: { tags: { ring: "prod" } }, enforcementMode: "Default", configuration: { ...spec, operatorScope: "cluster" } } };
+  if (operationId.startsWith("FluxConfigurations_"))
+    return {
+      properties: {
+        scope: "cluster",
+        namespace: "flux-system",
+        sourceKind: "GitRepository",
+        gitRepository: { url: "ssh://git@github.com/example/cluster-config.git", repositoryRef: { branch: "main" }, sshKnownHosts: secrets.knownHostsB64 },
+        kustomizations: { infra: { path: "./infra", prune: true }, apps: { path: "./apps", dependsOn: ["infra"] } },
+        configurationProtectedSettings: { sshPrivateKey: secrets.sshPrivateKeyB64 },
+      },
+    };
+  if (operationId === "Agent_ReportFluxStatus") return { observedGeneration: 1, complianceState: "Compliant", statuses: [{ name: "x", namespace: "flux-system", kind: "GitRepository", complianceState: "Compliant" }], protectedSettingsReceived: true };
   if (operationId === "Subscriptions_Put") return { state: "Registered", properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47" } };
   if (operationId === "Agent_ReportStatus") return { observedGeneration: 1, complianceState: "Installed", message: "applied", messageLevel: "Information", lastConfigApplied: "2026-01-01T00:00:00Z", protectedSettingsReceived: true };
   if (operationId === "Agent_Heartbeat") return { agentVersion: "1.2.3", kubernetesVersion: "1.30.2", totalNodeCount: 3 };

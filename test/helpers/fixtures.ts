@@ -74,3 +74,34 @@ export const configurationsPath = (cluster: string, sub = SUB, rg = RG) =>
   `${clusterPath(cluster, sub, rg)}/providers/Microsoft.KubernetesConfiguration/sourceControlConfigurations`;
 
 export const configurationPath = (cluster: string, name: string, sub = SUB, rg = RG) => `${configurationsPath(cluster, sub, rg)}/${name}`;
+
+/** Flux v2 fluxConfigurations (issue #16) */
+export const fluxConfigurationsPath = (cluster: string, sub = SUB, rg = RG) =>
+  `${clusterPath(cluster, sub, rg)}/providers/Microsoft.KubernetesConfiguration/fluxConfigurations`;
+
+export const fluxConfigurationPath = (cluster: string, name: string, sub = SUB, rg = RG) => `${fluxConfigurationsPath(cluster, sub, rg)}/${name}`;
+
+/** a GitRepository fluxConfiguration over SSH with a private key and known_hosts, two kustomizations */
+export function fluxConfigurationBody(overrides: Record<string, unknown> = {}) {
+  return {
+    properties: {
+      scope: "cluster",
+      namespace: "flux-system",
+      sourceKind: "GitRepository",
+      suspend: false,
+      gitRepository: {
+        url: "ssh://git@github.com/example/cluster-config.git",
+        repositoryRef: { branch: "main" },
+        syncIntervalInSeconds: 300,
+        timeoutInSeconds: 120,
+        sshKnownHosts: knownHostsB64(),
+      },
+      kustomizations: {
+        infra: { path: "./infrastructure", prune: true, syncIntervalInSeconds: 120 },
+        apps: { path: "./apps/staging", dependsOn: ["infra"], prune: true, force: false, retryIntervalInSeconds: 60, postBuild: { substitute: { cluster_env: "staging" } } },
+      },
+      configurationProtectedSettings: { sshPrivateKey: sshPrivateKeyB64() },
+      ...overrides,
+    },
+  };
+}

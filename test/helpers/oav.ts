@@ -14,6 +14,8 @@ const run = promisify(execFile);
 export const REFERENCE_ROOT = path.resolve(import.meta.dirname, "../fixtures/azure-rest-api-specs");
 const KC = "specification/kubernetesconfiguration/resource-manager/Microsoft.KubernetesConfiguration";
 export const SCC_2024 = path.join(REFERENCE_ROOT, KC, "sourceControlConfigurations/stable/2024-11-01/kubernetesconfiguration.json");
+/** the official Flux v2 document (issue #16) */
+export const FLUX_2024 = path.join(REFERENCE_ROOT, KC, "fluxConfigurations/stable/2024-11-01/fluxconfiguration.json");
 export const SCC_2021 = path.join(REFERENCE_ROOT, KC, "stable/2021-03-01/kubernetesconfiguration.json");
 const HK = "specification/hybridkubernetes/resource-manager/Microsoft.Kubernetes/stable";
 /** the official connectedClusters swagger of an api-version we serve (2021-10-01, 2024-01-01) */

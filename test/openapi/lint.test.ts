@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
 import { OPENAPI_DIR } from "../../src/openapi/index.js";
-import { SCC_2024 } from "../helpers/oav.js";
+import { FLUX_2024, SCC_2024 } from "../helpers/oav.js";
 import { countByCode, lintDocument, type LintFinding } from "../helpers/arm-lint.js";
 
 const REFERENCE =
@@ -20,7 +20,7 @@ const REFERENCE =
 /** the reference's error count when it was last linted (openapi-validator-rulesets 2.2.6); used when the file is absent */
 const RECORDED_REFERENCE_ERRORS = 9;
 
-const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "configurationAssignments", "operations", "subscriptions"] as const;
+const ARM_DOCUMENTS = ["sourceControlConfigurations", "connectedClusters", "configurationAssignments", "operations", "subscriptions", "fluxMigration"] as const;
 type ArmDocument = (typeof ARM_DOCUMENTS)[number];
 const SCC: ArmDocument = "sourceControlConfigurations";
 
@@ -135,4 +135,33 @@ t.test("ops.json (not ARM): informational only", async (t) => {
   const findings = await lintDocument(path.join(OPENAPI_DIR, "ops.json"));
   t.comment(`ops: ${errorsOf(findings).length} errors (${summary(errorsOf(findings))}); not an ARM document, not asserted`);
   t.pass("linted");
+});
+
+/**
+ * openapi/fluxConfigurations.json (issue #16) against the OFFICIAL fluxconfiguration.json 2024-11-01: no more
+ * errors than it (its invalid-ref findings left out: they come only from example files the fixture copy does
+ * not hold), and every remaining error of a kind listed here, with the reason openapi/LINT.md gives.
+ */
+const FLUX_ALLOWED: Record<string, string> = {
+  AvoidAdditionalProperties:
+    "From the official document: kustomizations, configurationProtectedSettings, postBuild.substitute and verificationConfig are maps by contract.",
+  DeleteResponseCodes: "The official document's DELETE answers 200 (forceDelete), 202 (asynchronous) and 204 (absent); the SDK and oav are held to it.",
+  PatchResponseCodes: "The official document's 202 to PATCH carries the resource, and the service sends it.",
+  XMSSecretInResponse: "Bucket accessKey, as in the official document; Bucket sources are refused (SourceKindNotSupported), so it is never stored nor returned.",
+  LroErrorContent: "The rule wants a $ref into common-types v2+; our documents are self-contained (served as written and compiled by ajv), so ErrorResponse is an inline copy.",
+  SystemDataDefinitionsCommonTypes: "The rule wants a $ref into common-types; systemData is an inline copy of the common-types definition because the documents are self-contained.",
+};
+
+t.test("fluxConfigurations.json against the official fluxconfiguration.json", async (t) => {
+  const official = errorsOf(await lintDocument(FLUX_2024)).filter((e) => e.code !== "invalid-ref");
+  const ours = errorsOf(await lintDocument(path.join(OPENAPI_DIR, "fluxConfigurations.json")));
+  t.comment(`official: ${official.length} errors without invalid-ref (${summary(official)}); ours: ${ours.length} (${summary(ours)})`);
+  t.ok(official.length > 0, "the linter reports the official document's errors (it demonstrably runs)");
+  t.ok(ours.length <= official.length, `${ours.length} errors <= the official document's ${official.length}`);
+  const lintMd = fs.readFileSync(path.join(OPENAPI_DIR, "LINT.md"), "utf8");
+  for (const code of new Set(ours.map((e) => e.code))) {
+    t.ok(FLUX_ALLOWED[code] !== undefined, `${code} is an accepted error in fluxConfigurations.json`);
+    t.ok(lintMd.includes(FLUX_ALLOWED[code] ?? "\u0000"), `LINT.md gives the reason for ${code} in fluxConfigurations.json`);
+  }
+  for (const code of Object.keys(FLUX_ALLOWED)) t.ok(ours.some((e) => e.code === code), `${code} still occurs in fluxConfigurations.json (else drop it)`);
 });

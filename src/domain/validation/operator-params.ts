@@ -75,34 +75,54 @@ function valueProblem(kind: ValueKind, value: string): string | undefined {
   }
 }
 
-/** undefined when every flag is allowed and well-formed, else the first problem */
-export function operatorParamsProblem(input: string): string | undefined {
-  if (ARG_CONTROL.test(input)) return "they hold a control character";
+/** one flag of accepted operatorParams: its name without the dashes, its value ("true" for a bare boolean) */
+export interface OperatorFlag {
+  name: string;
+  value: string;
+}
+
+export type ParsedOperatorParams = { ok: true; flags: OperatorFlag[] } | { ok: false; problem: string };
+
+/** the flags of `input` in order, parsed as the agent splits them, or the first problem */
+export function parseOperatorParams(input: string): ParsedOperatorParams {
+  const fail = (problem: string): ParsedOperatorParams => ({ ok: false, problem });
+  if (ARG_CONTROL.test(input)) return fail("they hold a control character");
   const split = splitArgs(input);
-  if (!split.ok) return split.reason;
+  if (!split.ok) return fail(split.reason);
   const tokens = split.args;
   const seen = new Set<string>();
+  const flags: OperatorFlag[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] ?? "";
     const match = /^--([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(token);
-    if (!match) return `${quoted(token)} is not a --flag (Flux daemon flags are written --name=value)`;
+    if (!match) return fail(`${quoted(token)} is not a --flag (Flux daemon flags are written --name=value)`);
     const name = match[1] ?? "";
     let value = match[2];
     const owned = SERVICE_FLAGS[name];
-    if (owned) return `--${name} cannot be set: ${owned}`;
+    if (owned) return fail(`--${name} cannot be set: ${owned}`);
     const kind = USER_FLAGS[name];
-    if (!kind) return `--${clip(name)} is not a Flux daemon flag this service allows (see docs/operator-params.md)`;
-    if (seen.has(name) && kind !== "string") return `--${name} is given more than once`;
+    if (!kind) return fail(`--${clip(name)} is not a Flux daemon flag this service allows (see docs/operator-params.md)`);
+    if (seen.has(name) && kind !== "string") return fail(`--${name} is given more than once`);
     seen.add(name);
     if (value === undefined) {
-      if (kind === "bool") continue;
+      if (kind === "bool") {
+        flags.push({ name, value: "true" });
+        continue;
+      }
       const next = tokens[i + 1];
-      if (next === undefined || next.startsWith("--")) return `--${name} needs a value`;
+      if (next === undefined || next.startsWith("--")) return fail(`--${name} needs a value`);
       value = next;
       i++;
     }
     const problem = valueProblem(kind, value);
-    if (problem) return `--${name} ${problem}`;
+    if (problem) return fail(`--${name} ${problem}`);
+    flags.push({ name, value });
   }
-  return undefined;
+  return { ok: true, flags };
+}
+
+/** undefined when every flag is allowed and well-formed, else the first problem */
+export function operatorParamsProblem(input: string): string | undefined {
+  const parsed = parseOperatorParams(input);
+  return parsed.ok ? undefined : parsed.problem;
 }

@@ -10,6 +10,7 @@ import type { AgentAuthenticator } from "./agent-authenticator.js";
 import type { AgentReports, Heartbeat, StatusReport } from "../../domain/agent-reports.js";
 import type { ClusterRef } from "../../domain/clusters.js";
 import { ClusterGoneError, type DesiredState } from "../../domain/desired-state.js";
+import type { FluxConfigurations, FluxStatusReport } from "../../domain/flux-configurations.js";
 import { validateRequestBody } from "../../openapi/index.js";
 import { requireJsonBody } from "../request-body.js";
 
@@ -17,6 +18,8 @@ export interface AgentServices {
   authenticator: AgentAuthenticator;
   desired: DesiredState;
   reports: AgentReports;
+  /** Flux v2 status reports (issue #16) */
+  flux: FluxConfigurations;
 }
 
 const BASE = "/agent/v1/subscriptions/:subscriptionId/resourceGroups/:resourceGroupName/providers/Microsoft.Kubernetes/connectedClusters/:clusterName";
@@ -81,6 +84,15 @@ export function registerAgentRoutes(app: FastifyInstance, services: AgentService
     const body = requireJsonBody(request);
     validateRequestBody("Agent_ReportStatus", body);
     const outcome = await services.reports.status(ref, (request.params as Params).configurationName ?? "", body as unknown as StatusReport);
+    return reply.code(200).type("application/json; charset=utf-8").send(outcome);
+  });
+
+  app.post(`${BASE}/fluxConfigurations/:fluxConfigurationName/status`, { config: { operationId: "Agent_ReportFluxStatus" } }, async (request, reply) => {
+    const ref = await authorize(services, request);
+    const body = requireJsonBody(request);
+    validateRequestBody("Agent_ReportFluxStatus", body);
+    const name = (request.params as { fluxConfigurationName?: string }).fluxConfigurationName ?? "";
+    const outcome = await services.flux.report(ref, name, body as unknown as FluxStatusReport);
     return reply.code(200).type("application/json; charset=utf-8").send(outcome);
   });
 

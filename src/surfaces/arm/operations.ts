@@ -7,6 +7,7 @@ export const OPERATIONS_TYPE = "Microsoft.KubernetesConfiguration/operations";
 const PROVIDER = "Microsoft Kubernetes Configuration";
 const SCC = "Microsoft.KubernetesConfiguration/sourceControlConfigurations";
 const CA = "Microsoft.KubernetesConfiguration/configurationAssignments";
+const FLUX = "Microsoft.KubernetesConfiguration/fluxConfigurations";
 
 const entry = (name: string, resource: string, description: string) => ({
   name,
@@ -19,9 +20,13 @@ export const OPERATIONS = [
   entry(`${SCC}/write`, SCC, "Creates or updates source control configuration."),
   entry(`${SCC}/read`, SCC, "Gets source control configuration."),
   entry(`${SCC}/delete`, SCC, "Deletes source control configuration."),
+  entry(`${FLUX}/write`, FLUX, "Creates or updates a Flux v2 configuration."),
+  entry(`${FLUX}/read`, FLUX, "Gets a Flux v2 configuration."),
+  entry(`${FLUX}/delete`, FLUX, "Deletes a Flux v2 configuration."),
   entry(`${CA}/write`, CA, "Creates or updates a configuration assignment (one configuration on every matching cluster)."),
   entry(`${CA}/read`, CA, "Gets a configuration assignment and its compliance."),
   entry(`${CA}/delete`, CA, "Deletes a configuration assignment and the configurations it manages."),
+  entry(`${SCC}/migrateToFluxV2/action`, SCC, "Migrates Flux v1 source control configurations to Flux v2 fluxConfigurations (or shows what they would become)."),
   entry("Microsoft.KubernetesConfiguration/register/action", "Register", "Registers subscription to Microsoft.KubernetesConfiguration resource provider."),
 ];
 

@@ -5,7 +5,8 @@
  */
 import { LRUCache } from "lru-cache";
 import type { SystemData } from "../../arm/system-data.js";
-import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
+import { ASSIGNMENT_TYPE, CLUSTER_TYPE, CONFIGURATION_TYPE, FLUX_CONFIGURATION_TYPE } from "../../arm/resource-ids.js";
+import type { FluxConfigurationView, FluxOperationStatus } from "../../domain/flux-configurations.js";
 import type { ClusterCompliance } from "../../domain/assignment-rules.js";
 import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
@@ -172,4 +173,82 @@ export function subscriptionResource(record: SubscriptionRecord): Json {
     registrationDate: record.registrationDate,
     properties: compact({ ...(record.properties ?? {}), tenantId: record.tenantId }),
   });
+}
+
+// Flux v2 fluxConfigurations (issue #16) ---------------------------------------------------------
+
+/** a fluxConfiguration as served: protected settings never (the property is left out), known_hosts while kept, as Azure */
+export function fluxConfigurationResource(view: FluxConfigurationView): Json {
+  const { record } = view;
+  const s = record.spec;
+  const g = s.gitRepository;
+  const c = record.compliance;
+  const kustomizations = Object.fromEntries(
+    Object.entries(s.kustomizations).map(([name, k]) => [
+      name,
+      compact({
+        name,
+        path: k.path,
+        dependsOn: k.dependsOn,
+        timeoutInSeconds: k.timeoutInSeconds,
+        syncIntervalInSeconds: k.syncIntervalInSeconds,
+        retryIntervalInSeconds: k.retryIntervalInSeconds,
+        prune: k.prune,
+        force: k.force,
+        wait: k.wait,
+        postBuild:
+          k.postBuild === undefined
+            ? undefined
+            : compact({ substitute: k.postBuild.substitute, substituteFrom: k.postBuild.substituteFrom?.map((f) => ({ kind: f.kind, name: f.name, optional: f.optional })) }),
+      }),
+    ]),
+  );
+  return compact({
+    id: record.id,
+    name: record.name,
+    type: FLUX_CONFIGURATION_TYPE,
+    systemData: systemDataOf(record.systemData),
+    properties: compact({
+      scope: s.scope,
+      namespace: s.namespace,
+      sourceKind: s.sourceKind,
+      suspend: s.suspend,
+      gitRepository: compact({
+        url: servedRepositoryUrl(g.url),
+        timeoutInSeconds: g.timeoutInSeconds,
+        syncIntervalInSeconds: g.syncIntervalInSeconds,
+        repositoryRef: g.repositoryRef === undefined ? undefined : compact({ branch: g.repositoryRef.branch, tag: g.repositoryRef.tag, semver: g.repositoryRef.semver, commit: g.repositoryRef.commit }),
+        sshKnownHosts: view.sshKnownHosts,
+        httpsUser: g.httpsUser,
+        httpsCACert: g.httpsCACert,
+        localAuthRef: g.localAuthRef,
+        provider: g.provider,
+      }),
+      kustomizations,
+      // x-ms-secret in the official document: never in a response, not even empty (oav SECRET_PROPERTY)
+      statuses: c.statuses.map((o) =>
+        compact({
+          name: o.name,
+          namespace: o.namespace,
+          kind: o.kind,
+          complianceState: o.complianceState,
+          appliedBy: o.appliedBy === undefined ? undefined : { name: o.appliedBy.name, namespace: o.appliedBy.namespace },
+          statusConditions: o.statusConditions?.map((sc) => compact({ lastTransitionTime: sc.lastTransitionTime, message: sc.message, reason: sc.reason, status: sc.status, type: sc.type })),
+        }),
+      ),
+      repositoryPublicKey: record.repositoryPublicKey ?? "",
+      sourceSyncedCommitId: c.sourceSyncedCommitId,
+      sourceUpdatedAt: c.sourceUpdatedAt,
+      statusUpdatedAt: c.statusUpdatedAt,
+      waitForReconciliation: s.waitForReconciliation,
+      reconciliationWaitDuration: s.reconciliationWaitDuration,
+      complianceState: c.complianceState,
+      provisioningState: record.provisioningState,
+      errorMessage: c.errorMessage,
+    }),
+  });
+}
+
+export function fluxOperationStatus(status: FluxOperationStatus): Json {
+  return compact({ id: status.id, name: status.name, status: status.status, error: status.error === undefined ? undefined : { code: status.error.code, message: status.error.message } });
 }

@@ -1,7 +1,7 @@
 /**
  * The ARM surface as a table: each row names its OpenAPI operation, its resource type (for the
  * api-version check) and a handler. `registerArmRoutes` gives every row the same pipeline:
- * authenticate -> ARM's subscription id and resource group name rules -> api-version -> content
+ * authenticate -> ARM's subscription id and resource group name rules -> api-version (those of the operation's document) -> content
  * checks -> body validation against openapi/ -> the path parsed into the row's target -> handler. The table also answers which methods a
  * path is served under (405 and Allow).
  */
@@ -15,12 +15,12 @@ import type { Principal } from "../../ports/principal.js";
 import { headerValue, requireJsonBody } from "../request-body.js";
 import type { Services } from "../services.js";
 import type { PathParams } from "./targets.js";
-import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
+import { operationApiVersions, validateRequestBody } from "../../openapi/index.js";
 
-export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE" | "POST";
 
 /** the methods whose JSON body is required and validated against the operation's schema */
-const BODY_METHODS: ReadonlySet<HttpMethod> = new Set<HttpMethod>(["PUT", "PATCH"]);
+const BODY_METHODS: ReadonlySet<HttpMethod> = new Set<HttpMethod>(["PUT", "PATCH", "POST"]);
 
 export interface ArmCall<T = unknown> {
   request: FastifyRequest;
@@ -65,7 +65,7 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
   const params = request.params as PathParams;
   checkArmScope(params);
-  const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
+  const apiVersion = requireApiVersion(request, route.resourceType, operationApiVersions(route.operationId));
   let body: Record<string, unknown> = {};
   if (BODY_METHODS.has(route.method)) {
     body = requireJsonBody(request);

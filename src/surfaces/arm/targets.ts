@@ -9,6 +9,8 @@ import {
   assignmentRef,
   clusterRef,
   configurationRef,
+  fluxConfigurationRef,
+  type FluxConfigurationRef,
   resourceScope,
   type AssignmentRef,
   type ClusterRef,
@@ -60,5 +62,19 @@ export interface AssignmentOperationTarget {
 
 export const assignmentOperationTarget = (params: PathParams): AssignmentOperationTarget => ({
   assignment: assignmentTarget(params),
+  operationId: param(params, "operationId"),
+});
+
+/** a fluxConfiguration named by a path (issue #16) */
+export const fluxConfigurationTarget = (params: PathParams): FluxConfigurationRef =>
+  fluxConfigurationRef(configurationParentTarget(params), param(params, "fluxConfigurationName"));
+
+export interface FluxOperationTarget {
+  readonly configuration: FluxConfigurationRef;
+  readonly operationId: string;
+}
+
+export const fluxOperationTarget = (params: PathParams): FluxOperationTarget => ({
+  configuration: fluxConfigurationTarget(params),
   operationId: param(params, "operationId"),
 });
