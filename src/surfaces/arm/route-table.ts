@@ -17,7 +17,7 @@ import type { Services } from "../services.js";
 import type { PathParams } from "./targets.js";
 import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
 
-export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
+export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE" | "POST";
 
 /** the methods whose JSON body is required and validated against the operation's schema */
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set<HttpMethod>(["PUT", "PATCH"]);
@@ -55,6 +55,8 @@ export interface ArmRoute<T = unknown> {
   /** parses what the path names (a parser from targets.ts); the handler gets the result as call.target */
   target(params: PathParams): T;
   handler(call: ArmCall<T>): Promise<ArmResult>;
+  /** a POST action whose JSON body may be left out (validated against the operation's schema when given) */
+  optionalBody?: boolean;
 }
 
 /** a row whose handler takes what its target parses (the table holds rows of every target type) */
@@ -68,6 +70,9 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
   let body: Record<string, unknown> = {};
   if (BODY_METHODS.has(route.method)) {
+    body = requireJsonBody(request);
+    validateRequestBody(route.operationId, body);
+  } else if (route.optionalBody === true && request.body !== undefined && request.body !== null) {
     body = requireJsonBody(request);
     validateRequestBody(route.operationId, body);
   }
