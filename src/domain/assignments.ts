@@ -91,7 +91,9 @@ export class Assignments {
       const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;
-      const changed = !existing || !sameSpec(existing.record.spec, spec) || failed;
+      // so does a PUT of one halted by a failing gate (shown Failed): a new generation, from the first stage
+      const gateHalted = status?.record.generation === existing?.record.generation && status?.record.state === "Halted" && status.record.halted?.reason === "Gate";
+      const changed = !existing || !sameSpec(existing.record.spec, spec) || failed || gateHalted;
       // what clusters of stages not yet opened keep: the spec of the last generation whose rollout completed
       const completed = existing !== undefined && status?.record.generation === existing.record.generation && status.record.state === "Completed";
       const previous = changed && completed && !sameSpec(existing.record.spec, spec) ? existing.record.spec : existing?.record.previous;

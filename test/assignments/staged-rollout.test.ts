@@ -69,7 +69,7 @@ async function cosmosBackend(): Promise<Backend> {
 }
 
 const replica = (backend: Backend, store: Store, holder: string) =>
-  startServer({ dataDir: backend.dataDir, store, retention: { holder }, agent: { stalenessMs: 0 }, assignments: { batchSize: 50, leaseMs: LEASE_MS, gateIntervalMs: 0 } });
+  startServer({ dataDir: backend.dataDir, store, retention: { holder }, assignments: { batchSize: 50, leaseMs: LEASE_MS, gateIntervalMs: 0 } });
 
 /** a cluster's agent: polls its desired state with its own key, reports each new generation Installed, or Failed when told to */
 class FleetAgent {
@@ -125,6 +125,8 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       if (!closed) await server.close();
     });
     const arm = () => client(server.url, server.ca, server.token);
+    const began = Date.now();
+    const phase = (label: string) => t.comment(`${((Date.now() - began) / 1000).toFixed(1)} s: ${label}`);
     const url = withApi(assignmentPath(NAME, RG));
     const get = async () => (await arm()(url)).json.properties;
 
@@ -138,8 +140,29 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       agents.push(agent);
       return agent;
     };
-    await inParallel(Array.from({ length: CLUSTERS }, (_, i) => i), 16, async (i) => void (await register(`c${String(i).padStart(3, "0")}`, i < CANARIES ? "canary" : "broad")));
-    const agentRound = () => inParallel(agents, 16, (a) => a.round(server));
+    // one through the API; the others seeded straight into the store from its record, a commit per 100
+    // (the Cosmos DB test server takes ~0.2 s per cluster PUT): each with its own agent key
+    const first = await register("c000", "canary");
+    const template = (await new Persistence(server.store, server.codec).clusters.get(SUB, first.clusterId as never))?.record;
+    if (!template) throw new Error("the first cluster");
+    const seeded = Array.from({ length: CLUSTERS - 1 }, (_, j) => {
+      const i = j + 1;
+      const name = `c${String(i).padStart(3, "0")}`;
+      const key = testAgent();
+      const id = clusterRef(SUB, RG, name).id;
+      agents.push(new FleetAgent(id, name, key));
+      return { ...template, id, name, tags: { ring: i < CANARIES ? "canary" : "broad" }, properties: { ...template.properties, agentPublicKeyCertificate: key.publicKeyB64 } };
+    });
+    const seeding = new Persistence(server.store, server.codec);
+    for (let i = 0; i < seeded.length; i += 100) {
+      await seeding.atomically(async () => {
+        for (const record of seeded.slice(i, i + 100)) await seeding.clusters.write(record, undefined);
+      });
+    }
+    await settle(server);
+    const canaryAgents = agents.filter((a) => Number(a.name.slice(1)) < CANARIES);
+    /** the given agents (all by default) poll once, and report what is new */
+    const agentRound = (which: FleetAgent[] = agents) => inParallel(which, 16, (a) => a.round(server));
 
     const repo = () => new Persistence(server.store, server.codec);
     /** each cluster's configuration: its operatorParams and its own generation counter (one per write) */
@@ -154,12 +177,13 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       return counts;
     };
 
+    phase("registered");
     // generation 1, without a policy: everywhere at once, as before
     t.equal((await arm()(url, { method: "PUT", body: assignmentBody({}, v("v1")) })).status, 201);
     await settle(server);
-    await agentRound();
     t.same(await byParams(), { "--git-readonly --git-branch=v1": CLUSTERS }, "generation 1 everywhere");
 
+    phase("generation 1 done");
     const policy = {
       stages: [
         { name: "canary", clusterSelector: { tags: { ring: "canary" } }, bakeTime: `PT${BAKE_SECONDS}S`, gates: { minInstalledPercentage: 100, progressDeadline: "PT10M" } },
@@ -173,6 +197,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     t.match(what.json.value[0], { change: "Modify", changedProperties: ["operatorParams"] });
     t.same(await byParams(), { "--git-readonly --git-branch=v1": CLUSTERS }, "whatIf changed nothing");
 
+    phase("whatIf done");
     // generation 2, staged
     t.equal((await arm()(url, { method: "PUT", body: assignmentBody({ rolloutPolicy: policy }, v("v2")) })).status, 200);
     await settle(server);
@@ -191,8 +216,9 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     const stageOf = (a: FleetAgent) => members.get(keyOf(a.clusterId));
     t.equal(members.size, CLUSTERS, "whatIf of the stored generation lists every cluster with its stage");
 
+    phase("stage 1 written");
     // the canaries' agents apply it: the gate is met, the stage bakes; the next stage stays closed meanwhile
-    await agentRound();
+    await agentRound(canaryAgents);
     await settle(server);
     rollout = (await get()).rollout;
     t.match(rollout.stages[0], { state: "Baking", installed: 30, failed: 0 }, "gate met: baking");
@@ -209,11 +235,12 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     t.not(stageOf(lateBroad), "canary");
     // until the new canary's agent reports, the gate (100 %) is not met: the bake starts again once it is
     t.match((await get()).rollout.stages[0], { state: "Waiting", clustersTotal: 31, installed: 30 }, "a canary that has not reported un-meets the gate");
-    await agentRound();
+    await agentRound([lateCanary, lateBroad]);
     await settle(server);
     t.match((await get()).rollout.stages[0], { state: "Baking", clustersTotal: 31, installed: 31 });
     await new Promise((r) => setTimeout(r, BAKE_SECONDS * 1000 + 100));
 
+    phase("baked");
     // the bake passes, "early" opens; its agents are told to fail
     const early = agents.filter((a) => stageOf(a) === "early");
     const broad = agents.filter((a) => stageOf(a) === "broad");
@@ -224,7 +251,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     t.match(rollout.stages[0], { state: "Passed", passedAt: String }, "the canaries passed after their bake time");
     t.ok(Date.parse(rollout.stages[0].passedAt) - Date.parse(rollout.stages[0].gateMetAt) >= BAKE_SECONDS * 1000, "not before the bake time");
     t.match(rollout.stages[1], { state: "Waiting" });
-    await agentRound();
+    await agentRound(early);
     await settle(server);
     const halted = await get();
     t.match(halted, { provisioningState: "Failed", rollout: { status: "Halted", haltedReason: "Gate", currentStage: "early" } }, "the gate failed: halted");
@@ -238,10 +265,11 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     await settle(server);
     t.match((await get()).rollout, { status: "Halted" }, "halted stays halted");
 
+    phase("halted");
     // the agents are fixed; resume: the stage is judged again and passes; the third stage opens and the
     // service crashes while writing it (after 70 clusters of the walk: the first batch recorded, the second committed but not)
     for (const a of early) a.fail = false;
-    await agentRound();
+    await agentRound(early);
     const resume = await arm()(withApi(`${assignmentPath(NAME, RG)}/resume`), { method: "POST" });
     t.equal(resume.status, 202);
     let applied = 0;
@@ -255,13 +283,14 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     const midway = (await get()).rollout;
     t.match(midway, { status: "InProgress", currentStage: "broad", clustersProcessed: 50 }, "crashed in the third stage's walk, 50 recorded");
     t.match(midway.stages[1], { state: "Passed", failed: 0 });
+    phase("crashed");
     await server.close();
     closed = true;
     server = await replica(backend, await backend.open(), "replica-b");
     closed = false;
     await new Promise((r) => setTimeout(r, LEASE_MS + 100));
     await settle(server);
-    await agentRound();
+    await agentRound(broad);
     await settle(server);
     const completed = await get();
     t.match(completed, { provisioningState: "Succeeded", rollout: { status: "Completed", generation: 2, stages: [{ state: "Passed" }, { state: "Passed" }, { state: "Passed", installed: broad.length }] } });
@@ -275,6 +304,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     t.equal(written.get("late-canary")?.generation, 1, "the late canary: written once, with generation 2");
     t.ok(agents.every((a) => a.running === "--git-readonly --git-branch=v2"), "every agent runs generation 2");
 
+    phase("generation 2 completed");
     // a bad generation 3 reaches the canaries; rollback restores generation 2 there, nowhere else
     t.equal((await arm()(url, { method: "PUT", body: assignmentBody({ rolloutPolicy: policy }, v("v3-bad")) })).status, 200);
     await settle(server);
@@ -291,7 +321,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     const canaries = agents.filter((a) => stageOf(a) === "canary" || a === lateCanary);
     t.ok(canaries.every((a) => after.get(a.name)?.generation === (a === lateCanary ? 3 : 4)), "the canaries: written for generation 3, and back for the rollback");
     t.ok(agents.filter((a) => !canaries.includes(a)).every((a) => after.get(a.name)?.generation === 2), "the others: untouched by generation 3 and by the rollback");
-    await agentRound();
+    await agentRound(canaries); // the others had nothing new
     t.ok(agents.every((a) => a.running === "--git-readonly --git-branch=v2"), "every agent runs generation 2's configuration");
   });
 }
