@@ -187,6 +187,9 @@ export async function judgeOpenStage(ctx: PassContext, found: Versioned<Assignme
       }
     }
   }
+  if (s.state === "Passed" || s.state === "Failed") ctx.gateDue.delete(dueKey);
+  // a judgement that changed nothing (a stage waiting on its agents) writes nothing
+  if (JSON.stringify(next) === JSON.stringify(status.record)) return verdictOut;
   await ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, next, status.etag);
   ctx.markChanged(subscriptionPartition(a.subscriptionId));
   return verdictOut;
