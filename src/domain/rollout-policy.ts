@@ -131,8 +131,19 @@ export function parseRolloutPolicy(raw: unknown, base: string): { policy?: Rollo
  * canaries each time), different between assignments (one assignment's canaries are not every one's).
  */
 export function stableHash(assignmentId: string, clusterId: string): number {
-  return crypto.createHash("sha256").update(`${keyOf(assignmentId)}\n${keyOf(clusterId)}`).digest().readUIntBE(0, 6);
+  const key = `${keyOf(assignmentId)}\n${keyOf(clusterId)}`;
+  let hash = hashes.get(key);
+  if (hash === undefined) {
+    hash = crypto.createHash("sha256").update(key).digest().readUIntBE(0, 6);
+    // every walk of a staged rollout asks for each cluster's: remembered, up to a bound
+    if (hashes.size >= MAX_HASHES_KEPT) hashes.clear();
+    hashes.set(key, hash);
+  }
+  return hash;
 }
+
+const MAX_HASHES_KEPT = 200_000;
+const hashes = new Map<string, number>();
 
 /** the rollout of this generation goes in stages (a deletion and a rollback go everywhere at once) */
 export function isStaged(a: AssignmentRecord): boolean {

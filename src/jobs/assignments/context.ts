@@ -57,6 +57,13 @@ export interface PassContext {
   /** staged rollouts: how often a waiting stage's gate is judged (a walk of the scope), and when each is next due */
   gateIntervalMs: number;
   gateDue: Map<string, number>;
+  /**
+   * Staged rollouts: each cluster's stage as this replica last computed it, per assignment (for its
+   * latest staged generation only), with the etag of the cluster record it was computed from: a walk
+   * skips a cluster whose record is unchanged and whose stage is not the one it is about (a changed
+   * or unknown record is decoded and judged as usual). Lost with the process: everything is then decoded.
+   */
+  stageCache: Map<string, { generation: number; stages: Map<string, { etag: string; stage: number }> }>;
 }
 
 /** another replica moved the record first: the next round reads the new state */

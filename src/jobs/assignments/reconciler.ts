@@ -77,6 +77,7 @@ export class AssignmentReconciler {
       onApplied: options.onApplied,
       gateIntervalMs: options.gateIntervalMs ?? DEFAULT_GATE_INTERVAL_MS,
       gateDue: new Map(),
+      stageCache: new Map(),
     };
     this.job = new PeriodicJob({
       intervalMs: options.intervalMs,

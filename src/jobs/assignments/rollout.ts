@@ -9,7 +9,7 @@ import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
 import { storedClusterKey } from "../../domain/assignment-apply.js";
 import { applyMany, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
 import { desiredView, isStaged } from "../../domain/rollout-policy.js";
-import { actionsSeen, actOnRequest, freshStagedStatus, judgeOpenStage, walkEnded } from "./stages.js";
+import { actionsSeen, actOnRequest, cachedStages, freshStagedStatus, judgeOpenStage, walkEnded } from "./stages.js";
 
 /** how long the Location of a finished deletion answers 200 */
 const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
@@ -119,8 +119,18 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   const viewFor = isStaged(a) ? (c: Parameters<typeof desiredView>[2]) => desiredView(a, status.record, c) : undefined;
   // `clustersPerCommit` at a time: read in bulk, written in one commit (applyMany); the observer hears of
   // each cluster once its group is committed, before the next group is read
-  for (let start = 0; start < page.items.length; start += ctx.clustersPerCommit) {
-    const group = page.items.slice(start, start + ctx.clustersPerCommit);
+  // staged, after the first stage's walk (which visits every cluster): a cluster whose record is unchanged
+  // since this replica cached its stage, and of another stage, has nothing to do in this walk
+  const open = status.record.currentStage ?? 0;
+  const cached = viewFor && open > 0 ? cachedStages(ctx, a) : undefined;
+  const items = cached
+    ? page.items.filter((doc) => {
+        const known = cached.get(doc.key);
+        return known === undefined || known.etag !== doc.etag || known.stage === open;
+      })
+    : page.items;
+  for (let start = 0; start < items.length; start += ctx.clustersPerCommit) {
+    const group = items.slice(start, start + ctx.clustersPerCommit);
     const outcomes = await applyMany(ctx, found, group.map((doc) => doc.key), report, siblings, viewFor);
     for (const [i, outcome] of outcomes.entries()) {
       const doc = group[i] as (typeof group)[number];

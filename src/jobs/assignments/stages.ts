@@ -26,13 +26,26 @@ type Verdict = "more" | "done";
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** every cluster of the scope, decoded (an unreadable one is left out: the rollout walk reports it) */
-async function* scopeClusters(ctx: PassContext, a: AssignmentRecord): AsyncGenerator<ClusterRecord[]> {
+/** a cluster the walks need not look at: no stage (-1), or not the one asked about */
+const NO_STAGE = -1;
+
+/** this replica's cached stages of the assignment's generation (see PassContext.stageCache); undefined: none cached */
+export function cachedStages(ctx: PassContext, a: AssignmentRecord): Map<string, { etag: string; stage: number }> | undefined {
+  const cached = ctx.stageCache.get(keyOf(a.id));
+  return cached?.generation === a.generation ? cached.stages : undefined;
+}
+
+/**
+ * Every cluster of the scope, decoded (an unreadable one is left out: the rollout walk reports it),
+ * except those `skip` names by key and etag (their record unchanged since their stage was cached).
+ */
+async function* scopeClusters(ctx: PassContext, a: AssignmentRecord, skip: (key: string, etag: string) => boolean = () => false): AsyncGenerator<Array<{ key: string; etag: string; record: ClusterRecord }>> {
   for await (const docs of ctx.repo.clusters.pages(a.subscriptionId, a.resourceGroup, ctx.batchSize)) {
-    const out: ClusterRecord[] = [];
+    const out: Array<{ key: string; etag: string; record: ClusterRecord }> = [];
     for (const doc of docs) {
+      if (skip(doc.key, doc.etag)) continue;
       const decoded = await ctx.repo.clusters.decode(doc).catch(() => undefined);
-      if (decoded) out.push(decoded.record);
+      if (decoded) out.push({ key: doc.key, etag: doc.etag, record: decoded.record });
     }
     await ctx.slicer.maybeYield();
     yield out;
@@ -47,17 +60,25 @@ export async function freshStagedStatus(ctx: PassContext, a: AssignmentRecord, b
   const policy = a.spec.rolloutPolicy;
   if (!policy) return base;
   const concerned: ClusterRecord[] = [];
+  const seen: Array<{ key: string; etag: string; record: ClusterRecord; concerned: boolean }> = [];
   let scope = 0;
   for await (const clusters of scopeClusters(ctx, a)) {
     scope += clusters.length;
-    for (const c of clusters) if (concerns(a, c)) concerned.push(c);
+    for (const c of clusters) {
+      const isConcerned = concerns(a, c.record);
+      if (isConcerned) concerned.push(c.record);
+      seen.push({ ...c, concerned: isConcerned });
+    }
   }
   const { plan, members } = freezePlan(policy, a.id, concerned);
-  const stages = freshStages(policy, members);
+  // this replica remembers each cluster's stage for the walks and gate judgements of this generation
+  const stages = new Map(seen.map((c) => [c.key, { etag: c.etag, stage: c.concerned ? stageOf(policy, plan, a.id, c.record) : NO_STAGE }]));
+  ctx.stageCache.set(keyOf(a.id), { generation: a.generation, stages });
+  const fresh = freshStages(policy, members);
   const now = ctx.clock.now();
-  (stages[0] as StageStatus).state = "Applying";
-  (stages[0] as StageStatus).openedAt = iso(now);
-  return { ...base, clustersTotal: scope, plan, stages, currentStage: 0 };
+  (fresh[0] as StageStatus).state = "Applying";
+  (fresh[0] as StageStatus).openedAt = iso(now);
+  return { ...base, clustersTotal: scope, plan, stages: fresh, currentStage: 0 };
 }
 
 /** the newest halt or resume request of this generation the reconciler has not acted on yet */
@@ -103,8 +124,13 @@ async function countStage(ctx: PassContext, a: AssignmentRecord, status: Assignm
   const policy = a.spec.rolloutPolicy;
   const counts = emptyCounts();
   if (!policy || !status.plan) return counts;
-  for await (const clusters of scopeClusters(ctx, a)) {
-    const members = clusters.filter((c) => matches(a, c) && stageOf(policy, status.plan ?? [], a.id, c) === index);
+  const cached = cachedStages(ctx, a);
+  const skip = (key: string, etag: string): boolean => {
+    const known = cached?.get(key);
+    return known !== undefined && known.etag === etag && known.stage !== index;
+  };
+  for await (const page of scopeClusters(ctx, a, skip)) {
+    const members = page.map((c) => c.record).filter((c) => matches(a, c) && stageOf(policy, status.plan ?? [], a.id, c) === index);
     if (members.length === 0) continue;
     const configurations = await ctx.repo.configurations.getMany(a.subscriptionId, members.map((c) => managedConfigurationId(a, c)));
     for (const c of members) {
