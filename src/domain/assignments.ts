@@ -169,7 +169,7 @@ export class Assignments {
    * rollout before its next batch; resume lifts a halt; rollback makes the previous generation's
    * configuration the desired one again (a new generation, rolled out at once, not in stages).
    */
-  async rolloutAction(principal: Principal, ref: AssignmentRef, kind: RolloutAction["kind"], conditions: Conditions, actor: WriteActor): Promise<string> {
+  async rolloutAction(principal: Principal, ref: AssignmentRef, kind: RolloutAction["kind"], conditions: Conditions, actor: WriteActor, reason?: string): Promise<string> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
     const operationId = await withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.find(ref);
@@ -181,7 +181,7 @@ export class Assignments {
       const actions = a.actions ?? [];
       const pending = actions.filter((x) => x.kind !== "rollback" && x.generation === a.generation && x.seq > (current?.actionSeen ?? 0)).at(-1);
       const seq = Math.max(0, ...actions.map((x) => x.seq)) + 1;
-      const action: RolloutAction = { operationId: crypto.randomUUID(), kind, generation: a.generation, seq, at: actor.at };
+      const action: RolloutAction = { operationId: crypto.randomUUID(), kind, generation: a.generation, seq, at: actor.at, ...(reason ? { reason } : {}) };
       // the rollout's state once the request not yet acted on is (a new generation not started yet runs)
       const effective = pending?.kind === "halt" ? "Halted" : pending?.kind === "resume" ? "InProgress" : (current?.state ?? "InProgress");
       let record: AssignmentRecord;

@@ -192,6 +192,8 @@ export interface RolloutAction {
   /** increasing per assignment: the status records the last one it acted on */
   seq: number;
   at: string;
+  /** the caller's reason, if given (a halt's is shown in the halt message) */
+  reason?: string;
 }
 
 export interface AssignmentRecord {

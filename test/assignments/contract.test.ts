@@ -177,28 +177,28 @@ t.test("every operation at both scopes, in every state", async (t) => {
     const changes = [...(proposed.json.value ?? []), ...(proposed.json.nextLink ? (await request(proposed.json.nextLink, { method: "POST", body: staged(100, "v3") })).json.value : [])];
     t.ok(changes.length >= 1 && changes.every((c: { change: string; changedProperties?: string[] }) => c.change === "Modify" && c.changedProperties?.includes("operatorParams")), "each cluster: Modify operatorParams", { changes });
 
-    const halt = await request(withApi(`${base}/halt`), { method: "POST" });
+    const halt = await request(withApi(`${base}/halt`), { method: "POST", body: { reason: "investigating INC-42" } });
     expectStatus(t, halt, 202, `${scope.label}: halt accepted`);
     const haltLocation = String(halt.headers.location);
     t.match(haltLocation, new RegExp(`/configurationAssignments/${scope.name}/operationResults/[0-9a-f-]+\\?api-version=${ASSIGNMENT_API}$`));
     expectStatus(t, await request(haltLocation), 202, `${scope.label}: halt not acted on yet`);
     await settle(server);
     expectStatus(t, await request(haltLocation), 200, `${scope.label}: halted`);
-    t.match((await request(url)).json.properties, { provisioningState: "Canceled", rollout: { status: "Halted", haltedReason: "User" } });
-    expectStatus(t, await request(withApi(`${base}/halt`), { method: "POST" }), 409, `${scope.label}: nothing to halt`);
+    t.match((await request(url)).json.properties, { provisioningState: "Canceled", rollout: { status: "Halted", haltedReason: "User", haltedMessage: /investigating INC-42/ } });
+    expectStatus(t, await request(withApi(`${base}/halt`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to halt`);
 
-    const resume = await request(withApi(`${base}/resume`), { method: "POST" });
+    const resume = await request(withApi(`${base}/resume`), { method: "POST", body: {} });
     expectStatus(t, resume, 202, `${scope.label}: resume accepted`);
     await settle(server);
     expectStatus(t, await request(String(resume.headers.location)), 202, `${scope.label}: resumed, the canary still waits`);
-    expectStatus(t, await request(withApi(`${base}/resume`), { method: "POST" }), 409, `${scope.label}: nothing to resume`);
+    expectStatus(t, await request(withApi(`${base}/resume`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to resume`);
 
-    const rollback = await request(withApi(`${base}/rollback`), { method: "POST" });
+    const rollback = await request(withApi(`${base}/rollback`), { method: "POST", body: {} });
     expectStatus(t, rollback, 202, `${scope.label}: rollback accepted`);
     await settle(server);
     expectStatus(t, await request(String(rollback.headers.location)), 200, `${scope.label}: rolled back`);
     t.match((await request(url)).json.properties, { provisioningState: "Succeeded", configuration: { operatorParams: "--git-readonly --git-branch=main" }, rollout: { status: "Completed", generation: 3, rolledBackFrom: 2 } });
-    expectStatus(t, await request(withApi(`${base}/rollback`), { method: "POST" }), 409, `${scope.label}: nothing to roll back to`);
+    expectStatus(t, await request(withApi(`${base}/rollback`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to roll back to`);
   }
 
   // error responses to requests the document allows

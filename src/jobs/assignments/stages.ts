@@ -104,7 +104,7 @@ export function actOnRequest(a: AssignmentRecord, status: AssignmentStatus, now:
   const stage = next.currentStage === undefined ? undefined : next.stages?.[next.currentStage];
   if (action.kind === "halt" && status.state === "InProgress") {
     next.state = "Halted";
-    next.halted = { reason: "User", at: iso(now), ...(stage ? { stage: stage.name } : {}), message: `Halted by a user's request at ${action.at}; POST resume to continue.` };
+    next.halted = { reason: "User", at: iso(now), ...(stage ? { stage: stage.name } : {}), message: `Halted by a user's request at ${action.at}${action.reason ? ` (${action.reason})` : ""}; POST resume to continue.` };
   } else if (action.kind === "resume" && status.state === "Halted") {
     next.state = "InProgress";
     delete next.halted;

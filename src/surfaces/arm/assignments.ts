@@ -53,7 +53,8 @@ async function operationResult(call: ArmCall<AssignmentOperationTarget>): Promis
 const action =
   (kind: "halt" | "resume" | "rollback") =>
   async (call: ArmCall<AssignmentRef>): Promise<ArmResult> => {
-    const operationId = await call.services.assignments.rolloutAction(call.principal, call.target, kind, call.conditions, call.actor());
+    const reason = typeof call.body.reason === "string" && call.body.reason.trim() !== "" ? call.body.reason.trim() : undefined;
+    const operationId = await call.services.assignments.rolloutAction(call.principal, call.target, kind, call.conditions, call.actor(), reason);
     return { status: 202, headers: pollHeaders(call, operationId) };
   };
 
@@ -93,9 +94,9 @@ export const assignmentRoutes: ArmRoute[] = [
   armRoute({ operationId: "ConfigurationAssignments_ListByResourceGroup", method: "GET", url: RG_BASE, resourceType: t, target: scope, handler: list }),
   armRoute({ operationId: "ConfigurationAssignments_ListComplianceResults", method: "GET", url: `${RG_ONE}/complianceResults`, resourceType: t, target: one, handler: complianceResults }),
   armRoute({ operationId: "ConfigurationAssignments_GetOperationResult", method: "GET", url: `${RG_ONE}/operationResults/:operationId`, resourceType: t, target: op, handler: operationResult }),
-  armRoute({ operationId: "ConfigurationAssignments_Halt", method: "POST", url: `${RG_ONE}/halt`, resourceType: t, target: one, handler: action("halt") }),
-  armRoute({ operationId: "ConfigurationAssignments_Resume", method: "POST", url: `${RG_ONE}/resume`, resourceType: t, target: one, handler: action("resume") }),
-  armRoute({ operationId: "ConfigurationAssignments_Rollback", method: "POST", url: `${RG_ONE}/rollback`, resourceType: t, target: one, handler: action("rollback") }),
+  armRoute({ operationId: "ConfigurationAssignments_Halt", method: "POST", url: `${RG_ONE}/halt`, resourceType: t, target: one, handler: action("halt"), optionalBody: true }),
+  armRoute({ operationId: "ConfigurationAssignments_Resume", method: "POST", url: `${RG_ONE}/resume`, resourceType: t, target: one, handler: action("resume"), optionalBody: true }),
+  armRoute({ operationId: "ConfigurationAssignments_Rollback", method: "POST", url: `${RG_ONE}/rollback`, resourceType: t, target: one, handler: action("rollback"), optionalBody: true }),
   armRoute({ operationId: "ConfigurationAssignments_WhatIf", method: "POST", url: `${RG_ONE}/whatIf`, resourceType: t, target: one, handler: whatIf, optionalBody: true }),
   armRoute({ operationId: "ConfigurationAssignments_GetAtSubscription", method: "GET", url: SUB_ONE, resourceType: t, target: one, handler: get }),
   armRoute({ operationId: "ConfigurationAssignments_CreateOrUpdateAtSubscription", method: "PUT", url: SUB_ONE, resourceType: t, target: one, handler: put }),
@@ -103,8 +104,8 @@ export const assignmentRoutes: ArmRoute[] = [
   armRoute({ operationId: "ConfigurationAssignments_ListBySubscription", method: "GET", url: SUB_BASE, resourceType: t, target: scope, handler: list }),
   armRoute({ operationId: "ConfigurationAssignments_ListComplianceResultsAtSubscription", method: "GET", url: `${SUB_ONE}/complianceResults`, resourceType: t, target: one, handler: complianceResults }),
   armRoute({ operationId: "ConfigurationAssignments_GetOperationResultAtSubscription", method: "GET", url: `${SUB_ONE}/operationResults/:operationId`, resourceType: t, target: op, handler: operationResult }),
-  armRoute({ operationId: "ConfigurationAssignments_HaltAtSubscription", method: "POST", url: `${SUB_ONE}/halt`, resourceType: t, target: one, handler: action("halt") }),
-  armRoute({ operationId: "ConfigurationAssignments_ResumeAtSubscription", method: "POST", url: `${SUB_ONE}/resume`, resourceType: t, target: one, handler: action("resume") }),
-  armRoute({ operationId: "ConfigurationAssignments_RollbackAtSubscription", method: "POST", url: `${SUB_ONE}/rollback`, resourceType: t, target: one, handler: action("rollback") }),
+  armRoute({ operationId: "ConfigurationAssignments_HaltAtSubscription", method: "POST", url: `${SUB_ONE}/halt`, resourceType: t, target: one, handler: action("halt"), optionalBody: true }),
+  armRoute({ operationId: "ConfigurationAssignments_ResumeAtSubscription", method: "POST", url: `${SUB_ONE}/resume`, resourceType: t, target: one, handler: action("resume"), optionalBody: true }),
+  armRoute({ operationId: "ConfigurationAssignments_RollbackAtSubscription", method: "POST", url: `${SUB_ONE}/rollback`, resourceType: t, target: one, handler: action("rollback"), optionalBody: true }),
   armRoute({ operationId: "ConfigurationAssignments_WhatIfAtSubscription", method: "POST", url: `${SUB_ONE}/whatIf`, resourceType: t, target: one, handler: whatIf, optionalBody: true }),
 ];
