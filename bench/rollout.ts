@@ -15,6 +15,11 @@
  *    random configurations checked;
  * 5. the same rollout alone: a fresh service, the same clusters, nothing else running - the rollout's
  *    own rate, CPU and store calls per cluster, and how much the load above slowed it.
+ * 6. a staged rollout alone on that same fresh service (issue #15): a second assignment (its own
+ *    configuration name, the same clusters) with a three-stage policy (1 %, 10 % of the rest, the rest;
+ *    bake time 0, gates that need no agent report: minInstalledPercentage 0, maxFailures 0), printed
+ *    beside today's rollout alone: the overhead of freezing membership, three walks and three gate judgements.
+ * ROLLOUT_MODE=alone runs only 5 and 6 (a fresh service, no agents, no probe): quick to iterate.
  * The GET loop runs in a child process of its own (this file with --probe), so the agent pollers'
  * work in this process does not queue its requests; the machine's cores are still shared.
  * Options: ROLLOUT_CLUSTERS (default 10000), BENCH_CONNECTIONS (agent pollers, default 64),
@@ -33,6 +38,16 @@ import { assignmentBody, assignmentPath, withApi } from "../test/helpers/assignm
 import { header, pool, quantile, serve, sleep, type Stats } from "./harness.js";
 
 const CLUSTERS = Number(process.env.ROLLOUT_CLUSTERS ?? 10_000);
+const MODE = process.env.ROLLOUT_MODE ?? "full";
+const STAGED_ASSIGNMENT = "bench-staged";
+/** three stages, bake 0, gates judged but needing no agent report (nothing polls in the alone phase) */
+const STAGED_POLICY = {
+  stages: [
+    { name: "canary", percentage: 1, bakeTime: "PT0S", gates: { minInstalledPercentage: 0, maxFailures: 0 } },
+    { name: "early", percentage: 10, bakeTime: "PT0S", gates: { minInstalledPercentage: 0, maxFailures: 0 } },
+    { name: "broad", bakeTime: "PT0S", gates: { minInstalledPercentage: 0, maxFailures: 0 } },
+  ],
+};
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const SETUP_CONCURRENCY = Number(process.env.SETUP_CONCURRENCY ?? 64);
 const PROBE_CONNECTIONS = 8;
@@ -440,6 +455,71 @@ async function followRollout(
   return out;
 }
 
+// --- staged rollout alone (issue #15) ---------------------------------------------------------------
+
+interface AloneFigures {
+  ms: number;
+  cpuMicros: number;
+  storeCalls: number;
+  rollout: RolloutView & { stages?: { name: string; clustersTotal?: number; openedAt?: string; passedAt?: string }[] };
+}
+
+/** one assignment PUT on an otherwise idle service, followed until Completed: time, service CPU, store calls */
+async function rolloutAlone(arm: ReturnType<typeof client>, svc: { stats: () => Promise<Stats> }, name: string, body: unknown, perGet: number): Promise<AloneFigures> {
+  const before = await svc.stats();
+  const t0 = performance.now();
+  const put = await arm(withApi(assignmentPath(name)), { method: "PUT", body });
+  if (put.status !== 200 && put.status !== 201) throw new Error(`assignment PUT ${name}: ${put.status} ${put.text}`);
+  const followed = await followRollout(arm, svc.stats, name, (put.json as { properties?: { rollout?: RolloutView } }).properties?.rollout?.generation, t0, before);
+  const res = await arm(withApi(assignmentPath(name)));
+  const rollout = (res.json as { properties: { rollout: AloneFigures["rollout"] } }).properties.rollout;
+  return {
+    ms: followed.doneMs ?? NaN,
+    cpuMicros: followed.atDone.cpuMicros - before.cpuMicros,
+    storeCalls: followed.atDone.storeCalls - before.storeCalls - perGet * followed.gets,
+    rollout,
+  };
+}
+
+function printStagedBeside(today: AloneFigures, staged: AloneFigures): void {
+  const row = (label: string, value: string) => console.log(`${label.padEnd(31)} ${value}`);
+  const line = (f: AloneFigures) =>
+    `${s1(f.ms)} = ${((CLUSTERS / f.ms) * 1000).toFixed(0)} clusters/s; service CPU ${(f.cpuMicros / 1e6).toFixed(1)} s = ${(f.cpuMicros / CLUSTERS / 1000).toFixed(2)} ms per cluster; ${(f.storeCalls / CLUSTERS).toFixed(2)} store calls per cluster`;
+  console.log(`\nstaged rollout beside today's, each alone on the same fresh service (${CLUSTERS} clusters, sealing on, SQLite)`);
+  row("today's rollout (no policy)", line(today));
+  row("3 stages, bake 0, gates", line(staged));
+  const stages = (staged.rollout.stages ?? []).map((s) => `${s.name} ${s.clustersTotal ?? "?"} clusters, ${s1(Date.parse(s.passedAt ?? "") - Date.parse(s.openedAt ?? ""))}`);
+  row("  stages (opened -> passed)", stages.join("; "));
+  row("  overhead", `${(staged.ms / today.ms).toFixed(2)}x the time, ${(staged.cpuMicros / today.cpuMicros).toFixed(2)}x the CPU, ${(staged.storeCalls / Math.max(1, today.storeCalls)).toFixed(2)}x the store calls (membership frozen by one walk, each stage a walk of the scope writing only its clusters, a gate judgement a walk reading its clusters' configurations)`);
+}
+
+async function stagedBeside(arm: ReturnType<typeof client>, svc: { stats: () => Promise<Stats> }, today: AloneFigures, perGet: number): Promise<void> {
+  console.log(`\nstaged rollout alone: a second assignment ('${STAGED_ASSIGNMENT}', its own configuration name) over the same ${CLUSTERS} clusters, 3 stages, bake 0`);
+  const staged = await rolloutAlone(arm, svc, STAGED_ASSIGNMENT, assignmentBody({ configurationName: "staged", clusterSelector: { tags: { ring: "prod" } }, rolloutPolicy: STAGED_POLICY }), perGet);
+  printStagedBeside(today, staged);
+}
+
+/** ROLLOUT_MODE=alone: a fresh service, the fleet registered, today's rollout alone, then the staged one */
+async function mainAlone(children: ChildProcess[]): Promise<void> {
+  const svc = await serve();
+  children.push(svc.child);
+  const arm = client(svc.url, svc.ca, svc.token);
+  const fleet: Member[] = Array.from({ length: CLUSTERS }, (_, i) => {
+    const rg = RGS[i % RGS.length] as string;
+    const name = `c${String(i).padStart(6, "0")}`;
+    const id = clusterPath(name, SUB, rg);
+    return { name, rg, id, agent: testAgent("ec"), auth: "", exp: 0, path: `/agent/v1${id}/configurations`, etag: "" };
+  });
+  const setupMs = await registerFleet(arm, fleet);
+  console.log(`setup: ${s1(setupMs)}; quiesce: ${await quiesce(svc.stats)}`);
+  const cal = await svc.stats();
+  for (let i = 0; i < 20; i++) await arm(withApi(assignmentPath("none")));
+  const perGet = ((await svc.stats()).storeCalls - cal.storeCalls) / 20;
+  console.log(`\ntoday's rollout alone ('${ASSIGNMENT}')`);
+  const today = await rolloutAlone(arm, svc, ASSIGNMENT, assignmentBody({ clusterSelector: { tags: { ring: "prod" } } }), perGet);
+  await stagedBeside(arm, svc, today, perGet);
+}
+
 // --- the bench --------------------------------------------------------------------------------------
 
 async function main(children: ChildProcess[]): Promise<void> {
@@ -674,6 +754,9 @@ async function main(children: ChildProcess[]): Promise<void> {
   row("  service CPU", `${(aloneCpu / 1e6).toFixed(1)} s = ${pct(aloneCpu / ((alone.doneMs ?? NaN) * 1000))} of one core, ${(aloneCpu / CLUSTERS / 1000).toFixed(2)} ms per cluster; RSS peak sampled ${mib(alone.peakRss)}`);
   row("  store calls", `${aloneStoreCalls.toFixed(0)} = ${(aloneStoreCalls / CLUSTERS).toFixed(2)} per cluster (the ${alone.gets} progress GETs, ${storeCallsPerAssignmentGet.toFixed(1)} each, subtracted); by operation: ${opDiff(ops2Before, ops2AtDone)}`);
   row("  with load / alone", `the rollout took ${(doneMs / (alone.doneMs ?? NaN)).toFixed(2)}x as long with the probe and the agents polling`);
+
+  // --- a staged rollout alone on the same service, beside today's -----------------------------------
+  await stagedBeside(arm2, svc2, { ms: alone.doneMs ?? NaN, cpuMicros: aloneCpu, storeCalls: aloneStoreCalls, rollout: alone.rollout }, storeCallsPerAssignmentGet);
 }
 
 if (process.argv.includes("--probe")) await probeProcess();
@@ -687,7 +770,7 @@ else {
     process.exit(130);
   });
   try {
-    await main(children);
+    await (MODE === "alone" ? mainAlone(children) : main(children));
   } catch (err) {
     console.error(err);
     process.exitCode = 1;

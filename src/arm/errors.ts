@@ -79,6 +79,10 @@ export const ERROR_CODES = {
   StoreWriteUnavailable: "503: the store answers reads but cannot keep writes (disk full, read-only); nothing was written.",
   SourceKindNotSupported: "400: a fluxConfiguration names a source kind (Bucket, AzureBlob, OCIRepository) or option this service does not deliver yet.",
   FluxVersionConflict: "409: a cluster carries Flux v1 sourceControlConfigurations or Flux v2 fluxConfigurations, not both (the message names the migrate action).",
+  RolloutNotInProgress: "409: halt of an assignment whose rollout is not running (completed, or already halted).",
+  RolloutNotHalted: "409: resume of an assignment whose rollout is not halted.",
+  NoPreviousGeneration: "409: rollback of an assignment with no earlier completed generation to go back to, or whose configuration already is it.",
+  RolloutHalted: "409: the operation (resume, rollback) ended with the rollout halted again: a stage's gate failed or a user halted it (the message says which).",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -385,4 +389,18 @@ export const errors = {
     new ArmError(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry the request.", undefined, undefined, {
       "retry-after": String(retryAfterSeconds),
     }),
+
+  /** staged rollouts (issue #15): halt, resume and rollback on a rollout in the wrong state */
+  rolloutNotInProgress: (name: string) =>
+    new ArmError(409, "RolloutNotInProgress", `The rollout of the configuration assignment ${quote(name)} is not running (it completed, or it is halted already): there is nothing to halt.`),
+
+  rolloutNotHalted: (name: string) =>
+    new ArmError(409, "RolloutNotHalted", `The rollout of the configuration assignment ${quote(name)} is not halted: there is nothing to resume.`),
+
+  noPreviousGeneration: (name: string, why: string) =>
+    new ArmError(409, "NoPreviousGeneration", `The configuration assignment ${quote(name)} cannot be rolled back: ${why}`),
+
+  /** the Location of a resume or rollback whose rollout halted again (a gate failed, or a user halted it) */
+  rolloutHalted: (name: string, message: string) =>
+    new ArmError(409, "RolloutHalted", `The rollout of the configuration assignment ${quote(name)} is halted: ${message}`),
 } as const;

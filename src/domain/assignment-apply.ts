@@ -88,17 +88,26 @@ function assignedRecord(
   };
 }
 
+/**
+ * What a cluster should get from the assignment: the assignment itself, or (a staged rollout whose
+ * stage has not opened for the cluster) the previous generation's; undefined: leave the cluster alone.
+ */
+export type ViewFor = (cluster: ClusterRecord) => AssignmentRecord | undefined;
+
 export async function applyAssignment(
   deps: ApplyDeps,
-  assignment: AssignmentRecord,
+  stored: AssignmentRecord,
   clusterKey: ClusterKey,
   stillCurrent: () => Promise<boolean> = async () => true,
+  viewFor?: ViewFor,
 ): Promise<ApplyOutcome> {
-  const subscriptionId = assignment.subscriptionId;
+  const subscriptionId = stored.subscriptionId;
   return withOptimisticRetry(false, async () => {
     const found = await deps.repo.clusters.get(subscriptionId, clusterKey);
     if (!found) return "unchanged"; // its configurations went with it
     const cluster = found.record;
+    const assignment = viewFor ? viewFor(cluster) : stored;
+    if (!assignment) return "unchanged";
     const id = managedConfigurationId(assignment, cluster);
     const existing = await deps.repo.configurations.get(subscriptionId, id);
     const live = existing && !existing.deleted ? existing : undefined;
@@ -129,6 +138,8 @@ export interface ApplyManyOptions {
   maxPerCommit?: number;
   /** called between clusters while decoding and sealing (the reconciler yields to the event loop there) */
   pace?: () => Promise<void>;
+  /** staged rollouts: what each cluster should get (absent: the assignment, on every cluster) */
+  viewFor?: ViewFor;
 }
 
 /** a write one cluster asks for in a batch, sealed and ready to stage */
@@ -164,7 +175,7 @@ export async function applyAssignmentMany(
   clusterKeys: ClusterKey[],
   options: ApplyManyOptions = {},
 ): Promise<(ApplyOutcome | undefined)[]> {
-  const { stillCurrent = async () => true, maxPerCommit = Number.POSITIVE_INFINITY, pace = async () => undefined } = options;
+  const { stillCurrent = async () => true, maxPerCommit = Number.POSITIVE_INFINITY, pace = async () => undefined, viewFor } = options;
   const subscriptionId = assignment.subscriptionId;
   const outcomes: (ApplyOutcome | undefined)[] = new Array(clusterKeys.length).fill(undefined);
   const clusterDocs = new Map((await deps.repo.clusters.documents(subscriptionId, clusterKeys)).map((d) => [d.key, d]));
@@ -188,13 +199,18 @@ export async function applyAssignmentMany(
       continue; // unreadable: applied alone
     }
     const live = existing && !existing.deleted ? existing : undefined;
-    const decision = decideApply(assignment, cluster, live?.record);
+    const view = viewFor ? viewFor(cluster) : assignment;
+    if (!view) {
+      outcomes[i] = "unchanged";
+      continue;
+    }
+    const decision = decideApply(view, cluster, live?.record);
     const ops = 2 + (live && hasSecrets(live.record) ? 2 : 0);
     if (decision === "remove" && live) {
       const write = await deps.repo.configurations.prepare(subscriptionId, tombstoneOf(live.record), live.etag, true);
       planned.push({ index: i, cluster, live, write, outcome: "removed", ops });
     } else if (decision === "write") {
-      const record = assignedRecord(deps, assignment, cluster, existing, live);
+      const record = assignedRecord(deps, view, cluster, existing, live);
       const write = await deps.repo.configurations.prepare(subscriptionId, record, existing?.etag);
       planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops });
     } else outcomes[i] = decision === "clash" ? "clash" : "unchanged";

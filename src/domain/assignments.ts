@@ -13,10 +13,13 @@ import { complianceOf, managedConfigurationId, matches, type ClusterCompliance }
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence, StoredDocument, Versioned } from "../persistence/index.js";
 import type { Subscriptions } from "./subscriptions.js";
-import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord } from "./types.js";
+import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord, RolloutAction } from "./types.js";
+import { actionState, whatIfPage, type WhatIfPage } from "./assignment-what-if.js";
 import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
 
 export const MAX_ASSIGNMENTS_PER_SUBSCRIPTION = 200;
+/** halt/resume/rollback requests kept on the record (their Locations answer from here) */
+const MAX_ACTIONS_KEPT = 5;
 
 /** an assignment named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
 export type { AssignmentRef } from "../arm/resource-ids.js";
@@ -88,7 +91,12 @@ export class Assignments {
       const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;
-      const changed = !existing || !sameSpec(existing.record.spec, spec) || failed;
+      // so does a PUT of one halted by a failing gate (shown Failed): a new generation, from the first stage
+      const gateHalted = status?.record.generation === existing?.record.generation && status?.record.state === "Halted" && status.record.halted?.reason === "Gate";
+      const changed = !existing || !sameSpec(existing.record.spec, spec) || failed || gateHalted;
+      // what clusters of stages not yet opened keep: the spec of the last generation whose rollout completed
+      const completed = existing !== undefined && status?.record.generation === existing.record.generation && status.record.state === "Completed";
+      const previous = changed && completed && !sameSpec(existing.record.spec, spec) ? existing.record.spec : existing?.record.previous;
       const record: AssignmentRecord = {
         id: existing?.record.id ?? id,
         name: existing?.record.name ?? ref.name,
@@ -97,6 +105,10 @@ export class Assignments {
         spec,
         // an unchanged spec is no new rollout: a repeated PUT is idempotent
         generation: (existing?.record.generation ?? 0) + (changed ? 1 : 0),
+        ...(previous !== undefined ? { previous } : {}),
+        // a rollback's generation stays one until the next change
+        ...(!changed && existing?.record.rollbackOf !== undefined ? { rollbackOf: existing.record.rollbackOf } : {}),
+        ...(existing?.record.actions !== undefined ? { actions: existing.record.actions } : {}),
         systemData: nextSystemData(existing?.record.systemData, actor),
       };
       const saved = await this.repo.assignments.write(record, existing?.etag);
@@ -133,13 +145,96 @@ export class Assignments {
     return operationId;
   }
 
-  /** the deletion named by `operationId`: still removing configurations, finished, or unknown (404) */
+  /**
+   * The operation named by `operationId`: a deletion (still removing configurations, or finished), a
+   * halt, resume or rollback (running until the rollout shows its effect; a resume or rollback whose
+   * rollout halted again fails with RolloutHalted), or unknown (404).
+   */
   async deletionState(principal: Principal, ref: AssignmentRef, operationId: string): Promise<"running" | "finished"> {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
     const found = await this.repo.assignments.get(ref.subscriptionId, this.id(ref));
     if (found?.record.deletion?.operationId.toLowerCase() === operationId.toLowerCase()) return "running";
+    const action = found?.record.actions?.find((x) => x.operationId.toLowerCase() === operationId.toLowerCase());
+    if (found && action) {
+      const status = await this.repo.assignments.getStatus(ref.subscriptionId, found.record.id);
+      return actionState(found.record, action, status?.record);
+    }
     if (await this.repo.operations.isFinished(ref.subscriptionId, operationId, this.id(ref))) return "finished";
     throw errors.operationNotFound(operationId);
+  }
+
+  /**
+   * halt, resume, rollback (ARM POST actions, asynchronous): each is recorded on the assignment and
+   * acted on by the reconciler; the operation id is the one its Location polls. halt stops the running
+   * rollout before its next batch; resume lifts a halt; rollback makes the previous generation's
+   * configuration the desired one again (a new generation, rolled out at once, not in stages).
+   */
+  async rolloutAction(principal: Principal, ref: AssignmentRef, kind: RolloutAction["kind"], conditions: Conditions, actor: WriteActor, reason?: string): Promise<string> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const operationId = await withOptimisticRetry(hasConditions(conditions), async () => {
+      const existing = await this.find(ref);
+      checkPutConditions(conditions, existing.etag);
+      const a = existing.record;
+      if (a.deletion) throw errors.assignmentDeleting(ref.name);
+      const status = (await this.repo.assignments.getStatus(ref.subscriptionId, a.id))?.record;
+      const current = status?.generation === a.generation ? status : undefined;
+      const actions = a.actions ?? [];
+      const pending = actions.filter((x) => x.kind !== "rollback" && x.generation === a.generation && x.seq > (current?.actionSeen ?? 0)).at(-1);
+      const seq = Math.max(0, ...actions.map((x) => x.seq)) + 1;
+      const action: RolloutAction = { operationId: crypto.randomUUID(), kind, generation: a.generation, seq, at: actor.at, ...(reason ? { reason } : {}) };
+      // the rollout's state once the request not yet acted on is (a new generation not started yet runs)
+      const effective = pending?.kind === "halt" ? "Halted" : pending?.kind === "resume" ? "InProgress" : (current?.state ?? "InProgress");
+      let record: AssignmentRecord;
+      if (kind === "halt" || kind === "resume") {
+        if (pending?.kind === kind) return pending.operationId; // asked already: the same operation
+        if (kind === "halt" && effective !== "InProgress") throw errors.rolloutNotInProgress(ref.name);
+        if (kind === "resume" && effective !== "Halted") throw errors.rolloutNotHalted(ref.name);
+        record = { ...a, actions: [...actions, action].slice(-MAX_ACTIONS_KEPT) };
+      } else {
+        const previous = a.previous;
+        if (!previous) throw errors.noPreviousGeneration(ref.name, "no earlier generation of it completed its rollout.");
+        // the previous configuration, selector and mode; the rollout policy stays the current one
+        const { rolloutPolicy: _dropped, ...restored } = previous;
+        const spec: AssignmentSpec = { ...restored, ...(a.spec.rolloutPolicy ? { rolloutPolicy: a.spec.rolloutPolicy } : {}) };
+        if (sameSpec(spec, a.spec)) throw errors.noPreviousGeneration(ref.name, "its configuration already is the previous generation's.");
+        const generation = a.generation + 1;
+        record = {
+          ...a,
+          spec,
+          generation,
+          rollbackOf: a.generation,
+          actions: [...actions, { ...action, generation }].slice(-MAX_ACTIONS_KEPT),
+          systemData: nextSystemData(a.systemData, actor),
+        };
+      }
+      await this.repo.assignments.write(record, existing.etag);
+      return action.operationId;
+    });
+    this.wake();
+    return operationId;
+  }
+
+  /**
+   * What-if: which clusters the assignment (or, with `properties`, the assignment as that PUT would
+   * make it) selects, the stage each is in, and whether its configuration would be created, changed
+   * (which properties), deleted or left alone. Changes nothing. Paged over the scope's clusters.
+   */
+  async whatIf(principal: Principal, ref: AssignmentRef, body: Record<string, unknown>, limit: number, continuation?: string): Promise<WhatIfPage> {
+    await this.subscriptions.authorize(principal, ref.subscriptionId, "read");
+    const found = await this.find(ref);
+    const a = found.record;
+    const status = (await this.repo.assignments.getStatus(ref.subscriptionId, a.id))?.record;
+    let proposed = a;
+    if (body.properties !== undefined) {
+      const spec = validateAssignmentPut({ name: ref.name, properties: requireProperties(body), existing: a });
+      if (!sameSpec(spec, a.spec)) {
+        const completed = status?.generation === a.generation && status.state === "Completed";
+        const previous = completed ? a.spec : a.previous;
+        const { rollbackOf: _r, ...rest } = a;
+        proposed = { ...rest, spec, generation: a.generation + 1, ...(previous ? { previous } : {}) };
+      }
+    }
+    return whatIfPage(this.repo, proposed, proposed === a ? status : undefined, limit, continuation);
   }
 
   /**

@@ -123,6 +123,77 @@ export interface AssignmentSpec {
   configuration: ConfigurationSpec;
   clusterSelector?: ClusterSelector;
   enforcementMode: EnforcementMode;
+  /** staged rollout (issue #15): absent, every matching cluster gets a new generation at once */
+  rolloutPolicy?: RolloutPolicy;
+}
+
+/** what a stage's gate asks of its clusters (rollout-policy.ts owns the arithmetic); stored with defaults filled in */
+export interface RolloutGates {
+  /** share (0-100) of the stage's clusters that must report Installed for the new generation */
+  minInstalledPercentage: number;
+  /** ISO 8601 duration from the stage's opening within which the share must be reached */
+  progressDeadline: string;
+  /** at most this many clusters may report Failed (absent with maxFailurePercentage absent: 0) */
+  maxFailures?: number;
+  /** at most this share (0-100) of the stage's clusters may report Failed */
+  maxFailurePercentage?: number;
+}
+
+export interface RolloutStage {
+  name: string;
+  /** the stage takes the remaining clusters these criteria select (the clusterSelector shape) ... */
+  clusterSelector?: ClusterSelector;
+  /** ... or this share (1-100) of the remaining clusters, in a stable order */
+  percentage?: number;
+  /** ISO 8601 duration the stage must stay healthy after its gate is met before the next one opens */
+  bakeTime: string;
+  gates: RolloutGates;
+}
+
+export interface RolloutPolicy {
+  stages: RolloutStage[];
+}
+
+export const STAGE_STATES = ["NotStarted", "Applying", "Waiting", "Baking", "Passed", "Failed"] as const;
+export type StageState = (typeof STAGE_STATES)[number];
+
+export interface StageStatus {
+  name: string;
+  state: StageState;
+  /** clusters of the stage the new generation targets (frozen at the start, plus those that joined) */
+  clustersTotal: number;
+  /** with the new generation's configuration written */
+  applied: number;
+  /** whose agent reported Installed (or Compliant) for it */
+  installed: number;
+  failed: number;
+  openedAt?: string;
+  /** when the gate was first met (the bake time runs from here) */
+  gateMetAt?: string;
+  passedAt?: string;
+  failedAt?: string;
+  /** why the stage failed, or what it waits for */
+  message?: string;
+  /** a bounded sample of the failing clusters, with their agents' messages */
+  failingClusters?: Array<{ clusterId: string; message: string }>;
+}
+
+/** a stage's frozen membership: a share-of-the-rest stage takes the clusters whose stable hash is at most this */
+export interface StagePlan {
+  hashAtMost?: number;
+}
+
+/** a halt, pending resume, resume or rollback request: the newest is kept on the record, the reconciler acts on it once */
+export interface RolloutAction {
+  operationId: string;
+  kind: "halt" | "resume" | "rollback";
+  /** the assignment generation it concerns (a rollback's: the generation it created) */
+  generation: number;
+  /** increasing per assignment: the status records the last one it acted on */
+  seq: number;
+  at: string;
+  /** the caller's reason, if given (a halt's is shown in the halt message) */
+  reason?: string;
 }
 
 export interface AssignmentRecord {
@@ -136,6 +207,15 @@ export interface AssignmentRecord {
   generation: number;
   /** set by DELETE: the rollout then removes every managed configuration, and the assignment goes */
   deletion?: { operationId: string; requestedAt: string };
+  /**
+   * The spec of the last generation whose rollout completed: what clusters of stages not yet opened
+   * keep (and get, when they join), and what `rollback` restores. Absent before a first completion.
+   */
+  previous?: AssignmentSpec;
+  /** set on a generation made by `rollback`: rolled out to every cluster at once, not in stages */
+  rollbackOf?: number;
+  /** the latest halt/resume/rollback requests, newest last (at most 5: their operation results are answered from here) */
+  actions?: RolloutAction[];
   systemData: SystemData;
 }
 
@@ -155,7 +235,7 @@ export interface ComplianceSummary {
 export interface AssignmentStatus {
   /** the assignment generation being (or last) rolled out */
   generation: number;
-  state: "InProgress" | "Completed";
+  state: "InProgress" | "Completed" | "Halted";
   /** store continuation after the last cluster processed: where a restarted rollout resumes */
   cursor?: string;
   clustersProcessed: number;
@@ -166,6 +246,16 @@ export interface AssignmentStatus {
   startedAt: string;
   completedAt?: string;
   complianceSummary?: ComplianceSummary;
+  /** staged rollouts: one per stage of the policy, the index of the open one, the frozen membership */
+  stages?: StageStatus[];
+  currentStage?: number;
+  plan?: StagePlan[];
+  /** why the rollout is Halted: a failed gate or a user's halt */
+  halted?: { reason: "Gate" | "User"; at: string; stage?: string; message: string };
+  /** the seq of the last action (halt, resume) the reconciler acted on */
+  actionSeen?: number;
+  /** the generation a rollback rolled back from */
+  rolledBackFrom?: number;
 }
 
 // Flux v2 fluxConfigurations (issue #16) -----------------------------------------------------------

@@ -142,6 +142,65 @@ t.test("every operation at both scopes, in every state", async (t) => {
     t.match(managed.json.managedBy, new RegExp(`/configurationAssignments/${scope.name}$`), `${scope.label}: managedBy`);
   }
 
+  // staged rollouts (#15): a rollout policy, its stage status, whatIf, halt, resume, rollback and their operation results
+  for (const scope of [
+    { label: "resource group", rg: RG as string | undefined, name: "staged-rg" },
+    { label: "subscription", rg: undefined, name: "staged-sub" },
+  ]) {
+    const base = assignmentPath(scope.name, scope.rg);
+    const url = withApi(base);
+    const policy = (minInstalledPercentage: number) => ({
+      stages: [
+        { name: "canary", percentage: 33, bakeTime: "PT0S", gates: { minInstalledPercentage, progressDeadline: "PT1H", maxFailures: 0 } },
+        { name: "rest", clusterSelector: { tags: { env: "test" } }, gates: { minInstalledPercentage, maxFailurePercentage: 10 } },
+      ],
+    });
+    const staged = (min: number, branch: string) => assignmentBody({ configurationName: scope.name, rolloutPolicy: policy(min) }, { operatorParams: `--git-readonly --git-branch=${branch}` });
+    expectStatus(t, await request(url, { method: "PUT", body: staged(0, "main") }), 201, `${scope.label}: staged assignment created`);
+    await settle(server);
+    const first = await request(url);
+    t.match(first.json.properties.rollout, { status: "Completed", generation: 1, stages: [{ name: "canary", state: "Passed", clustersTotal: 1 }, { name: "rest", state: "Passed", clustersTotal: 2 }] }, `${scope.label}: both stages passed (gates of 0 %)`);
+    t.match(first.json.properties.rolloutPolicy.stages[1], { name: "rest", bakeTime: "PT0S", gates: { minInstalledPercentage: 0, progressDeadline: "PT1H", maxFailurePercentage: 10 } }, "defaults shown");
+
+    // generation 2 waits on its canary's gate: no agent reports
+    expectStatus(t, await request(url, { method: "PUT", body: staged(100, "v2") }), 200, `${scope.label}: generation 2`);
+    await settle(server);
+    t.match((await request(url)).json.properties.rollout, { status: "InProgress", currentStage: "canary", stages: [{ state: "Waiting", applied: 1, installed: 0 }, { state: "NotStarted" }] });
+
+    // no body (the recorder would write it as null, which oav reads as a body): sent unrecorded; an empty body recorded
+    const whatIf = await client(server.url, server.ca, server.token)(withApi(`${base}/whatIf`), { method: "POST" });
+    expectStatus(t, whatIf, 200, `${scope.label}: whatIf of the stored assignment`);
+    t.same((await request(withApi(`${base}/whatIf`), { method: "POST", body: {} })).json.stages, whatIf.json.stages, "an empty body: the stored assignment too");
+    t.match(whatIf.json.stages, [{ name: "canary", clusters: 1 }, { name: "rest", clusters: 2 }]);
+    const proposed = await request(withApi(`${base}/whatIf`), { method: "POST", body: staged(100, "v3") });
+    expectStatus(t, proposed, 200, `${scope.label}: whatIf of a proposed change`);
+    const changes = [...(proposed.json.value ?? []), ...(proposed.json.nextLink ? (await request(proposed.json.nextLink, { method: "POST", body: staged(100, "v3") })).json.value : [])];
+    t.ok(changes.length >= 1 && changes.every((c: { change: string; changedProperties?: string[] }) => c.change === "Modify" && c.changedProperties?.includes("operatorParams")), "each cluster: Modify operatorParams", { changes });
+
+    const halt = await request(withApi(`${base}/halt`), { method: "POST", body: { reason: "investigating INC-42" } });
+    expectStatus(t, halt, 202, `${scope.label}: halt accepted`);
+    const haltLocation = String(halt.headers.location);
+    t.match(haltLocation, new RegExp(`/configurationAssignments/${scope.name}/operationResults/[0-9a-f-]+\\?api-version=${ASSIGNMENT_API}$`));
+    expectStatus(t, await request(haltLocation), 202, `${scope.label}: halt not acted on yet`);
+    await settle(server);
+    expectStatus(t, await request(haltLocation), 200, `${scope.label}: halted`);
+    t.match((await request(url)).json.properties, { provisioningState: "Canceled", rollout: { status: "Halted", haltedReason: "User", haltedMessage: /investigating INC-42/ } });
+    expectStatus(t, await request(withApi(`${base}/halt`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to halt`);
+
+    const resume = await request(withApi(`${base}/resume`), { method: "POST", body: {} });
+    expectStatus(t, resume, 202, `${scope.label}: resume accepted`);
+    await settle(server);
+    expectStatus(t, await request(String(resume.headers.location)), 202, `${scope.label}: resumed, the canary still waits`);
+    expectStatus(t, await request(withApi(`${base}/resume`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to resume`);
+
+    const rollback = await request(withApi(`${base}/rollback`), { method: "POST", body: {} });
+    expectStatus(t, rollback, 202, `${scope.label}: rollback accepted`);
+    await settle(server);
+    expectStatus(t, await request(String(rollback.headers.location)), 200, `${scope.label}: rolled back`);
+    t.match((await request(url)).json.properties, { provisioningState: "Succeeded", configuration: { operatorParams: "--git-readonly --git-branch=main" }, rollout: { status: "Completed", generation: 3, rolledBackFrom: 2 } });
+    expectStatus(t, await request(withApi(`${base}/rollback`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to roll back to`);
+  }
+
   // error responses to requests the document allows
   const credentials = await request(withApi(assignmentPath("bad", RG)), { method: "PUT", body: assignmentBody({}, { repositoryUrl: "https://user:pw@example.com/x.git" }) });
   expectStatus(t, credentials, 400, "credentials in the repository URL");
@@ -181,14 +240,14 @@ t.test("the recorded traffic passes oav validate-traffic against our configurati
   const written = recorder.writeTo(dir, isAssignment);
   const recorded = new Set(recorder.pairs.filter(isAssignment).map((p) => `${p.liveRequest.method} ${p.liveResponse.statusCode}`));
   t.ok(written >= 40, `${written} request/response pairs recorded`);
-  for (const s of ["PUT 201", "PUT 200", "PUT 400", "PUT 409", "GET 200", "GET 202", "GET 404", "DELETE 202", "DELETE 204"]) t.ok(recorded.has(s), `recorded ${s}`);
+  for (const s of ["PUT 201", "PUT 200", "PUT 400", "PUT 409", "GET 200", "GET 202", "GET 404", "DELETE 202", "DELETE 204", "POST 202", "POST 200", "POST 409"]) t.ok(recorded.has(s), `recorded ${s}`);
 
   const report = await validateTraffic(dir, stageSpec(ASSIGNMENTS_SPEC, work), work);
   showErrors(t, report);
   t.equal(report.exitCode, 0, "oav exit code");
   t.same(report.errors, [], "no errors");
   const expected = operationIds(ASSIGNMENTS_SPEC);
-  t.equal(expected.length, 12, "the document defines 12 operations");
+  t.equal(expected.length, 20, "the document defines 20 operations (12, and halt, resume, rollback, whatIf at both scopes)");
   t.equal(report.coveredOperations, expected.length, "every operation covered (traffic was not silently skipped)");
   t.same(passedOperations(report), expected, "every operation of the document passed");
   t.equal(failedOperations(report), 0, "no operation failed");

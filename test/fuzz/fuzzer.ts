@@ -442,7 +442,10 @@ export async function healthProblems(session: FuzzSession): Promise<string[]> {
     if (r.status !== 200) problems.push(`${path} answered ${r.status}: ${r.body.toString("utf8").slice(0, 200)}`);
   }
   const http = client(session.server.url, session.server.ca, session.server.token);
-  const path = `${configurationPath("fuzz-c1", "after-fuzz")}?api-version=2024-11-01`;
+  // a cluster of its own: the run may have migrated fuzz-c1 to Flux v2, where a v1 PUT is rightly a 409
+  const cluster = await http(`${clusterPath("fuzz-after")}?api-version=2024-01-01`, { method: "PUT", body: clusterBody(session.agent.publicKeyB64) });
+  if (cluster.status !== 200 && cluster.status !== 201) problems.push(`cluster PUT after the run answered ${cluster.status}: ${cluster.text.slice(0, 200)}`);
+  const path = `${configurationPath("fuzz-after", "after-fuzz")}?api-version=2024-11-01`;
   const put = await http(path, { method: "PUT", body: configurationBody() });
   if (put.status !== 200 && put.status !== 201) problems.push(`PUT after the run answered ${put.status}: ${put.text.slice(0, 200)}`);
   const got = await http(path);

@@ -1,6 +1,7 @@
 /**
  * Driving the assignment reconciler from tests: settle() runs passes (runOnce) until nothing is left
  * to do; with another replica holding the lease, it waits for that replica to finish the work instead.
+ * A halted rollout, or a stage waiting on its gate (agents' reports, bake time), is not work: settle returns.
  */
 import { Persistence } from "../../src/persistence/index.js";
 import type { TestServer } from "./server.js";
@@ -23,7 +24,12 @@ export async function pending(server: Driven): Promise<boolean> {
       const a = await repo.assignments.decode(doc).catch(() => undefined);
       if (!a) continue; // an unreadable one the reconciler leaves out too
       const status = await repo.assignments.getStatus(a.record.subscriptionId, a.record.id);
-      if (!status || status.record.generation !== a.record.generation || status.record.state !== "Completed" || a.record.deletion) return true;
+      if (!status || status.record.generation !== a.record.generation || a.record.deletion) return true;
+      // a halt or resume not yet acted on is work; a halted rollout, or a stage waiting on agents or its bake time, is not
+      const requested = (a.record.actions ?? []).some((x) => x.kind !== "rollback" && x.generation === a.record.generation && x.seq > (status.record.actionSeen ?? 0));
+      const stage = status.record.stages?.[status.record.currentStage ?? 0]?.state;
+      if (requested) return true;
+      if (status.record.state === "InProgress" && !(stage === "Waiting" || stage === "Baking")) return true;
     }
     continuation = page.continuation;
   } while (continuation !== undefined);

@@ -5,6 +5,7 @@
  */
 import type { AssignmentRecord, AssignmentSpec, EnforcementMode } from "../types.js";
 import { parseSelector, type ClusterSelector } from "../cluster-selector.js";
+import { parseRolloutPolicy } from "../rollout-policy.js";
 import { ENFORCEMENT_MODES } from "../types.js";
 import { errors } from "../../arm/errors.js";
 import { checkConfigurationProperties } from "./configuration.js";
@@ -69,6 +70,8 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   const mode = props.enforcementMode ?? "Default";
   if (!ENFORCEMENT_MODES.includes(mode as EnforcementMode)) problems.add(`${P}.enforcementMode`, "The property 'enforcementMode' must be 'Default' or 'DoNotEnforce'.");
   const clusterSelector = checkSelector(problems, props.clusterSelector);
+  const { policy: rolloutPolicy, problems: policyProblems } = parseRolloutPolicy(props.rolloutPolicy, `${P}.rolloutPolicy`);
+  for (const p of policyProblems) problems.add(p.target, p.message);
   problems.throwIfAny();
 
   return {
@@ -76,6 +79,7 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
     configuration: configuration ?? ({} as AssignmentSpec["configuration"]),
     ...(clusterSelector ? { clusterSelector } : {}),
     enforcementMode: mode as EnforcementMode,
+    ...(rolloutPolicy ? { rolloutPolicy } : {}),
   };
 }
 

@@ -3,8 +3,9 @@
  * the two operations both the outbox and rollouts use (reading a subscription's assignments, applying
  * one assignment to one cluster).
  */
-import { applyAssignment, applyAssignmentMany, storedClusterKey, type ApplyDeps, type ApplyOutcome } from "../../domain/assignment-apply.js";
+import { applyAssignment, applyAssignmentMany, storedClusterKey, type ApplyDeps, type ApplyOutcome, type ViewFor } from "../../domain/assignment-apply.js";
 import type { Persistence, Versioned } from "../../persistence/index.js";
+import { desiredView, isStaged, keyOf } from "../../domain/rollout-policy.js";
 import type { AssignmentRecord } from "../../domain/types.js";
 import type { ClusterKey } from "../../domain/assignment-apply.js";
 import type { Clock } from "../../ports/clock.js";
@@ -53,6 +54,16 @@ export interface PassContext {
   /** a subscription (its partition) whose compliance summaries may be out of date */
   markChanged: (partition: string) => void;
   onApplied?: AppliedObserver;
+  /** staged rollouts: how often a waiting stage's gate is judged (a walk of the scope), and when each is next due */
+  gateIntervalMs: number;
+  gateDue: Map<string, number>;
+  /**
+   * Staged rollouts: each cluster's stage as this replica last computed it, per assignment (for its
+   * latest staged generation only), with the etag of the cluster record it was computed from: a walk
+   * skips a cluster whose record is unchanged and whose stage is not the one it is about (a changed
+   * or unknown record is decoded and judged as usual). Lost with the process: everything is then decoded.
+   */
+  stageCache: Map<string, { generation: number; stages: Map<string, { etag: string; stage: number }> }>;
 }
 
 /** another replica moved the record first: the next round reads the new state */
@@ -117,11 +128,12 @@ export async function applyMany(
   clusterIds: string[],
   report: ReconcileReport,
   siblings: () => Promise<Versioned<AssignmentRecord>[]>,
+  viewFor?: ViewFor,
 ): Promise<Array<ApplyOutcome | "failed">> {
   const keys = clusterIds.map(storedClusterKey);
   let bulk: (ApplyOutcome | undefined)[];
   try {
-    bulk = await applyAssignmentMany(ctx.deps, a.record, keys, { stillCurrent: currentCheck(ctx, a), pace: () => ctx.slicer.maybeYield() });
+    bulk = await applyAssignmentMany(ctx.deps, a.record, keys, { stillCurrent: currentCheck(ctx, a), pace: () => ctx.slicer.maybeYield(), viewFor });
   } catch (err) {
     // a bulk read failed: every cluster is tried alone, and reports its own failure
     ctx.log("could not apply a configuration assignment to a group of clusters; applying one by one", { resourceId: a.record.id, clusters: keys.length, err });
@@ -130,7 +142,7 @@ export async function applyMany(
   const out: Array<ApplyOutcome | "failed"> = [];
   for (const [i, key] of keys.entries()) {
     const settled = bulk[i];
-    const outcome = settled === undefined ? await applyOne(ctx, a, key, report, siblings) : await counted(ctx, a, key, settled, report, siblings);
+    const outcome = settled === undefined ? await applyOne(ctx, a, key, report, siblings, viewFor) : await counted(ctx, a, key, settled, report, siblings);
     out.push(outcome);
     if (outcome === "stale") break;
   }
@@ -172,10 +184,11 @@ export async function applyOne(
   clusterId: string,
   report: ReconcileReport,
   siblings: () => Promise<Versioned<AssignmentRecord>[]>,
+  viewFor?: ViewFor,
 ): Promise<ApplyOutcome | "failed"> {
   const clusterKey = storedClusterKey(clusterId);
   try {
-    const outcome = await applyAssignment(ctx.deps, a.record, clusterKey, currentCheck(ctx, a));
+    const outcome = await applyAssignment(ctx.deps, a.record, clusterKey, currentCheck(ctx, a), viewFor);
     report.outcomes[outcome]++;
     if (outcome === "removed") await freedName(ctx, a, clusterKey, siblings);
     return outcome;
@@ -184,4 +197,20 @@ export async function applyOne(
     ctx.log("could not apply a configuration assignment to a cluster", { resourceId: a.record.id, clusterId, err });
     return "failed";
   }
+}
+
+/**
+ * Staged rollouts: what each staged assignment gives a cluster now (its stage open or not), from the
+ * statuses read once here; assignments without a policy are not in the map (no status read for them).
+ */
+export async function stagedViews(ctx: PassContext, subscriptionId: string, assignments: Versioned<AssignmentRecord>[]): Promise<Map<string, ViewFor>> {
+  const staged = assignments.filter((a) => isStaged(a.record));
+  const views = new Map<string, ViewFor>();
+  if (staged.length === 0) return views;
+  const statuses = await ctx.repo.assignments.getManyStatuses(subscriptionId, staged.map((a) => a.record.id));
+  for (const a of staged) {
+    const status = statuses.get(keyOf(a.record.id));
+    views.set(a.record.id, (cluster) => desiredView(a.record, status, cluster));
+  }
+  return views;
 }

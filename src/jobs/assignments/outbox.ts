@@ -7,7 +7,8 @@
 import type { ApplyOutcome } from "../../domain/assignment-apply.js";
 import { lostRace } from "../../persistence/collection.js";
 import { byPartition, MAX_UNIT_WRITES, type ClusterWork } from "../../persistence/index.js";
-import { applyOne, readAssignments, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
+import { applyOne, readAssignments, stagedViews, type AssignmentsRead, type PassContext, type ReconcileReport } from "./context.js";
+import type { ViewFor } from "../../domain/assignment-apply.js";
 
 const MAX_RETRY_DELAY_MS = 600_000;
 
@@ -23,7 +24,7 @@ export function logsRetry(attempts: number): boolean {
 
 /** false when the lease was lost */
 export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Promise<boolean> {
-  const bySubscription = new Map<string, AssignmentsRead>();
+  const bySubscription = new Map<string, AssignmentsRead & { views: Map<string, ViewFor> }>();
   // paged, not always the first page: an item that keeps failing cannot hold up the ones behind it
   for await (const items of ctx.repo.outbox.pages(ctx.batchSize)) {
     const done: ClusterWork[] = [];
@@ -31,13 +32,16 @@ export async function drainOutbox(ctx: PassContext, report: ReconcileReport): Pr
       if (item.retryAt > ctx.clock.now()) continue; // backing off after failures
       let read = bySubscription.get(item.partition);
       if (!read) {
-        read = await readAssignments(ctx, item.partition);
+        const assignmentsRead = await readAssignments(ctx, item.partition);
+        // a cluster joining a staged rollout gets what its stage has now
+        read = { ...assignmentsRead, views: await stagedViews(ctx, item.partition, assignmentsRead.items) };
         bySubscription.set(item.partition, read);
       }
       const assignments = read.items;
       const before = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       const outcomes: Array<ApplyOutcome | "failed"> = [];
-      for (const a of assignments) outcomes.push(await applyOne(ctx, a, item.clusterKey, report, async () => assignments));
+      const views = read.views;
+      for (const a of assignments) outcomes.push(await applyOne(ctx, a, item.clusterKey, report, async () => assignments, views.get(a.record.id)));
       if (outcomes.includes("stale")) bySubscription.delete(item.partition); // an assignment changed: read them again
       const after = await ctx.repo.clusters.etagOf(item.clusterKey, item.partition);
       if (outcomes.includes("failed") || !read.complete) await backOff(ctx, item);

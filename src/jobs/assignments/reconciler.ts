@@ -25,6 +25,8 @@ export type { ReconcileReport } from "./context.js";
 /** a configuration and its desired-state marker per cluster: as many clusters as one commit holds */
 const CLUSTERS_PER_COMMIT = Math.floor(MAX_UNIT_WRITES / 2);
 
+const DEFAULT_GATE_INTERVAL_MS = 5000;
+
 export interface ReconcilerOptions {
   intervalMs: number;
   batchSize: number;
@@ -43,6 +45,8 @@ export interface ReconcilerOptions {
    * batch's progress is not recorded). Unset in production.
    */
   onApplied?: AppliedObserver;
+  /** staged rollouts: how often a stage waiting on its gate is judged again (default 5 s; each judgement walks the scope) */
+  gateIntervalMs?: number;
 }
 
 export class AssignmentReconciler {
@@ -71,6 +75,9 @@ export class AssignmentReconciler {
       log,
       markChanged: (partition) => this.compliance.markChanged(partition),
       onApplied: options.onApplied,
+      gateIntervalMs: options.gateIntervalMs ?? DEFAULT_GATE_INTERVAL_MS,
+      gateDue: new Map(),
+      stageCache: new Map(),
     };
     this.job = new PeriodicJob({
       intervalMs: options.intervalMs,

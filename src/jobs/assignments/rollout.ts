@@ -8,6 +8,8 @@ import { subscriptionPartition, type Versioned } from "../../persistence/index.j
 import type { AssignmentRecord, AssignmentStatus } from "../../domain/types.js";
 import { storedClusterKey } from "../../domain/assignment-apply.js";
 import { applyMany, lazyAssignments, lostRace, type PassContext, type ReconcileReport } from "./context.js";
+import { desiredView, isStaged } from "../../domain/rollout-policy.js";
+import { actionsSeen, actOnRequest, cachedStages, freshStagedStatus, judgeOpenStage, walkEnded } from "./stages.js";
 
 /** how long the Location of a finished deletion answers 200 */
 const FINISHED_OPERATION_LIFETIME_MS = 86_400_000;
@@ -57,7 +59,12 @@ async function countClusters(ctx: PassContext, a: AssignmentRecord): Promise<num
 async function currentStatus(ctx: PassContext, a: AssignmentRecord): Promise<Versioned<AssignmentStatus>> {
   const status = await ctx.repo.assignments.getStatus(a.subscriptionId, a.id);
   if (status && status.record.generation === a.generation) return status;
-  const fresh = freshStatus(a, await countClusters(ctx, a), ctx.clock.now(), status?.record);
+  let fresh: AssignmentStatus;
+  if (isStaged(a)) fresh = await freshStagedStatus(ctx, a, freshStatus(a, 0, ctx.clock.now(), status?.record));
+  else fresh = freshStatus(a, await countClusters(ctx, a), ctx.clock.now(), status?.record);
+  // requests made before this generation are not replayed on it
+  if (a.actions !== undefined) fresh.actionSeen = actionsSeen(a);
+  if (a.rollbackOf !== undefined) fresh.rolledBackFrom = a.rollbackOf;
   return ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, fresh, status?.etag);
 }
 
@@ -87,7 +94,19 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   const a = found.record;
   const begun = await guarded(ctx, a, report, async () => {
     const status = await currentStatus(ctx, a);
+    // a halt or resume request, acted on once; the next round reads the new state
+    if (a.actions !== undefined) {
+      const acted = actOnRequest(a, status.record, ctx.clock.now());
+      if (acted) {
+        await ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, acted, status.etag);
+        ctx.markChanged(subscriptionPartition(a.subscriptionId));
+        return "more";
+      }
+    }
+    if (status.record.state === "Halted") return "done";
     if (status.record.state === "Completed") return (await finishDeletion(ctx, found, report)) ? "more" : "done";
+    // a staged generation's open stage, written: its gate is judged
+    if (isStaged(a) && status.record.stages?.[status.record.currentStage ?? 0]?.state !== "Applying") return judgeOpenStage(ctx, found, status, report);
     const page = await ctx.repo.clusters.pageDocuments(a.subscriptionId, a.resourceGroup, ctx.batchSize, status.record.cursor);
     return { status, page };
   });
@@ -95,11 +114,24 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
   const { status, page } = begun;
   let failed = 0;
   const siblings = lazyAssignments(ctx, a.subscriptionId);
+  // staged: each cluster gets what its stage has now (the open stage's clusters and those before it the
+  // new generation, the others the previous one); writes happen only where that differs
+  const viewFor = isStaged(a) ? (c: Parameters<typeof desiredView>[2]) => desiredView(a, status.record, c) : undefined;
   // `clustersPerCommit` at a time: read in bulk, written in one commit (applyMany); the observer hears of
   // each cluster once its group is committed, before the next group is read
-  for (let start = 0; start < page.items.length; start += ctx.clustersPerCommit) {
-    const group = page.items.slice(start, start + ctx.clustersPerCommit);
-    const outcomes = await applyMany(ctx, found, group.map((doc) => doc.key), report, siblings);
+  // staged, after the first stage's walk (which visits every cluster): a cluster whose record is unchanged
+  // since this replica cached its stage, and of another stage, has nothing to do in this walk
+  const open = status.record.currentStage ?? 0;
+  const cached = viewFor && open > 0 ? cachedStages(ctx, a) : undefined;
+  const items = cached
+    ? page.items.filter((doc) => {
+        const known = cached.get(doc.key);
+        return known === undefined || known.etag !== doc.etag || known.stage === open;
+      })
+    : page.items;
+  for (let start = 0; start < items.length; start += ctx.clustersPerCommit) {
+    const group = items.slice(start, start + ctx.clustersPerCommit);
+    const outcomes = await applyMany(ctx, found, group.map((doc) => doc.key), report, siblings, viewFor);
     for (const [i, outcome] of outcomes.entries()) {
       const doc = group[i] as (typeof group)[number];
       // the outbox tries a failed cluster again later, with back-off
@@ -113,7 +145,9 @@ export async function rolloutBatch(ctx: PassContext, listed: Versioned<Assignmen
     await ctx.slicer.maybeYield();
   }
   return guarded(ctx, a, report, async (): Promise<Verdict> => {
-    const next = advanceStatus(status.record, page.items.length, failed, page.continuation, ctx.clock.now());
+    let next = advanceStatus(status.record, page.items.length, failed, page.continuation, ctx.clock.now());
+    // staged: the end of the scope ends the open stage's writing, not the rollout
+    if (isStaged(a) && next.state === "Completed") next = walkEnded(next);
     await ctx.repo.assignments.writeStatus(a.subscriptionId, a.id, next, status.etag);
     ctx.markChanged(subscriptionPartition(a.subscriptionId));
     if (next.state === "Completed") {

@@ -10,8 +10,9 @@ import type { FluxConfigurationView, FluxOperationStatus } from "../../domain/fl
 import type { ClusterCompliance } from "../../domain/assignment-rules.js";
 import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
+import type { WhatIfItem } from "../../domain/assignment-what-if.js";
 import { hasSecrets, type ConfigurationView } from "../../domain/configurations.js";
-import type { ClusterRecord, ConfigurationSpec, SubscriptionRecord } from "../../domain/types.js";
+import type { ClusterRecord, ConfigurationSpec, RolloutPolicy, StageStatus, SubscriptionRecord } from "../../domain/types.js";
 import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
 type Json = Record<string, unknown>;
@@ -96,7 +97,9 @@ export function configurationText(view: ConfigurationView): string {
 export function assignmentResource(view: AssignmentView): Json {
   const { record: a, status } = view;
   const current = status?.generation === a.generation ? status : undefined;
-  const completed = current?.state === "Completed" ? ((current.clustersFailed ?? 0) > 0 ? "Failed" : "Succeeded") : undefined;
+  // a rollout halted by a failing gate is Failed, by a user Canceled: both terminal for ARM pollers, both resumable
+  const halted = current?.state === "Halted" ? (current.halted?.reason === "User" ? "Canceled" : "Failed") : undefined;
+  const completed = current?.state === "Completed" ? ((current.clustersFailed ?? 0) > 0 ? "Failed" : "Succeeded") : halted;
   const provisioningState = a.deletion ? "Deleting" : (completed ?? (status ? "Updating" : "Accepted"));
   const summary = status?.complianceSummary;
   return {
@@ -109,6 +112,7 @@ export function assignmentResource(view: AssignmentView): Json {
       configuration: compact(specFields(a.spec.configuration)),
       clusterSelector: selectorView(a.spec.clusterSelector),
       enforcementMode: a.spec.enforcementMode,
+      rolloutPolicy: rolloutPolicyView(a.spec.rolloutPolicy),
       provisioningState,
       rollout: compact({
         status: current?.state ?? "InProgress",
@@ -118,6 +122,12 @@ export function assignmentResource(view: AssignmentView): Json {
         clustersTotal: current?.clustersTotal,
         startedAt: current?.startedAt,
         completedAt: current?.completedAt,
+        currentStage: current?.stages && current.currentStage !== undefined ? current.stages[current.currentStage]?.name : undefined,
+        haltedReason: current?.halted?.reason,
+        haltedMessage: current?.halted?.message,
+        haltedAt: current?.halted?.at,
+        rolledBackFrom: current?.rolledBackFrom,
+        stages: current?.stages?.map(stageView),
       }),
       complianceSummary:
         summary === undefined
@@ -125,6 +135,42 @@ export function assignmentResource(view: AssignmentView): Json {
           : { totalClusters: summary.totalClusters, compliant: summary.compliant, pending: summary.pending, nonCompliant: summary.nonCompliant, failed: summary.failed, evaluatedAt: summary.evaluatedAt },
     }),
   };
+}
+
+function rolloutPolicyView(policy: RolloutPolicy | undefined): Json | undefined {
+  if (!policy) return undefined;
+  return {
+    stages: policy.stages.map((s) =>
+      compact({
+        name: s.name,
+        clusterSelector: selectorView(s.clusterSelector),
+        percentage: s.percentage,
+        bakeTime: s.bakeTime,
+        gates: compact({ minInstalledPercentage: s.gates.minInstalledPercentage, progressDeadline: s.gates.progressDeadline, maxFailures: s.gates.maxFailures, maxFailurePercentage: s.gates.maxFailurePercentage }),
+      }),
+    ),
+  };
+}
+
+function stageView(s: StageStatus): Json {
+  return compact({
+    name: s.name,
+    state: s.state,
+    clustersTotal: s.clustersTotal,
+    applied: s.applied,
+    installed: s.installed,
+    failed: s.failed,
+    openedAt: s.openedAt,
+    gateMetAt: s.gateMetAt,
+    passedAt: s.passedAt,
+    failedAt: s.failedAt,
+    message: s.message,
+    failingClusters: s.failingClusters?.map((f) => ({ clusterId: f.clusterId, message: f.message })),
+  });
+}
+
+export function whatIfResult(item: WhatIfItem): Json {
+  return compact({ clusterId: item.clusterId, stage: item.stage, change: item.change, changedProperties: item.changedProperties, message: item.message });
 }
 
 export function complianceResult(result: ClusterCompliance): Json {

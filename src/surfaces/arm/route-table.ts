@@ -55,6 +55,8 @@ export interface ArmRoute<T = unknown> {
   /** parses what the path names (a parser from targets.ts); the handler gets the result as call.target */
   target(params: PathParams): T;
   handler(call: ArmCall<T>): Promise<ArmResult>;
+  /** a POST action whose JSON body may be left out (validated against the operation's schema when given) */
+  optionalBody?: boolean;
 }
 
 /** a row whose handler takes what its target parses (the table holds rows of every target type) */
@@ -67,7 +69,8 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   checkArmScope(params);
   const apiVersion = requireApiVersion(request, route.resourceType, operationApiVersions(route.operationId));
   let body: Record<string, unknown> = {};
-  if (BODY_METHODS.has(route.method)) {
+  const bodyGiven = request.body !== undefined && request.body !== null;
+  if ((BODY_METHODS.has(route.method) && route.optionalBody !== true) || (route.optionalBody === true && bodyGiven)) {
     body = requireJsonBody(request);
     validateRequestBody(route.operationId, body);
   }
