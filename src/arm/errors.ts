@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   EncryptionKeyUnavailable: "500: the key-encryption key refused the operation (disabled or unknown version).",
   ServiceUnavailable: "503: the store or a key provider is unavailable or too slow (Retry-After).",
   StoreWriteUnavailable: "503: the store answers reads but cannot keep writes (disk full, read-only); nothing was written.",
+  KeyVaultReferenceNotAllowed: "403: a Key Vault reference names a vault the configuration's subscription may not use (another subscription, or not on the allow-list: docs/design/keyvault-references.md).",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -373,4 +374,7 @@ export const errors = {
     new ArmError(503, "ServiceUnavailable", "The service is temporarily unavailable. Please retry the request.", undefined, undefined, {
       "retry-after": String(retryAfterSeconds),
     }),
+
+  /** a Key Vault reference to a vault the subscription may not use (src/domain/keyvault-trust.ts) */
+  keyVaultReferenceNotAllowed: (target: string, message: string) => new ArmError(403, "KeyVaultReferenceNotAllowed", message, clip(target)),
 } as const;

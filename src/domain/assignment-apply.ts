@@ -11,7 +11,7 @@
  *   holds is still the stored one (a PUT or DELETE since makes the write stale: the caller re-reads).
  */
 import { announce, type ChangeBus } from "./changes.js";
-import { hasSecrets, tombstoneOf } from "./configurations.js";
+import { hasSecrets, hasSubmittedSecrets, referenceSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
@@ -60,7 +60,7 @@ export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord
   if (!enforced) return "unchanged";
   if (live && !isManagedBy(live, assignment)) return "clash";
   // secrets a user added while it was not enforced are not the assignment's: rewrite without them
-  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSecrets(live)) return "unchanged";
+  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSubmittedSecrets(live)) return "unchanged";
   return "write";
 }
 
@@ -82,7 +82,8 @@ function assignedRecord(
     ...(live?.record.repositoryPublicKey !== undefined ? { repositoryPublicKey: live.record.repositoryPublicKey } : {}),
     provisioningState: "Succeeded",
     complianceStatus: { complianceState: "Pending", message: CREATED_MESSAGE, messageLevel: "Information" },
-    secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+    // Key Vault references: the resolver reads them for this cluster (docs/design/keyvault-references.md)
+    secrets: assignment.spec.configuration.keyVaultReferences ? referenceSecrets(assignment.spec.configuration.keyVaultReferences) : { protectedSettingKeys: [], hasKnownHosts: false },
     managedBy: assignment.id,
     systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
   };

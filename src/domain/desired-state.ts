@@ -20,8 +20,8 @@ import { agentKeyOf, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Persistence } from "../persistence/index.js";
-import { hasSecrets, secretsOf } from "./configurations.js";
-import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
+import { hasReferences, hasSecrets, secretsOf } from "./configurations.js";
+import type { ConfigurationRecord, ConfigurationSecrets, SecretReferenceSetting } from "./types.js";
 
 export interface Snapshot {
   version: number;
@@ -59,7 +59,7 @@ async function sealTo(agentKey: AgentKey, secrets: ConfigurationSecrets): Promis
   return new CompactEncrypt(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: agentKey.jweAlg, enc: "A256GCM", cty: "application/json" }).encrypt(agentKey.key);
 }
 
-function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string | undefined) {
+function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string | undefined, secretVersions?: Partial<Record<SecretReferenceSetting, string>>) {
   const s = record.spec;
   return {
     name: record.name,
@@ -77,6 +77,9 @@ function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string
       ...(s.helmOperatorProperties !== undefined ? { helmOperatorProperties: s.helmOperatorProperties } : {}),
     },
     ...(sealed !== undefined ? { protectedSettings: sealed } : {}),
+    // what the sealed values are, for a configuration whose secrets come from Key Vault: the agent applies
+    // again when they change (a rotation, no new generation) and reports the versions it applied
+    ...(secretVersions !== undefined && sealed !== undefined ? { secretVersions } : {}),
   };
 }
 
@@ -186,14 +189,18 @@ export class DesiredState {
         const stored = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
         // never seal to the cluster secrets that are not this record's (a PUT that lost its race)
         const own = stored && secretsOf(v.record, stored.secrets) ? stored : undefined;
+        // Key Vault references: only values read from the vault, with the versions they are; until the
+        // service has read them the configuration is held back (never applied without its credentials)
+        const resolved = !v.deleted && hasReferences(v.record) ? (own?.secrets.keyVault?.resolvedAt !== undefined ? own.secrets.keyVault.resolvedVersions : null) : undefined;
+        if (resolved === null) return undefined;
         if (own?.expiresAt !== undefined) expiresAt = earlier(expiresAt, Math.max(0, own.expiresAt - this.origin));
-        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
+        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined, resolved);
       }),
-    );
+    ).then((views) => views.filter((c): c is NonNullable<typeof c> => c !== undefined));
     // the ETag covers what the agent acts on, not the JWE's randomness: version, key, and each item's generation
     const digest = crypto
       .createHash("sha256")
-      .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined])]))
+      .update(JSON.stringify([version, agentKey.fingerprint, configurations.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined, ...(c.secretVersions ? [c.secretVersions] : [])])]))
       .digest("base64url")
       .slice(0, 22);
     // JSON.stringify of a base64url string is it in quotes, as one flat string

@@ -15,7 +15,7 @@ import type { Principal } from "../../ports/principal.js";
 import { headerValue, requireJsonBody } from "../request-body.js";
 import type { Services } from "../services.js";
 import type { PathParams } from "./targets.js";
-import { supportedApiVersions, validateRequestBody } from "../../openapi/index.js";
+import { operationApiVersions, validateRequestBody } from "../../openapi/index.js";
 
 export type HttpMethod = "GET" | "PUT" | "PATCH" | "DELETE";
 
@@ -65,11 +65,12 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
   const params = request.params as PathParams;
   checkArmScope(params);
-  const apiVersion = requireApiVersion(request, route.resourceType, supportedApiVersions(route.resourceType));
+  // served at the api-versions of the documents that hold the row's operation (a preview's own actions only at the preview)
+  const apiVersion = requireApiVersion(request, route.resourceType, operationApiVersions(route.operationId));
   let body: Record<string, unknown> = {};
   if (BODY_METHODS.has(route.method)) {
     body = requireJsonBody(request);
-    validateRequestBody(route.operationId, body);
+    validateRequestBody(route.operationId, body, apiVersion);
   }
   const target = route.target(params);
   // the time a write is stamped with is taken when the request is handled (read only by writes)
