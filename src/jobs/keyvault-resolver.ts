@@ -14,7 +14,6 @@
  *   it holds until they expire: nothing half-applied), and the secret is retried with backoff.
  * Every vault read is audited (vault, secret, version, clusters using it; never a value).
  */
-import { keyOf } from "../arm/resource-ids.js";
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { hasReferences, secretsOf } from "../domain/configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets, KeyVaultSecretReference, SecretReferenceSetting } from "../domain/types.js";
@@ -191,7 +190,8 @@ export class KeyVaultResolver {
     const outcomes: Outcome[] = [];
     for (const { doc, found } of live) {
       const record = found.record;
-      const current = stored.get(keyOf(record.id));
+      // the configuration's store key is its lower-cased id, the key its secrets are found by
+      const current = stored.get(doc.key);
       const own = current && secretsOf(record, current.secrets) && current.secrets.version === record.secrets.version ? current : undefined;
       // the document holds values read from the vault (a failure document written before any read holds none)
       const held = own?.secrets.keyVault?.resolvedAt !== undefined;
