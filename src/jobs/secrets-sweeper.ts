@@ -17,7 +17,7 @@
  */
 import { valueKinds } from "../domain/agent-reports.js";
 import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js";
-import { expiredBeforeDelivery } from "../domain/configurations.js";
+import { expiredBeforeDelivery, hasReferences } from "../domain/configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { ConfigurationRecord } from "../domain/types.js";
 import { byPartition, MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
@@ -49,7 +49,12 @@ interface Expired {
 
 /** secrets expired before this generation reached the cluster: the user is told; a cluster that got them is left alone */
 const undelivered = (found: Versioned<ConfigurationRecord> | undefined): found is Versioned<ConfigurationRecord> =>
-  found !== undefined && !found.deleted && found.record.secretsDelivered?.generation !== found.record.generation && found.record.complianceStatus.complianceState !== "Failed";
+  found !== undefined &&
+  !found.deleted &&
+  found.record.secretsDelivered?.generation !== found.record.generation &&
+  found.record.complianceStatus.complianceState !== "Failed" &&
+  // a copy read from Key Vault is read again by the resolver: its expiry is no failure of the user's
+  !hasReferences(found.record);
 
 /** purge commits sent together (see sweep): a wave's transaction stays short enough for the API's p99 */
 const COMMITS_AT_ONCE = 2;
