@@ -6,7 +6,8 @@
  * vault reaches every cluster within the refresh interval (1 s here) without any ARM call. Then, with an
  * injected clock and a 60-second window: a cluster offline for longer than the window gets the key on its
  * return, never Failed for expiry, and after the window and a sweep no copy older than the window is
- * left, the raw store never held a value in clear, and deleting the assignment leaves no copy at all.
+ * left, the raw store never held a value in clear, and deleting the assignment leaves no copy at all
+ * (on SQLite and on Cosmos DB).
  */
 import t from "tap";
 import { Agent } from "../../src/agent/agent.js";
@@ -21,7 +22,9 @@ import { clusterBody, clusterPath, configurationPath, sshPrivateKeyB64, SUB } fr
 import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
 import { settle } from "../helpers/reconciler.js";
 import { PREVIEW_API, startSecretVault, vaultId } from "../helpers/keyvault.js";
-import { findIn, readSqliteFiles } from "../helpers/raw-store.js";
+import { cosmosItems, findIn, readSqliteFiles } from "../helpers/raw-store.js";
+import { openCosmosStore, startCosmos, type CosmosTestServer } from "../helpers/cosmos.js";
+import type { Store } from "../../src/store/port.js";
 import type { FakeSecretVault } from "./fake-secret-vault.js";
 
 const FLEET = Number(process.env.KV_FLEET_CLUSTERS ?? 200);
@@ -59,10 +62,15 @@ const assignment = () => assignmentBody({ clusterSelector: { tags: { ring: "prod
 
 let kv: FakeSecretVault;
 let reader: Awaited<ReturnType<typeof startSecretVault>>["reader"];
+let cosmos: CosmosTestServer;
 t.before(async () => {
   ({ kv, reader } = await startSecretVault());
+  cosmos = await startCosmos();
 });
-t.teardown(() => kv.stop());
+t.teardown(async () => {
+  await kv.stop();
+  await cosmos.close();
+});
 
 t.test(`an assignment over ${FLEET} clusters with its SSH key in Key Vault; a later cluster; a rotation within the refresh interval`, async (t) => {
   const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] }, assignments: { batchSize: 100 } });
@@ -135,10 +143,17 @@ t.test(`an assignment over ${FLEET} clusters with its SSH key in Key Vault; a la
   t.notOk(all.includes(first) || all.includes(second), "no value in any log line");
 });
 
-t.test("offline longer than the window: the key on return; after the window no old copy, no value in clear", async (t) => {
+for (const engine of ["sqlite", "cosmos"] as const) t.test(`${engine}: offline longer than the window: the key on return; after the window no old copy, no value in clear`, async (t) => {
   const WINDOW_MS = 60_000;
   const clock = new ManualClock(Date.parse("2026-12-01T00:00:00Z"));
-  const server = await startServer({ clock, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 }, keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+  let store: Store | undefined;
+  const db = `kv-${Math.random().toString(36).slice(2)}`;
+  if (engine === "cosmos") {
+    const opened = await openCosmosStore(cosmos, clock, undefined, db);
+    await opened.migrate();
+    store = opened;
+  }
+  const server = await startServer({ clock, store, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 }, keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
   t.teardown(() => server.close());
   const request = client(server.url, server.ca, server.token);
   const now = () => clock.now();
@@ -168,7 +183,12 @@ t.test("offline longer than the window: the key on return; after the window no o
   const copies = await repo.secrets.getMany(SUB, ["on-1", "off-1"].map((c) => configurationPath(c, "baseline", SUB, RG)));
   t.equal(copies.size, 2);
   for (const c of copies.values()) t.ok((c.expiresAt ?? Infinity) - clock.now() <= WINDOW_MS && (c.secrets.keyVault?.resolvedAt ?? 0) > clock.now() - WINDOW_MS, "each copy is younger than the window");
-  t.same(findIn(readSqliteFiles(server.dataDir).map((f) => ({ name: f.name, text: f.bytes })), value), [], "the value never reached the store in clear (file and WAL)");
+  const raw =
+    engine === "sqlite"
+      ? readSqliteFiles(server.dataDir).map((f) => ({ name: f.name, text: f.bytes }))
+      : (await cosmosItems(cosmos, db)).map((item) => ({ name: String(item.id), text: JSON.stringify(item) }));
+  t.ok(raw.length > 0);
+  t.same(findIn(raw, value), [], "the value never reached the store in clear (SQLite file and WAL; every Cosmos DB item)");
 
   // the assignment goes: its configurations' copies go with them; after the window nothing is left
   t.equal((await request(withApi(assignmentPath("fleet-baseline")), { method: "DELETE" })).status, 202);
