@@ -19,6 +19,9 @@ import { hasReferences, secretsOf } from "../domain/configurations.js";
 import type { ConfigurationRecord, ConfigurationSecrets, KeyVaultSecretReference, SecretReferenceSetting } from "../domain/types.js";
 import { SECRET_REFERENCE_SETTINGS } from "../domain/types.js";
 import { parseVaultId } from "../domain/validation/keyvault-references.js";
+import { decodeBase64Strict } from "../domain/validation/base64.js";
+import { knownHostsProblem } from "../domain/validation/known-hosts.js";
+import { parsePrivateKey } from "../domain/validation/ssh-keys.js";
 import { byPartition, type Persistence, type StoredDocument, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
 import { SecretReadError, type SecretRead, type SecretReader } from "../ports/secret-reader.js";
@@ -83,6 +86,19 @@ function failureMessage(setting: SecretReferenceSetting, ref: KeyVaultSecretRefe
     Unavailable: "Key Vault could not be reached; retrying",
   };
   return `The Key Vault secret for '${setting}' could not be read: vault '${vault}', secret '${ref.secretName}'${ref.secretVersion ? `, version '${ref.secretVersion}'` : ""}: ${cause[err.failure]}. The cluster keeps the secrets it last received; the service retries with backoff.`;
+}
+
+/**
+ * Why a value read from the vault cannot serve its setting (the rules a PUT applies to values), or
+ * undefined; the reason never quotes the value. Checked here so the configuration names the secret,
+ * instead of the cluster failing on what it received.
+ */
+function unusable(setting: SecretReferenceSetting, value: string): string | undefined {
+  const decoded = decodeBase64Strict(value.trim());
+  if (!decoded || decoded.length === 0) return "its value is not base64 (store the value as the property takes it: base64)";
+  if (setting === "sshPrivateKey" && !parsePrivateKey(decoded).ok) return "its value is not a usable SSH private key (base64 of an unencrypted OpenSSH or PEM private key)";
+  if (setting === "sshKnownHostsContents" && knownHostsProblem(decoded.toString("utf8")) !== undefined) return "its value is not valid known_hosts contents";
+  return undefined;
 }
 
 export class KeyVaultResolver {
@@ -203,8 +219,12 @@ export class KeyVaultResolver {
         const ref = refs[setting];
         if (!ref) continue;
         const entry = await this.lookup(ref);
-        if (entry.read) {
-          values[setting] = entry.read.value;
+        const problem = entry.read ? unusable(setting, entry.read.value) : undefined;
+        if (entry.read && problem !== undefined) {
+          const vault = parseVaultId(ref.keyVaultResourceId)?.name ?? ref.keyVaultResourceId;
+          failure ??= `The Key Vault secret for '${setting}' cannot be used: vault '${vault}', secret '${ref.secretName}', version '${entry.read.version}': ${problem}. The cluster keeps the secrets it last received.`;
+        } else if (entry.read) {
+          values[setting] = entry.read.value.trim();
           versions[setting] = entry.read.version;
         } else if (entry.error) {
           failure ??= failureMessage(setting, ref, entry.error);

@@ -162,6 +162,16 @@ t.test("resolution, rotation without an ARM call, failure and recovery", async (
   t.equal(got.json.properties.complianceStatus.complianceState, "Installed");
   t.same(got.json.properties.keyVaultReferencesStatus.appliedVersions, { sshPrivateKey: v3 });
 
+  // a version whose value cannot serve the setting (not a private key): Failed naming it, the cluster keeps v3
+  const v4 = kv.set("fleet-kv", "deploy-key", Buffer.from("not a key").toString("base64"));
+  await new Promise((r) => setTimeout(r, 1100));
+  await server.keyVaultResolver?.runOnce();
+  got = await request(at(path));
+  t.equal(got.json.properties.complianceStatus.complianceState, "Failed");
+  t.match(got.json.properties.complianceStatus.message, new RegExp(`secret 'deploy-key', version '${v4}': its value is not a usable SSH private key`));
+  t.same((await agent.runOnce()).applied, [], "nothing new for the cluster");
+  kv.disable("fleet-kv", "deploy-key", v4);
+
   // audit: one line per vault read, names and versions, never a value
   const audits = server.logs.filter((l) => l.includes('"audit":"keyVaultSecretRead"'));
   t.ok(audits.some((l) => l.includes(v1) && l.includes('"secret":"deploy-key"') && l.includes('"vault":"fleet-kv"') && l.includes('"clusters":1')), "the read of v1 audited");
