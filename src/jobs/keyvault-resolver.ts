@@ -25,6 +25,7 @@ import { parsePrivateKey } from "../domain/validation/ssh-keys.js";
 import { byPartition, type Persistence, type StoredDocument, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
 import { SecretReadError, type SecretRead, type SecretReader } from "../ports/secret-reader.js";
+import { Slicer } from "./assignments/slicing.js";
 import { Lease } from "./lease.js";
 import { PeriodicJob } from "./periodic-job.js";
 
@@ -107,6 +108,7 @@ export class KeyVaultResolver {
   private readonly cache = new Map<string, CacheEntry>();
   /** vault reads made by the pass in progress, and how many configurations used each (for the audit lines) */
   private reads = new Map<string, { vault: string; secret: string; version?: string; outcome: string; clusters: number }>();
+  private passStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly repo: Persistence,
@@ -147,11 +149,15 @@ export class KeyVaultResolver {
   private async pass(): Promise<ResolvePassReport> {
     const report: ResolvePassReport = { ran: true, configurations: 0, written: 0, failed: 0, vaultReads: 0 };
     this.reads = new Map();
+    this.passStartedAt = this.clock.now();
+    // the embedded store answers synchronously (each commit blocks the loop): API requests get their turn every slice
+    const slicer = new Slicer();
     for await (const page of this.repo.configurations.scan()) {
       for (const group of byPartition(page)) {
         const subscriptionId = group[0]?.partition ?? "";
         const outcomes = await this.decide(subscriptionId, group, report);
-        await this.apply(subscriptionId, outcomes, report);
+        await slicer.maybeYield();
+        await this.apply(subscriptionId, outcomes, report, slicer);
       }
     }
     report.vaultReads = this.reads.size;
@@ -168,7 +174,8 @@ export class KeyVaultResolver {
     const key = `${vault}/${ref.secretName.toLowerCase()}/${ref.secretVersion ?? ""}`;
     const now = this.clock.now();
     const cached = this.cache.get(key);
-    const fresh = cached && (cached.read ? now - cached.at < this.options.refreshMs : now < cached.retryAt);
+    // within one pass every configuration sees the same read (a long pass does not read again half-way)
+    const fresh = cached && (cached.at >= this.passStartedAt || (cached.read ? now - cached.at < this.options.refreshMs : now < cached.retryAt));
     let entry: CacheEntry;
     if (cached && fresh) entry = cached;
     else {
@@ -276,9 +283,10 @@ export class KeyVaultResolver {
   }
 
   /** writes in groups (one commit each); a group that loses a race is written one configuration at a time */
-  private async apply(subscriptionId: string, outcomes: Outcome[], report: ResolvePassReport): Promise<void> {
+  private async apply(subscriptionId: string, outcomes: Outcome[], report: ResolvePassReport, slicer: Slicer): Promise<void> {
     const size = this.options.groupSize ?? 15;
     for (let i = 0; i < outcomes.length; i += size) {
+      await slicer.maybeYield();
       const group = outcomes.slice(i, i + size);
       try {
         await this.repo.atomically(async () => {

@@ -19,6 +19,8 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
   // swagger 2.0 schemas are JSON Schema draft 4 plus x-ms-* annotations: strict off lets the annotations pass
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
   addFormats(ajv);
+  // ARM's resource-id format (x-ms-arm-id-details names the type): its meaning is checked by the domain's rules
+  ajv.addFormat("arm-id", true);
   const validators = new Map<string, ValidateFunction>();
   for (const { name, document } of docs) {
     ajv.addSchema({ $id: `${name}.json`, definitions: document.definitions ?? {} });
