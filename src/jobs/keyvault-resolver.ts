@@ -58,6 +58,8 @@ export interface ResolvePassReport {
 interface CacheEntry {
   at: number;
   read?: SecretRead;
+  /** whether the value serves a setting, checked once per read (not once per configuration using it) */
+  checked?: Map<SecretReferenceSetting, string | undefined>;
   error?: SecretReadError;
   failures: number;
   retryAt: number;
@@ -226,7 +228,12 @@ export class KeyVaultResolver {
         const ref = refs[setting];
         if (!ref) continue;
         const entry = await this.lookup(ref);
-        const problem = entry.read ? unusable(setting, entry.read.value) : undefined;
+        let problem: string | undefined;
+        if (entry.read) {
+          entry.checked ??= new Map();
+          if (!entry.checked.has(setting)) entry.checked.set(setting, unusable(setting, entry.read.value));
+          problem = entry.checked.get(setting);
+        }
         if (entry.read && problem !== undefined) {
           const vault = parseVaultId(ref.keyVaultResourceId)?.name ?? ref.keyVaultResourceId;
           failure ??= `The Key Vault secret for '${setting}' cannot be used: vault '${vault}', secret '${ref.secretName}', version '${entry.read.version}': ${problem}. The cluster keeps the secrets it last received.`;
