@@ -16,6 +16,7 @@ import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
 import { PREVIEW_API, startSecretVault, vaultId } from "../helpers/keyvault.js";
+import { settle } from "../helpers/reconciler.js";
 import type { FakeSecretVault } from "./fake-secret-vault.js";
 
 const OTHER_SUB = "00000000-0000-0000-0000-0000000000ff";
@@ -104,7 +105,18 @@ t.test("the contract: preview api-version only, shapes, values beside references
   t.equal(valueAssignment.json.error.code, "SensitiveInputNotAllowed");
   const foreign = await request(withApi(assignmentPath("kv-foreign")), { method: "PUT", body: assignmentBody({}, { repositoryUrl: "git@github.com:example/fleet.git", keyVaultReferences: { sshPrivateKey: { keyVaultResourceId: vaultId("x-kv", OTHER_SUB), secretName: "k" } } }) });
   t.equal(foreign.status, 403);
-  await request(withApi(assignmentPath("kv-baseline")), { method: "DELETE" });
+  // a secret the service cannot read: the assignment's compliance results show each cluster Failed, naming it
+  await settle(server);
+  await server.keyVaultResolver?.runOnce();
+  const results = await request(withApi(`${assignmentPath("kv-baseline")}/complianceResults`));
+  t.equal(results.status, 200);
+  t.ok(results.json.value.length >= 1);
+  for (const r of results.json.value) {
+    t.equal(r.complianceState, "Failed", r.clusterId);
+    t.match(r.message, /vault 'fleet-kv', secret 'fleet-key': the secret \(or that version\) does not exist/);
+  }
+  t.equal((await request(withApi(assignmentPath("kv-baseline")), { method: "DELETE" })).status, 202);
+  await settle(server);
 });
 
 t.test("resolution, rotation without an ARM call, failure and recovery", async (t) => {
