@@ -185,10 +185,10 @@ export class KeyVaultResolver {
         const read = await this.reader.read(vault, ref.secretName, ref.secretVersion);
         entry = { at: now, read, failures: 0, retryAt: now };
       } catch (err) {
-        const error = err instanceof SecretReadError ? err : new SecretReadError("Unavailable", "Key Vault read failed", 5, { cause: err });
+        const error = err instanceof SecretReadError ? err : new SecretReadError("Unavailable", "Key Vault read failed", undefined, { cause: err });
         const failures = (cached?.failures ?? 0) + 1;
         // 1 s, 2 s, 4 s … at most 10 minutes; never sooner than the vault's Retry-After
-        const backoff = Math.max(1000 * 2 ** Math.min(failures - 1, 16), error.transient ? 1000 * (error.retryAfterSeconds ?? 5) : 0);
+        const backoff = Math.max(1000 * 2 ** Math.min(failures - 1, 16), error.transient && error.retryAfterSeconds !== undefined ? 1000 * error.retryAfterSeconds : 0);
         entry = { at: now, error, failures, retryAt: now + Math.min(backoff, MAX_BACKOFF_MS) };
         if (failures === 1 || (failures & (failures - 1)) === 0) this.log("Key Vault secret read failed", { vault, secret: ref.secretName, version: ref.secretVersion, failure: error.failure, attempts: failures });
       }

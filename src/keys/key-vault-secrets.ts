@@ -69,13 +69,13 @@ export class KeyVaultSecretReader implements SecretReader {
       return { value: secret.value, version: read, enabled: true };
     } catch (err) {
       if (err instanceof SecretReadError) throw err;
-      if (err instanceof DeadlineExceededError) throw new SecretReadError("Unavailable", `Key Vault did not answer in time reading the ${what}`, 5, { cause: err });
+      if (err instanceof DeadlineExceededError) throw new SecretReadError("Unavailable", `Key Vault did not answer in time reading the ${what}`, undefined, { cause: err });
       const status = statusOf(err);
       if (status === 404) throw new SecretReadError("NotFound", `The ${what} was not found`, undefined, { cause: err });
       if (status === 403 && disabled(err)) throw new SecretReadError("Disabled", `The ${what} is disabled`, undefined, { cause: err });
       if (status === 401 || status === 403) throw new SecretReadError("Forbidden", `The service's identity may not read the ${what} (${status})`, undefined, { cause: err });
       if (status === 429) throw new SecretReadError("Throttled", `Key Vault throttled reading the ${what}`, retryAfterOf(err), { cause: err });
-      throw new SecretReadError("Unavailable", `Key Vault could not be reached reading the ${what} (${status ?? "no answer"})`, status === undefined ? 5 : retryAfterOf(err), { cause: err });
+      throw new SecretReadError("Unavailable", `Key Vault could not be reached reading the ${what} (${status ?? "no answer"})`, status === undefined ? undefined : retryAfterOf(err), { cause: err });
     }
   }
 }

@@ -26,6 +26,8 @@ export abstract class FakeVaultServer {
   mode: VaultMode = "up";
   /** how many token-less requests were answered with the 401 challenge */
   challenges = 0;
+  /** every request received, whatever the answer (a dropped or throttled one included) */
+  requests = 0;
   /** seconds announced by a 429 in "throttle" mode */
   retryAfterSeconds = 7;
   /** requests held unanswered in "stall" mode (released, by destroying them, on stop) */
@@ -50,6 +52,7 @@ export abstract class FakeVaultServer {
   protected abstract route(exchange: VaultExchange): void;
 
   private async receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests++;
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
