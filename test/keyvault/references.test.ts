@@ -190,3 +190,25 @@ t.test("resolution, rotation without an ARM call, failure and recovery", async (
   const all = server.logs.join("\n");
   for (const value of [first, second, third]) t.notOk(all.includes(value), "no value in the logs");
 });
+
+t.test("an assignment's change of other properties keeps the copy: the cluster is never left without its key", async (t) => {
+  const value = sshPrivateKeyB64();
+  kv.set("fleet-kv", "assigned-key", value);
+  const agent = await agentFor("c-assigned");
+  const cluster = await request(at(clusterPath("c-assigned"), "2024-01-01"));
+  t.equal((await request(at(clusterPath("c-assigned"), "2024-01-01"), { method: "PUT", body: { ...clusterBody(cluster.json.properties.agentPublicKeyCertificate), tags: { ring: "kv" } } })).status, 200);
+  const body = (operatorParams: string) =>
+    assignmentBody({ configurationName: "assigned", clusterSelector: { tags: { ring: "kv" } } }, { repositoryUrl: "git@github.com:example/fleet.git", operatorInstanceName: "assigned", operatorParams, keyVaultReferences: { sshPrivateKey: ref("assigned-key") } });
+  t.equal((await request(withApi(assignmentPath("kv-assigned")), { method: "PUT", body: body("--git-readonly") })).status, 201);
+  await settle(server);
+  await server.keyVaultResolver?.runOnce();
+  t.same((await agent.runOnce()).applied, ["assigned"]);
+  // a change of operatorParams only: a new generation, the same references
+  t.equal((await request(withApi(assignmentPath("kv-assigned")), { method: "PUT", body: body("--git-readonly --git-branch=v2") })).status, 200);
+  await settle(server);
+  const polled = await agent.runOnce(); // before any resolver pass
+  t.same(polled.applied, ["assigned"], "the new generation is applied at once, with the copy already read");
+  const got = await request(at(configurationPath("c-assigned", "assigned")));
+  t.equal(got.json.properties.operatorParams, "--git-readonly --git-branch=v2");
+  t.equal(got.json.properties.repositoryPublicKey, sshPublicKeyOf(value, "flux-assigned"), "and the key");
+});
