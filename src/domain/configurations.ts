@@ -40,6 +40,7 @@ export const REPLACED_CONCURRENTLY =
   "The protected settings of this configuration were replaced by a concurrent request that did not complete. Submit them again with a PUT of this configuration.";
 
 export const RESOLVING_MESSAGE = "The configuration was accepted; the service is reading its Key Vault secrets, then the cluster agent applies it.";
+export const RESOLVED_MESSAGE = "The Key Vault secrets were read; waiting for the cluster agent to apply the configuration.";
 
 /** whether the configuration takes its sensitive settings from Key Vault */
 export function hasReferences(record: Pick<ConfigurationRecord, "spec">): boolean {
@@ -121,10 +122,13 @@ export class Configurations {
       // the service reads them again before they expire: an absent copy is being read, never "expired"
       const resolution = secrets?.keyVault;
       const reported = record.observedGeneration === record.generation;
+      const waiting = !reported && record.complianceStatus.complianceState !== "Failed";
       const view: ConfigurationRecord =
-        !resolution && !reported && record.complianceStatus.complianceState !== "Failed"
+        waiting && !resolution
           ? { ...record, complianceStatus: { complianceState: "Pending", message: RESOLVING_MESSAGE, messageLevel: "Information" } }
-          : record;
+          : waiting && resolution?.state === "Resolved" && record.complianceStatus.message === RESOLVING_MESSAGE
+            ? { ...record, complianceStatus: { complianceState: "Pending", message: RESOLVED_MESSAGE, messageLevel: "Information" } }
+            : record;
       return { record: view, etag: found.etag, sshKnownHostsContents: undefined, ...(resolution ? { keyVault: resolution } : {}) };
     }
     if (hadSecrets && stored && !secrets) {

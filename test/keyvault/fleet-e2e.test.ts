@@ -50,7 +50,8 @@ async function pollAll(members: Member[]): Promise<string[]> {
   const applied: string[] = [];
   for (let i = 0; i < members.length; i += 25) {
     const wave = members.slice(i, i + 25);
-    const results = await Promise.all(wave.map((m) => m.agent.runOnce()));
+    // a kept-alive connection the server closed while idle (10 s) fails once: the agent's run loop retries, so does this
+    const results = await Promise.all(wave.map((m) => m.agent.runOnce().catch(() => m.agent.runOnce())));
     results.forEach((r, j) => {
       if (r.applied.length > 0) applied.push(wave[j]?.name ?? "");
     });
