@@ -7,6 +7,8 @@ import os from "node:os";
 import { SecretsSweeper } from "./jobs/secrets-sweeper.js";
 import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignments/reconciler.js";
 import { AgentKeyAudit } from "./jobs/agent-key-audit.js";
+import { KeyVaultResolver, type KeyVaultReadAudit } from "./jobs/keyvault-resolver.js";
+import type { SecretReader } from "./ports/secret-reader.js";
 import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -68,6 +70,8 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** the store guard (deadline, breaker, write state) and other breakers: their state shows in /metrics, /readyz and one log line per change */
   faults?: { storeGuard?: GuardedStore; breakers?: CircuitBreaker[] };
+  /** Key Vault references: the allow-list, the refresh interval, and the reader (without one, no reference resolves) */
+  keyVault?: Partial<Pick<Config["keyVaultReferences"], "refreshMs" | "allowedVaults">> & { reader?: SecretReader };
 }
 
 /** the agent API (AGENT_* settings); stalenessMs: how stale an agent-facing cache may be across replicas (within one process it is exact) */
@@ -100,6 +104,8 @@ export interface App {
   reconciler: AssignmentReconciler;
   /** the start-up check of stored agent keys: main.ts runs it once after listen, tests call run() */
   agentKeyAudit: AgentKeyAudit;
+  /** not started here: main.ts starts it (with a secret reader), tests start it or drive runOnce() */
+  keyVaultResolver?: KeyVaultResolver;
   readiness: Readiness;
 }
 
@@ -138,6 +144,7 @@ interface Built {
   changeWatcher: ChangeWatcher;
   reconciler: AssignmentReconciler;
   agentKeyAudit: AgentKeyAudit;
+  keyVaultResolver?: KeyVaultResolver;
 }
 
 type LeveledLog = (level: "info" | "warn" | "error", message: string, fields: Record<string, unknown>) => void;
@@ -147,6 +154,7 @@ export function buildServices(
   audit: PurgeAudit,
   log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
   leveledLog: LeveledLog = (_level, message, fields) => log(message, fields),
+  readAudit: KeyVaultReadAudit = { read: (fields) => log("Key Vault secret read", { audit: "keyVaultSecretRead", ...fields }) },
 ): Built {
   const agent = { ...DEFAULT_AGENT_OPTIONS, ...options.agent };
   const retention = { ...DEFAULT_RETENTION_OPTIONS, ...options.retention };
@@ -162,7 +170,21 @@ export function buildServices(
     stalenessMs: agent.stalenessMs,
     maxClusters: agent.maxClusters,
   });
-  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake);
+  // Key Vault references: resolved in the background with the service's identity, never in the poll path
+  const keyVault = { refreshMs: DEFAULTS.keyVaultReferences.refreshMs, allowedVaults: [] as string[], ...options.keyVault };
+  const trust = { allowedVaults: keyVault.allowedVaults.map((v) => v.toLowerCase()) };
+  const resolveEveryMs = Math.max(100, Math.min(5000, Math.floor(keyVault.refreshMs / 2)));
+  const keyVaultResolver = keyVault.reader
+    ? new KeyVaultResolver(repo, bus, options.clock, keyVault.reader, {
+        // a pass every resolveEveryMs, a read reused until a pass could otherwise see it later than refreshMs
+        refreshMs: Math.max(1, keyVault.refreshMs - resolveEveryMs),
+        intervalMs: resolveEveryMs,
+        retentionMs: retention.secretsRetentionMs,
+        holder: retention.holder,
+        leaseMs: 30_000,
+      }, readAudit, log)
+    : undefined;
+  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake, { trust, wakeResolver: () => keyVaultResolver?.wake() });
   const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus, { purgeAfterDelivery: retention.purgeAfterDelivery, audit });
   const services: Services = {
     authenticator: options.authenticator,
@@ -170,7 +192,7 @@ export function buildServices(
     clusters,
     configurations,
     fluxConfigurations,
-    assignments: new Assignments(repo, subscriptions, wake),
+    assignments: new Assignments(repo, subscriptions, wake, trust),
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,
@@ -197,7 +219,7 @@ export function buildServices(
   agentServices.desired.sharedKey = (key) => agentServices.authenticator.heldKey(key);
   clusters.watcher = changeWatcher;
   const agentKeyAudit = new AgentKeyAudit(repo, bus, leveledLog);
-  return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit };
+  return { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit, keyVaultResolver };
 }
 
 export async function buildApp(options: AppOptions): Promise<App> {
@@ -230,11 +252,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
       options.metrics.purged.inc({ reason }, 1);
     },
   };
-  const { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit } = buildServices(
+  const { services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit, keyVaultResolver } = buildServices(
     options,
     audit,
     (message, fields) => app.log.info(fields, message),
     (level, message, fields) => app.log[level](fields, message),
+    // one audit line per vault read: vault, secret, version, outcome, how many clusters use it; never a value
+    { read: (fields) => app.log.info({ audit: "keyVaultSecretRead", ...fields }, "Key Vault secret read") },
   );
   const guard = options.faults?.storeGuard;
   const readiness: Readiness = { draining: false, writesAvailable: guard ? () => guard.writesAvailable : undefined };
@@ -254,7 +278,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     await sweeper.stop();
     await changeWatcher.stop();
     await reconciler.stop();
+    await keyVaultResolver?.stop();
   });
   await app.ready();
-  return { app, services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit, readiness };
+  return { app, services, agentServices, sweeper, changeWatcher, reconciler, agentKeyAudit, keyVaultResolver, readiness };
 }

@@ -27,6 +27,8 @@ export const DEFAULTS = {
   // the 48-hour promise is the default and the most allowed (the domain owns it)
   retention: { secretsRetentionMs: SECRETS_RETENTION_MAX_MS, purgeAfterDelivery: false, sweepIntervalMs: 60_000 },
   assignments: { intervalMs: 1000, batchSize: 100, complianceIntervalMs: 10_000, leaseMs: 30_000 },
+  // Key Vault references (issue #14): how long a read secret is reused (an unversioned reference's rotation arrives within it)
+  keyVaultReferences: { refreshMs: 300_000, urlTemplate: "https://{name}.vault.azure.net" },
 } as const;
 
 const seconds = (ms: number): number => ms / 1000;
@@ -106,6 +108,32 @@ export interface Config {
   shutdownGraceMs: number;
   /** region names a connected cluster may be created in, normalized (`East US` -> `eastus`) */
   allowedLocations: string[];
+  /** Key Vault references (docs/design/keyvault-references.md) */
+  keyVaultReferences: KeyVaultReferenceSettings;
+}
+
+export interface KeyVaultReferenceSettings {
+  /** KEYVAULT_SECRET_REFRESH_SECONDS */
+  refreshMs: number;
+  /** KEYVAULT_URL_TEMPLATE: a vault's URL from its name (`{name}`) */
+  urlTemplate: string;
+  /** KEYVAULT_ALLOWED_VAULTS, lower-cased: vault resource ids, or `/subscriptions/{id}` for every vault of one */
+  allowedVaults: string[];
+}
+
+function keyVaultReferenceConfig(env: Env): KeyVaultReferenceSettings {
+  const urlTemplate = env.KEYVAULT_URL_TEMPLATE ?? DEFAULTS.keyVaultReferences.urlTemplate;
+  if (!urlTemplate.startsWith("https://") || !urlTemplate.includes("{name}")) throw new ConfigError("KEYVAULT_URL_TEMPLATE must be an https:// URL containing {name}");
+  const allowedVaults = (env.KEYVAULT_ALLOWED_VAULTS ?? "")
+    .split(",")
+    .map((v) => v.trim().toLowerCase().replace(/\/+$/, ""))
+    .filter(Boolean);
+  for (const entry of allowedVaults) {
+    if (!/^\/subscriptions\/[0-9a-f-]{36}(\/resourcegroups\/[^/]+\/providers\/microsoft\.keyvault\/vaults\/[a-z0-9-]{3,24})?$/.test(entry)) {
+      throw new ConfigError(`KEYVAULT_ALLOWED_VAULTS: '${entry}' is neither a Key Vault resource id nor /subscriptions/{id}`);
+    }
+  }
+  return { refreshMs: intVar(env, "KEYVAULT_SECRET_REFRESH_SECONDS", seconds(DEFAULTS.keyVaultReferences.refreshMs), 1, 86_400) * 1000, urlTemplate, allowedVaults };
 }
 
 /** the type of a defaults group with its literal types widened (a default of 30 stands for any number) */
@@ -261,5 +289,6 @@ export function loadConfig(env: Env = process.env): Config {
     subscriptionCacheSeconds: intVar(env, "SUBSCRIPTION_CACHE_SECONDS", seconds(DEFAULTS.subscriptionCacheMs), 0, 3600),
     shutdownGraceMs: intVar(env, "SHUTDOWN_GRACE_MS", DEFAULTS.shutdownGraceMs, 0, 600_000),
     allowedLocations: locationsVar(env),
+    keyVaultReferences: keyVaultReferenceConfig(env),
   };
 }

@@ -18,7 +18,7 @@ import { OpeningStore } from "./store/opening.js";
 import { CircuitBreaker } from "./ports/circuit-breaker.js";
 import { fdWriter, SafeLogSink } from "./ops/log-sink.js";
 import type { StateLog } from "./ops/dependency-state.js";
-import { createKeyProvider, createSealing } from "./keys/factory.js";
+import { createKeyProvider, createSealing, createSecretReader } from "./keys/factory.js";
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -45,7 +45,8 @@ async function main(): Promise<void> {
   const keyProvider = await createKeyProvider(config.encryption, clock, config.faults);
   // every customer payload is sealed before it reaches the store (docs/design/encryption.md)
   const { codec } = createSealing(store, keyProvider, config.encryption, clock);
-  const { app, readiness, sweeper, changeWatcher, reconciler, agentKeyAudit } = await buildApp({
+  const secretReader = await createSecretReader(config.keyVaultReferences, config.faults);
+  const { app, readiness, sweeper, changeWatcher, reconciler, agentKeyAudit, keyVaultResolver } = await buildApp({
     store,
     codec,
     agent: config.agent,
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
     logLevel: config.logLevel,
     logStream: logSink,
     faults: { storeGuard: guarded, breakers: keyProvider.breaker ? [keyProvider.breaker] : [] },
+    keyVault: { refreshMs: config.keyVaultReferences.refreshMs, allowedVaults: config.keyVaultReferences.allowedVaults, ...(secretReader ? { reader: secretReader } : {}) },
   });
   event = (level, message, fields) => app.log[level](fields, message);
 
@@ -76,6 +78,8 @@ async function main(): Promise<void> {
   changeWatcher.start();
   // configuration assignments reach their clusters: one replica at a time (a lease), in bounded batches
   reconciler.start();
+  // Key Vault references are read, renewed before they expire and re-checked for rotation: one replica at a time
+  keyVaultResolver?.start();
   // stored agent keys that held their private half are rewritten and refused (the read paths refuse
   // them already, so requests need not wait for this walk); a store that is down delays it, it is retried
   const auditAgentKeys = (): void => {

@@ -78,7 +78,13 @@ interface AppliedRecord {
   protectedSettingsReceived?: boolean;
   /** the repositoryPublicKey reported for this generation (absent: none could be derived from the user's key) */
   repositoryPublicKey?: string;
+  /** the Key Vault secret versions applied with this generation */
+  secretVersions?: Record<string, string>;
 }
+
+/** the same secret versions (both absent counts as the same) */
+const sameVersions = (a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean =>
+  JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b ?? {}).sort());
 
 interface AgentState {
   version: 1;
@@ -241,7 +247,8 @@ export class Agent {
       return "removed";
     }
 
-    if (known && !known.removed && known.generation === c.generation) {
+    // a rotation of Key Vault secrets brings new versions under the same generation: applied again
+    if (known && !known.removed && known.generation === c.generation && sameVersions(known.secretVersions, c.secretVersions)) {
       if (known.reported) return "skipped";
       // applied earlier, but the report did not get through: report again, do not rewrite
       const publicKey = "repositoryPublicKey" in known ? known.repositoryPublicKey : this.deployKey(c.name, c.properties.operatorInstanceName);
@@ -272,7 +279,14 @@ export class Agent {
       await this.options.client.reportStatus(c.name, report, signal);
       return "failed";
     }
-    state.configurations[c.name] = { generation: c.generation, reported: false, appliedAt, protectedSettingsReceived: secretsReceived, repositoryPublicKey: publicKey };
+    state.configurations[c.name] = {
+      generation: c.generation,
+      reported: false,
+      appliedAt,
+      protectedSettingsReceived: secretsReceived,
+      repositoryPublicKey: publicKey,
+      ...(c.secretVersions ? { secretVersions: c.secretVersions } : {}),
+    };
     this.writeState(state);
     await this.send(c, this.installedReport(c, appliedAt, secretsReceived, publicKey), files, false, state, signal);
     return "applied";
@@ -377,6 +391,7 @@ export class Agent {
       lastConfigApplied: appliedAt,
       ...(publicKey !== undefined ? { repositoryPublicKey: publicKey } : {}),
       ...(secretsReceived ? { protectedSettingsReceived: true } : {}),
+      ...(c.secretVersions ? { secretVersions: c.secretVersions } : {}),
     };
   }
 

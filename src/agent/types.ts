@@ -21,6 +21,8 @@ export interface DesiredConfiguration {
   properties: DesiredConfigurationProperties;
   /** JWE compact serialization sealed to the agent's public key */
   protectedSettings?: string;
+  /** secrets from Key Vault: the version of each sealed setting; a change without a new generation is a rotation */
+  secretVersions?: Record<string, string>;
 }
 
 export interface DesiredState {
@@ -110,6 +112,8 @@ export interface StatusReport {
   repositoryPublicKey?: string;
   removed?: boolean;
   protectedSettingsReceived?: boolean;
+  /** echoes the desired state's secretVersions of what was applied */
+  secretVersions?: Record<string, string>;
 }
 
 export interface HeartbeatInfo {

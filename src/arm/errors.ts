@@ -83,6 +83,7 @@ export const ERROR_CODES = {
   RolloutNotHalted: "409: resume of an assignment whose rollout is not halted.",
   NoPreviousGeneration: "409: rollback of an assignment with no earlier completed generation to go back to, or whose configuration already is it.",
   RolloutHalted: "409: the operation (resume, rollback) ended with the rollout halted again: a stage's gate failed or a user halted it (the message says which).",
+  KeyVaultReferenceNotAllowed: "403: a Key Vault reference names a vault the configuration's subscription may not use (another subscription, or not on the allow-list: docs/design/keyvault-references.md).",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -403,4 +404,6 @@ export const errors = {
   /** the Location of a resume or rollback whose rollout halted again (a gate failed, or a user halted it) */
   rolloutHalted: (name: string, message: string) =>
     new ArmError(409, "RolloutHalted", `The rollout of the configuration assignment ${quote(name)} is halted: ${message}`),
+  /** a Key Vault reference to a vault the subscription may not use (src/domain/keyvault-trust.ts) */
+  keyVaultReferenceNotAllowed: (target: string, message: string) => new ArmError(403, "KeyVaultReferenceNotAllowed", message, clip(target)),
 } as const;

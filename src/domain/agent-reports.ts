@@ -8,7 +8,18 @@ import { errors } from "../arm/errors.js";
 import { configurationId, CONFIGURATION_TYPE } from "../arm/resource-ids.js";
 import type { Clock } from "../ports/clock.js";
 import { announce, type ChangeBus } from "./changes.js";
-import { hasSecrets } from "./configurations.js";
+import { hasReferences, hasSecrets } from "./configurations.js";
+import { SECRET_REFERENCE_SETTINGS, type SecretReferenceSetting } from "./types.js";
+
+/** the reported versions of the settings the configuration references (anything else the agent says is dropped) */
+function appliedVersions(record: ConfigurationRecord, reported: Record<string, string>): Partial<Record<SecretReferenceSetting, string>> {
+  const out: Partial<Record<SecretReferenceSetting, string>> = {};
+  for (const k of SECRET_REFERENCE_SETTINGS) {
+    const v = reported[k];
+    if (record.spec.keyVaultReferences?.[k] && typeof v === "string") out[k] = v.toLowerCase();
+  }
+  return out;
+}
 import type { ClusterRef } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence } from "../persistence/index.js";
@@ -30,6 +41,8 @@ export interface StatusReport {
   repositoryPublicKey?: string;
   removed?: boolean;
   protectedSettingsReceived?: boolean;
+  /** Key Vault references: the secret version of each setting applied */
+  secretVersions?: Record<string, string>;
 }
 
 export interface Heartbeat {
@@ -101,9 +114,11 @@ export class AgentReports {
         },
         ...(report.repositoryPublicKey !== undefined ? { repositoryPublicKey: report.repositoryPublicKey } : {}),
         ...(delivered ? { secretsDelivered: { generation: record.generation, at: deliveredAt } } : {}),
+        ...(report.secretVersions !== undefined && hasReferences(record) ? { appliedSecretVersions: appliedVersions(record, report.secretVersions) } : {}),
       };
       await this.repo.configurations.write(ref.subscriptionId, updated, found.etag);
-      if (delivered && this.options.purgeAfterDelivery && (await this.repo.secrets.delete(ref.subscriptionId, id))) {
+      // a copy read from Key Vault is renewed by the resolver, not purged on delivery (it would be read again at once)
+      if (delivered && !hasReferences(record) && this.options.purgeAfterDelivery && (await this.repo.secrets.delete(ref.subscriptionId, id))) {
         this.repo.afterCommit(() => this.options.audit.purged(id, valueKinds(record), "delivered"));
         await announce(this.repo, this.bus, ref.subscriptionId, cluster, "configurations");
       }

@@ -11,7 +11,7 @@
  *   holds is still the stored one (a PUT or DELETE since makes the write stale: the caller re-reads).
  */
 import { announce, type ChangeBus } from "./changes.js";
-import { hasSecrets, tombstoneOf } from "./configurations.js";
+import { hasReferences, hasSecrets, hasSubmittedSecrets, referenceSecrets, tombstoneOf } from "./configurations.js";
 import { isManagedBy, managedConfigurationId, matches, sameSpec } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
@@ -36,10 +36,19 @@ const CREATED_MESSAGE = "Created by a configuration assignment; waiting for the 
  * The write and what follows every write (the secrets a user added under DoNotEnforce go, agents
  * hear), committed together: one durable commit per cluster.
  */
-function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId): Promise<void> {
+/**
+ * whether writing `next` over `previous` drops its secrets: always, except the copy read from Key Vault for
+ * the same references (a change of other properties keeps it: the cluster is not held back meanwhile)
+ */
+function dropsSecrets(previous: ConfigurationRecord | undefined, next: ConfigurationRecord | undefined): boolean {
+  if (!previous || !hasSecrets(previous)) return false;
+  return !(next && hasReferences(previous) && hasReferences(next) && previous.secrets.version === next.secrets.version);
+}
+
+function commit(deps: ApplyDeps, subscriptionId: string, previous: Versioned<ConfigurationRecord> | undefined, write: () => Promise<unknown>, clusterId: ClusterId, next?: ConfigurationRecord): Promise<void> {
   return deps.repo.atomically(async () => {
     await write();
-    if (previous && hasSecrets(previous.record)) await deps.repo.secrets.delete(subscriptionId, previous.record.id);
+    if (previous && dropsSecrets(previous.record, next)) await deps.repo.secrets.delete(subscriptionId, previous.record.id);
     await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
   });
 }
@@ -60,7 +69,7 @@ export function decideApply(assignment: AssignmentRecord, cluster: ClusterRecord
   if (!enforced) return "unchanged";
   if (live && !isManagedBy(live, assignment)) return "clash";
   // secrets a user added while it was not enforced are not the assignment's: rewrite without them
-  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSecrets(live)) return "unchanged";
+  if (live && sameSpec(live.spec, assignment.spec.configuration) && !hasSubmittedSecrets(live)) return "unchanged";
   return "write";
 }
 
@@ -82,7 +91,8 @@ function assignedRecord(
     ...(live?.record.repositoryPublicKey !== undefined ? { repositoryPublicKey: live.record.repositoryPublicKey } : {}),
     provisioningState: "Succeeded",
     complianceStatus: { complianceState: "Pending", message: CREATED_MESSAGE, messageLevel: "Information" },
-    secrets: { protectedSettingKeys: [], hasKnownHosts: false },
+    // Key Vault references: the resolver reads them for this cluster (docs/design/keyvault-references.md)
+    secrets: assignment.spec.configuration.keyVaultReferences ? referenceSecrets(assignment.spec.configuration.keyVaultReferences) : { protectedSettingKeys: [], hasKnownHosts: false },
     managedBy: assignment.id,
     systemData: nextSystemData(live?.record.systemData, { by: assignment.id, byType: "Application", at }),
   };
@@ -121,7 +131,7 @@ export async function applyAssignment(
     if (decision !== "write") return decision === "clash" ? "clash" : "unchanged";
     if (!(await stillCurrent())) return "stale";
     const record = assignedRecord(deps, assignment, cluster, existing, live);
-    await commit(deps, subscriptionId, live, () => deps.repo.configurations.write(subscriptionId, record, existing?.etag), cluster.id);
+    await commit(deps, subscriptionId, live, () => deps.repo.configurations.write(subscriptionId, record, existing?.etag), cluster.id, record);
     if (!(await deps.repo.clusters.get(subscriptionId, cluster.id))) {
       // the cluster was deleted while we wrote: what we wrote must not outlive it
       await deps.repo.clusters.deleteContent(subscriptionId, cluster.id);
@@ -144,6 +154,8 @@ export interface ApplyManyOptions {
 
 /** a write one cluster asks for in a batch, sealed and ready to stage */
 interface PlannedWrite {
+  /** the live configuration's secrets go with this write */
+  drop: boolean;
   index: number;
   cluster: ClusterRecord;
   live: Versioned<ConfigurationRecord> | undefined;
@@ -205,14 +217,15 @@ export async function applyAssignmentMany(
       continue;
     }
     const decision = decideApply(view, cluster, live?.record);
-    const ops = 2 + (live && hasSecrets(live.record) ? 2 : 0);
     if (decision === "remove" && live) {
       const write = await deps.repo.configurations.prepare(subscriptionId, tombstoneOf(live.record), live.etag, true);
-      planned.push({ index: i, cluster, live, write, outcome: "removed", ops });
+      const drop = dropsSecrets(live.record, undefined);
+      planned.push({ index: i, cluster, live, write, outcome: "removed", ops: 2 + (drop ? 2 : 0), drop });
     } else if (decision === "write") {
       const record = assignedRecord(deps, view, cluster, existing, live);
       const write = await deps.repo.configurations.prepare(subscriptionId, record, existing?.etag);
-      planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops });
+      const drop = dropsSecrets(live?.record, record);
+      planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops: 2 + (drop ? 2 : 0), drop });
     } else outcomes[i] = decision === "clash" ? "clash" : "unchanged";
     await pace();
   }
@@ -229,7 +242,7 @@ export async function applyAssignmentMany(
       await deps.repo.atomically(async () => {
         for (const p of group) {
           await p.write();
-          if (p.live && hasSecrets(p.live.record)) await deps.repo.secrets.delete(subscriptionId, p.live.record.id);
+          if (p.live && p.drop) await deps.repo.secrets.delete(subscriptionId, p.live.record.id);
           await announce(deps.repo, deps.bus, subscriptionId, p.cluster.id, "configurations");
         }
       });

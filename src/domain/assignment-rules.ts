@@ -5,7 +5,7 @@
  */
 import { configurationId, keyOf, type ClusterId, type ClusterKey, type ConfigurationId } from "../arm/resource-ids.js";
 import * as ClusterSelectors from "./cluster-selector.js";
-import type { AssignmentComplianceState, AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec } from "./types.js";
+import { SECRET_REFERENCE_SETTINGS, type AssignmentComplianceState, type AssignmentRecord, type ClusterRecord, type ConfigurationRecord, type ConfigurationSpec, type KeyVaultReferences } from "./types.js";
 
 /** the cluster is in the assignment's scope (its subscription, or its resource group) */
 export function inScope(assignment: AssignmentRecord, cluster: ClusterRecord): boolean {
@@ -35,8 +35,19 @@ export function sameSpec(a: ConfigurationSpec, b: ConfigurationSpec): boolean {
     a.operatorScope === b.operatorScope &&
     a.enableHelmOperator === b.enableHelmOperator &&
     a.helmOperatorProperties?.chartVersion === b.helmOperatorProperties?.chartVersion &&
-    a.helmOperatorProperties?.chartValues === b.helmOperatorProperties?.chartValues
+    a.helmOperatorProperties?.chartValues === b.helmOperatorProperties?.chartValues &&
+    sameReferences(a.keyVaultReferences, b.keyVaultReferences)
   );
+}
+
+/** the same Key Vault references (ids and names compared as Key Vault and ARM do: case-insensitively) */
+function sameReferences(a: KeyVaultReferences | undefined, b: KeyVaultReferences | undefined): boolean {
+  return SECRET_REFERENCE_SETTINGS.every((k) => {
+    const x = a?.[k];
+    const y = b?.[k];
+    if (!x || !y) return x === y;
+    return x.keyVaultResourceId.toLowerCase() === y.keyVaultResourceId.toLowerCase() && x.secretName.toLowerCase() === y.secretName.toLowerCase() && (x.secretVersion ?? "") === (y.secretVersion ?? "");
+  });
 }
 
 export interface ClusterCompliance {
@@ -73,6 +84,8 @@ export function complianceOf(assignment: AssignmentRecord, cluster: ClusterRecor
       : { ...withId, complianceState: "NonCompliant", message: `The configuration '${name}' differs from the one the assignment describes.` };
   }
   const status = configuration.complianceStatus;
+  // the service could not read the configuration's Key Vault secrets for this cluster: named, whatever the agent said
+  if (configuration.keyVaultFailure !== undefined) return { ...withId, complianceState: "Failed", message: configuration.keyVaultFailure };
   if (configuration.observedGeneration !== configuration.generation) {
     return { ...withId, complianceState: "Pending", message: `Waiting for the cluster agent to apply generation ${configuration.generation} of '${name}'.` };
   }

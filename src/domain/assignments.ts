@@ -15,6 +15,7 @@ import type { Persistence, StoredDocument, Versioned } from "../persistence/inde
 import type { Subscriptions } from "./subscriptions.js";
 import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord, RolloutAction } from "./types.js";
 import { actionState, whatIfPage, type WhatIfPage } from "./assignment-what-if.js";
+import { checkVaultTrust, NO_VAULTS, type VaultTrustPolicy } from "./keyvault-trust.js";
 import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
 
 export const MAX_ASSIGNMENTS_PER_SUBSCRIPTION = 200;
@@ -45,6 +46,8 @@ export class Assignments {
     private readonly subscriptions: Subscriptions,
     /** tells this process's reconciler there is work (other replicas' reconcilers find it on their next pass) */
     private readonly wake: () => void = () => undefined,
+    /** which vaults the configuration's Key Vault references may name */
+    private readonly trust: VaultTrustPolicy = NO_VAULTS,
   ) {}
 
   private id(ref: AssignmentRef): AssignmentId {
@@ -88,6 +91,7 @@ export class Assignments {
       if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
       if (!existing) await this.checkQuota(ref.subscriptionId);
       const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
+      checkVaultTrust(this.trust, ref.subscriptionId, spec.configuration.keyVaultReferences, "properties.configuration");
       const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;

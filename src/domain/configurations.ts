@@ -15,8 +15,9 @@ import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence, Versioned } from "../persistence/index.js";
 import { announce, type ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
-import type { ConfigurationRecord, ConfigurationSecrets } from "./types.js";
+import { PROTECTED_SETTING_KEYS, type ConfigurationRecord, type ConfigurationSecrets, type KeyVaultReferences, type KeyVaultResolution } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
+import { checkVaultTrust, NO_VAULTS, type VaultTrustPolicy } from "./keyvault-trust.js";
 
 /** a configuration named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
 export type { ConfigurationRef } from "../arm/resource-ids.js";
@@ -26,6 +27,8 @@ export interface ConfigurationView {
   record: ConfigurationRecord;
   etag: string;
   sshKnownHostsContents?: string;
+  /** for a configuration with Key Vault references: how they were last resolved (never a value) */
+  keyVault?: KeyVaultResolution;
 }
 
 const INITIAL_MESSAGE = "The configuration was accepted; waiting for the cluster agent to apply it.";
@@ -35,6 +38,38 @@ export const EXPIRED_BEFORE_DELIVERY =
 
 export const REPLACED_CONCURRENTLY =
   "The protected settings of this configuration were replaced by a concurrent request that did not complete. Submit them again with a PUT of this configuration.";
+
+export const RESOLVING_MESSAGE = "The configuration was accepted; the service is reading its Key Vault secrets, then the cluster agent applies it.";
+export const RESOLVED_MESSAGE = "The Key Vault secrets were read; waiting for the cluster agent to apply the configuration.";
+
+/** whether the configuration takes its sensitive settings from Key Vault */
+export function hasReferences(record: Pick<ConfigurationRecord, "spec">): boolean {
+  return record.spec.keyVaultReferences !== undefined && Object.keys(record.spec.keyVaultReferences).length > 0;
+}
+
+/** protected settings or known_hosts a user submitted as values (not read from Key Vault by the service) */
+export function hasSubmittedSecrets(record: ConfigurationRecord): boolean {
+  return hasSecrets(record) && !hasReferences(record);
+}
+
+/**
+ * The secrets a record with references points at: the settings named, and a version that is a digest
+ * of the references, so every writer (a user's PUT, an assignment) names the same document for the same
+ * references, and new references make the resolver read them again.
+ */
+export function referenceSecrets(refs: KeyVaultReferences): ConfigurationRecord["secrets"] {
+  const canonical = Object.keys(refs)
+    .sort()
+    .map((k) => {
+      const r = refs[k as keyof KeyVaultReferences];
+      return [k, r?.keyVaultResourceId.toLowerCase(), r?.secretName.toLowerCase(), r?.secretVersion ?? ""];
+    });
+  return {
+    protectedSettingKeys: PROTECTED_SETTING_KEYS.filter((k) => refs[k] !== undefined).sort(),
+    hasKnownHosts: refs.sshKnownHostsContents !== undefined,
+    version: `kv-${crypto.createHash("sha256").update(JSON.stringify(canonical)).digest("base64url").slice(0, 22)}`,
+  };
+}
 
 /** whether the record was written with protected settings or known_hosts */
 export function hasSecrets(record: ConfigurationRecord): boolean {
@@ -65,6 +100,8 @@ export class Configurations {
     private readonly bus: ChangeBus,
     /** tells this process's assignment reconciler that a cluster has work (a freed name, see delete) */
     private readonly wakeReconciler: () => void = () => undefined,
+    /** which vaults Key Vault references may name, and who to tell that references changed */
+    private readonly keyVault: { trust: VaultTrustPolicy; wakeResolver: () => void } = { trust: NO_VAULTS, wakeResolver: () => undefined },
   ) {}
 
   private notFound(ref: ConfigurationRef) {
@@ -81,6 +118,19 @@ export class Configurations {
     const hadSecrets = hasSecrets(record);
     const delivered = record.secretsDelivered?.generation === record.generation;
     const secrets = secretsOf(record, stored);
+    if (hasReferences(record)) {
+      // the service reads them again before they expire: an absent copy is being read, never "expired"
+      const resolution = secrets?.keyVault;
+      const reported = record.observedGeneration === record.generation;
+      const waiting = !reported && record.complianceStatus.complianceState !== "Failed";
+      const view: ConfigurationRecord =
+        waiting && !resolution
+          ? { ...record, complianceStatus: { complianceState: "Pending", message: RESOLVING_MESSAGE, messageLevel: "Information" } }
+          : waiting && resolution?.state === "Resolved" && record.complianceStatus.message === RESOLVING_MESSAGE
+            ? { ...record, complianceStatus: { complianceState: "Pending", message: RESOLVED_MESSAGE, messageLevel: "Information" } }
+            : record;
+      return { record: view, etag: found.etag, sshKnownHostsContents: undefined, ...(resolution ? { keyVault: resolution } : {}) };
+    }
     if (hadSecrets && stored && !secrets) {
       return { record: { ...record, complianceStatus: { complianceState: "Failed", message: REPLACED_CONCURRENTLY, messageLevel: "Error" } }, etag: found.etag };
     }
@@ -125,8 +175,12 @@ export class Configurations {
       // Azure's rule (issue #16): a cluster carries Flux v1 or Flux v2 configurations, not both
       else await refuseIfFluxV2(this.repo, ref);
       const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
+      checkVaultTrust(this.keyVault.trust, ref.subscriptionId, spec.keyVaultReferences, "properties");
+      const references = spec.keyVaultReferences ? referenceSecrets(spec.keyVaultReferences) : undefined;
       // a PUT that loses the race for the record after writing its secrets must not lend them to the winner
       const secretsVersion = secrets ? crypto.randomUUID() : undefined;
+      // the same references as before keep the copy read from the vault; new ones are read again (Pending)
+      const sameReferences = references !== undefined && live !== undefined && live.record.secrets.version === references.version;
       const record: ConfigurationRecord = {
         id,
         name: ref.configurationName,
@@ -138,8 +192,13 @@ export class Configurations {
         ...(live?.record.managedBy !== undefined ? { managedBy: live.record.managedBy } : {}),
         provisioningState: "Succeeded",
         // new secrets restart the delivery: the state is Pending until the agent reports (this clears an expiry failure)
-        complianceStatus: live && !secrets ? live.record.complianceStatus : { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
-        secrets: {
+        complianceStatus:
+          references && !sameReferences
+            ? { complianceState: "Pending", message: RESOLVING_MESSAGE, messageLevel: "Information" }
+            : live && !secrets
+              ? live.record.complianceStatus
+              : { complianceState: "Pending", message: INITIAL_MESSAGE, messageLevel: "Information" },
+        secrets: references ?? {
           protectedSettingKeys: Object.keys(secrets?.protectedSettings ?? {}).sort(),
           hasKnownHosts: secrets?.sshKnownHostsContents !== undefined,
           ...(secretsVersion !== undefined ? { version: secretsVersion } : {}),
@@ -152,8 +211,9 @@ export class Configurations {
       if (writeSecrets) await writeSecrets();
       const saved = await writeRecord();
       const hadSecrets = existing !== undefined && hasSecrets(existing.record);
-      if (!secrets && hadSecrets) await this.repo.secrets.delete(ref.subscriptionId, record.id);
+      if (!secrets && hadSecrets && !sameReferences) await this.repo.secrets.delete(ref.subscriptionId, record.id);
       await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
+      if (references && !sameReferences) this.repo.afterCommit(this.keyVault.wakeResolver);
       return { created: live === undefined, view: { record, etag: saved.etag, sshKnownHostsContents: secrets?.sshKnownHostsContents } };
     }));
   }

@@ -20,9 +20,9 @@ import { agentKeyOf, type AgentKey } from "./agent-keys.js";
 import type { ChangeBus } from "./changes.js";
 import type { ClusterRef } from "./clusters.js";
 import type { Persistence } from "../persistence/index.js";
-import { hasSecrets, secretsOf } from "./configurations.js";
+import { hasReferences, hasSecrets, secretsOf } from "./configurations.js";
 import { fluxHasSecrets, fluxSecretsOf } from "./flux-configurations.js";
-import type { ConfigurationRecord, ConfigurationSecrets, FluxConfigurationRecord } from "./types.js";
+import type { ConfigurationRecord, ConfigurationSecrets, FluxConfigurationRecord, SecretReferenceSetting } from "./types.js";
 
 export interface Snapshot {
   version: number;
@@ -60,7 +60,7 @@ async function sealTo(agentKey: AgentKey, secrets: ConfigurationSecrets): Promis
   return new CompactEncrypt(encoder.encode(JSON.stringify(payload))).setProtectedHeader({ alg: agentKey.jweAlg, enc: "A256GCM", cty: "application/json" }).encrypt(agentKey.key);
 }
 
-function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string | undefined) {
+function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string | undefined, secretVersions?: Partial<Record<SecretReferenceSetting, string>>) {
   const s = record.spec;
   return {
     name: record.name,
@@ -78,6 +78,9 @@ function agentView(record: ConfigurationRecord, deleted: boolean, sealed: string
       ...(s.helmOperatorProperties !== undefined ? { helmOperatorProperties: s.helmOperatorProperties } : {}),
     },
     ...(sealed !== undefined ? { protectedSettings: sealed } : {}),
+    // what the sealed values are, for a configuration whose secrets come from Key Vault: the agent applies
+    // again when they change (a rotation, no new generation) and reports the versions it applied
+    ...(secretVersions !== undefined && sealed !== undefined ? { secretVersions } : {}),
   };
 }
 
@@ -227,10 +230,14 @@ export class DesiredState {
         const stored = v.deleted ? undefined : secrets.get(keyOf(v.record.id));
         // never seal to the cluster secrets that are not this record's (a PUT that lost its race)
         const own = stored && secretsOf(v.record, stored.secrets) ? stored : undefined;
+        // Key Vault references: only values read from the vault, with the versions they are; until the
+        // service has read them the configuration is held back (never applied without its credentials)
+        const resolved = !v.deleted && hasReferences(v.record) ? (own?.secrets.keyVault?.resolvedAt !== undefined ? own.secrets.keyVault.resolvedVersions : null) : undefined;
+        if (resolved === null) return undefined;
         if (own?.expiresAt !== undefined) expiresAt = earlier(expiresAt, Math.max(0, own.expiresAt - this.origin));
-        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined);
+        return agentView(v.record, v.deleted, own ? await sealTo(agentKey, own.secrets) : undefined, resolved);
       }),
-    );
+    ).then((views) => views.filter((c): c is NonNullable<typeof c> => c !== undefined));
     // Flux v2 fluxConfigurations (issue #16): one more kind, in the same snapshot and version
     const flux = await this.repo.fluxConfigurations.all(ref.subscriptionId, id);
     const fluxWithSecrets = flux.filter((v) => !v.deleted && fluxHasSecrets(v.record)).map((v) => v.record.id);
@@ -244,7 +251,8 @@ export class DesiredState {
       }),
     );
     // the ETag covers what the agent acts on, not the JWE's randomness: version, key, and each item's generation
-    const items = (list: { id: string; generation: number; deleted: boolean; protectedSettings?: string }[]) => list.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined]);
+    const items = (list: { id: string; generation: number; deleted: boolean; protectedSettings?: string; secretVersions?: unknown }[]) =>
+      list.map((c) => [c.id, c.generation, c.deleted, c.protectedSettings !== undefined, ...(c.secretVersions ? [c.secretVersions] : [])]);
     const digest = crypto
       .createHash("sha256")
       .update(JSON.stringify([version, agentKey.fingerprint, items(configurations), ...(fluxConfigurations.length > 0 ? [items(fluxConfigurations)] : [])]))

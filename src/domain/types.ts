@@ -67,6 +67,36 @@ export interface ConfigurationSpec {
   operatorScope: "cluster" | "namespace";
   enableHelmOperator?: boolean;
   helmOperatorProperties?: { chartVersion?: string; chartValues?: string };
+  /** Key Vault secrets instead of values (docs/design/keyvault-references.md); never values themselves */
+  keyVaultReferences?: KeyVaultReferences;
+}
+
+/** the settings a Key Vault reference may stand for: the protected settings and known_hosts */
+export const SECRET_REFERENCE_SETTINGS = ["sshPrivateKey", "httpsUser", "httpsKey", "sshKnownHostsContents"] as const;
+export type SecretReferenceSetting = (typeof SECRET_REFERENCE_SETTINGS)[number];
+
+export interface KeyVaultSecretReference {
+  /** /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.KeyVault/vaults/{name}, as the caller spelled it */
+  keyVaultResourceId: string;
+  secretName: string;
+  /** absent: the current version, re-read every refresh interval */
+  secretVersion?: string;
+}
+
+export type KeyVaultReferences = Partial<Record<SecretReferenceSetting, KeyVaultSecretReference>>;
+
+/** what the service last did with a configuration's references (kept in its secrets document; never a value) */
+export interface KeyVaultResolution {
+  state: "Resolved" | "Failed";
+  /** the secret version read per setting (of the values this document holds) */
+  resolvedVersions: Partial<Record<SecretReferenceSetting, string>>;
+  /** epoch ms of the read that gave the values held */
+  resolvedAt?: number;
+  /** why the last read failed: vault, secret, cause */
+  message?: string;
+  /** consecutive failed reads, and when the next may be tried (backoff) */
+  attempts?: number;
+  nextAttemptAt?: number;
 }
 
 export interface ConfigurationRecord {
@@ -92,6 +122,10 @@ export interface ConfigurationRecord {
   observedGeneration?: number;
   /** the id of the configuration assignment that created this configuration and keeps it (absent: a user's) */
   managedBy?: AssignmentId;
+  /** the Key Vault secret versions the cluster agent reported applying for this generation */
+  appliedSecretVersions?: Partial<Record<SecretReferenceSetting, string>>;
+  /** set by the Key Vault resolver while it cannot read the references (vault, secret, cause; never a value) */
+  keyVaultFailure?: string;
   systemData: SystemData;
 }
 
@@ -106,6 +140,8 @@ export interface ConfigurationSecrets {
   submittedAt: number;
   /** the version of the record that points at these secrets */
   version?: string;
+  /** for Key Vault references: the state of their resolution (the values above, when any, are what was read) */
+  keyVault?: KeyVaultResolution;
 }
 
 // configuration assignments (issue #6) ----------------------------------------------------------

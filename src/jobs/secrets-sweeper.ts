@@ -17,7 +17,7 @@
  */
 import { valueKinds } from "../domain/agent-reports.js";
 import { announce, storedClusterKey, type ChangeBus } from "../domain/changes.js";
-import { expiredBeforeDelivery } from "../domain/configurations.js";
+import { expiredBeforeDelivery, hasReferences } from "../domain/configurations.js";
 import { fluxExpiredBeforeDelivery, fluxUndelivered } from "../domain/flux-configurations.js";
 import type { PurgeAudit } from "../domain/purge-audit.js";
 import type { ConfigurationRecord, FluxConfigurationRecord } from "../domain/types.js";
@@ -59,7 +59,12 @@ const marksFailed = (one: Expired): boolean => undelivered(one.configuration) ||
 
 /** secrets expired before this generation reached the cluster: the user is told; a cluster that got them is left alone */
 const undelivered = (found: Versioned<ConfigurationRecord> | undefined): found is Versioned<ConfigurationRecord> =>
-  found !== undefined && !found.deleted && found.record.secretsDelivered?.generation !== found.record.generation && found.record.complianceStatus.complianceState !== "Failed";
+  found !== undefined &&
+  !found.deleted &&
+  found.record.secretsDelivered?.generation !== found.record.generation &&
+  found.record.complianceStatus.complianceState !== "Failed" &&
+  // a copy read from Key Vault is read again by the resolver: its expiry is no failure of the user's
+  !hasReferences(found.record);
 
 /** purge commits sent together (see sweep): a wave's transaction stays short enough for the API's p99 */
 const COMMITS_AT_ONCE = 2;

@@ -1,5 +1,6 @@
 /** The configured key provider and the sealing codec built on it. */
-import type { EncryptionSettings, FaultSettings } from "../config.js";
+import type { EncryptionSettings, FaultSettings, KeyVaultReferenceSettings } from "../config.js";
+import type { SecretReader } from "../ports/secret-reader.js";
 import { CircuitBreaker } from "../ports/circuit-breaker.js";
 import { DataKeys } from "../crypto/data-keys.js";
 import { SealingCodec } from "../crypto/sealing-codec.js";
@@ -27,4 +28,19 @@ export function createSealing(store: Store, provider: KeyProvider, settings: Pic
   const dataKeys = new DataKeys(store, provider, { cacheEntries: settings.dekCacheEntries, cacheMaxAgeMs: settings.dekCacheSeconds * 1000, now: () => clock.now() });
   const codec = new SealingCodec(dataKeys, { entries: Math.min(5_000, settings.dekCacheEntries), maxAgeMs: Math.min(60_000, settings.dekCacheSeconds * 1000), now: () => clock.now() });
   return { dataKeys, codec };
+}
+
+/**
+ * The Key Vault secret reader for Key Vault references, with the service's identity (DefaultAzureCredential).
+ * Undefined when no vault is allowed: references are then refused at PUT and the Azure SDKs are not loaded.
+ */
+export async function createSecretReader(settings: KeyVaultReferenceSettings, faults?: FaultSettings): Promise<SecretReader | undefined> {
+  if (settings.allowedVaults.length === 0) return undefined;
+  const [{ DefaultAzureCredential }, { KeyVaultSecretReader }] = await Promise.all([import("@azure/identity"), import("./key-vault-secrets.js")]);
+  return new KeyVaultSecretReader({
+    credential: new DefaultAzureCredential(),
+    urlTemplate: settings.urlTemplate,
+    clientOptions: { retryOptions: { maxRetries: 2 } },
+    ...(faults ? { timeoutMs: faults.keyVaultTimeoutMs } : {}),
+  });
 }

@@ -32,6 +32,23 @@ export function operations(): OperationInfo[] {
   );
 }
 
+const byOperation = new Map<string, string[]>();
+
+/**
+ * The api-versions an operation is served at: those of every document that holds it. A document may add
+ * operations to a resource type at its own api-versions only (a preview's actions), or describe the
+ * type's existing operations again with a richer schema at its versions (a preview's properties).
+ */
+export function operationApiVersions(operationId: string): string[] {
+  let versions = byOperation.get(operationId);
+  if (!versions) {
+    versions = [...new Set(operations().filter((o) => o.operationId === operationId).flatMap((o) => o.apiVersions))];
+    if (versions.length === 0) throw new Error(`no openapi document describes ${operationId}`);
+    byOperation.set(operationId, versions);
+  }
+  return versions;
+}
+
 const byType = new Map<string, string[]>();
 
 /** api-versions served for an ARM resource type, as listed by its document (case-insensitive type) */
@@ -41,22 +58,10 @@ export function supportedApiVersions(resourceType: string): string[] {
   if (!versions) {
     versions = documents()
       .filter(({ document }) => document["x-resource-type"].toLowerCase() === key)
-      .flatMap(({ document }) => document["x-ms-api-versions"]);
+      .flatMap(({ document }) => document["x-ms-api-versions"])
+      .filter((v, i, all) => all.indexOf(v) === i);
     if (versions.length === 0) throw new Error(`no openapi document serves ${resourceType}`);
     byType.set(key, versions);
-  }
-  return versions;
-}
-
-const byOperation = new Map<string, string[]>();
-
-/** api-versions an operation is served at: those of the document that holds it (a document may add actions to a type at its own versions) */
-export function operationApiVersions(operationId: string): string[] {
-  let versions = byOperation.get(operationId);
-  if (!versions) {
-    versions = operations().find((op) => op.operationId === operationId)?.apiVersions;
-    if (!versions || versions.length === 0) throw new Error(`no openapi document holds ${operationId}`);
-    byOperation.set(operationId, versions);
   }
   return versions;
 }

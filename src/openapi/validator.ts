@@ -1,6 +1,8 @@
 /**
  * Request-body validation compiled from openapi/: each PUT or PATCH operation's body schema becomes one ajv
- * validator. Failures become one ARM error whose target names the offending property.
+ * validator per api-version of the document that holds it, so a preview document (its own file, its own
+ * definitions, the same operationIds) validates its api-versions with its richer schema while the official
+ * documents keep theirs. Failures become one ARM error whose target names the offending property.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
@@ -10,10 +12,15 @@ import { documents, type NamedDocument } from "./documents.js";
 // ajv-formats is CommonJS: under NodeNext the plugin function is the module's `default` member
 const addFormats = (addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
+/** the validators' key: an operation at one api-version */
+const keyOf = (operationId: string, apiVersion: string): string => `${operationId}\u0000${apiVersion}`;
+
 function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
   // swagger 2.0 schemas are JSON Schema draft 4 plus x-ms-* annotations: strict off lets the annotations pass
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
   addFormats(ajv);
+  // ARM's resource-id format (x-ms-arm-id-details names the type): its meaning is checked by the domain's rules
+  ajv.addFormat("arm-id", true);
   const validators = new Map<string, ValidateFunction>();
   for (const { name, document } of docs) {
     const definitions = NULLABLE_DOCUMENTS.has(name) ? nullable(document.definitions ?? {}) : (document.definitions ?? {});
@@ -23,7 +30,16 @@ function compileAll(docs: NamedDocument[]): Map<string, ValidateFunction> {
         const body = operation.parameters?.find((p) => p.in === "body") as { schema?: { $ref?: string } } | undefined;
         if (!body?.schema) continue;
         const schema = body.schema.$ref ? { $ref: `${name}.json${body.schema.$ref}` } : body.schema;
-        validators.set(operation.operationId, ajv.compile(schema));
+        const validate = ajv.compile(schema);
+        // without an api-version (the agent API has none; a caller that knows its document has one schema)
+        const any = keyOf(operation.operationId, "");
+        validators.set(any, validators.has(any) ? AMBIGUOUS : validate);
+        for (const apiVersion of document["x-ms-api-versions"]) {
+          const key = keyOf(operation.operationId, apiVersion);
+          // two documents describing one operation at one api-version would make the contract ambiguous
+          if (validators.has(key)) throw new Error(`openapi/: ${operation.operationId} is described twice at api-version ${apiVersion} (${name}.json and another document)`);
+          validators.set(key, validate);
+        }
       }
     }
   }
@@ -51,6 +67,14 @@ function nullable<T>(node: T): T {
   return out as T;
 }
 
+/** an operation described by several documents must be validated at a named api-version */
+const AMBIGUOUS: ValidateFunction = Object.assign(
+  () => {
+    throw new Error("this operation has a schema per api-version: validate it at one");
+  },
+  { errors: null },
+) as unknown as ValidateFunction;
+
 
 /** "/properties/operatorScope" -> "properties.operatorScope"; a missing or refused property is named itself */
 function targetOf(error: ErrorObject): string {
@@ -72,13 +96,14 @@ function messageOf(error: ErrorObject, target: string): string {
 }
 
 /**
- * allErrors lists every failure, which for a hostile body can be one per submitted key: the first
+ * `apiVersion` picks the schema of the document that describes the operation at that version; without
+ * it, the operation must be described by one document only. allErrors lists every failure, which for a hostile body can be one per submitted key: the first
  * MAX_DETAILS distinct problems are kept and the rest only counted, and a target (built from
  * submitted property names) is clipped like any quoted value.
  */
-export function validateRequestBody(operationId: string, body: unknown): void {
+export function validateRequestBody(operationId: string, body: unknown, apiVersion?: string): void {
   validators ??= compileAll(documents());
-  const validate = validators.get(operationId);
+  const validate = validators.get(keyOf(operationId, apiVersion ?? ""));
   if (!validate || validate(body)) return;
   const seen = new Set<string>();
   const problems: ArmErrorDetail[] = [];

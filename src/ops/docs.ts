@@ -53,7 +53,9 @@ export function mergedDocument(options: { offerBearer?: boolean } = {}): Swagger
     "x-resource-type": "all",
   };
   for (const { document } of all) {
-    Object.assign(merged.paths, document.paths);
+    // an operation a later document describes again (a preview's richer schema of the same path and
+    // method) keeps its first description here; the preview is served whole at /openapi/{name}.json
+    for (const [p, item] of Object.entries(document.paths)) merged.paths[p] = { ...item, ...(merged.paths[p] ?? {}) };
     merged.definitions = { ...(document.definitions ?? {}), ...merged.definitions };
     merged.parameters = { ...(document.parameters ?? {}), ...merged.parameters };
     if (document.securityDefinitions) merged.securityDefinitions = { ...asObject(merged.securityDefinitions), ...asObject(document.securityDefinitions) };

@@ -58,6 +58,11 @@ export class Configurations {
     return this.configurations.decode(doc);
   }
 
+  /** every configuration of every subscription, page by page, bodies left sealed (background jobs: the Key Vault resolver) */
+  scan(pageSize = 200): AsyncGenerator<StoredDocument[]> {
+    return this.configurations.pages({ scan: true }, pageSize);
+  }
+
   /** a tombstone the agent reported removed disappears for good */
   removeTombstone(subscriptionId: string, id: string, etag: string): Promise<boolean> {
     return this.configurations.delete(keyOf(id), partitionOf(subscriptionId), etag);

@@ -77,6 +77,8 @@ export interface TestServerOptions {
   faults?: AppOptions["faults"];
   /** a log destination instead of the capture into `logs` (log sink faults) */
   logStream?: DestinationStream;
+  /** Key Vault references: allow-list, refresh interval, secret reader (the resolver is not started: tests start it or call runOnce()) */
+  keyVault?: AppOptions["keyVault"];
 }
 
 export function tempDir(prefix = "kcrp-"): string {
@@ -129,6 +131,7 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     logLevel: "info",
     logStream: options.logStream ?? logStream,
     faults: { ...options.faults, ...(raw instanceof GuardedStore ? { storeGuard: raw } : {}) },
+    ...(options.keyVault ? { keyVault: options.keyVault } : {}),
   });
   const address = await built.app.listen({ port: 0, host: "127.0.0.1" });
   const token = await identity.mint({ now: clock.now() });

@@ -8,11 +8,11 @@
  * - errors as `{"error":{"code","message"}}`; 429 with Retry-After when throttling; dropped
  *   connections during an outage; 403 for a disabled version; in "stall" mode a request is accepted
  *   and never answered (a vault that answers after 30 s, or never).
- * Every call is counted, so tests can prove what the service's cache saves.
+ * Every call is counted, so tests can prove what the service's cache saves. The server, the challenge
+ * and the fault modes are vault-server.ts's, shared with the secrets stand-in.
  */
 import crypto from "node:crypto";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
+import { FakeVaultServer, type VaultExchange } from "./vault-server.js";
 
 interface KeyVersion {
   version: string;
@@ -29,27 +29,14 @@ export interface FakeKeyVaultCalls {
   unwrapKey: number;
 }
 
-export class FakeKeyVault {
+export class FakeKeyVault extends FakeVaultServer {
   readonly calls: FakeKeyVaultCalls = { challenge: 0, getKey: 0, wrapKey: 0, unwrapKey: 0 };
-  readonly token = crypto.randomBytes(24).toString("base64url");
-  mode: "up" | "throttle" | "down" | "stall" = "up";
-  /** requests held unanswered in "stall" mode (released, by destroying them, on stop) */
-  readonly stalled = new Set<import("node:http").ServerResponse>();
   private readonly keys = new Map<string, KeyVersion[]>();
-  private server?: https.Server;
-  url = "";
 
-  constructor(private readonly tls: { key: string; cert: string }) {}
-
-  async start(): Promise<void> {
-    this.server = https.createServer({ key: this.tls.key, cert: this.tls.cert }, (req, res) => void this.handle(req, res));
-    await new Promise<void>((r) => this.server?.listen(0, "127.0.0.1", r));
-    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => this.server?.close(() => r()));
+  constructor(tls: { key: string; cert: string }) {
+    super(tls);
+    // the challenge count lives in the shared server; calls.challenge reads it
+    Object.defineProperty(this.calls, "challenge", { get: () => this.challenges, set: (v: number) => (this.challenges = v), enumerable: true });
   }
 
   /** creates the key or a new version of it; the new version becomes current */
@@ -79,34 +66,7 @@ export class FakeKeyVault {
     };
   }
 
-  private async handle(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
-      res.end(JSON.stringify(body));
-    };
-    const fail = (status: number, code: string, message: string, headers: Record<string, string> = {}) => send(status, { error: { code, message } }, headers);
-
-    if (this.mode === "down") {
-      req.socket.destroy();
-      return;
-    }
-    if (this.mode === "stall") {
-      this.stalled.add(res);
-      res.on("close", () => this.stalled.delete(res));
-      return;
-    }
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
-      this.calls.challenge++;
-      return fail(401, "Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.", {
-        "www-authenticate": 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://vault.azure.net"',
-      });
-    }
-    if (this.mode === "throttle") return fail(429, "Throttled", "Request was not processed because too many requests were received.", { "retry-after": "7" });
-
-    const url = new URL(req.url ?? "/", this.url);
-    if (!url.searchParams.get("api-version")) return fail(400, "BadParameter", "api-version is required");
+  protected route({ method, url, body: text, send, fail }: VaultExchange): void {
     const m = /^\/keys\/([^/]+)(?:\/([^/]*))?(?:\/(wrapkey|unwrapkey))?\/?$/.exec(url.pathname);
     if (!m) return fail(404, "NotFound", "no such route");
     const [, name = "", versionPart, op] = m;
@@ -115,12 +75,12 @@ export class FakeKeyVault {
     const v = versionPart ? versions.find((k) => k.version === versionPart) : versions[versions.length - 1];
     if (!v) return fail(404, "KeyNotFound", `A key with (name/id) ${name}/${versionPart} was not found in this key vault.`);
 
-    if (req.method === "GET" && !op) {
+    if (method === "GET" && !op) {
       this.calls.getKey++;
       return send(200, this.bundle(name, v));
     }
-    if (req.method !== "POST" || !op) return fail(405, "MethodNotAllowed", "method not allowed");
-    const body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { alg?: string; value?: string };
+    if (method !== "POST" || !op) return fail(405, "MethodNotAllowed", "method not allowed");
+    const body = JSON.parse(text || "{}") as { alg?: string; value?: string };
     if (body.alg !== "RSA-OAEP-256") return fail(400, "BadParameter", `unsupported algorithm ${String(body.alg)}`);
     if (!v.enabled) return fail(403, "Forbidden", `Operation ${op === "wrapkey" ? "wrapKey" : "unwrapKey"} is not allowed on a disabled key.`);
     const input = Buffer.from(body.value ?? "", "base64url");

@@ -17,7 +17,7 @@ import { quote } from "../../arm/quote.js";
 const P = "properties";
 
 export const SENSITIVE_INPUT_REFUSED =
-  "An assignment cannot carry protected settings or SSH known_hosts: they are kept at most 48 hours, while an assignment applies to every matching cluster, including clusters that register later. Use a public repository, or the deploy key each cluster generates (shown as repositoryPublicKey on the cluster's configuration) and grant it read access to the repository.";
+  "An assignment cannot carry protected settings or SSH known_hosts: they are kept at most 48 hours, while an assignment applies to every matching cluster, including clusters that register later. Give them as Key Vault references (configuration.keyVaultReferences: the service reads the secret for each cluster and keeps what it read at most 48 hours), or use a public repository, or the deploy key each cluster generates (shown as repositoryPublicKey on the cluster's configuration) and grant it read access to the repository.";
 
 /** the assignment's own name (a path segment), as openapi/configurationAssignments.json declares it */
 const ASSIGNMENT_NAME = /^[a-zA-Z0-9]([-_.a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$/;

@@ -14,6 +14,8 @@ import { chartValuesProblem } from "./chart-values.js";
 import { checkRepositoryUrl, type RepositoryTransport } from "./repository-url.js";
 import { parsePrivateKey } from "./ssh-keys.js";
 import { quote } from "../../arm/quote.js";
+import { checkKeyVaultReferences } from "./keyvault-references.js";
+import type { SecretReferenceSetting } from "../types.js";
 
 export const CONFIGURATION_NAME_MAX = 63;
 export const OPERATOR_NAME_MAX = 23;
@@ -163,6 +165,8 @@ export function checkConfigurationProperties(problems: Problems, at: string, inp
   const sshKnownHostsContents = checkKnownHosts(problems, at, props.sshKnownHostsContents, transport);
   const helmOperatorProperties = checkHelm(problems, at, props.helmOperatorProperties);
   checkReadOnly(problems, at, props, input.existing);
+  const given = new Set<SecretReferenceSetting>([...(Object.keys(protectedSettings) as SecretReferenceSetting[]), ...(sshKnownHostsContents !== undefined ? (["sshKnownHostsContents"] as const) : [])]);
+  const keyVaultReferences = checkKeyVaultReferences(problems, at, props.keyVaultReferences, given, transport);
 
   const spec: ConfigurationSpec = {
     repositoryUrl: repositoryUrl ?? "",
@@ -173,6 +177,7 @@ export function checkConfigurationProperties(problems: Problems, at: string, inp
     ...(operatorParams !== undefined ? { operatorParams } : {}),
     ...(typeof props.enableHelmOperator === "boolean" ? { enableHelmOperator: props.enableHelmOperator } : {}),
     ...(helmOperatorProperties ? { helmOperatorProperties } : {}),
+    ...(keyVaultReferences ? { keyVaultReferences } : {}),
   };
   const hasSecrets = Object.keys(protectedSettings).length > 0 || sshKnownHostsContents !== undefined;
   return { spec, secrets: hasSecrets ? { protectedSettings, ...(sshKnownHostsContents !== undefined ? { sshKnownHostsContents } : {}) } : undefined };

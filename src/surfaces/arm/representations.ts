@@ -12,7 +12,7 @@ import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
 import type { WhatIfItem } from "../../domain/assignment-what-if.js";
 import { hasSecrets, type ConfigurationView } from "../../domain/configurations.js";
-import type { ClusterRecord, ConfigurationSpec, RolloutPolicy, StageStatus, SubscriptionRecord } from "../../domain/types.js";
+import { SECRET_REFERENCE_SETTINGS, type ClusterRecord, type ConfigurationSpec, type RolloutPolicy, type StageStatus, type SubscriptionRecord } from "../../domain/types.js";
 import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
 type Json = Record<string, unknown>;
@@ -50,7 +50,33 @@ function specFields(spec: ConfigurationSpec): Json {
   };
 }
 
-export function configurationResource(view: ConfigurationView): Json {
+/** references as the caller gave them (no value is ever in them) */
+function referencesOf(spec: ConfigurationSpec): Json | undefined {
+  const refs = spec.keyVaultReferences;
+  if (!refs) return undefined;
+  return Object.fromEntries(
+    SECRET_REFERENCE_SETTINGS.filter((k) => refs[k] !== undefined).map((k) => {
+      const r = refs[k] as NonNullable<(typeof refs)[typeof k]>;
+      return [k, compact({ keyVaultResourceId: r.keyVaultResourceId, secretName: r.secretName, secretVersion: r.secretVersion })];
+    }),
+  );
+}
+
+/** which secret versions were read and which the cluster applied (never a value) */
+function referencesStatus(view: ConfigurationView): Json | undefined {
+  if (!view.record.spec.keyVaultReferences) return undefined;
+  const k = view.keyVault;
+  return compact({
+    state: k?.state ?? "Resolving",
+    resolvedVersions: k ? { ...k.resolvedVersions } : undefined,
+    appliedVersions: view.record.appliedSecretVersions ? { ...view.record.appliedSecretVersions } : undefined,
+    lastResolvedAt: k?.resolvedAt !== undefined ? new Date(k.resolvedAt).toISOString() : undefined,
+    message: k?.state === "Failed" ? k.message : undefined,
+  });
+}
+
+/** `withReferences`: the api-version has Key Vault references (2026-12-01-preview); the official ones never show them */
+export function configurationResource(view: ConfigurationView, withReferences = false): Json {
   const { record } = view;
   const { complianceStatus: c } = record;
   return compact({
@@ -66,6 +92,8 @@ export function configurationResource(view: ConfigurationView): Json {
       sshKnownHostsContents: view.sshKnownHostsContents,
       provisioningState: record.provisioningState,
       complianceStatus: compact({ complianceState: c.complianceState, lastConfigApplied: c.lastConfigApplied, message: c.message, messageLevel: c.messageLevel }),
+      keyVaultReferences: withReferences ? referencesOf(record.spec) : undefined,
+      keyVaultReferencesStatus: withReferences ? referencesStatus(view) : undefined,
     }),
   });
 }
@@ -109,7 +137,7 @@ export function assignmentResource(view: AssignmentView): Json {
     systemData: systemDataOf(a.systemData),
     properties: compact({
       configurationName: a.spec.configurationName,
-      configuration: compact(specFields(a.spec.configuration)),
+      configuration: compact({ ...specFields(a.spec.configuration), keyVaultReferences: referencesOf(a.spec.configuration) }),
       clusterSelector: selectorView(a.spec.clusterSelector),
       enforcementMode: a.spec.enforcementMode,
       rolloutPolicy: rolloutPolicyView(a.spec.rolloutPolicy),

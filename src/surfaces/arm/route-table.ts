@@ -67,12 +67,13 @@ async function run(route: ArmRoute, services: Services, request: FastifyRequest,
   const principal = await services.authenticator.authenticate(headerValue(request, "authorization"));
   const params = request.params as PathParams;
   checkArmScope(params);
+  // served at the api-versions of the documents that hold the row's operation (a preview's own actions only at the preview)
   const apiVersion = requireApiVersion(request, route.resourceType, operationApiVersions(route.operationId));
   let body: Record<string, unknown> = {};
   const bodyGiven = request.body !== undefined && request.body !== null;
   if ((BODY_METHODS.has(route.method) && route.optionalBody !== true) || (route.optionalBody === true && bodyGiven)) {
     body = requireJsonBody(request);
-    validateRequestBody(route.operationId, body);
+    validateRequestBody(route.operationId, body, apiVersion);
   }
   const target = route.target(params);
   // the time a write is stamped with is taken when the request is handled (read only by writes)
