@@ -3,19 +3,50 @@ import t from "tap";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { vaultId } from "../helpers/keyvault.js";
 
+const OID = "11111111-2222-3333-4444-555555555555";
+const OID2 = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const APP = "99999999-8888-7777-6666-555555555555";
+const SUB_AA = "/subscriptions/00000000-0000-0000-0000-0000000000AA";
+
 t.test("KEYVAULT_* settings", async (t) => {
   const defaults = loadConfig({}).keyVaultReferences;
   t.same(defaults, { refreshMs: 300_000, urlTemplate: "https://{name}.vault.azure.net", allowedVaults: [] }, "refresh 300 s, public cloud, nothing allowed");
   const id = vaultId("Fleet-KV");
-  const set = loadConfig({ KEYVAULT_SECRET_REFRESH_SECONDS: "1", KEYVAULT_URL_TEMPLATE: "https://{name}.vault.usgovcloudapi.net", KEYVAULT_ALLOWED_VAULTS: ` ${id}/ ,/subscriptions/00000000-0000-0000-0000-0000000000AA` }).keyVaultReferences;
+  const set = loadConfig({
+    KEYVAULT_SECRET_REFRESH_SECONDS: "1",
+    KEYVAULT_URL_TEMPLATE: "https://{name}.vault.usgovcloudapi.net",
+    KEYVAULT_ALLOWED_VAULTS: ` ${id}/ = ${OID.toUpperCase()} | appid:${APP} | oid:${OID2} ,${SUB_AA}=*`,
+  }).keyVaultReferences;
   t.equal(set.refreshMs, 1000);
   t.equal(set.urlTemplate, "https://{name}.vault.usgovcloudapi.net");
-  t.same(set.allowedVaults, [id.toLowerCase(), "/subscriptions/00000000-0000-0000-0000-0000000000aa"], "trimmed, lower-cased, no trailing slash");
-  for (const env of [
-    { KEYVAULT_ALLOWED_VAULTS: "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s" },
-    { KEYVAULT_ALLOWED_VAULTS: "fleet-kv" },
-    { KEYVAULT_URL_TEMPLATE: "http://{name}.vault.azure.net" },
-    { KEYVAULT_URL_TEMPLATE: "https://vault.example" },
-    { KEYVAULT_SECRET_REFRESH_SECONDS: "0" },
-  ]) t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
+  t.same(
+    set.allowedVaults,
+    [`${id.toLowerCase()}=oid:${OID}|oid:${OID2}|appid:${APP}`, `${SUB_AA.toLowerCase()}=*`],
+    "trimmed, lower-cased, no trailing slash, principals prefixed; '*' kept as written",
+  );
+});
+
+t.test("KEYVAULT_ALLOWED_VAULTS refusals name the entry and what to write", async (t) => {
+  const cases: [string, RegExp][] = [
+    ["/subscriptions/x/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/s=*", /is neither a Key Vault resource id \(.*\) nor \/subscriptions\/\{id\}$/],
+    [`fleet-kv=${OID}`, /'fleet-kv' is neither/],
+    // an entry without principals: who may reference a vault is always written out
+    [vaultId("fleet-kv"), /names no principals: write '.*=<objectId>\|appid:<appId>' .* or '.*=\*'/],
+    [SUB_AA, /names no principals/],
+    [`${vaultId("fleet-kv")}=`, /'\(empty\)' is not a principal/],
+    [`${vaultId("fleet-kv")}=someone@contoso.com`, /'someone@contoso.com' is not a principal: use an object id/],
+    [`${vaultId("fleet-kv")}=appid:not-a-guid`, /is not a principal/],
+    [`${vaultId("fleet-kv")}=tid:${OID}`, /is not a principal/],
+    [`${vaultId("fleet-kv")}=*|${OID}`, /'\*' stands alone/],
+    [`${vaultId("fleet-kv")}=${OID}|oid:${OID}`, /listed twice/],
+    [`${vaultId("fleet-kv")}=${OID},${vaultId("FLEET-KV")}=${OID2}`, /listed twice: list its principals in one entry/],
+  ];
+  for (const [value, message] of cases) {
+    const err = t.throws(() => loadConfig({ KEYVAULT_ALLOWED_VAULTS: value }), ConfigError, value) as Error;
+    t.match(err.message, /^KEYVAULT_ALLOWED_VAULTS: /, "says which setting");
+    t.match(err.message, message, value);
+  }
+  for (const env of [{ KEYVAULT_URL_TEMPLATE: "http://{name}.vault.azure.net" }, { KEYVAULT_URL_TEMPLATE: "https://vault.example" }, { KEYVAULT_SECRET_REFRESH_SECONDS: "0" }]) {
+    t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
+  }
 });
