@@ -2,6 +2,7 @@
 import t from "tap";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { vaultId } from "../helpers/keyvault.js";
+import type { VaultPrincipal } from "../../src/ports/vault-access.js";
 
 const OID = "11111111-2222-3333-4444-555555555555";
 const OID2 = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -49,4 +50,25 @@ t.test("KEYVAULT_ALLOWED_VAULTS refusals name the entry and what to write", asyn
   for (const env of [{ KEYVAULT_URL_TEMPLATE: "http://{name}.vault.azure.net" }, { KEYVAULT_URL_TEMPLATE: "https://vault.example" }, { KEYVAULT_SECRET_REFRESH_SECONDS: "0" }]) {
     t.throws(() => loadConfig(env), ConfigError, JSON.stringify(env));
   }
+});
+
+t.test("the allow-list's meaning: scope, principals, app ids for app-only callers", async (t) => {
+  const { AllowListVaultAccess, parseVaultAllowList } = await import("../../src/domain/keyvault-trust.js");
+  const SUB = "00000000-0000-0000-0000-000000000001";
+  const OTHER = "00000000-0000-0000-0000-0000000000aa";
+  const access = new AllowListVaultAccess(
+    parseVaultAllowList([`${vaultId("fleet-kv")}=${OID}|appid:${APP}`, `/subscriptions/${OTHER}=${OID2}`, `/subscriptions/${SUB}=oid:${OID2}`]),
+  );
+  const user = (objectId: string, appId?: string) => ({ tenantId: "t", objectId, ...(appId ? { appId } : {}), kind: "User" as const });
+  const app = (objectId: string, appId: string) => ({ tenantId: "t", objectId, appId, kind: "Application" as const });
+  const may = (vault: string, principal: VaultPrincipal, sub = SUB) => access.mayUse({ subscriptionId: sub, vaultId: vault, principal });
+  t.equal(await may(vaultId("FLEET-KV"), user(OID.toUpperCase())), true, "a listed object id, compared case-insensitively");
+  t.equal(await may(vaultId("team-kv"), user(OID)), false, "only that vault");
+  t.equal(await may(vaultId("team-kv"), user(OID2)), true, "a subscription entry: every vault of it, for its principals");
+  t.equal(await may(vaultId("fleet-kv"), user(OID2)), true, "entries add up: the subscription's principals may use a listed vault too");
+  t.equal(await may(vaultId("fleet-kv"), app(APP.replace("9", "1"), APP)), true, "an app id: that application's app-only calls");
+  t.equal(await may(vaultId("fleet-kv"), user(OID.replace("1", "7"), APP)), false, "not a user who signed in through that application");
+  t.equal(await may(vaultId("fleet-kv", OTHER), user(OID2), SUB), false, "a vault of another subscription than the configuration's, whatever is listed");
+  t.equal(await new AllowListVaultAccess(parseVaultAllowList([`/subscriptions/${SUB}=*`])).mayUse({ subscriptionId: SUB, vaultId: vaultId("any-kv"), principal: user(OID) }), true, "'*': every principal");
+  t.equal(await new AllowListVaultAccess([]).mayUse({ subscriptionId: SUB, vaultId: vaultId("fleet-kv"), principal: user(OID) }), false, "nothing listed: nothing allowed");
 });

@@ -13,7 +13,7 @@ import { generateAgentKey, loadAgentKey } from "../../src/agent/keys.js";
 import { sshPublicKeyOf } from "../../src/agent/ssh-public-key.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
-import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64, SUB } from "../helpers/fixtures.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath, knownHostsB64, sshPrivateKeyB64 } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
 import { PREVIEW_API, startSecretVault, vaultId } from "../helpers/keyvault.js";
 import { settle } from "../helpers/reconciler.js";

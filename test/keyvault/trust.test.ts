@@ -24,8 +24,7 @@ import { createStore } from "../../src/store/factory.js";
 import type { Store } from "../../src/store/port.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
-import { clusterBody, clusterPath, configurationBody, configurationPath } from "../helpers/fixtures.js";
-import { sshPrivateKeyB64 } from "../helpers/fixtures.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath, sshPrivateKeyB64 } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
 import { PREVIEW_API, startSecretVault, vaultId } from "../helpers/keyvault.js";
 import { settle } from "../helpers/reconciler.js";
@@ -36,7 +35,6 @@ const APP_SP = "5e5e5e5e-0000-4000-8000-000000000005";
 
 const at = (p: string, api = PREVIEW_API) => `${p}?api-version=${api}`;
 const ref = (secretName: string, vault = "fleet-kv") => ({ keyVaultResourceId: vaultId(vault), secretName });
-const WRITES = new Set(["commit", "create", "replace", "delete", "deleteMany"]);
 
 /** the store, with every call recorded as "op kind" (a get of a subscription: "get subscription") */
 function recording(store: Store, calls: string[]): Store {
