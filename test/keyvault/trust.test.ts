@@ -22,6 +22,7 @@ import { loadOrCreateDevIdentity } from "../../src/auth/dev-identity.js";
 import { systemClock } from "../../src/ports/clock.js";
 import { createStore } from "../../src/store/factory.js";
 import type { Store } from "../../src/store/port.js";
+import type { VaultAccessChecker, VaultAccessRequest } from "../../src/ports/vault-access.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, sshPrivateKeyB64 } from "../helpers/fixtures.js";
@@ -165,4 +166,56 @@ t.test("the caller's identity decides which vault it may have read, at PUT and a
   t.not(recovered.json.properties.complianceStatus.complianceState, "Failed");
   t.notSame(recovered.json.properties.keyVaultReferencesStatus.resolvedVersions, { sshPrivateKey: v1 }, "read again");
   t.equal((await request(at(configurationPath("c-trust", "by-alice")))).json.properties.complianceStatus.complianceState, "Failed", "Alice's own configuration stays Failed");
+});
+
+t.test("another VaultAccessChecker plugs in through the port: asked at PUT and before every read; 'cannot tell' reads and writes nothing", async (t) => {
+  const { kv, reader } = await startSecretVault();
+  t.teardown(() => kv.stop());
+  // a checker of the port's contract whose answer the test sets (a production adapter would ask Azure authorization)
+  let answer: "yes" | "no" | "cannot tell" = "yes";
+  const asked: VaultAccessRequest[] = [];
+  const access: VaultAccessChecker = {
+    mayUse: async (request) => {
+      asked.push(request);
+      if (answer === "cannot tell") throw new Error("authorization service unreachable");
+      return answer === "yes";
+    },
+  };
+  const server = await startServer({ keyVault: { reader, refreshMs: 1000, access } });
+  t.teardown(() => server.close());
+  const request = client(server.url, server.ca, server.token);
+  kv.set("fleet-kv", "deploy-key", sshPrivateKeyB64());
+  const key = generateAgentKey("ec");
+  const cluster = await request(at(clusterPath("c-port"), "2024-01-01"), { method: "PUT", body: clusterBody(key.publicKeyB64) });
+  t.equal(cluster.status, 201);
+  const path = configurationPath("c-port", "cfg");
+  const body = configurationBody({ keyVaultReferences: { sshPrivateKey: ref("deploy-key") } });
+
+  t.equal((await request(at(path), { method: "PUT", body })).status, 201);
+  t.same(asked.map((r) => [r.vaultId, r.principal.objectId, r.principal.kind]), [[vaultId("fleet-kv"), server.identity.objectId, "User"]], "asked for the caller at PUT");
+  asked.length = 0;
+  const resolved = await server.keyVaultResolver?.runOnce();
+  t.equal(resolved?.vaultReads, 1);
+  t.equal(asked.length, 1, "asked again, for the recorded principal, before the read");
+  t.equal(asked[0]?.principal.objectId, server.identity.objectId);
+
+  // cannot tell: the PUT fails without writing; the resolver reads and writes nothing, the configuration is as it was
+  answer = "cannot tell";
+  const refused = await request(at(configurationPath("c-port", "other")), { method: "PUT", body });
+  t.ok(refused.status >= 500, `a PUT the checker cannot answer fails (${refused.status})`);
+  t.notMatch(refused.text, /unreachable/, "the checker's error is not shown");
+  t.equal((await request(at(configurationPath("c-port", "other")))).status, 404, "nothing written");
+  await new Promise((r) => setTimeout(r, 1100));
+  const unsure = await server.keyVaultResolver?.runOnce();
+  t.same([unsure?.vaultReads, unsure?.written, unsure?.failed], [0, 0, 0], "no read, no write");
+  t.not((await request(at(path))).json.properties.complianceStatus.complianceState, "Failed", "not shown Failed for a question it could not answer");
+  t.ok(server.logs.some((l) => l.includes("Key Vault access check failed")), "logged");
+
+  // no: Failed naming the principal and the vault, and no read
+  answer = "no";
+  const denied = await server.keyVaultResolver?.runOnce();
+  t.same([denied?.vaultReads, denied?.failed], [0, 1]);
+  const got = await request(at(path));
+  t.equal(got.json.properties.complianceStatus.complianceState, "Failed");
+  t.match(got.json.properties.complianceStatus.message, new RegExp(`object id '${server.identity.objectId}'\\) may no longer use vault 'fleet-kv'`));
 });
