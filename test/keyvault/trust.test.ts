@@ -10,7 +10,10 @@
  *   writes the clusters' configurations under that principal's right;
  * - the allow-list changed at restart to drop the author: the resolver reads nothing more for those
  *   configurations (a rotation is not delivered), they and the assignment's compliance show Failed naming
- *   the principal and the vault; a PUT of the assignment by a principal still allowed resumes the reads.
+ *   the principal and the vault; a PUT of the assignment by a principal still allowed resumes the reads;
+ * - another VaultAccessChecker plugged in through the port is asked at PUT and before every read, and
+ *   "cannot tell" writes and reads nothing;
+ * - a configuration without a recorded principal (the first preview's) is read for nobody until a PUT.
  */
 import t from "tap";
 import path from "node:path";
@@ -23,9 +26,11 @@ import { systemClock } from "../../src/ports/clock.js";
 import { createStore } from "../../src/store/factory.js";
 import type { Store } from "../../src/store/port.js";
 import type { VaultAccessChecker, VaultAccessRequest } from "../../src/ports/vault-access.js";
+import { Persistence } from "../../src/persistence/index.js";
+import type { ConfigurationRecord, ConfigurationSpec } from "../../src/domain/types.js";
 import { startServer, tempDir, type TestServer } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
-import { clusterBody, clusterPath, configurationBody, configurationPath, sshPrivateKeyB64 } from "../helpers/fixtures.js";
+import { clusterBody, clusterPath, configurationBody, configurationPath, sshPrivateKeyB64, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, withApi } from "../helpers/assignments.js";
 import { PREVIEW_API, startSecretVault, vaultId } from "../helpers/keyvault.js";
 import { settle } from "../helpers/reconciler.js";
@@ -218,4 +223,32 @@ t.test("another VaultAccessChecker plugs in through the port: asked at PUT and b
   const got = await request(at(path));
   t.equal(got.json.properties.complianceStatus.complianceState, "Failed");
   t.match(got.json.properties.complianceStatus.message, new RegExp(`object id '${server.identity.objectId}'\\) may no longer use vault 'fleet-kv'`));
+});
+
+t.test("a configuration accepted before principals were recorded is not read for anyone until a PUT records one", async (t) => {
+  const { kv, reader } = await startSecretVault();
+  t.teardown(() => kv.stop());
+  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
+  t.teardown(() => server.close());
+  const request = client(server.url, server.ca, server.token);
+  kv.set("fleet-kv", "deploy-key", sshPrivateKeyB64());
+  t.equal((await request(at(clusterPath("c-legacy"), "2024-01-01"), { method: "PUT", body: clusterBody() })).status, 201);
+  const path = configurationPath("c-legacy", "cfg");
+  const body = configurationBody({ keyVaultReferences: { sshPrivateKey: ref("deploy-key") } });
+  t.equal((await request(at(path), { method: "PUT", body })).status, 201);
+  // the record as the first preview wrote it: references, no principal
+  const repo = new Persistence(server.store, server.codec);
+  const found = await repo.configurations.get(SUB, path);
+  t.ok(found?.record.spec.keyVaultPrincipal, "a PUT records the principal");
+  const { keyVaultPrincipal: _dropped, ...legacySpec } = found?.record.spec ?? ({} as ConfigurationSpec);
+  await repo.configurations.write(SUB, { ...(found?.record as ConfigurationRecord), spec: legacySpec as ConfigurationSpec }, found?.etag);
+
+  const report = await server.keyVaultResolver?.runOnce();
+  t.same([report?.vaultReads, report?.failed], [0, 1], "not read, even with '*' listed");
+  const got = await request(at(path));
+  t.equal(got.json.properties.complianceStatus.complianceState, "Failed");
+  t.match(got.json.properties.complianceStatus.message, /accepted before the service recorded who may use them: the service does not read vault 'fleet-kv'/);
+  t.equal((await request(at(path), { method: "PUT", body })).status, 200, "a PUT records the caller");
+  const again = await server.keyVaultResolver?.runOnce();
+  t.same([again?.vaultReads, again?.failed], [1, 0], "read again");
 });
