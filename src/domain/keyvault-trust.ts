@@ -97,10 +97,6 @@ function canonicalScope(scope: string): string | undefined {
 export class AllowListVaultAccess implements VaultAccessChecker {
   constructor(private readonly entries: readonly VaultAllowEntry[]) {}
 
-  get empty(): boolean {
-    return this.entries.length === 0;
-  }
-
   mayUse({ subscriptionId, vaultId, principal }: VaultAccessRequest): Promise<boolean> {
     return Promise.resolve(this.allows(subscriptionId, vaultId, principal));
   }
@@ -183,7 +179,7 @@ export async function resolutionTrustFailure(access: VaultAccessChecker, subscri
     }
     const allowed = vault?.subscriptionId === subscriptionId.toLowerCase() && (await access.mayUse({ subscriptionId, vaultId: ref.keyVaultResourceId, principal }));
     if (!allowed) {
-      return `The principal the Key Vault references were accepted for (object id '${principal.objectId}') may no longer use vault '${name}' in this subscription (KEYVAULT_ALLOWED_VAULTS): the service stopped reading it for '${setting}'. The cluster keeps the secrets it last received until they expire; a PUT of the configuration (or of its assignment) by a principal allowed to use the vault, or the operators allowing this one again, resumes the reads.`;
+      return `The principal the Key Vault references were accepted for (object id '${principal.objectId}') may no longer use vault '${name}' in this subscription: the service stopped reading it for '${setting}'. The cluster keeps the secrets it last received until they expire; a PUT of the configuration (or of its assignment) by a principal allowed to use the vault, or the operators allowing this one again, resumes the reads.`;
     }
   }
   return undefined;
