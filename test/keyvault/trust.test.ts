@@ -124,6 +124,7 @@ t.test("the caller's identity decides which vault it may have read, at PUT and a
   t.equal((await request(withApi(assignmentPath("kv-trust")))).status, 404);
   const assigned = await request(withApi(assignmentPath("kv-trust")), { method: "PUT", body: assignment });
   t.equal(assigned.status, 201, assigned.text);
+  t.notOk(JSON.stringify((await request(withApi(assignmentPath("kv-trust")))).json).includes(ALICE), "nor on the assignment");
   await settle(server);
   await server.keyVaultResolver?.runOnce();
   const polled = await agent.runOnce();
