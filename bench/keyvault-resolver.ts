@@ -45,7 +45,7 @@ const { kv, reader } = await startSecretVault();
 kv.set("fleet-kv", "k", sshPrivateKeyB64());
 console.log(`Key Vault resolver, ${N} clusters, SQLite, sealing on (one run; the machine's other load is not controlled)`);
 
-const refs = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+const refs = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
 await fleet(refs, true);
 const resolver = refs.keyVaultResolver;
 if (!resolver) throw new Error("no resolver");
@@ -58,7 +58,7 @@ await timed("rotation pass (1 vault read, N rewritten)", () => resolver.runOnce(
 console.log(`vault reads during the rotation pass: ${kv.totalReads() - before}`);
 await refs.close();
 
-const plain = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+const plain = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
 await fleet(plain, false);
 await timed("pass over a fleet without references", () => plain.keyVaultResolver?.runOnce() ?? Promise.resolve(undefined));
 await plain.close();

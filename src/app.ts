@@ -9,6 +9,8 @@ import { AssignmentReconciler, type ReconcilerOptions } from "./jobs/assignments
 import { AgentKeyAudit } from "./jobs/agent-key-audit.js";
 import { KeyVaultResolver, type KeyVaultReadAudit } from "./jobs/keyvault-resolver.js";
 import type { SecretReader } from "./ports/secret-reader.js";
+import type { VaultAccessChecker } from "./ports/vault-access.js";
+import { AllowListVaultAccess, parseVaultAllowList } from "./domain/keyvault-trust.js";
 import { Assignments } from "./domain/assignments.js";
 import type { PurgeAudit } from "./domain/purge-audit.js";
 import Fastify, { LogController, type FastifyHttpsOptions, type FastifyInstance, type FastifyServerOptions } from "fastify";
@@ -70,8 +72,11 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** the store guard (deadline, breaker, write state) and other breakers: their state shows in /metrics, /readyz and one log line per change */
   faults?: { storeGuard?: GuardedStore; breakers?: CircuitBreaker[] };
-  /** Key Vault references: the allow-list, the refresh interval, and the reader (without one, no reference resolves) */
-  keyVault?: Partial<Pick<Config["keyVaultReferences"], "refreshMs" | "allowedVaults">> & { reader?: SecretReader };
+  /**
+   * Key Vault references: the allow-list (KEYVAULT_ALLOWED_VAULTS entries, `<vault id or /subscriptions/{id}>=<principals>`),
+   * or `access`, a VaultAccessChecker used instead of it; the refresh interval; the reader (without one, no reference resolves)
+   */
+  keyVault?: Partial<Pick<Config["keyVaultReferences"], "refreshMs" | "allowedVaults">> & { reader?: SecretReader; access?: VaultAccessChecker };
 }
 
 /** the agent API (AGENT_* settings); stalenessMs: how stale an agent-facing cache may be across replicas (within one process it is exact) */
@@ -172,7 +177,8 @@ export function buildServices(
   });
   // Key Vault references: resolved in the background with the service's identity, never in the poll path
   const keyVault = { refreshMs: DEFAULTS.keyVaultReferences.refreshMs, allowedVaults: [] as string[], ...options.keyVault };
-  const trust = { allowedVaults: keyVault.allowedVaults.map((v) => v.toLowerCase()) };
+  // who may have which vault read (checked at PUT and before every read); the operators' allow-list by default
+  const access = keyVault.access ?? new AllowListVaultAccess(parseVaultAllowList(keyVault.allowedVaults));
   const resolveEveryMs = Math.max(100, Math.min(5000, Math.floor(keyVault.refreshMs / 2)));
   const keyVaultResolver = keyVault.reader
     ? new KeyVaultResolver(repo, bus, options.clock, keyVault.reader, {
@@ -182,9 +188,9 @@ export function buildServices(
         retentionMs: retention.secretsRetentionMs,
         holder: retention.holder,
         leaseMs: 30_000,
-      }, readAudit, log)
+      }, readAudit, log, access)
     : undefined;
-  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake, { trust, wakeResolver: () => keyVaultResolver?.wake() });
+  const configurations = new Configurations(repo, subscriptions, clusters, options.clock, bus, wake, { access, wakeResolver: () => keyVaultResolver?.wake() });
   const fluxConfigurations = new FluxConfigurations(repo, subscriptions, clusters, options.clock, bus, { purgeAfterDelivery: retention.purgeAfterDelivery, audit });
   const services: Services = {
     authenticator: options.authenticator,
@@ -192,7 +198,7 @@ export function buildServices(
     clusters,
     configurations,
     fluxConfigurations,
-    assignments: new Assignments(repo, subscriptions, wake, trust),
+    assignments: new Assignments(repo, subscriptions, wake, access),
     skipTokens: new SkipTokens(options.skipTokenKey),
     clock: options.clock,
     pageSize: options.pageSize,

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { AZURE_PUBLIC_REGIONS, normalizeLocation } from "./arm/shapes.js";
 import { SECRETS_RETENTION_MAX_MS } from "./persistence/index.js";
+import { formatVaultAllowEntry, parseVaultAllowList, VaultAllowListError } from "./domain/keyvault-trust.js";
 
 /**
  * Every default, declared once: the environment's fallbacks (loadConfig) and the defaults of buildApp's
@@ -117,21 +118,22 @@ export interface KeyVaultReferenceSettings {
   refreshMs: number;
   /** KEYVAULT_URL_TEMPLATE: a vault's URL from its name (`{name}`) */
   urlTemplate: string;
-  /** KEYVAULT_ALLOWED_VAULTS, lower-cased: vault resource ids, or `/subscriptions/{id}` for every vault of one */
+  /**
+   * KEYVAULT_ALLOWED_VAULTS, each entry canonical (lower-cased, principals prefixed): `<vault id or
+   * /subscriptions/{id}>=oid:<objectId>|appid:<appId>…`, or `<scope>=*` (src/domain/keyvault-trust.ts)
+   */
   allowedVaults: string[];
 }
 
 function keyVaultReferenceConfig(env: Env): KeyVaultReferenceSettings {
   const urlTemplate = env.KEYVAULT_URL_TEMPLATE ?? DEFAULTS.keyVaultReferences.urlTemplate;
   if (!urlTemplate.startsWith("https://") || !urlTemplate.includes("{name}")) throw new ConfigError("KEYVAULT_URL_TEMPLATE must be an https:// URL containing {name}");
-  const allowedVaults = (env.KEYVAULT_ALLOWED_VAULTS ?? "")
-    .split(",")
-    .map((v) => v.trim().toLowerCase().replace(/\/+$/, ""))
-    .filter(Boolean);
-  for (const entry of allowedVaults) {
-    if (!/^\/subscriptions\/[0-9a-f-]{36}(\/resourcegroups\/[^/]+\/providers\/microsoft\.keyvault\/vaults\/[a-z0-9-]{3,24})?$/.test(entry)) {
-      throw new ConfigError(`KEYVAULT_ALLOWED_VAULTS: '${entry}' is neither a Key Vault resource id nor /subscriptions/{id}`);
-    }
+  let allowedVaults: string[];
+  try {
+    allowedVaults = parseVaultAllowList((env.KEYVAULT_ALLOWED_VAULTS ?? "").split(",")).map(formatVaultAllowEntry);
+  } catch (err) {
+    if (err instanceof VaultAllowListError) throw new ConfigError(`KEYVAULT_ALLOWED_VAULTS: ${err.message}`);
+    throw err;
   }
   return { refreshMs: intVar(env, "KEYVAULT_SECRET_REFRESH_SECONDS", seconds(DEFAULTS.keyVaultReferences.refreshMs), 1, 86_400) * 1000, urlTemplate, allowedVaults };
 }

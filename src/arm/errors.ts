@@ -83,7 +83,7 @@ export const ERROR_CODES = {
   RolloutNotHalted: "409: resume of an assignment whose rollout is not halted.",
   NoPreviousGeneration: "409: rollback of an assignment with no earlier completed generation to go back to, or whose configuration already is it.",
   RolloutHalted: "409: the operation (resume, rollback) ended with the rollout halted again: a stage's gate failed or a user halted it (the message says which).",
-  KeyVaultReferenceNotAllowed: "403: a Key Vault reference names a vault the configuration's subscription may not use (another subscription, or not on the allow-list: docs/design/keyvault-references.md).",
+  KeyVaultReferenceNotAllowed: "403: a Key Vault reference names a vault the caller may not have read for it (another subscription, or not allowed for this principal: docs/design/keyvault-references.md, Trust). Checked before anything is read or written; the message never says which other principals may.",
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -36,7 +36,12 @@ export function sameSpec(a: ConfigurationSpec, b: ConfigurationSpec): boolean {
     a.enableHelmOperator === b.enableHelmOperator &&
     a.helmOperatorProperties?.chartVersion === b.helmOperatorProperties?.chartVersion &&
     a.helmOperatorProperties?.chartValues === b.helmOperatorProperties?.chartValues &&
-    sameReferences(a.keyVaultReferences, b.keyVaultReferences)
+    sameReferences(a.keyVaultReferences, b.keyVaultReferences) &&
+    // the references rest on this principal's right (keyvault-trust.ts): another author rewrites them
+    a.keyVaultPrincipal?.objectId === b.keyVaultPrincipal?.objectId &&
+    a.keyVaultPrincipal?.tenantId === b.keyVaultPrincipal?.tenantId &&
+    a.keyVaultPrincipal?.appId === b.keyVaultPrincipal?.appId &&
+    a.keyVaultPrincipal?.kind === b.keyVaultPrincipal?.kind
   );
 }
 

@@ -15,7 +15,7 @@ import type { Persistence, StoredDocument, Versioned } from "../persistence/inde
 import type { Subscriptions } from "./subscriptions.js";
 import type { AssignmentRecord, AssignmentSpec, AssignmentStatus, ClusterRecord, RolloutAction } from "./types.js";
 import { actionState, whatIfPage, type WhatIfPage } from "./assignment-what-if.js";
-import { checkVaultTrust, NO_VAULTS, type VaultTrustPolicy } from "./keyvault-trust.js";
+import { checkVaultTrust, NO_VAULTS, vaultPrincipalOf, type VaultAccessChecker } from "./keyvault-trust.js";
 import { checkAssignmentName, requireProperties, validateAssignmentPut } from "./validation/assignment.js";
 
 export const MAX_ASSIGNMENTS_PER_SUBSCRIPTION = 200;
@@ -46,8 +46,8 @@ export class Assignments {
     private readonly subscriptions: Subscriptions,
     /** tells this process's reconciler there is work (other replicas' reconcilers find it on their next pass) */
     private readonly wake: () => void = () => undefined,
-    /** which vaults the configuration's Key Vault references may name */
-    private readonly trust: VaultTrustPolicy = NO_VAULTS,
+    /** who may have which vaults read for the configuration's Key Vault references */
+    private readonly vaultAccess: VaultAccessChecker = NO_VAULTS,
   ) {}
 
   private id(ref: AssignmentRef): AssignmentId {
@@ -85,13 +85,18 @@ export class Assignments {
     const id = this.id(ref);
     checkAssignmentName(ref.name);
     const properties = requireProperties(body);
+    // the caller's right to every vault it names, before the assignment is read and before anything is written
+    const caller = vaultPrincipalOf(principal);
+    const rawConfiguration = properties.configuration as Record<string, unknown> | undefined;
+    await checkVaultTrust(this.vaultAccess, caller, ref.subscriptionId, typeof rawConfiguration === "object" && rawConfiguration !== null ? rawConfiguration.keyVaultReferences : undefined, "properties.configuration");
     const result = await withOptimisticRetry(hasConditions(conditions), async () => {
       const existing = await this.repo.assignments.get(ref.subscriptionId, id);
       checkPutConditions(conditions, existing?.etag);
       if (existing?.record.deletion) throw errors.assignmentDeleting(ref.name);
       if (!existing) await this.checkQuota(ref.subscriptionId);
-      const spec = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
-      checkVaultTrust(this.trust, ref.subscriptionId, spec.configuration.keyVaultReferences, "properties.configuration");
+      const validated = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
+      // the references are accepted for this caller; the rollout writes them with it, the resolver re-checks it
+      const spec = validated.configuration.keyVaultReferences ? { ...validated, configuration: { ...validated.configuration, keyVaultPrincipal: caller } } : validated;
       const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;

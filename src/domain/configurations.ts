@@ -17,7 +17,7 @@ import { announce, type ChangeBus } from "./changes.js";
 import type { Subscriptions } from "./subscriptions.js";
 import { PROTECTED_SETTING_KEYS, type ConfigurationRecord, type ConfigurationSecrets, type KeyVaultReferences, type KeyVaultResolution } from "./types.js";
 import { validateConfigurationPut } from "./validation/configuration.js";
-import { checkVaultTrust, NO_VAULTS, type VaultTrustPolicy } from "./keyvault-trust.js";
+import { checkVaultTrust, NO_VAULTS, vaultPrincipalOf, type VaultAccessChecker } from "./keyvault-trust.js";
 
 /** a configuration named by a path, parsed once at the surface (src/arm/resource-ids.ts) */
 export type { ConfigurationRef } from "../arm/resource-ids.js";
@@ -100,8 +100,8 @@ export class Configurations {
     private readonly bus: ChangeBus,
     /** tells this process's assignment reconciler that a cluster has work (a freed name, see delete) */
     private readonly wakeReconciler: () => void = () => undefined,
-    /** which vaults Key Vault references may name, and who to tell that references changed */
-    private readonly keyVault: { trust: VaultTrustPolicy; wakeResolver: () => void } = { trust: NO_VAULTS, wakeResolver: () => undefined },
+    /** who may have which vaults read for Key Vault references, and who to tell that references changed */
+    private readonly keyVault: { access: VaultAccessChecker; wakeResolver: () => void } = { access: NO_VAULTS, wakeResolver: () => undefined },
   ) {}
 
   private notFound(ref: ConfigurationRef) {
@@ -162,10 +162,13 @@ export class Configurations {
 
   async put(principal: Principal, ref: ConfigurationRef, body: Record<string, unknown>, conditions: Conditions, actor: WriteActor) {
     await this.subscriptions.authorize(principal, ref.subscriptionId, "write");
+    const properties = body.properties as Record<string, unknown> | undefined;
+    // the caller's right to every vault it names, before the cluster or configuration is read and before anything is written
+    const caller = vaultPrincipalOf(principal);
+    await checkVaultTrust(this.keyVault.access, caller, ref.subscriptionId, properties?.keyVaultReferences, "properties");
     const cluster = await this.clusters.require(clusterRef(ref));
     // the id is spelled as the caller spelled this request (ARM ids are case-insensitive)
     const id = ref.id;
-    const properties = body.properties as Record<string, unknown> | undefined;
     // one attempt = one unit of work: the record, its secrets and their key, the marker commit together
     return withOptimisticRetry(hasConditions(conditions), () => this.repo.atomically(async () => {
       const existing = await this.repo.configurations.get(ref.subscriptionId, id);
@@ -174,8 +177,10 @@ export class Configurations {
       if (live) await this.refuseIfEnforced(ref, live.record, "change");
       // Azure's rule (issue #16): a cluster carries Flux v1 or Flux v2 configurations, not both
       else await refuseIfFluxV2(this.repo, ref);
-      const { spec, secrets } = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
-      checkVaultTrust(this.keyVault.trust, ref.subscriptionId, spec.keyVaultReferences, "properties");
+      const validated = validateConfigurationPut({ name: ref.configurationName, properties, existing: live?.record });
+      const secrets = validated.secrets;
+      // the references are accepted for this caller: the resolver checks its right again before every read
+      const spec = validated.spec.keyVaultReferences ? { ...validated.spec, keyVaultPrincipal: caller } : validated.spec;
       const references = spec.keyVaultReferences ? referenceSecrets(spec.keyVaultReferences) : undefined;
       // a PUT that loses the race for the record after writing its secrets must not lend them to the winner
       const secretsVersion = secrets ? crypto.randomUUID() : undefined;

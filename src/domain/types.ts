@@ -1,6 +1,7 @@
 /** The service's internal model: one shape for every api-version (converters live at the surface). */
 import type { SystemData } from "../arm/system-data.js";
 import type { AssignmentId, ClusterId, ConfigurationId, FluxConfigurationId } from "../arm/resource-ids.js";
+import type { VaultPrincipal } from "../ports/vault-access.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
@@ -69,6 +70,13 @@ export interface ConfigurationSpec {
   helmOperatorProperties?: { chartVersion?: string; chartValues?: string };
   /** Key Vault secrets instead of values (docs/design/keyvault-references.md); never values themselves */
   keyVaultReferences?: KeyVaultReferences;
+  /**
+   * Set by the service, never by the caller, never shown: the principal whose right to the vaults the
+   * references were accepted under (the caller of the PUT that wrote them: of the configuration, or of
+   * the assignment whose configuration this is). The resolver checks it again before every vault read
+   * (src/domain/keyvault-trust.ts). Present exactly when keyVaultReferences is.
+   */
+  keyVaultPrincipal?: VaultPrincipal;
 }
 
 /** the settings a Key Vault reference may stand for: the protected settings and known_hosts */

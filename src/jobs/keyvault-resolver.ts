@@ -12,7 +12,10 @@
  *   expiry while the reference is valid), or gone (expired, purged);
  * - the read failed: the configuration shows Failed naming vault, secret and cause (it keeps the values
  *   it holds until they expire: nothing half-applied), and the secret is retried with backoff.
- * Every vault read is audited (vault, secret, version, clusters using it; never a value).
+ * Every vault read is audited (vault, secret, version, clusters using it; never a value). Before any read
+ * for a configuration, the trust rule is checked again for the principal its references were accepted
+ * for (src/domain/keyvault-trust.ts): a principal no longer allowed gets no new read, and the
+ * configuration shows Failed naming the principal and the vault.
  */
 import { announce, type ChangeBus } from "../domain/changes.js";
 import { hasReferences, secretsOf } from "../domain/configurations.js";
@@ -24,6 +27,8 @@ import { knownHostsProblem } from "../domain/validation/known-hosts.js";
 import { parsePrivateKey } from "../domain/validation/ssh-keys.js";
 import { byPartition, type Persistence, type StoredDocument, type Versioned } from "../persistence/index.js";
 import type { Clock } from "../ports/clock.js";
+import type { VaultAccessChecker } from "../ports/vault-access.js";
+import { NO_VAULTS, resolutionTrustFailure } from "../domain/keyvault-trust.js";
 import { SecretReadError, type SecretRead, type SecretReader } from "../ports/secret-reader.js";
 import { Slicer } from "./assignments/slicing.js";
 import { Lease } from "./lease.js";
@@ -111,6 +116,20 @@ export class KeyVaultResolver {
   /** vault reads made by the pass in progress, and how many configurations used each (for the audit lines) */
   private reads = new Map<string, { vault: string; secret: string; version?: string; outcome: string; clusters: number }>();
   private passStartedAt = Number.NEGATIVE_INFINITY;
+  /** the access checker's answers in the pass in progress: asked once per subscription, vault and principal per pass */
+  private verdicts = new Map<string, Promise<boolean>>();
+  private readonly passAccess: VaultAccessChecker = {
+    mayUse: (request) => {
+      const p = request.principal;
+      const key = [request.subscriptionId.toLowerCase(), request.vaultId.toLowerCase(), p.tenantId, p.objectId, p.appId ?? "", p.kind].join("|");
+      let verdict = this.verdicts.get(key);
+      if (!verdict) {
+        verdict = this.access.mayUse(request);
+        this.verdicts.set(key, verdict);
+      }
+      return verdict;
+    },
+  };
 
   constructor(
     private readonly repo: Persistence,
@@ -120,6 +139,8 @@ export class KeyVaultResolver {
     private readonly options: KeyVaultResolverOptions,
     private readonly audit: KeyVaultReadAudit,
     private readonly log: (message: string, fields: Record<string, unknown>) => void = () => undefined,
+    /** who may have which vault read: asked again before every read, for the principal the references were accepted for */
+    private readonly access: VaultAccessChecker = NO_VAULTS,
   ) {
     this.lease = new Lease(repo.leases, clock, "keyvault-resolver", options.holder, options.leaseMs);
     this.job = new PeriodicJob({
@@ -151,6 +172,7 @@ export class KeyVaultResolver {
   private async pass(): Promise<ResolvePassReport> {
     const report: ResolvePassReport = { ran: true, configurations: 0, written: 0, failed: 0, vaultReads: 0 };
     this.reads = new Map();
+    this.verdicts = new Map();
     this.passStartedAt = this.clock.now();
     // the embedded store answers synchronously (each commit blocks the loop): API requests get their turn every slice
     const slicer = new Slicer();
@@ -223,10 +245,19 @@ export class KeyVaultResolver {
       const refs = record.spec.keyVaultReferences ?? {};
       const values: Partial<Record<SecretReferenceSetting, string>> = {};
       const versions: Partial<Record<SecretReferenceSetting, string>> = {};
+      // the trust rule again, for the principal the references were accepted for: a principal no longer
+      // allowed gets no new read (the configuration shows why; what it holds is not renewed)
       let failure: string | undefined;
+      try {
+        failure = await resolutionTrustFailure(this.passAccess, subscriptionId, record.spec);
+      } catch (err) {
+        // the checker cannot tell now: nothing read, nothing written, asked again next pass
+        this.log("Key Vault access check failed; retrying next pass", { resourceId: record.id, err: (err as Error).message });
+        continue;
+      }
       for (const setting of SECRET_REFERENCE_SETTINGS) {
         const ref = refs[setting];
-        if (!ref) continue;
+        if (!ref || failure !== undefined) continue;
         const entry = await this.lookup(ref);
         let problem: string | undefined;
         if (entry.read) {

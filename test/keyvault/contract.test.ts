@@ -24,7 +24,7 @@ const SPEC = path.join(OPENAPI_DIR, "sourceControlConfigurationsPreview.json");
 t.test("the preview's traffic passes oav validate-traffic against its own document", async (t) => {
   const { kv, reader } = await startSecretVault();
   t.teardown(() => kv.stop());
-  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
   t.teardown(() => server.close());
   const work = tempDir("kv-contract-");
   const setup = client(server.url, server.ca, server.token);

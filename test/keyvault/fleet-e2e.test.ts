@@ -74,7 +74,7 @@ t.teardown(async () => {
 });
 
 t.test(`an assignment over ${FLEET} clusters with its SSH key in Key Vault; a later cluster; a rotation within the refresh interval`, async (t) => {
-  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] }, assignments: { batchSize: 100 } });
+  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] }, assignments: { batchSize: 100 } });
   t.teardown(() => server.close());
   const request = client(server.url, server.ca, server.token);
   const members: Member[] = [];
@@ -160,7 +160,7 @@ for (const engine of ["sqlite", "cosmos"] as const) t.test(`${engine}: offline l
     await opened.migrate();
     store = opened;
   }
-  const server = await startServer({ clock, store, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 }, keyVault: { reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+  const server = await startServer({ clock, store, retention: { secretsRetentionMs: WINDOW_MS }, agent: { stalenessMs: 60_000 }, keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
   t.teardown(() => server.close());
   const request = client(server.url, server.ca, server.token);
   const now = () => clock.now();

@@ -23,7 +23,7 @@ t.test("one resolver at a time across replicas; the other takes over", async (t)
   const storeA = new SqliteStore(file, clock);
   await storeA.migrate();
   const storeB = new SqliteStore(file, clock);
-  const keyVault = { reader, refreshMs: 60_000, allowedVaults: [vaultId("fleet-kv")] };
+  const keyVault = { reader, refreshMs: 60_000, allowedVaults: [`${vaultId("fleet-kv")}=*`] };
   const a = await startServer({ dataDir: dir, store: storeA, clock, keyVault, retention: { holder: "replica-a" } });
   const b = await startServer({ dataDir: dir, store: storeB, clock, keyVault, retention: { holder: "replica-b" } });
   t.teardown(async () => {

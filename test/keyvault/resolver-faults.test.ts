@@ -16,7 +16,7 @@ t.test("throttling, outage, access lost, recovery", async (t) => {
   const { kv, reader } = await startSecretVault();
   t.teardown(() => kv.stop());
   const clock = new ManualClock(Date.parse("2026-12-01T00:00:00Z"));
-  const server = await startServer({ clock, keyVault: { reader, refreshMs: 60_000, allowedVaults: [vaultId("fleet-kv")] } });
+  const server = await startServer({ clock, keyVault: { reader, refreshMs: 60_000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
   t.teardown(() => server.close());
   const request = client(server.url, server.ca, server.token);
   t.equal((await request(`${clusterPath("k1")}?api-version=2024-01-01`, { method: "PUT", body: clusterBody() })).status, 201);
