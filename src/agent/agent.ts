@@ -12,7 +12,7 @@ import { AgentHttpError, type PollResult } from "./client.js";
 import { renderManifests } from "./manifests.js";
 import { renderFluxV2Manifests } from "./manifests-v2.js";
 import { sshPublicKeyOf } from "./ssh-public-key.js";
-import type { DesiredConfiguration, DesiredFluxConfiguration, FluxObjectStatus, FluxStatusReport, HeartbeatInfo, StatusReport, UnsealedSettings } from "./types.js";
+import type { DesiredConfiguration, DesiredFluxConfiguration, FluxObjectStatus, FluxStatusReport, Heartbeat, StatusReport, UnsealedSettings } from "../contract/agent-api.js";
 
 export const AGENT_VERSION = "0.1.0";
 export const STATE_FILE = ".agent-state.json";
@@ -26,7 +26,7 @@ export interface AgentApi {
   reportStatus(name: string, report: StatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }>;
   /** Flux v2 (issue #16); an API without it leaves fluxConfigurations unapplied (logged) */
   reportFluxStatus?(name: string, report: FluxStatusReport, signal?: AbortSignal): Promise<{ accepted: boolean }>;
-  heartbeat(info: HeartbeatInfo, signal?: AbortSignal): Promise<void>;
+  heartbeat(info: Heartbeat, signal?: AbortSignal): Promise<void>;
 }
 
 export interface AppliedEvent {
@@ -50,7 +50,7 @@ export interface AgentOptions {
   waitSeconds?: number;
   /** heartbeat at start and after every this many polls (default 10) */
   heartbeatEveryPolls?: number;
-  heartbeat?: Partial<HeartbeatInfo>;
+  heartbeat?: Partial<Heartbeat>;
   /** the longest back-off after errors, ms (default 60000) */
   maxBackoffMs?: number;
   /** used when the service has not said yet (default 60) */
@@ -216,7 +216,7 @@ export class Agent {
   }
 
   private async sendHeartbeat(signal: AbortSignal | undefined): Promise<void> {
-    const info: HeartbeatInfo = {
+    const info: Heartbeat = {
       agentVersion: this.options.heartbeat?.agentVersion ?? AGENT_VERSION,
       kubernetesVersion: this.options.heartbeat?.kubernetesVersion ?? "unknown",
       totalNodeCount: this.options.heartbeat?.totalNodeCount ?? 1,

@@ -5,7 +5,7 @@
 import https from "node:https";
 import type crypto from "node:crypto";
 import { AgentTokenSource, DEFAULT_AUDIENCE } from "./keys.js";
-import type { DesiredState, FluxStatusReport, HeartbeatInfo, StatusReport } from "./types.js";
+import type { DesiredState, FluxStatusReport, Heartbeat, StatusReport } from "../contract/agent-api.js";
 
 export interface AgentClientOptions {
   /** e.g. https://127.0.0.1:8443 (no trailing /agent/v1) */
@@ -106,7 +106,7 @@ export class AgentClient {
     return { accepted: body.accepted === true };
   }
 
-  async heartbeat(info: HeartbeatInfo, signal?: AbortSignal): Promise<void> {
+  async heartbeat(info: Heartbeat, signal?: AbortSignal): Promise<void> {
     const res = await this.request("POST", "/heartbeat", info, {}, this.timeoutMs, signal);
     if (res.status !== 204 && res.status !== 200) throw this.error("POST", "/heartbeat", res);
   }

@@ -16,13 +16,13 @@
  *     path, interval, timeout, retryInterval, prune, force, wait, dependsOn (N-<dep>), postBuild, suspend
  *
  * What it refuses to render, whatever the service sent (a hostile or stale store must not reach a cluster):
- *   a URL failing the URL rule (./repository-url.ts), or not ssh:// / https:// (Flux v2 takes no scp-like form);
+ *   a URL failing the URL rule (src/contract/repository-url.ts), or not ssh:// / https:// (Flux v2 takes no scp-like form);
  *   names that are not DNS-1123 labels (namespace, configuration, kustomizations, `<N>-<k>` over 63);
  *   a kustomization path with a '..' segment or a control character; refs or values with control characters;
  *   a source kind other than GitRepository.
  */
-import { checkRepositoryUrl } from "./repository-url.js";
-import type { DesiredFluxConfiguration, UnsealedSettings } from "./types.js";
+import { checkRepositoryUrl } from "../contract/repository-url.js";
+import type { DesiredFluxConfiguration, UnsealedSettings } from "../contract/agent-api.js";
 import { toYaml } from "./yaml-emit.js";
 import { MANAGED_BY, type RenderedManifest } from "./manifests.js";
 

@@ -17,15 +17,17 @@
  *   Deployment <instance>-helm-operator (docker.io/fluxcd/helm-operator:1.4.4) when enableHelmOperator; see helmOperatorArgs
  *
  * What the agent refuses to render, whatever the service sent (a hostile or stale store must not reach a cluster):
- *   a repository URL that fails the URL rule (./repository-url.ts: '-' options, control characters, credentials);
+ *   a repository URL that fails the URL rule (src/contract/repository-url.ts: '-' options, control characters, credentials);
  *   an operatorNamespace / operatorInstanceName that is not a DNS-1123 label;
  *   an operatorParams argument holding a control character, a bare `--`, or a flag the agent sets itself (FLUX_OWNED_FLAGS);
  *   a mapped chart value holding a control character or starting with '-'.
  * Every '$' that comes from the configuration is written '$$', so Kubernetes does not expand `$(VAR)` in it
  * (a `--git-user=$(GIT_AUTHKEY)` would otherwise publish the HTTPS key as the commit author).
  */
-import { checkRepositoryUrl } from "./repository-url.js";
-import type { DesiredConfiguration, UnsealedSettings } from "./types.js";
+import type { DesiredConfiguration, UnsealedSettings } from "../contract/agent-api.js";
+import { splitArgs as splitLine } from "../contract/args.js";
+import { setValuePairs } from "../contract/chart-values.js";
+import { checkRepositoryUrl } from "../contract/repository-url.js";
 import { toYaml } from "./yaml-emit.js";
 
 export const FLUX_IMAGE = "docker.io/fluxcd/flux:1.25.4";
@@ -41,59 +43,18 @@ export interface RenderedManifest {
 type Obj = Record<string, unknown>;
 
 /**
- * Splits a command line into arguments: whitespace separates, '...' and "..." group (quotes removed, may appear
- * mid-word as in --git-user="Flux Bot"), a backslash outside single quotes escapes the next character.
+ * The contract's splitter (src/contract/args.ts, the one the service checks operatorParams and chartValues with
+ * at PUT time), throwing on an unclosed quote: the line is not quoted back, the message reaches ARM users.
  */
 export function splitArgs(line: string | undefined): string[] {
-  const args: string[] = [];
-  if (!line) return args;
-  let current = "";
-  let inWord = false;
-  let quote: "'" | '"' | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i] as string;
-    if (quote) {
-      if (c === quote) quote = undefined;
-      else if (c === "\\" && quote === '"' && i + 1 < line.length && (line[i + 1] === '"' || line[i + 1] === "\\")) current += line[++i];
-      else current += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === "\\" && i + 1 < line.length) {
-      current += line[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) args.push(current);
-      current = "";
-      inWord = false;
-    } else {
-      current += c;
-      inWord = true;
-    }
-  }
-  if (quote) throw new Error(`a ${quote} quote is not closed in the parameters`); // the line is not quoted back: it reaches ARM users
-  if (inWord) args.push(current);
-  return args;
+  const split = splitLine(line);
+  if (!split.ok) throw new Error(`${split.reason} in the parameters`);
+  return split.args;
 }
 
-/** `--set a=1,b=2 --set c=3` / `--set=a=1` → [["a","1"],["b","2"],["c","3"]]; other tokens are ignored. */
+/** `--set a=1,b=2 --set c=3` / `--set=a=1` → [["a","1"],["b","2"],["c","3"]]; other tokens are ignored (src/contract/chart-values.ts). */
 export function parseSetValues(chartValues: string | undefined): Array<[string, string]> {
-  const tokens = splitArgs(chartValues);
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i] as string;
-    let spec: string | undefined;
-    if (t === "--set" || t === "--set-string") spec = tokens[++i];
-    else if (t.startsWith("--set=")) spec = t.slice("--set=".length);
-    else if (t.startsWith("--set-string=")) spec = t.slice("--set-string=".length);
-    if (spec === undefined) continue;
-    for (const part of spec.split(",")) {
-      const eq = part.indexOf("=");
-      if (eq <= 0) continue;
-      pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
-    }
-  }
-  return pairs;
+  return setValuePairs(splitArgs(chartValues));
 }
 
 /**

@@ -24,31 +24,14 @@ import type { ClusterRef } from "./clusters.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence } from "../persistence/index.js";
 import { silentAudit, type PurgeAudit } from "./purge-audit.js";
-import type { ComplianceState, ConfigurationRecord, MessageLevel } from "./types.js";
+import type { ConfigurationRecord } from "./types.js";
+import type { Heartbeat, StatusReport } from "../contract/agent-api.js";
+export type { Heartbeat, StatusReport };
 import { parsePublicKey } from "./validation/ssh-keys.js";
 
 /** the names of what a configuration's secrets held (for audit lines: names only) */
 export function valueKinds(record: ConfigurationRecord): string[] {
   return [...record.secrets.protectedSettingKeys, ...(record.secrets.hasKnownHosts ? ["sshKnownHostsContents"] : [])];
-}
-
-export interface StatusReport {
-  observedGeneration: number;
-  complianceState: ComplianceState;
-  message?: string;
-  messageLevel?: MessageLevel;
-  lastConfigApplied?: string;
-  repositoryPublicKey?: string;
-  removed?: boolean;
-  protectedSettingsReceived?: boolean;
-  /** Key Vault references: the secret version of each setting applied */
-  secretVersions?: Record<string, string>;
-}
-
-export interface Heartbeat {
-  agentVersion: string;
-  kubernetesVersion: string;
-  totalNodeCount: number;
 }
 
 export type StatusOutcome = { accepted: true } | { accepted: false; reason: "stale" | "tombstone" };

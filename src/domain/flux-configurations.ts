@@ -28,14 +28,14 @@ import {
   FLUX_COMPLIANCE_STATES,
   type ConfigurationSecrets,
   type FluxComplianceReport,
-  type FluxComplianceState,
   type FluxConfigurationRecord,
-  type FluxObjectStatus,
 } from "./types.js";
+import type { FluxStatusReport } from "../contract/agent-api.js";
 import { mergeFluxPatch, validateFluxConfiguration } from "./validation/flux-configuration.js";
 import { parsePublicKey } from "./validation/ssh-keys.js";
 
 export type { FluxConfigurationRef } from "../arm/resource-ids.js";
+export type { FluxStatusReport };
 
 /** a fluxConfiguration as the surfaces see it: the record plus the known_hosts it may show while kept */
 export interface FluxConfigurationView {
@@ -93,19 +93,6 @@ function currentProperties(view: FluxConfigurationView): Record<string, unknown>
     ...(s.waitForReconciliation !== undefined ? { waitForReconciliation: s.waitForReconciliation } : {}),
     ...(s.reconciliationWaitDuration !== undefined ? { reconciliationWaitDuration: s.reconciliationWaitDuration } : {}),
   };
-}
-
-/** what the agent reports about one fluxConfiguration (the agent API's FluxStatusReport) */
-export interface FluxStatusReport {
-  observedGeneration: number;
-  complianceState: FluxComplianceState;
-  statuses?: FluxObjectStatus[];
-  sourceSyncedCommitId?: string;
-  sourceUpdatedAt?: string;
-  errorMessage?: string;
-  repositoryPublicKey?: string;
-  removed?: boolean;
-  protectedSettingsReceived?: boolean;
 }
 
 export type FluxStatusOutcome = { accepted: true } | { accepted: false; reason: "stale" | "tombstone" };

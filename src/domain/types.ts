@@ -2,6 +2,11 @@
 import type { SystemData } from "../arm/system-data.js";
 import type { AssignmentId, ClusterId, ConfigurationId, FluxConfigurationId } from "../arm/resource-ids.js";
 import type { VaultPrincipal } from "../ports/vault-access.js";
+// the agent API's wire shapes that records keep as they arrive or are sent: declared once, in the contract
+import type { ComplianceState, FluxComplianceState, FluxKustomization as FluxKustomizationSpec, FluxObjectStatus, MessageLevel } from "../contract/agent-api.js";
+export { FLUX_COMPLIANCE_STATES } from "../contract/agent-api.js";
+export type { ComplianceState, FluxComplianceState, FluxKustomizationSpec, FluxObjectStatus, MessageLevel };
+export type { FluxPostBuild } from "../contract/agent-api.js";
 
 export const SUBSCRIPTION_STATES = ["Registered", "Unregistered", "Warned", "Suspended", "Deleted"] as const;
 export type SubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
@@ -47,9 +52,6 @@ export interface ClusterRecord {
   };
   systemData: SystemData;
 }
-
-export type ComplianceState = "Pending" | "Compliant" | "Noncompliant" | "Installed" | "Failed";
-export type MessageLevel = "Error" | "Warning" | "Information";
 
 export interface ComplianceStatus {
   complianceState: ComplianceState;
@@ -309,9 +311,6 @@ export type FluxSourceKind = (typeof FLUX_SOURCE_KINDS)[number];
 /** the source kinds this service delivers today (the others are refused with a 400 naming them) */
 export const SUPPORTED_FLUX_SOURCE_KINDS: readonly FluxSourceKind[] = ["GitRepository"];
 
-export const FLUX_COMPLIANCE_STATES = ["Compliant", "Non-Compliant", "Pending", "Suspended", "Unknown"] as const;
-export type FluxComplianceState = (typeof FLUX_COMPLIANCE_STATES)[number];
-
 /** which revision of the repository Flux checks out (precedence: commit > semver > tag > branch, as Flux v2) */
 export interface FluxRepositoryRef {
   branch?: string;
@@ -334,23 +333,6 @@ export interface FluxGitRepositorySpec {
   provider?: "Azure" | "Generic";
 }
 
-export interface FluxPostBuild {
-  substitute?: Record<string, string>;
-  substituteFrom?: { kind: "ConfigMap" | "Secret"; name: string; optional: boolean }[];
-}
-
-export interface FluxKustomizationSpec {
-  path: string;
-  dependsOn?: string[];
-  timeoutInSeconds: number;
-  syncIntervalInSeconds: number;
-  retryIntervalInSeconds?: number;
-  prune: boolean;
-  force: boolean;
-  wait: boolean;
-  postBuild?: FluxPostBuild;
-}
-
 /** The user-writable properties of a fluxConfiguration (after defaults). */
 export interface FluxConfigurationSpec {
   scope: "cluster" | "namespace";
@@ -362,16 +344,6 @@ export interface FluxConfigurationSpec {
   kustomizations: Record<string, FluxKustomizationSpec>;
   waitForReconciliation?: boolean;
   reconciliationWaitDuration?: string;
-}
-
-/** one Flux object's state on the cluster, as the agent reports it (the statuses[] of the resource) */
-export interface FluxObjectStatus {
-  name: string;
-  namespace: string;
-  kind: string;
-  complianceState: FluxComplianceState;
-  appliedBy?: { name: string; namespace: string };
-  statusConditions?: { lastTransitionTime?: string; message?: string; reason?: string; status?: string; type?: string }[];
 }
 
 /** what the cluster reported about a generation of a fluxConfiguration */

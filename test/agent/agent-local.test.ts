@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { Agent, type AppliedEvent } from "../../src/agent/agent.js";
 import { AgentClient, AgentHttpError } from "../../src/agent/client.js";
 import { generateAgentKey, loadAgentKey, type AgentKeyKind } from "../../src/agent/keys.js";
-import type { DesiredConfiguration, DesiredState, StatusReport } from "../../src/agent/types.js";
+import type { DesiredConfiguration, DesiredState, StatusReport } from "../../src/contract/agent-api.js";
 import { loadOrCreateTls } from "../../src/server/tls.js";
 
 const CLUSTER = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1/providers/Microsoft.Kubernetes/connectedClusters/c1";

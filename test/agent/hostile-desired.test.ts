@@ -9,7 +9,7 @@ import path from "node:path";
 import t from "tap";
 import { Agent, type AgentApi } from "../../src/agent/agent.js";
 import type { PollResult } from "../../src/agent/client.js";
-import type { DesiredConfiguration, StatusReport } from "../../src/agent/types.js";
+import type { DesiredConfiguration, StatusReport } from "../../src/contract/agent-api.js";
 
 function desired(name: string, repositoryUrl: string): DesiredConfiguration {
   return {

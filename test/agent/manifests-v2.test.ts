@@ -10,7 +10,7 @@ import path from "node:path";
 import t from "tap";
 import { parse as parseYaml } from "yaml";
 import { renderFluxV2Manifests } from "../../src/agent/manifests-v2.js";
-import type { DesiredFluxConfiguration, FluxStatusReport } from "../../src/agent/types.js";
+import type { DesiredFluxConfiguration, FluxStatusReport } from "../../src/contract/agent-api.js";
 import { Agent, type AgentApi } from "../../src/agent/agent.js";
 import type { PollResult } from "../../src/agent/client.js";
 import { dependencyCycle, mergeFluxPatch } from "../../src/domain/validation/flux-configuration.js";

@@ -1,7 +1,7 @@
 import t from "tap";
 import { parse } from "yaml";
 import { FLUX_IMAGE, HELM_OPERATOR_IMAGE, renderManifests, splitArgs, parseSetValues } from "../../src/agent/manifests.js";
-import type { DesiredConfiguration, UnsealedSettings } from "../../src/agent/types.js";
+import type { DesiredConfiguration, UnsealedSettings } from "../../src/contract/agent-api.js";
 import { toYaml } from "../../src/agent/yaml-emit.js";
 import { REPOSITORY_URL_CASES } from "../helpers/repository-url-cases.js";
 

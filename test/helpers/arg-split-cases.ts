@@ -1,7 +1,7 @@
 /**
- * The one table of command lines that the service's splitter (src/domain/validation/args.ts, used at PUT time for
- * operatorParams and chartValues) and the agent's (src/agent/manifests.ts splitArgs, used when writing the
- * Deployments) must both pass: the same arguments, or both refuse an unclosed quote.
+ * The one table of command lines for the splitter the service and the agent share (src/contract/args.ts: the
+ * service splits operatorParams and chartValues with it at PUT time, the agent through src/agent/manifests.ts
+ * splitArgs when writing the Deployments): the arguments, or a refusal of an unclosed quote.
  */
 export const UNCLOSED = "unclosed quote";
 

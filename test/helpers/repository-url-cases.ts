@@ -1,6 +1,6 @@
 /**
- * The one table of repository URLs that the service's rule (src/domain/validation/repository-url.ts) and the
- * agent's copy (src/agent/repository-url.ts) must both pass, with the same answer (docs/repository-url.md).
+ * The one table of repository URLs for the rule the service and the agent share (src/contract/repository-url.ts,
+ * docs/repository-url.md): the service's PUT and the agent's rendering must both give its answer.
  * Each case: the URL, then the transport it is accepted as, or a pattern the refusal reason matches.
  */
 export type UrlExpectation = "https" | "ssh" | RegExp;

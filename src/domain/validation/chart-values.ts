@@ -1,31 +1,14 @@
 /**
  * `helmOperatorProperties.chartValues`: helm-style `--set k=v,k2=v2` (also `--set-string`, `--set=…`). The agent
- * (src/agent/manifests.ts) splits them with the same splitter (./args.ts) and turns the values it knows into
- * helm-operator flags (`--workers=<v>`, `--git-default-ref=<v>`, …). So they are parsed here, at PUT time: an
- * unclosed quote, a control character, or a value starting with '-' (an option to git once helm-operator passes
- * it on) is refused now, instead of failing, or worse, on the cluster. Other tokens are ignored, as the agent does.
+ * (src/agent/manifests.ts) reads them as this file does, with the contract's splitter and pair reader
+ * (src/contract/args.ts, src/contract/chart-values.ts), and turns the values it knows into helm-operator flags
+ * (`--workers=<v>`, `--git-default-ref=<v>`, …). So they are parsed here, at PUT time: an unclosed quote, a
+ * control character, or a value starting with '-' (an option to git once helm-operator passes it on) is refused
+ * now, instead of failing, or worse, on the cluster. Other tokens are ignored, as the agent does.
  */
-import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "../../contract/args.js";
+import { setValuePairs } from "../../contract/chart-values.js";
 import { quote } from "../../arm/quote.js";
-
-/** the `k=v` pairs of every --set / --set-string, in order (the agent's parseSetValues) */
-export function setValuePairs(tokens: readonly string[]): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i < tokens.length; i++) {
-    const t = tokens[i] as string;
-    let spec: string | undefined;
-    if (t === "--set" || t === "--set-string") spec = tokens[++i];
-    else if (t.startsWith("--set=")) spec = t.slice("--set=".length);
-    else if (t.startsWith("--set-string=")) spec = t.slice("--set-string=".length);
-    if (spec === undefined) continue;
-    for (const part of spec.split(",")) {
-      const eq = part.indexOf("=");
-      if (eq <= 0) continue;
-      pairs.push([part.slice(0, eq), part.slice(eq + 1)]);
-    }
-  }
-  return pairs;
-}
 
 /** undefined when the agent can use the chart values as they are, else the first problem (values are not quoted) */
 export function chartValuesProblem(chartValues: string): string | undefined {

@@ -11,7 +11,7 @@ import { kubernetesNameProblem } from "./names.js";
 import { operatorParamsProblem } from "./operator-params.js";
 import { Problems } from "./problems.js";
 import { chartValuesProblem } from "./chart-values.js";
-import { checkRepositoryUrl, type RepositoryTransport } from "./repository-url.js";
+import { checkRepositoryUrl, type RepositoryTransport } from "../../contract/repository-url.js";
 import { parsePrivateKey } from "./ssh-keys.js";
 import { quote } from "../../arm/quote.js";
 import { checkKeyVaultReferences } from "./keyvault-references.js";

@@ -21,7 +21,7 @@ import { decodeBase64Strict } from "./base64.js";
 import { knownHostsProblem } from "./known-hosts.js";
 import { kubernetesNameProblem } from "./names.js";
 import { Problems } from "./problems.js";
-import { checkRepositoryUrl, type RepositoryTransport } from "./repository-url.js";
+import { checkRepositoryUrl, type RepositoryTransport } from "../../contract/repository-url.js";
 import { parsePrivateKey } from "./ssh-keys.js";
 
 /** Flux v2 names its objects `<configuration>-<kustomization>`: together at most this long (Azure's rule) */

@@ -7,7 +7,7 @@
 import { quote } from "../../arm/quote.js";
 import { SECRET_REFERENCE_SETTINGS, type KeyVaultReferences, type KeyVaultSecretReference, type SecretReferenceSetting } from "../types.js";
 import type { Problems } from "./problems.js";
-import type { RepositoryTransport } from "./repository-url.js";
+import type { RepositoryTransport } from "../../contract/repository-url.js";
 
 /** Key Vault's names: 3 to 24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no "--" */
 const VAULT_NAME = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;

@@ -2,11 +2,11 @@
  * `operatorParams` are Flux v1 daemon flags. They are parsed (pflag syntax: --name=value, --name value,
  * bare --name for booleans; quotes group words) and checked against two lists: flags the user may set,
  * and flags the service owns. Anything on neither list is refused, so a typo or an unvetted flag
- * never reaches a cluster. The lists are documented in docs/operator-params.md. The split is the agent's
- * own (./args.ts), so the flags checked here are the flags the agent writes. No value may start with '-'
+ * never reaches a cluster. The lists are documented in docs/operator-params.md. The split is the one the agent
+ * runs too (src/contract/args.ts), so the flags checked here are the flags the agent writes. No value may start with '-'
  * (Flux hands values to git, where it would read as an option) or hold a control character.
  */
-import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "./args.js";
+import { ARG_CONTROL, ARG_VALUE_CONTROL, splitArgs } from "../../contract/args.js";
 import { clip, quote as quoted } from "../../arm/quote.js";
 
 type ValueKind = "bool" | "duration" | "string" | "path" | "ref" | "syncState";

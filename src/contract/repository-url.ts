@@ -1,9 +1,19 @@
 /**
- * The agent's copy of the service's repository URL rule (src/domain/validation/repository-url.ts; the agent
- * may not import the service, docs/repository-url.md describes the rule). The agent refuses to render a
- * configuration whose URL fails it, even one the service handed over: a hostile or stale store must not put
- * `--git-url=ssh://-oProxyCommand=…` into a Deployment. test/helpers/repository-url-cases.ts is the one table
- * of cases both copies must pass, so they cannot drift apart unnoticed. Reasons never quote the URL.
+ * The one rule for a Git repository URL (docs/repository-url.md): parse into scheme, user, host,
+ * port, path, query and fragment, then check each part. Forms: http(s)://host/path,
+ * ssh://[user@]host[:port]/path and scp-like user@host:path.
+ *
+ * Why so strict: the agent writes the URL into the Flux Deployment as `--git-url=<url>`, git hands
+ * host and user to ssh and path to the remote, so a part starting with '-' is an option
+ * (`ssh://-oProxyCommand=…`), and a control character splits or hides what is run or logged. The
+ * URL is returned by GET and list, so it must carry no secret: no password, no user info on http(s)
+ * (use configurationProtectedSettings), no credential in the query or fragment.
+ *
+ * Both programs run this one copy: the service at PUT time (src/domain/validation), the reference agent before it
+ * renders anything (src/agent: a hostile or stale store must not put `--git-url=ssh://-oProxyCommand=…` into a
+ * Deployment). What GET shows of a URL stored before the rule existed is the service's own concern
+ * (src/domain/validation/repository-url.ts `servedRepositoryUrl`, built on URL_FORM and secretParamProblem).
+ * Reasons never quote the URL: it may be refused precisely because it holds a secret.
  */
 export type RepositoryTransport = "https" | "ssh";
 
@@ -17,7 +27,8 @@ const CONTROL = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 const HOST_NAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*))*\.?$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
 const USER = /^[A-Za-z0-9._~+-]+$/;
-const URL_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/;
+/** `scheme://authority path ?query #fragment` (the served form of src/domain/validation reads it too) */
+export const URL_FORM = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/;
 const SCP_FORM = /^(?:([^@/]*)@)?(\[[^\]/]*\]|[^:/[\]]*):(.*)$/;
 
 /** query or fragment parameter names that carry credentials: exact names (after lower-casing and dropping '-', '_', '.'), and parts of names */
@@ -66,7 +77,7 @@ function pathProblem(path: string): string | undefined {
 }
 
 /** `a=1&b=2` (also ';'-separated, '+' for space), as in query strings and OAuth-style fragments */
-function secretParamProblem(part: string | undefined, where: "query" | "fragment"): string | undefined {
+export function secretParamProblem(part: string | undefined, where: "query" | "fragment"): string | undefined {
   if (part === undefined || part === "") return undefined;
   for (const pair of part.split(/[&;]/)) {
     const eq = pair.indexOf("=");

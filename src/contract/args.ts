@@ -1,10 +1,10 @@
 /**
- * The service's copy of the reference agent's command-line splitter (src/agent/manifests.ts `splitArgs`; the
- * agent may not import the service). `operatorParams` and `helmOperatorProperties.chartValues` are split with
- * it at PUT time, so what the service accepts is exactly what the agent will run: whitespace separates,
- * '...' and "..." group (quotes removed, also mid-word as in --git-user="Flux Bot"), a backslash outside single
- * quotes escapes the next character (inside double quotes only before '"' or '\'). test/helpers/arg-split-cases.ts
- * is the one table both copies must pass.
+ * The one command-line splitter (docs/operator-params.md). The service splits `operatorParams` and
+ * `helmOperatorProperties.chartValues` with it at PUT time (src/domain/validation), the reference agent when it
+ * writes the Deployments (src/agent/manifests.ts), so what the service accepts is exactly what the agent runs:
+ * whitespace separates, '...' and "..." group (quotes removed, also mid-word as in --git-user="Flux Bot"), a
+ * backslash outside single quotes escapes the next character (inside double quotes only before '"' or '\').
+ * test/helpers/arg-split-cases.ts is its table. A refusal never quotes the line.
  */
 export type SplitArgs = { ok: true; args: string[] } | { ok: false; reason: string };
 

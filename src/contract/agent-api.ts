@@ -1,4 +1,9 @@
-/** Wire shapes of the agent API (`/agent/v1{clusterId}/...`), exactly as the service sends and expects them. */
+/**
+ * Wire shapes of the agent API (`/agent/v1{clusterId}/...`, openapi/agent.json), exactly as the service sends and
+ * expects them: the reference agent (src/agent) builds and reads them, the service (src/domain) serves and accepts
+ * them, and stores some of them as they arrive (a report's states, a kustomization as it is sent). Types only,
+ * plus the one list a report is checked against (FLUX_COMPLIANCE_STATES).
+ */
 
 export type OperatorScope = "cluster" | "namespace";
 
@@ -33,8 +38,14 @@ export interface DesiredState {
   fluxConfigurations?: DesiredFluxConfiguration[];
 }
 
-/** Flux v2 (openapi/agent.json AgentFluxConfiguration): the fluxConfigurations resource's fields, defaults applied */
-export interface DesiredFluxKustomization {
+/** Flux v2 `postBuild` of a kustomization: variables substituted into the manifests, inline or from objects on the cluster */
+export interface FluxPostBuild {
+  substitute?: Record<string, string>;
+  substituteFrom?: { kind: "ConfigMap" | "Secret"; name: string; optional: boolean }[];
+}
+
+/** Flux v2 (openapi/agent.json AgentFluxConfiguration): one kustomization of a fluxConfiguration, defaults applied (the service stores it so) */
+export interface FluxKustomization {
   path: string;
   dependsOn?: string[];
   timeoutInSeconds: number;
@@ -43,7 +54,7 @@ export interface DesiredFluxKustomization {
   prune: boolean;
   force: boolean;
   wait: boolean;
-  postBuild?: { substitute?: Record<string, string>; substituteFrom?: { kind: string; name: string; optional?: boolean }[] };
+  postBuild?: FluxPostBuild;
 }
 
 export interface DesiredFluxConfigurationProperties {
@@ -60,7 +71,7 @@ export interface DesiredFluxConfigurationProperties {
     httpsCACert?: string;
     localAuthRef?: string;
   };
-  kustomizations: Record<string, DesiredFluxKustomization>;
+  kustomizations: Record<string, FluxKustomization>;
 }
 
 export interface DesiredFluxConfiguration {
@@ -73,16 +84,20 @@ export interface DesiredFluxConfiguration {
   protectedSettings?: string;
 }
 
-export type FluxComplianceState = "Compliant" | "Non-Compliant" | "Pending" | "Suspended" | "Unknown";
+export const FLUX_COMPLIANCE_STATES = ["Compliant", "Non-Compliant", "Pending", "Suspended", "Unknown"] as const;
+export type FluxComplianceState = (typeof FLUX_COMPLIANCE_STATES)[number];
 
+/** one Flux object's state on the cluster, as the agent reports it (the statuses[] of the resource) */
 export interface FluxObjectStatus {
   name: string;
   namespace: string;
   kind: string;
   complianceState: FluxComplianceState;
+  appliedBy?: { name: string; namespace: string };
   statusConditions?: { lastTransitionTime?: string; message?: string; reason?: string; status?: string; type?: string }[];
 }
 
+/** what the agent reports about one fluxConfiguration */
 export interface FluxStatusReport {
   observedGeneration: number;
   complianceState: FluxComplianceState;
@@ -102,21 +117,23 @@ export interface UnsealedSettings {
 }
 
 export type ComplianceState = "Pending" | "Installed" | "Failed" | "Compliant" | "Noncompliant";
+export type MessageLevel = "Error" | "Warning" | "Information";
 
+/** what the agent reports about one Flux v1 configuration (it becomes the resource's complianceStatus) */
 export interface StatusReport {
   observedGeneration: number;
   complianceState: ComplianceState;
   message?: string;
-  messageLevel?: "Error" | "Warning" | "Information";
+  messageLevel?: MessageLevel;
   lastConfigApplied?: string;
   repositoryPublicKey?: string;
   removed?: boolean;
   protectedSettingsReceived?: boolean;
-  /** echoes the desired state's secretVersions of what was applied */
+  /** Key Vault references: echoes the desired state's secretVersions of what was applied (the version of each setting) */
   secretVersions?: Record<string, string>;
 }
 
-export interface HeartbeatInfo {
+export interface Heartbeat {
   agentVersion: string;
   kubernetesVersion: string;
   totalNodeCount: number;
