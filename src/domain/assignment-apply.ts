@@ -23,7 +23,7 @@ import { hasReferences, hasSecrets, hasSubmittedSecrets, referenceSecrets, tombs
 import { fluxHasSecrets, fluxTombstoneOf } from "./flux-configurations.js";
 import { isFluxV2, isManagedBy, managedConfigurationId, managedFluxConfigurationId, matches, mixedMessage, needsOthers, sameFluxSpec, sameSpec, type Held } from "./assignment-rules.js";
 import { withOptimisticRetry } from "./optimistic.js";
-import { MAX_UNIT_WRITES, type Persistence, type Versioned } from "../persistence/index.js";
+import { MAX_UNIT_WRITES, type Persistence, type StoredDocument, type Versioned } from "../persistence/index.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord, FluxConfigurationRecord, FluxConfigurationSpec } from "./types.js";
 import { nextSystemData } from "../arm/system-data.js";
 import { clusterKeyOf, keyOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
@@ -247,11 +247,33 @@ async function stage(deps: ApplyDeps, subscriptionId: string, clusterId: Cluster
   await announce(deps.repo, deps.bus, subscriptionId, clusterId, "configurations");
 }
 
-/** the records of the assignment's name on a cluster, both kinds, tombstones included */
+/**
+ * Whether the other Flux version's record of the name must be read too: not when the view wants the kind
+ * read first and the assignment's own live record of it is there (the other kind was retired in the same
+ * unit that wrote it, and the one-version rule keeps a user's off the cluster), so a fleet at rest on one
+ * version costs no read of the other.
+ */
+function needsOtherKind(view: AssignmentRecord, found: Found, firstV2: boolean): boolean {
+  const first = firstV2 ? live(found.existingV2) : live(found.existingV1);
+  return isFluxV2(view.spec) !== firstV2 || !(first && isManagedBy(first.record, view));
+}
+
+/** the records of the assignment's name on a cluster (the kind it wants first, the other when needed), tombstones included */
 async function findOne(deps: ApplyDeps, view: AssignmentRecord, cluster: ClusterRecord): Promise<Found> {
   const sub = view.subscriptionId;
-  const [existingV1, existingV2] = await Promise.all([deps.repo.configurations.get(sub, managedConfigurationId(view, cluster)), deps.repo.fluxConfigurations.get(sub, managedFluxConfigurationId(view, cluster))]);
-  return { ...(existingV1 ? { existingV1 } : {}), ...(existingV2 ? { existingV2 } : {}) };
+  const firstV2 = isFluxV2(view.spec);
+  const found: Found = {};
+  const readV1 = async () => {
+    const v = await deps.repo.configurations.get(sub, managedConfigurationId(view, cluster));
+    if (v) found.existingV1 = v;
+  };
+  const readV2 = async () => {
+    const v = await deps.repo.fluxConfigurations.get(sub, managedFluxConfigurationId(view, cluster));
+    if (v) found.existingV2 = v;
+  };
+  await (firstV2 ? readV2() : readV1());
+  if (needsOtherKind(view, found, firstV2)) await (firstV2 ? readV1() : readV2());
+  return found;
 }
 
 export async function applyAssignment(
@@ -336,24 +358,57 @@ export async function applyAssignmentMany(
     await pace();
   }
   // the name is the same in every generation (configurationName cannot change): both kinds read in bulk
-  const ids = clusters.flatMap((c) => (c ? [managedConfigurationId(assignment, c)] : []));
-  const fluxIds = clusters.flatMap((c) => (c ? [managedFluxConfigurationId(assignment, c)] : []));
-  const configDocs = new Map((await deps.repo.configurations.documents(subscriptionId, ids)).map((d) => [d.key, d]));
-  const fluxDocs = new Map((await deps.repo.fluxConfigurations.documents(subscriptionId, fluxIds)).map((d) => [d.key, d]));
-  const anyV2 = anyV2Of(deps.repo, subscriptionId);
-  const planned: PlannedWrite[] = [];
+  // the kind the assignment wants, read in bulk first; the other kind only for the clusters that need it
+  // (needsOtherKind: a switch, a closed stage's previous kind, no record of the assignment's own yet)
+  const firstV2 = isFluxV2(assignment.spec);
+  const docsOf = async (v2: boolean, of: ClusterRecord[]) =>
+    new Map(
+      (v2
+        ? await deps.repo.fluxConfigurations.documents(subscriptionId, of.map((c) => managedFluxConfigurationId(assignment, c)))
+        : await deps.repo.configurations.documents(subscriptionId, of.map((c) => managedConfigurationId(assignment, c)))
+      ).map((d) => [d.key, d]),
+    );
+  const decodeInto = async (v2: boolean, found: Found, cluster: ClusterRecord, docs: Map<string, StoredDocument>): Promise<void> => {
+    if (v2) {
+      const doc = docs.get(keyOf(managedFluxConfigurationId(assignment, cluster)));
+      if (doc) found.existingV2 = await deps.repo.fluxConfigurations.decode(doc);
+    } else {
+      const doc = docs.get(keyOf(managedConfigurationId(assignment, cluster)));
+      if (doc) found.existingV1 = await deps.repo.configurations.decode(doc);
+    }
+  };
+  const readable = clusters.flatMap((c) => (c ? [c] : []));
+  const firstDocs = await docsOf(firstV2, readable);
+  const founds: (Found | undefined)[] = [];
+  const views: (AssignmentRecord | undefined)[] = [];
+  const needy: ClusterRecord[] = [];
   for (const [i, cluster] of clusters.entries()) {
     if (!cluster) continue;
-    const doc = configDocs.get(keyOf(managedConfigurationId(assignment, cluster)));
-    const fluxDoc = fluxDocs.get(keyOf(managedFluxConfigurationId(assignment, cluster)));
     const found: Found = {};
     try {
-      if (doc) found.existingV1 = await deps.repo.configurations.decode(doc);
-      if (fluxDoc) found.existingV2 = await deps.repo.fluxConfigurations.decode(fluxDoc);
+      await decodeInto(firstV2, found, cluster, firstDocs);
     } catch {
       continue; // unreadable: applied alone
     }
     const view = viewFor ? viewFor(cluster) : assignment;
+    founds[i] = found;
+    views[i] = view;
+    if (view && needsOtherKind(view, found, firstV2)) needy.push(cluster);
+  }
+  // a Flux v1 assignment in a subscription without any fluxConfiguration reads none
+  const anyV2 = anyV2Of(deps.repo, subscriptionId);
+  const otherDocs = needy.length > 0 && (firstV2 || (await anyV2())) ? await docsOf(!firstV2, needy) : new Map<string, StoredDocument>();
+  const needing = new Set(needy);
+  const planned: PlannedWrite[] = [];
+  for (const [i, cluster] of clusters.entries()) {
+    const found = founds[i];
+    if (!cluster || !found) continue;
+    try {
+      if (needing.has(cluster)) await decodeInto(!firstV2, found, cluster, otherDocs);
+    } catch {
+      continue; // unreadable: applied alone
+    }
+    const view = views[i];
     if (!view) {
       outcomes[i] = "unchanged";
       continue;
@@ -409,11 +464,21 @@ export async function applyAssignmentMany(
  */
 export async function readHeld(repo: Persistence, assignment: AssignmentRecord, clusters: readonly ClusterRecord[]): Promise<Map<string, Held>> {
   const sub = assignment.subscriptionId;
-  const [v1s, v2s] = await Promise.all([
-    repo.configurations.getMany(sub, clusters.map((c) => managedConfigurationId(assignment, c))),
-    repo.fluxConfigurations.getMany(sub, clusters.map((c) => managedFluxConfigurationId(assignment, c))),
-  ]);
+  // the kind the assignment gives first; the other only for clusters without the assignment's own record of it
+  const firstV2 = isFluxV2(assignment.spec);
+  const v2s = firstV2 ? await repo.fluxConfigurations.getMany(sub, clusters.map((c) => managedFluxConfigurationId(assignment, c))) : new Map<string, Versioned<FluxConfigurationRecord>>();
+  const v1s = firstV2 ? new Map<string, Versioned<ConfigurationRecord>>() : await repo.configurations.getMany(sub, clusters.map((c) => managedConfigurationId(assignment, c)));
+  const ownFirst = (c: ClusterRecord) => {
+    const r = firstV2 ? v2s.get(keyOf(managedFluxConfigurationId(assignment, c)))?.record : v1s.get(keyOf(managedConfigurationId(assignment, c)))?.record;
+    return r !== undefined && isManagedBy(r, assignment);
+  };
+  const needy = clusters.filter((c) => !ownFirst(c));
   const anyV2 = anyV2Of(repo, sub);
+  // a Flux v1 assignment in a subscription without any fluxConfiguration reads none
+  if (needy.length > 0 && (firstV2 || (await anyV2()))) {
+    if (firstV2) for (const [k, v] of await repo.configurations.getMany(sub, needy.map((c) => managedConfigurationId(assignment, c)))) v1s.set(k, v);
+    else for (const [k, v] of await repo.fluxConfigurations.getMany(sub, needy.map((c) => managedFluxConfigurationId(assignment, c)))) v2s.set(k, v);
+  }
   const out = new Map<string, Held>();
   for (const c of clusters) {
     const v1 = v1s.get(keyOf(managedConfigurationId(assignment, c)))?.record;
