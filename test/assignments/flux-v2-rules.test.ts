@@ -84,6 +84,11 @@ t.test("the body: exactly one kind, no secrets, no Key Vault references (yet), t
   t.match(JSON.stringify(badDeps.json.error), /properties\.fluxConfiguration\.kustomizations/);
   const longName = await put(fluxAssignmentBody({ configurationName: "a".repeat(60) }));
   t.equal(longName.status, 400, "the Flux objects' names (<configuration>-<kustomization>) must fit");
+  // hostile shapes: a 400 each, never a 5xx
+  for (const flux of [[], "x", 5, { gitRepository: 5 }, { gitRepository: null, kustomizations: null }, { kustomizations: { a: null } }, { kustomizations: 7 }, { gitRepository: { url: "https://github.com/x/y", repositoryRef: { branch: "main" } }, kustomizations: { a: { path: "../../etc" } } }, { sourceKind: "Bucket", bucket: {} }, { configurationProtectedSettings: {} , gitRepository: { url: "https://github.com/x/y", repositoryRef: [] } }]) {
+    const res = await put({ properties: { configurationName: "baseline", fluxConfiguration: flux } });
+    t.equal(res.status, 400, `${JSON.stringify(flux)}: ${res.text.slice(0, 300)}`);
+  }
   const ok = await put(fluxAssignmentBody({ configurationName: "Baseline" }));
   t.equal(ok.status, 201, ok.text);
   t.match(ok.json.properties, { configurationName: "Baseline", fluxConfiguration: { scope: "cluster", namespace: "flux-baseline", sourceKind: "GitRepository", suspend: false, gitRepository: { url: "https://github.com/example/fleet-baseline.git", repositoryRef: { branch: "main" }, syncIntervalInSeconds: 300, timeoutInSeconds: 600 }, kustomizations: { infra: { name: "infra", path: "./infrastructure", prune: true }, apps: { dependsOn: ["infra"] } } } }, "defaults filled in and shown");
