@@ -5,14 +5,15 @@
  */
 import { errors } from "../arm/errors.js";
 import { keyOf } from "../arm/resource-ids.js";
-import { decideApply } from "./assignment-apply.js";
-import { isManagedBy, managedConfigurationId, matches } from "./assignment-rules.js";
+import { decideApply, readHeld } from "./assignment-apply.js";
+import { isFluxV2, isManagedBy, matches, mixedMessage } from "./assignment-rules.js";
 import { hasSecrets } from "./configurations.js";
 import { concerns, freezePlan, isStaged, stageOf } from "./rollout-policy.js";
 import type { Persistence } from "../persistence/index.js";
-import type { AssignmentRecord, AssignmentStatus, ClusterRecord, ConfigurationRecord, ConfigurationSpec, RolloutAction, StagePlan } from "./types.js";
+import type { AssignmentRecord, AssignmentStatus, ClusterRecord, ConfigurationSpec, FluxConfigurationSpec, RolloutAction, StagePlan } from "./types.js";
 
-export type WhatIfChange = "Create" | "Modify" | "Delete" | "NoChange" | "Conflict";
+/** Migrate: the cluster switches Flux version (the assignment's v1 configuration retired, its fluxConfiguration created; or back) in one desired-state version */
+export type WhatIfChange = "Create" | "Modify" | "Delete" | "NoChange" | "Conflict" | "Migrate";
 
 export interface WhatIfItem {
   clusterId: string;
@@ -35,7 +36,7 @@ export interface WhatIfPage {
  * The properties of a configuration that differ, by name (nested ones dotted): generic over the
  * spec's fields, so a field added to the configuration is compared without a change here.
  */
-export function changedProperties(before: ConfigurationSpec, after: ConfigurationSpec): string[] {
+export function changedProperties(before: ConfigurationSpec | FluxConfigurationSpec, after: ConfigurationSpec | FluxConfigurationSpec): string[] {
   const out: string[] = [];
   const b = before as unknown as Record<string, unknown>;
   const a = after as unknown as Record<string, unknown>;
@@ -85,27 +86,39 @@ export async function whatIfPage(repo: Persistence, a: AssignmentRecord, status:
     if (continuation === undefined) stages = policy.stages.map((s, i) => ({ name: s.name, clusters: counts[i] ?? 0 }));
   }
   const page = await decodedPage(repo, a, limit, continuation);
-  const configurations = await repo.configurations.getMany(a.subscriptionId, page.clusters.map((c) => managedConfigurationId(a, c)));
+  const heldBy = await readHeld(repo, a, page.clusters);
   const items: WhatIfItem[] = [];
+  const v2 = isFluxV2(a.spec);
   for (const c of page.clusters) {
-    const live: ConfigurationRecord | undefined = configurations.get(keyOf(managedConfigurationId(a, c)))?.record;
-    if (!matches(a, c) && !(live && isManagedBy(live, a))) continue;
+    const held = heldBy.get(keyOf(c.id)) ?? {};
+    const own = (held.v1 && isManagedBy(held.v1, a)) || (held.v2 && isManagedBy(held.v2, a));
+    if (!matches(a, c) && !own) continue;
     const item: WhatIfItem = { clusterId: c.id, change: "NoChange" };
     if (policy && plan && concerns(a, c)) item.stage = policy.stages[stageOf(policy, plan, a.id, c)]?.name;
-    switch (decideApply(a, c, live)) {
+    const name = a.spec.configurationName;
+    switch (decideApply(a, c, held)) {
       case "write":
-        if (!live) item.change = "Create";
-        else {
+        if (v2 ? !held.v2 : !held.v1) item.change = "Create";
+        else if (v2 && held.v2) {
           item.change = "Modify";
-          item.changedProperties = [...changedProperties(live.spec, a.spec.configuration), ...(hasSecrets(live) ? ["configurationProtectedSettings"] : [])];
+          item.changedProperties = changedProperties(held.v2.spec, a.spec.fluxConfiguration as FluxConfigurationSpec);
+        } else if (held.v1) {
+          item.change = "Modify";
+          item.changedProperties = [...changedProperties(held.v1.spec, a.spec.configuration as ConfigurationSpec), ...(hasSecrets(held.v1) ? ["configurationProtectedSettings"] : [])];
         }
+        break;
+      case "migrate":
+        item.change = "Migrate";
+        item.message = v2
+          ? `The Flux v1 configuration '${held.v1?.name ?? name}' is retired and the fluxConfiguration '${name.toLowerCase()}' created in one desired-state version: the cluster switches to Flux v2 in one poll.`
+          : `The fluxConfiguration '${held.v2?.name ?? name.toLowerCase()}' is retired and the Flux v1 configuration '${name}' created again in one desired-state version.`;
         break;
       case "remove":
         item.change = "Delete";
         break;
       case "clash":
         item.change = "Conflict";
-        item.message = `A configuration named '${a.spec.configurationName}' exists on this cluster and the assignment does not manage it; it would be left as it is.`;
+        item.message = mixedMessage(a, held) ?? `A configuration named '${name}' exists on this cluster and the assignment does not manage it; it would be left as it is.`;
         break;
       default:
         if (a.spec.enforcementMode === "DoNotEnforce" && matches(a, c)) item.message = "enforcementMode is DoNotEnforce: the assignment only reports.";

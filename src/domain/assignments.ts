@@ -9,7 +9,8 @@ import { errors } from "../arm/errors.js";
 import { ASSIGNMENT_TYPE, keyOf, storedClusterKey, type AssignmentId, type AssignmentRef, type AssignmentScope } from "../arm/resource-ids.js";
 import { nextSystemData, type WriteActor } from "../arm/system-data.js";
 import type { Principal } from "../ports/principal.js";
-import { complianceOf, managedConfigurationId, matches, type ClusterCompliance } from "./assignment-rules.js";
+import { complianceOf, matches, type ClusterCompliance } from "./assignment-rules.js";
+import { readHeld } from "./assignment-apply.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import type { Persistence, StoredDocument, Versioned } from "../persistence/index.js";
 import type { Subscriptions } from "./subscriptions.js";
@@ -96,7 +97,7 @@ export class Assignments {
       if (!existing) await this.checkQuota(ref.subscriptionId);
       const validated = validateAssignmentPut({ name: ref.name, properties, existing: existing?.record });
       // the references are accepted for this caller; the rollout writes them with it, the resolver re-checks it
-      const spec = validated.configuration.keyVaultReferences ? { ...validated, configuration: { ...validated.configuration, keyVaultPrincipal: caller } } : validated;
+      const spec = validated.configuration?.keyVaultReferences ? { ...validated, configuration: { ...validated.configuration, keyVaultPrincipal: caller } } : validated;
       const status = existing ? await this.repo.assignments.getStatus(ref.subscriptionId, id) : undefined;
       // a PUT of a Failed assignment tries again, as ARM expects, even with the same spec
       const failed = status?.record.generation === existing?.record.generation && status?.record.state === "Completed" && (status.record.clustersFailed ?? 0) > 0;
@@ -285,7 +286,8 @@ async function evaluateClusters(repo: Persistence, assignment: AssignmentRecord,
       unreadable.push({ clusterId: storedClusterKey(doc.key), complianceState: "Failed", message: "The service could not read this cluster's record; the error is in its log." });
     }
   }
-  const configurations = await repo.configurations.getMany(assignment.subscriptionId, clusters.map((c) => managedConfigurationId(assignment, c)));
-  const items = clusters.map((c) => complianceOf(assignment, c, configurations.get(keyOf(managedConfigurationId(assignment, c)))?.record));
+  // both Flux versions: a Flux v2 assignment reads its managed fluxConfigurations (and the v1 ones not migrated yet)
+  const held = await readHeld(repo, assignment, clusters);
+  const items = clusters.map((c) => complianceOf(assignment, c, held.get(keyOf(c.id)) ?? {}));
   return [...items, ...unreadable];
 }

@@ -198,6 +198,14 @@ export class FluxConfigurations {
     return this.write({ ref, properties, actor, conditions: {}, keepSecrets: false, bypassVersionRule: true, ...(secretsSubmittedAt !== undefined ? { secretsSubmittedAt } : {}) });
   }
 
+  /** a fluxConfiguration a Flux v2 assignment manages changes only through it, unless DoNotEnforce (or the assignment is gone): as v1 */
+  private async refuseIfManaged(ref: FluxConfigurationRef, record: FluxConfigurationRecord, what: "change" | "delete"): Promise<void> {
+    if (record.managedBy === undefined) return;
+    const assignment = await this.repo.assignments.get(ref.subscriptionId, record.managedBy);
+    if (!assignment || (assignment.record.spec.enforcementMode === "DoNotEnforce" && assignment.record.deletion === undefined)) return;
+    throw errors.managedByAssignment(ref.name, assignment.record.id, what);
+  }
+
   /** Azure's rule: a cluster carries Flux v1 or Flux v2 configurations, not both */
   async refuseIfFluxV1(ref: ClusterRef): Promise<void> {
     const v1 = await this.repo.configurations.page(ref.subscriptionId, ref.id, 1);
@@ -221,6 +229,7 @@ export class FluxConfigurations {
     const existing = await this.repo.fluxConfigurations.get(ref.subscriptionId, ref.id);
     const live = existing && !existing.deleted ? existing : undefined;
     checkPutConditions(w.conditions, live?.etag);
+    if (live) await this.refuseIfManaged(ref, live.record, "change");
     if (!w.bypassVersionRule) await this.refuseIfFluxV1(ref.cluster);
     const validated = validateFluxConfiguration({ name: ref.name, properties: w.properties, ...(live ? { existing: live.record } : {}) });
     // a PATCH naming no protected settings keeps the kept ones (known_hosts comes back through the merge)
@@ -264,6 +273,8 @@ export class FluxConfigurations {
             },
       ...((keptSecrets || (expiredKept && !secrets)) && live?.record.secretsDelivered ? { secretsDelivered: live.record.secretsDelivered } : {}),
       operation: this.operation(live ? "update" : "create"),
+      // a change allowed under DoNotEnforce leaves it the assignment's (as for v1): Default enforces it again
+      ...(live?.record.managedBy !== undefined ? { managedBy: live.record.managedBy } : {}),
       systemData: nextSystemData(live?.record.systemData, w.actor),
     };
     // the kept secrets expired before this generation could carry them: Failed, saying to submit them again
@@ -292,6 +303,7 @@ export class FluxConfigurations {
         const existing = await this.repo.fluxConfigurations.get(ref.subscriptionId, ref.id);
         const live = existing && !existing.deleted ? existing : undefined;
         checkDeleteConditions(conditions, live?.etag);
+        if (live) await this.refuseIfManaged(ref, live.record, "delete");
         if (!existing) return { state: "absent" as const };
         if (!live && !force) return { state: "deleting" as const, operationId: existing.record.operation.id };
         await this.repo.secrets.delete(ref.subscriptionId, existing.record.id);

@@ -37,6 +37,7 @@ export const MIGRATION_WARNING_CODES = [
   "ServerSideApply",
   "RepositoryUrlRewritten",
   "ClusterStillHasFluxV1",
+  "KeyVaultReferencesDropped",
 ] as const;
 export type MigrationWarningCode = (typeof MIGRATION_WARNING_CODES)[number];
 

@@ -26,7 +26,7 @@ import type { FluxConfigurations } from "./flux-configurations.js";
 import { withOptimisticRetry } from "./optimistic.js";
 import { bodyWithSecrets, knownHostsWarning, planMigration, resolveSecrets, shownBody, type FluxConfigurationBody, type MigrationPlan, type MigrationWarning, type ResolvedSecrets } from "./flux-migration.js";
 import type { Subscriptions } from "./subscriptions.js";
-import type { ConfigurationRecord, ConfigurationSecrets, ProtectedSettingKey } from "./types.js";
+import { SECRET_REFERENCE_SETTINGS, type ConfigurationRecord, type ConfigurationSecrets, type ProtectedSettingKey } from "./types.js";
 import { decodeBase64Strict } from "./validation/base64.js";
 import { knownHostsProblem } from "./validation/known-hosts.js";
 import { kubernetesNameProblem } from "./validation/names.js";
@@ -233,7 +233,8 @@ export class FluxMigrations {
     const planned: Planned[] = [];
     for (const f of found) {
       const options = optionsOf(f.record.name);
-      const stored = held.get(keyOf(f.record.id))?.secrets;
+      // a copy read from Key Vault is never carried (planOne asks for the values instead)
+      const stored = f.record.spec.keyVaultReferences ? undefined : held.get(keyOf(f.record.id))?.secrets;
       planned.push(await this.planOne(f, options, secretsOf(f.record, stored), taken, claimed));
     }
     return planned;
@@ -277,8 +278,21 @@ export class FluxMigrations {
       return withItem(message, errors.invalidParameter(`configurationProtectedSettings.${extra[0]}`, message));
     }
     if (record.managedBy !== undefined) {
-      const message = `The Flux v1 configuration '${record.name}' is managed by the configuration assignment ${record.managedBy}: it moves to Flux v2 with its assignment, not on its own.`;
+      const message = `The Flux v1 configuration '${record.name}' is managed by the configuration assignment ${record.managedBy}: it moves to Flux v2 with its assignment, not on its own. Switch the assignment to Flux v2 (PUT it at api-version 2026-11-01-preview with properties.fluxConfiguration instead of properties.configuration; its whatIf shows Migrate per cluster): its rollout migrates this cluster in one desired-state version, stage by stage if it has a rollout policy.`;
       return withItem(message, errors.conflict(message));
+    }
+    // Key Vault references: the copy the service read from the vault is never carried over (it would become a plain
+    // protected setting that expires 48 hours after the read, with nothing to renew it): the values must be supplied
+    const references = record.spec.keyVaultReferences;
+    if (references) {
+      const referenced = SECRET_REFERENCE_SETTINGS.filter((k) => references[k] !== undefined);
+      const unsupplied = referenced.filter((k) => (k === "sshKnownHostsContents" ? options.sshKnownHostsContents === undefined : supplied[k] === undefined));
+      if (unsupplied.length > 0) {
+        const message = `The Flux v1 configuration '${record.name}' takes ${referenced.join(", ")} from Key Vault (keyVaultReferences), and fluxConfigurations do not take Key Vault references yet: the copy the service read from the vault is not carried over, because it would become a plain Flux v2 protected setting that expires 48 hours after the read with nothing to renew it. Supply ${unsupplied.join(", ")} in the action's body (configurationProtectedSettings, sshKnownHostsContents; kept at most 48 hours, as any protected setting), or keep this configuration on Flux v1 until fluxConfigurations take Key Vault references.`;
+        const first = unsupplied[0] as string;
+        return withItem(message, errors.invalidParameter(first === "sshKnownHostsContents" ? first : `configurationProtectedSettings.${first}`, message));
+      }
+      warnings.push({ code: "KeyVaultReferencesDropped", source: "keyVaultReferences", message: `The Key Vault references of '${record.name}' (${referenced.join(", ")}) are not carried over: the fluxConfiguration holds the supplied values as protected settings, kept at most 48 hours; a new version of the secret in the vault no longer reaches the cluster.` });
     }
     const name = plan.fluxConfigurationName;
     if (taken.has(name)) {

@@ -164,9 +164,12 @@ export type { ClusterSelector } from "./cluster-selector.js";
 import type { ClusterSelector } from "./cluster-selector.js";
 
 export interface AssignmentSpec {
-  /** the sourceControlConfiguration name created on each cluster; fixed at creation */
+  /** the configuration name on each cluster (a sourceControlConfiguration, or a fluxConfiguration lower-cased); fixed at creation */
   configurationName: string;
-  configuration: ConfigurationSpec;
+  /** Flux v1: the sourceControlConfiguration created on each cluster (exactly one of this and fluxConfiguration) */
+  configuration?: ConfigurationSpec;
+  /** Flux v2 (issue #16): the fluxConfiguration created on each cluster; a cluster holding this assignment's v1 configuration is migrated */
+  fluxConfiguration?: FluxConfigurationSpec;
   clusterSelector?: ClusterSelector;
   enforcementMode: EnforcementMode;
   /** staged rollout (issue #15): absent, every matching cluster gets a new generation at once */
@@ -374,5 +377,7 @@ export interface FluxConfigurationRecord {
   observedGeneration?: number;
   /** the asynchronous operation of the last write (its status is served at .../operations/{id}); set on delete while it runs */
   operation: { id: string; kind: "create" | "update" | "delete"; startedAt: string };
+  /** the id of the configuration assignment that created this fluxConfiguration and keeps it (absent: a user's) */
+  managedBy?: AssignmentId;
   systemData: SystemData;
 }

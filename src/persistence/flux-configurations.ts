@@ -54,6 +54,16 @@ export class FluxConfigurations {
     return new Map(found);
   }
 
+  /** these ids in one round trip, tombstones included, bodies left sealed (the caller decodes each); missing ones are left out */
+  documents(subscriptionId: string, ids: string[]): Promise<StoredDocument[]> {
+    return this.items.documents(ids.map(keyOf), partitionOf(subscriptionId));
+  }
+
+  /** whether the subscription has any live fluxConfiguration (one small query: assignment rollouts skip the per-cluster Flux version check without) */
+  async anyInSubscription(subscriptionId: string): Promise<boolean> {
+    return (await this.items.page({ partition: partitionOf(subscriptionId) }, 1)).items.length > 0;
+  }
+
   decode(doc: StoredDocument): Promise<Versioned<FluxConfigurationRecord>> {
     return this.items.decode(doc);
   }

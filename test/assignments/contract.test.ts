@@ -201,6 +201,54 @@ t.test("every operation at both scopes, in every state", async (t) => {
     expectStatus(t, await request(withApi(`${base}/rollback`), { method: "POST", body: {} }), 409, `${scope.label}: nothing to roll back to`);
   }
 
+  // Flux v2 (#16): an assignment switched from configuration to fluxConfiguration, staged; whatIf shows Migrate;
+  // compliance results name the fluxConfigurations; rollback to the Flux v1 generation; deletion
+  {
+    // clusters of their own, in a subscription of their own (a cluster carrying the subscription-scope assignments'
+    // Flux v1 configurations would be a clash: never a mixed cluster)
+    const FLUX_RG = "rg-contract-flux";
+    const FLUX_SUB = "00000000-0000-0000-0000-0000000000f2";
+    const setup = client(server.url, server.ca, server.token);
+    for (const name of CLUSTERS) expectStatus(t, await setup(withApi(clusterPath(name, FLUX_SUB, FLUX_RG), CLUSTER_API), { method: "PUT", body: clusterBody() }), 201, "a cluster of the Flux v2 block");
+    const base = assignmentPath("flux-rg", FLUX_RG, FLUX_SUB);
+    const url = withApi(base);
+    const flux = (rolloutPolicy?: unknown) => ({
+      properties: {
+        configurationName: "flux-rg",
+        fluxConfiguration: {
+          scope: "cluster",
+          namespace: "flux-rg",
+          gitRepository: { url: "https://github.com/example/fleet-baseline.git", repositoryRef: { branch: "main" } },
+          kustomizations: { infra: { path: "./infrastructure", prune: true }, apps: { path: "./apps", dependsOn: ["infra"] } },
+        },
+        ...(rolloutPolicy ? { rolloutPolicy } : {}),
+      },
+    });
+    const policy = { stages: [{ name: "canary", percentage: 33, gates: { minInstalledPercentage: 0 } }, { name: "rest", gates: { minInstalledPercentage: 0 } }] };
+    expectStatus(t, await request(url, { method: "PUT", body: assignmentBody({ configurationName: "flux-rg" }) }), 201, "a Flux v1 assignment");
+    await settle(server);
+    const proposed = await request(withApi(`${base}/whatIf`), { method: "POST", body: flux(policy) });
+    expectStatus(t, proposed, 200, "whatIf of the switch to Flux v2");
+    t.match(proposed.json.value[0], { change: "Migrate", stage: String, message: /retired and the fluxConfiguration 'flux-rg' created in one desired-state version/ });
+    t.match(proposed.json.stages, [{ name: "canary", clusters: 1 }, { name: "rest", clusters: 2 }]);
+    expectStatus(t, await request(url, { method: "PUT", body: { properties: { ...flux().properties, configuration: assignmentBody().properties.configuration } } }), 400, "both kinds at once");
+    const switched = await request(url, { method: "PUT", body: flux(policy) });
+    expectStatus(t, switched, 200, "switched to Flux v2: a new generation");
+    t.match(switched.json.properties, { fluxConfiguration: { gitRepository: { url: "https://github.com/example/fleet-baseline.git" } }, rollout: { generation: 2 } });
+    await settle(server);
+    const done = await request(url);
+    t.match(done.json.properties, { provisioningState: "Succeeded", rollout: { status: "Completed", generation: 2, stages: [{ state: "Passed" }, { state: "Passed" }] } });
+    const compliance = await request(withApi(`${base}/complianceResults`));
+    t.ok(compliance.json.value.every((r: { configurationId: string }) => /\/fluxConfigurations\/flux-rg$/.test(r.configurationId)), "compliance read from the managed fluxConfigurations");
+    const rollback = await request(withApi(`${base}/rollback`), { method: "POST", body: {} });
+    expectStatus(t, rollback, 202, "rollback to the Flux v1 generation");
+    await settle(server);
+    expectStatus(t, await request(String(rollback.headers.location)), 200, "rolled back to Flux v1");
+    t.match((await request(url)).json.properties, { configuration: { operatorParams: "--git-readonly --git-branch=main" }, rollout: { status: "Completed", generation: 3, rolledBackFrom: 2 } });
+    expectStatus(t, await request(url, { method: "DELETE" }), 202, "deleted");
+    await settle(server);
+  }
+
   // error responses to requests the document allows
   const credentials = await request(withApi(assignmentPath("bad", RG)), { method: "PUT", body: assignmentBody({}, { repositoryUrl: "https://user:pw@example.com/x.git" }) });
   expectStatus(t, credentials, 400, "credentials in the repository URL");

@@ -43,8 +43,8 @@ const ALLOWED: Record<string, { documents: ArmDocument[]; reason: string }> = {
     reason: "The rule wants a $ref to common-types OperationListResult; the list is an inline copy of it because the documents are self-contained.",
   },
   AvoidAdditionalProperties: {
-    documents: ["sourceControlConfigurations"],
-    reason: "configurationProtectedSettings is a name-value map by contract (reference swagger and SDK), so it needs additionalProperties.",
+    documents: ["sourceControlConfigurations", "configurationAssignments"],
+    reason: "configurationProtectedSettings is a name-value map by contract (reference swagger and SDK), so it needs additionalProperties; a Flux v2 assignment's fluxConfiguration has the official fluxConfiguration's maps (kustomizations, postBuild.substitute).",
   },
   PatchIdentityProperty: {
     documents: ["connectedClusters"],

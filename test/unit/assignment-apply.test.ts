@@ -1,6 +1,6 @@
 /** The pure decision of applying one assignment on one cluster: every branch, each for its reason. */
 import t from "tap";
-import { decideApply } from "../../src/domain/assignment-apply.js";
+import { decideApply as decideHeld } from "../../src/domain/assignment-apply.js";
 import { assignmentId, clusterId, configurationId, type AssignmentId } from "../../src/arm/resource-ids.js";
 import type { AssignmentRecord, ClusterRecord, ConfigurationRecord, ConfigurationSpec, EnforcementMode } from "../../src/domain/types.js";
 
@@ -48,6 +48,9 @@ function configuration(over: { managedBy?: AssignmentId | null; spec?: Partial<C
     systemData: {},
   };
 }
+
+/** the decision from the Flux v1 configuration of the name alone (the Flux v2 cases: test/assignments/flux-v2.test.ts) */
+const decideApply = (a: AssignmentRecord, c: ClusterRecord, live: ConfigurationRecord | undefined) => decideHeld(a, c, live ? { v1: live } : {});
 
 t.test("a matching cluster under Default enforcement", async (t) => {
   const a = assignment();

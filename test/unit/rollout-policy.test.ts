@@ -96,7 +96,7 @@ t.test("what a cluster gets: its stage open, the new generation; closed, the pre
   t.equal(desiredView(a, { ...status, currentStage: 1 }, other), a);
   t.same(desiredView(a, undefined, canary)?.spec.configuration, { operatorParams: "v1" }, "before the rollout starts: the previous generation everywhere");
   t.equal(desiredView({ ...a, previous: undefined }, status, other), undefined, "no generation completed yet: left alone");
-  t.equal(desiredView({ ...a, rollbackOf: 1 }, status, other)?.spec.configuration.operatorParams, "v2", "a rollback is not staged");
+  t.equal(desiredView({ ...a, rollbackOf: 1 }, status, other)?.spec.configuration?.operatorParams, "v2", "a rollback is not staged");
 });
 
 t.test("gate arithmetic", async (t) => {

@@ -9,6 +9,8 @@ import { parseRolloutPolicy } from "../rollout-policy.js";
 import { ENFORCEMENT_MODES } from "../types.js";
 import { errors } from "../../arm/errors.js";
 import { checkConfigurationProperties } from "./configuration.js";
+import { validateFluxConfiguration } from "./flux-configuration.js";
+import { ArmError } from "../../arm/errors.js";
 import { kubernetesNameProblem } from "./names.js";
 import { Problems } from "./problems.js";
 import { CONFIGURATION_NAME_MAX } from "./configuration.js";
@@ -58,8 +60,15 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
   }
 
   const raw = props.configuration;
+  const rawFlux = props.fluxConfiguration;
   let configuration: AssignmentSpec["configuration"] | undefined;
-  if (!isObject(raw)) problems.add(`${P}.configuration`, "The property 'configuration' is required: the properties of the configuration created on each cluster.");
+  let fluxConfiguration: AssignmentSpec["fluxConfiguration"] | undefined;
+  const given = (v: unknown) => v !== undefined && v !== null;
+  if (given(raw) && given(rawFlux)) {
+    problems.add(`${P}.fluxConfiguration`, "Give either 'configuration' (a Flux v1 sourceControlConfiguration) or 'fluxConfiguration' (a Flux v2 fluxConfiguration), not both: an assignment keeps one kind on each cluster. Switching an assignment to Flux v2 is a PUT with 'fluxConfiguration' instead of 'configuration'.");
+  } else if (given(rawFlux)) {
+    fluxConfiguration = checkFluxConfiguration(problems, rawFlux, configurationName ?? input.name);
+  } else if (!isObject(raw)) problems.add(`${P}.configuration`, "The property 'configuration' (Flux v1) or 'fluxConfiguration' (Flux v2) is required: the properties of the configuration created on each cluster.");
   else {
     const sensitive = ["configurationProtectedSettings", "sshKnownHostsContents"].filter((k) => raw[k] !== undefined && raw[k] !== null && !(isObject(raw[k]) && Object.keys(raw[k]).length === 0));
     for (const key of sensitive) problems.add(`${P}.configuration.${key}`, SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
@@ -76,11 +85,57 @@ export function validateAssignmentPut(input: AssignmentInput): AssignmentSpec {
 
   return {
     configurationName: configurationName ?? "",
-    configuration: configuration ?? ({} as AssignmentSpec["configuration"]),
+    ...(fluxConfiguration ? { fluxConfiguration } : { configuration: configuration ?? ({} as NonNullable<AssignmentSpec["configuration"]>) }),
     ...(clusterSelector ? { clusterSelector } : {}),
     enforcementMode: mode as EnforcementMode,
     ...(rolloutPolicy ? { rolloutPolicy } : {}),
   };
+}
+
+export const FLUX_SENSITIVE_INPUT_REFUSED =
+  "An assignment cannot carry protected settings or SSH known_hosts: they are kept at most 48 hours, while an assignment applies to every matching cluster, including clusters that register later. For a Flux v2 assignment use a public repository, or gitRepository.localAuthRef (the name of a secret already on each cluster).";
+
+export const FLUX_KEY_VAULT_REFUSED =
+  "Key Vault references are not supported in a Flux v2 assignment yet (the service's Key Vault resolver reads them for Flux v1 configurations only). Use a public repository or gitRepository.localAuthRef (a secret already on each cluster), or keep the assignment on Flux v1 ('configuration' with keyVaultReferences) for now.";
+
+/**
+ * The Flux v2 fluxConfiguration of an assignment: the fluxConfigurations PUT's own rules (validation/
+ * flux-configuration.ts, under the lower-cased configurationName), targets under properties.fluxConfiguration;
+ * sensitive inputs and Key Vault references refused.
+ */
+function checkFluxConfiguration(problems: Problems, raw: unknown, name: string): AssignmentSpec["fluxConfiguration"] | undefined {
+  const at = `${P}.fluxConfiguration`;
+  if (!isObject(raw)) {
+    problems.add(at, "The property 'fluxConfiguration' must be an object: the fluxConfiguration properties created on each cluster.");
+    return undefined;
+  }
+  const present = (v: unknown) => v !== undefined && v !== null && !(isObject(v) && Object.keys(v).length === 0) && v !== "";
+  let refused = false;
+  if (present(raw.configurationProtectedSettings)) {
+    problems.add(`${at}.configurationProtectedSettings`, FLUX_SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
+    refused = true;
+  }
+  if (isObject(raw.gitRepository) && present(raw.gitRepository.sshKnownHosts)) {
+    problems.add(`${at}.gitRepository.sshKnownHosts`, FLUX_SENSITIVE_INPUT_REFUSED, "SensitiveInputNotAllowed");
+    refused = true;
+  }
+  if (present(raw.keyVaultReferences)) {
+    problems.add(`${at}.keyVaultReferences`, FLUX_KEY_VAULT_REFUSED);
+    refused = true;
+  }
+  if (refused) return undefined;
+  try {
+    return validateFluxConfiguration({ name, properties: raw }).spec;
+  } catch (err) {
+    if (!(err instanceof ArmError)) throw err;
+    const details = err.details && err.details.length > 0 ? err.details : [{ code: err.code, message: err.message, ...(err.target !== undefined ? { target: err.target } : {}) }];
+    // the fluxConfiguration's targets (properties.X, or its name) placed under properties.fluxConfiguration
+    for (const d of details) {
+      const target = d.target === undefined || d.target === "name" ? `${P}.configurationName` : d.target.startsWith(`${P}.`) ? `${at}.${d.target.slice(P.length + 1)}` : `${at}.${d.target}`;
+      problems.add(target, d.message, d.code as Parameters<Problems["add"]>[2]);
+    }
+    return undefined;
+  }
 }
 
 /** throws when nothing is there to validate: ARM's body-level error */

@@ -32,7 +32,7 @@ export interface ReconcileReport {
 export function emptyReport(ran: boolean): ReconcileReport {
   return {
     ran,
-    outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0, stale: 0 },
+    outcomes: { created: 0, updated: 0, removed: 0, unchanged: 0, clash: 0, stale: 0, migrated: 0 },
     failures: 0,
     clustersFromOutbox: 0,
     rolloutsCompleted: 0,

@@ -5,7 +5,8 @@
  * passes (bake time included) or fails (the rollout halts). Halt and resume requests, recorded on the
  * assignment by the API, are acted on here, once each. The state machine is in docs/design/assignments.md.
  */
-import { complianceOf, managedConfigurationId, isManagedBy, matches, sameSpec } from "../../domain/assignment-rules.js";
+import { complianceOf, isFluxV2, isManagedBy, matches, sameFluxSpec, sameSpec } from "../../domain/assignment-rules.js";
+import { readHeld } from "../../domain/assignment-apply.js";
 import {
   addFailing,
   concerns,
@@ -132,12 +133,13 @@ async function countStage(ctx: PassContext, a: AssignmentRecord, status: Assignm
   for await (const page of scopeClusters(ctx, a, skip)) {
     const members = page.map((c) => c.record).filter((c) => matches(a, c) && stageOf(policy, status.plan ?? [], a.id, c) === index);
     if (members.length === 0) continue;
-    const configurations = await ctx.repo.configurations.getMany(a.subscriptionId, members.map((c) => managedConfigurationId(a, c)));
+    // a Flux v2 generation is judged on the managed fluxConfigurations (the agents' Agent_ReportFluxStatus reports)
+    const heldBy = await readHeld(ctx.repo, a, members);
     for (const c of members) {
-      const configuration = configurations.get(keyOf(managedConfigurationId(a, c)))?.record;
+      const held = heldBy.get(keyOf(c.id)) ?? {};
       counts.clustersTotal++;
-      if (configuration && isManagedBy(configuration, a) && sameSpec(configuration.spec, a.spec.configuration)) counts.applied++;
-      const result = complianceOf(a, c, configuration);
+      if (isFluxV2(a.spec) ? held.v2 && isManagedBy(held.v2, a) && sameFluxSpec(held.v2.spec, a.spec.fluxConfiguration) : held.v1 && a.spec.configuration && isManagedBy(held.v1, a) && sameSpec(held.v1.spec, a.spec.configuration)) counts.applied++;
+      const result = complianceOf(a, c, held);
       if (result.complianceState === "Compliant") counts.installed++;
       else if (result.complianceState === "Failed") {
         counts.failed++;

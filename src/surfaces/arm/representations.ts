@@ -12,7 +12,7 @@ import { selectorView } from "../../domain/cluster-selector.js";
 import type { AssignmentView } from "../../domain/assignments.js";
 import type { WhatIfItem } from "../../domain/assignment-what-if.js";
 import { hasSecrets, type ConfigurationView } from "../../domain/configurations.js";
-import { SECRET_REFERENCE_SETTINGS, type ClusterRecord, type ConfigurationSpec, type RolloutPolicy, type StageStatus, type SubscriptionRecord } from "../../domain/types.js";
+import { SECRET_REFERENCE_SETTINGS, type ClusterRecord, type ConfigurationSpec, type FluxConfigurationSpec, type RolloutPolicy, type StageStatus, type SubscriptionRecord } from "../../domain/types.js";
 import { servedRepositoryUrl } from "../../domain/validation/repository-url.js";
 
 type Json = Record<string, unknown>;
@@ -137,7 +137,8 @@ export function assignmentResource(view: AssignmentView): Json {
     systemData: systemDataOf(a.systemData),
     properties: compact({
       configurationName: a.spec.configurationName,
-      configuration: compact({ ...specFields(a.spec.configuration), keyVaultReferences: referencesOf(a.spec.configuration) }),
+      configuration: a.spec.configuration ? compact({ ...specFields(a.spec.configuration), keyVaultReferences: referencesOf(a.spec.configuration) }) : undefined,
+      fluxConfiguration: assignedFluxView(a.spec.fluxConfiguration),
       clusterSelector: selectorView(a.spec.clusterSelector),
       enforcementMode: a.spec.enforcementMode,
       rolloutPolicy: rolloutPolicyView(a.spec.rolloutPolicy),
@@ -252,12 +253,8 @@ export function subscriptionResource(record: SubscriptionRecord): Json {
 // Flux v2 fluxConfigurations (issue #16) ---------------------------------------------------------
 
 /** a fluxConfiguration as served: protected settings never (the property is left out), known_hosts while kept, as Azure */
-export function fluxConfigurationResource(view: FluxConfigurationView): Json {
-  const { record } = view;
-  const s = record.spec;
-  const g = s.gitRepository;
-  const c = record.compliance;
-  const kustomizations = Object.fromEntries(
+function kustomizationsView(s: FluxConfigurationSpec): Json {
+  return Object.fromEntries(
     Object.entries(s.kustomizations).map(([name, k]) => [
       name,
       compact({
@@ -277,6 +274,43 @@ export function fluxConfigurationResource(view: FluxConfigurationView): Json {
       }),
     ]),
   );
+}
+
+function gitRepositoryView(g: FluxConfigurationSpec["gitRepository"], sshKnownHosts: string | undefined): Json {
+  return compact({
+    url: servedRepositoryUrl(g.url),
+    timeoutInSeconds: g.timeoutInSeconds,
+    syncIntervalInSeconds: g.syncIntervalInSeconds,
+    repositoryRef: g.repositoryRef === undefined ? undefined : compact({ branch: g.repositoryRef.branch, tag: g.repositoryRef.tag, semver: g.repositoryRef.semver, commit: g.repositoryRef.commit }),
+    sshKnownHosts,
+    httpsUser: g.httpsUser,
+    httpsCACert: g.httpsCACert,
+    localAuthRef: g.localAuthRef,
+    provider: g.provider,
+  });
+}
+
+/** a Flux v2 assignment's fluxConfiguration (properties.fluxConfiguration): what each cluster gets */
+function assignedFluxView(s: FluxConfigurationSpec | undefined): Json | undefined {
+  if (!s) return undefined;
+  return compact({
+    scope: s.scope,
+    namespace: s.namespace,
+    sourceKind: s.sourceKind,
+    suspend: s.suspend,
+    gitRepository: gitRepositoryView(s.gitRepository, undefined),
+    kustomizations: kustomizationsView(s),
+    waitForReconciliation: s.waitForReconciliation,
+    reconciliationWaitDuration: s.reconciliationWaitDuration,
+  });
+}
+
+export function fluxConfigurationResource(view: FluxConfigurationView): Json {
+  const { record } = view;
+  const s = record.spec;
+  const g = s.gitRepository;
+  const c = record.compliance;
+  const kustomizations = kustomizationsView(s);
   return compact({
     id: record.id,
     name: record.name,
@@ -287,17 +321,7 @@ export function fluxConfigurationResource(view: FluxConfigurationView): Json {
       namespace: s.namespace,
       sourceKind: s.sourceKind,
       suspend: s.suspend,
-      gitRepository: compact({
-        url: servedRepositoryUrl(g.url),
-        timeoutInSeconds: g.timeoutInSeconds,
-        syncIntervalInSeconds: g.syncIntervalInSeconds,
-        repositoryRef: g.repositoryRef === undefined ? undefined : compact({ branch: g.repositoryRef.branch, tag: g.repositoryRef.tag, semver: g.repositoryRef.semver, commit: g.repositoryRef.commit }),
-        sshKnownHosts: view.sshKnownHosts,
-        httpsUser: g.httpsUser,
-        httpsCACert: g.httpsCACert,
-        localAuthRef: g.localAuthRef,
-        provider: g.provider,
-      }),
+      gitRepository: gitRepositoryView(g, view.sshKnownHosts),
       kustomizations,
       // x-ms-secret in the official document: never in a response, not even empty (oav SECRET_PROPERTY)
       statuses: c.statuses.map((o) =>
