@@ -28,7 +28,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ status: num
 
 t.test("a Key Vault-referencing configuration is not migrated with the vault's copy", async (t) => {
   const vault = await startSecretVault();
-  const server = await startServer({ keyVault: { reader: vault.reader, refreshMs: 1000, allowedVaults: [vaultId("fleet-kv")] } });
+  const server = await startServer({ keyVault: { reader: vault.reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
   t.teardown(async () => {
     await server.close();
     await vault.kv.stop();
