@@ -88,12 +88,18 @@ t.test("bounded-stale across replicas, no store calls per poll in between", asyn
   const pollNext = async () => client(b.url, b.ca)(`/agent/v1${clusterPath("rep")}/configurations`, { token: await next.token(clusterPath("rep")) });
   t.equal((await pollNext()).status, 200, "the new key works there");
 
-  // heartbeats rewrite the cluster record: they must not flush the other replica's caches
+  // heartbeats rewrite the cluster record: they must not flush the other replica's caches.
+  // First B has seen everything before the heartbeat: the key replacement above may have been noticed by
+  // the 401's own store read (a cache entry past its staleness) before any look announced its marker; on a
+  // loaded machine the timer's look can then come only now, and its (correct) flush would be counted
+  // against the heartbeat. So: a look, and a poll that rebuilds whatever that flushed.
+  await b.changeWatcher.runOnce();
+  t.equal((await pollNext()).status, 200);
   const beat = await client(a.url, a.ca)(`/agent/v1${clusterPath("rep")}/heartbeat`, { method: "POST", token: await next.token(clusterPath("rep")), body: { agentVersion: "1", kubernetesVersion: "1.30", totalNodeCount: 1 } });
   t.equal(beat.status, 204);
   await new Promise((r) => setTimeout(r, INTERVAL * 3));
-  // one look right now: on a loaded machine the timer's looks can lag past the health window, and a
-  // cache that cannot trust its watcher checks the store (correct, but not what is measured here)
+  // one look right now, which sees the heartbeat's write: on a loaded machine the timer's looks can lag past
+  // the health window, and a cache that cannot trust its watcher checks the store (correct, but not what is measured here)
   await b.changeWatcher.runOnce();
   const steady = b.store.totalCalls() - (b.store.calls.get("changedSince") ?? 0);
   t.equal((await pollNext()).status, 200);
