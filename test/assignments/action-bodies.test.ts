@@ -11,6 +11,7 @@ import { client, type HttpResponse } from "../helpers/http.js";
 import { clusterBody, clusterPath, configurationBody, configurationPath, SUB } from "../helpers/fixtures.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, SCC_API, withApi } from "../helpers/assignments.js";
 import { settle } from "../helpers/reconciler.js";
+import { endpointOf, rawRequest, send } from "../fuzz/wire.js";
 
 const RG = "rg-bodies";
 const MIGRATION_API = "2026-12-01-preview";
@@ -30,8 +31,19 @@ t.teardown(() => server.close());
 
 const expectStatus = (t: Test, res: HttpResponse, status: number, message: string) => t.equal(res.status, status, message, { body: res.text });
 
-/** the request as an ARM client without a body sends it: no Content-Type, no body (Node adds no Content-Length either) */
-const bodyless = (path: string) => http(path, { method: "POST" });
+/** no body at all on the wire: no Content-Length, no Transfer-Encoding, no Content-Type (node's client would add Content-Length: 0) */
+async function bodyless(path: string): Promise<HttpResponse> {
+  const endpoint = endpointOf(server.url, server.ca);
+  const r = await send(endpoint, rawRequest("POST", path, [["Host", `${endpoint.host}:${endpoint.port}`], ["Connection", "close"], ["Authorization", `Bearer ${server.token}`]]));
+  const text = r.body.toString("utf8");
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text, json };
+}
 /** a body said to be empty: Content-Length: 0, no Content-Type */
 const emptyLength = (path: string) => http(path, { method: "POST", headers: { "content-length": "0" } });
 /** an empty body labelled JSON (as some clients send an action without a body) */
