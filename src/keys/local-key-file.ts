@@ -89,10 +89,20 @@ const TAG = 16;
 export const RECHECK_MS = 1000;
 const aad = (kek: KekRef): Buffer => Buffer.from(`kcrp-dek-wrap\n${kek.name}\n${kek.version}`);
 
+/**
+ * Whether the file changed since it was loaded, without reading it: the modification time alone misses a
+ * rewrite in the same clock tick (file times come from the kernel's coarse clock, a few milliseconds per
+ * tick: two writes in a row mostly get the same mtime), so a rotation right after a load went unseen
+ * until the next change. Every write replaces the file by a rename (a new inode), and a rotation or a
+ * disabled version changes its size: inode, size and both times together.
+ */
+const signatureOf = (stat: fs.Stats): string => `${stat.ino}:${stat.size}:${stat.mtimeMs}:${stat.ctimeMs}`;
+
 export class LocalKeyFileProvider implements KeyProvider {
   readonly kind = "local" as const;
   private content!: KeyFile;
-  private loadedMtimeMs = -1;
+  /** what the file looked like when loaded (see signatureOf) */
+  private loadedSignature = "";
   private checkedAt = -Infinity;
   /** the decoded key of each version, for the content as loaded */
   private keys = new Map<string, Buffer>();
@@ -106,10 +116,11 @@ export class LocalKeyFileProvider implements KeyProvider {
     const stat = fs.statSync(this.file);
     if ((stat.mode & 0o077) !== 0) throw new InsecureKeyFileError(this.file, stat.mode);
     this.checkedAt = performance.now();
-    if (stat.mtimeMs === this.loadedMtimeMs) return;
+    const signature = signatureOf(stat);
+    if (signature === this.loadedSignature) return;
     this.content = JSON.parse(fs.readFileSync(this.file, "utf8")) as KeyFile;
     this.keys = new Map();
-    this.loadedMtimeMs = stat.mtimeMs;
+    this.loadedSignature = signature;
   }
 
   /** the file as of at most RECHECK_MS ago */

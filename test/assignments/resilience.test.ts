@@ -9,7 +9,7 @@ import path from "node:path";
 import t from "tap";
 import type { Principal } from "../../src/ports/principal.js";
 import { clusterRef, configurationRef } from "../../src/arm/resource-ids.js";
-import { systemClock } from "../../src/ports/clock.js";
+import { systemClock, type Clock } from "../../src/ports/clock.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { startCosmos, openCosmosStore, type CosmosTestServer } from "../helpers/cosmos.js";
@@ -21,8 +21,23 @@ import { settle } from "../helpers/reconciler.js";
 
 const CLUSTERS = 23;
 const BATCH = 5;
-// long enough that starting replica B (a server, a store connection) under a loaded machine stays within A's lease
-const LEASE_MS = 5000;
+/**
+ * The reconciler's lease. It runs out when the test moves the replicas' clock on, never by itself: with a
+ * lease of a few seconds of real time, starting replica B (a server, a store connection) on a loaded machine
+ * could outlast A's lease, and B ran before the test looked ("B waits while A's lease is live").
+ */
+const LEASE_MS = 120_000;
+
+/** the replicas' clock: real time plus what the test moved it on by (past a lease) */
+class MovableClock implements Clock {
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}
 
 interface Backend {
   name: string;
@@ -57,8 +72,8 @@ async function cosmosBackend(): Promise<Backend> {
   return { name: "cosmos", dataDir: tempDir(), open: async () => openCosmosStore(cosmos, systemClock), close: () => cosmos.close() };
 }
 
-const replica = (backend: Backend, store: Store, holder: string) =>
-  startServer({ dataDir: backend.dataDir, store, retention: { holder }, assignments: { batchSize: BATCH, leaseMs: LEASE_MS } });
+const replica = (backend: Backend, store: Store, holder: string, clock: Clock) =>
+  startServer({ dataDir: backend.dataDir, store, clock, retention: { holder }, assignments: { batchSize: BATCH, leaseMs: LEASE_MS } });
 
 const principalOf = (server: TestServer): Principal => ({ tenantId: server.identity.tenantId, objectId: server.identity.objectId, name: "test", kind: "User" });
 
@@ -84,9 +99,10 @@ for (const make of [sqliteBackend, cosmosBackend]) {
   t.test(`on ${make.name.replace("Backend", "")}`, async (t) => {
     const backend = await make();
     t.teardown(() => backend.close());
+    const clock = new MovableClock();
 
     t.test("a crash mid-batch, then another replica: exactly once per cluster", async (t) => {
-      const a = await replica(backend, await backend.open(), "replica-a");
+      const a = await replica(backend, await backend.open(), "replica-a", clock);
       await registerClusters(a, "rg-crash");
       const request = client(a.url, a.ca, a.token);
       t.equal((await request(withApi(assignmentPath("crash", "rg-crash")), { method: "PUT", body: assignmentBody() })).status, 201);
@@ -109,11 +125,12 @@ for (const make of [sqliteBackend, cosmosBackend]) {
       await a.close();
 
       // replica B: the lease is A's until it expires, then B resumes from the cursor
-      const b = await replica(backend, await backend.open(), "replica-b");
+      const b = await replica(backend, await backend.open(), "replica-b", clock);
       t.teardown(() => b.close());
       const early = await b.reconciler.runOnce();
       t.equal(early.ran, false, "B waits while A's lease is live");
-      await new Promise((r) => setTimeout(r, LEASE_MS + 100));
+      t.equal((await b.reconciler.runOnce()).ran, false, "still waiting, however long that took");
+      clock.advance(LEASE_MS + 100); // A's lease runs out
       const seen: string[] = [];
       b.reconcilerHooks.afterApply = (id) => {
         seen.push(id);
@@ -127,13 +144,13 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     });
 
     t.test("two replicas at once: one holds the lease, each configuration is written once", async (t) => {
-      const a = await replica(backend, await backend.open(), "replica-c");
-      const b = await replica(backend, await backend.open(), "replica-d");
+      const a = await replica(backend, await backend.open(), "replica-c", clock);
+      const b = await replica(backend, await backend.open(), "replica-d", clock);
       t.teardown(async () => {
         await a.close();
         await b.close();
       });
-      await new Promise((r) => setTimeout(r, LEASE_MS + 100)); // the previous test's lease expires
+      clock.advance(LEASE_MS + 100); // the previous test's lease runs out
       await registerClusters(a, "rg-pair");
       const request = client(a.url, a.ca, a.token);
       t.equal((await request(withApi(assignmentPath("pair", "rg-pair")), { method: "PUT", body: assignmentBody() })).status, 201);

@@ -16,7 +16,7 @@ import path from "node:path";
 import t from "tap";
 import { AgentClient } from "../../src/agent/client.js";
 import { clusterRef, configurationId, keyOf } from "../../src/arm/resource-ids.js";
-import { systemClock } from "../../src/ports/clock.js";
+import { systemClock, type Clock } from "../../src/ports/clock.js";
 import { Persistence } from "../../src/persistence/index.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -33,7 +33,24 @@ const CANARIES = 30;
 const RG = "rg-staged";
 const NAME = "fleet";
 const LEASE_MS = 1500;
-const BAKE_SECONDS = 2;
+/**
+ * The canaries' bake. It passes when the test moves the service's clock past it, never by itself: with a
+ * 2-second bake slept in real time, a slow reconciler pass (Cosmos DB on a loaded 2-core CI machine) could
+ * judge the gate again after the bake had run out inside one settle(), and the stage passed before the
+ * test had looked at it baking (and, earlier, before the late canary had joined).
+ */
+const BAKE_SECONDS = 300;
+
+/** the service's clock: real time plus what the test moved it on by (the bake) */
+class MovableClock implements Clock {
+  private offset = 0;
+  now(): number {
+    return Date.now() + this.offset;
+  }
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}
 const v = (branch: string) => ({ operatorParams: `--git-readonly --git-branch=${branch}` });
 
 interface Backend {
@@ -68,8 +85,8 @@ async function cosmosBackend(): Promise<Backend> {
   return { name: "cosmos", dataDir: tempDir(), open: async () => openCosmosStore(cosmos, systemClock), close: () => cosmos.close() };
 }
 
-const replica = (backend: Backend, store: Store, holder: string) =>
-  startServer({ dataDir: backend.dataDir, store, retention: { holder }, assignments: { batchSize: 50, leaseMs: LEASE_MS, gateIntervalMs: 0 } });
+const replica = (backend: Backend, store: Store, holder: string, clock: Clock) =>
+  startServer({ dataDir: backend.dataDir, store, clock, retention: { holder }, assignments: { batchSize: 50, leaseMs: LEASE_MS, gateIntervalMs: 0 } });
 
 /** a cluster's agent: polls its desired state with its own key, reports each new generation Installed, or Failed when told to */
 class FleetAgent {
@@ -85,7 +102,8 @@ class FleetAgent {
   ) {}
 
   async round(server: TestServer): Promise<void> {
-    const api = new AgentClient({ serviceUrl: server.url, clusterId: this.clusterId, privateKey: this.key.privateKey, ca: server.ca });
+    // its tokens are dated by the service's clock (moved on past the bake)
+    const api = new AgentClient({ serviceUrl: server.url, clusterId: this.clusterId, privateKey: this.key.privateKey, ca: server.ca, now: () => server.clock.now() });
     const polled = await api.poll(this.etag ? { etag: this.etag } : {});
     if (polled.status === 200) {
       this.etag = polled.etag;
@@ -119,7 +137,8 @@ for (const make of [sqliteBackend, cosmosBackend]) {
   t.test(`three stages over ${CLUSTERS} clusters on ${make.name.replace("Backend", "")}`, async (t) => {
     const backend = await make();
     t.teardown(() => backend.close());
-    let server = await replica(backend, await backend.open(), "replica-a");
+    const clock = new MovableClock();
+    let server = await replica(backend, await backend.open(), "replica-a", clock);
     let closed = false;
     t.teardown(async () => {
       if (!closed) await server.close();
@@ -238,7 +257,9 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     await agentRound([lateCanary, lateBroad]);
     await settle(server);
     t.match((await get()).rollout.stages[0], { state: "Baking", clustersTotal: 31, installed: 31 });
-    await new Promise((r) => setTimeout(r, BAKE_SECONDS * 1000 + 100));
+    // still baking however long all this took; then the bake time passes
+    t.match((await get()).rollout.stages[0], { state: "Baking" }, "still baking");
+    clock.advance(BAKE_SECONDS * 1000 + 100);
 
     phase("baked");
     // the bake passes, "early" opens; its agents are told to fail
@@ -287,7 +308,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
     phase("crashed");
     await server.close();
     closed = true;
-    server = await replica(backend, await backend.open(), "replica-b");
+    server = await replica(backend, await backend.open(), "replica-b", clock);
     closed = false;
     await new Promise((r) => setTimeout(r, LEASE_MS + 100));
     await settle(server);

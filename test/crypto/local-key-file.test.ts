@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import t from "tap";
-import { disableKeyVersion, InsecureKeyFileError, LocalKeyFileProvider, RECHECK_MS, rotateKeyFile } from "../../src/keys/local-key-file.js";
+import { disableKeyVersion, ensureKeyFile, InsecureKeyFileError, LocalKeyFileProvider, RECHECK_MS, rotateKeyFile } from "../../src/keys/local-key-file.js";
 import { KeyRefusedError } from "../../src/ports/key-provider.js";
 import { startServer, tempDir } from "../helpers/server.js";
 import { client } from "../helpers/http.js";
@@ -41,6 +41,27 @@ t.test("a running provider: wraps under a rotated version, and stops unwrapping 
   await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
   await t.rejects(provider.unwrap(old), KeyRefusedError, "disabled in the file: refused without a restart");
   t.same(await provider.unwrap(fresh), dek);
+});
+
+t.test("a rotation written in the same clock tick as the last load is still seen (file times are coarse)", async (t) => {
+  const file = path.join(tempDir(), "keys", "kek.json");
+  // two writes a few milliseconds apart mostly get the same mtime (the kernel's coarse clock): made certain here
+  const tick = new Date("2026-12-03T12:00:00Z");
+  const sameTick = () => fs.utimesSync(file, tick, tick);
+  ensureKeyFile(file);
+  sameTick();
+  const provider = new LocalKeyFileProvider(file);
+  const dek = Buffer.alloc(32, 9);
+  const old = await provider.wrap(dek);
+  const v2 = rotateKeyFile(file);
+  sameTick();
+  t.equal(fs.statSync(file).mtimeMs, tick.getTime(), "the rotated file has the loaded file's mtime");
+  await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
+  t.equal((await provider.wrap(dek)).kek.version, v2, "the next wrap after RECHECK_MS uses the new version");
+  disableKeyVersion(file, old.kek.version);
+  sameTick();
+  await new Promise((resolve) => setTimeout(resolve, RECHECK_MS + 50));
+  await t.rejects(provider.unwrap(old), KeyRefusedError, "and a version disabled in the same tick stops unwrapping");
 });
 
 t.test("KEK rotation without restart, re-wrap, old version disabled", async (t) => {

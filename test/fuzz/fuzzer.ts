@@ -14,6 +14,9 @@
  * A request that blocks the event loop for 20 s is reported by a watchdog thread, which then ends the process.
  *
  * FUZZ_SEED fixes the sequence of generated requests (the default in CI, printed); FUZZ_SECONDS the budget;
+ * FUZZ_RUNS a number of requests instead (the same seed and count send the same requests, whatever the
+ * machine's speed: a time budget sends more on a fast machine, so a class first seen at request N is
+ * replayed with FUZZ_SEED=<seed> FUZZ_RUNS=<N>, which each failure prints);
  * FUZZ_TRACE=<file> appends every request and answer to a file (for a human hunting a class).
  * Known classes (`knownAssignment`) name the issue #10 work item that fixes them; anything else is [NEW].
  */
@@ -50,6 +53,10 @@ export interface Failure {
 export interface ClassReport {
   cls: string;
   count: number;
+  /** the request (1-based, in the seeded sequence) that first showed it: FUZZ_SEED and FUZZ_RUNS=firstRequest replay up to it */
+  firstRequest: number;
+  /** that request as it was sent, and what was wrong with its answer */
+  firstExample: string;
   /** the reproduction after shrinking (or the first seen when shrinking could not replay it) */
   example: string;
   shrunk: boolean;
@@ -60,6 +67,8 @@ export interface ClassReport {
 export interface FuzzReport {
   seed: number;
   requests: number;
+  /** the request count asked for (FUZZ_RUNS), when the run was not bounded by time */
+  runs?: number;
   seconds: number;
   statusCounts: Record<string, number>;
   classes: ClassReport[];
@@ -370,6 +379,8 @@ function startWatchdog(): Watchdog {
 export interface RunOptions {
   seconds: number;
   seed: number;
+  /** a number of requests: the run sends exactly these (bounded by `seconds` too, as a safety net) */
+  runs?: number;
   /** time for shrinking all classes together */
   shrinkSeconds: number;
   log?: (line: string) => void;
@@ -407,7 +418,7 @@ async function explore(session: FuzzSession, options: RunOptions, log: (line: st
       }
       return true;
     }),
-    { seed: options.seed, numRuns: 1_000_000_000, interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false },
+    { seed: options.seed, numRuns: options.runs ?? 1_000_000_000, interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false },
   );
   const seconds = (Date.now() - started) / 1000;
   const requests = run;
@@ -419,17 +430,26 @@ async function explore(session: FuzzSession, options: RunOptions, log: (line: st
     const shrunk = await shrinkClass(session, options.seed, s.firstRun, cls, perClassMs).catch(() => undefined);
     const example = shrunk?.example ?? s.first;
     const detail = shrunk?.detail || s.firstDetail;
-    classes.push({ cls, count: s.count, example: `${describeCase(example)}\n  -> ${detail}`, shrunk: shrunk !== undefined, knownAssigned: knownAssignment(cls, example) });
+    classes.push({
+      cls,
+      count: s.count,
+      firstRequest: s.firstRun + 1,
+      firstExample: `${describeCase(s.first)}\n  -> ${s.firstDetail}`,
+      example: `${describeCase(example)}\n  -> ${detail}`,
+      shrunk: shrunk !== undefined,
+      knownAssigned: knownAssignment(cls, example),
+    });
   }
   // late log lines (written after their answer was checked) still count
   const allLogs = session.server.logs.join("\n");
   for (const canary of session.canaries) {
     const cls = `secret in log: ${canary.label}`;
     if (allLogs.includes(canary.needle) && !classes.some((c) => c.cls === cls)) {
-      classes.push({ cls, count: 1, example: excerptAround(allLogs, canary.needle), shrunk: false, knownAssigned: knownAssignment(cls, undefined) });
+      const example = excerptAround(allLogs, canary.needle);
+      classes.push({ cls, count: 1, firstRequest: requests, firstExample: example, example, shrunk: false, knownAssigned: knownAssignment(cls, undefined) });
     }
   }
-  return { seed: options.seed, requests, seconds, statusCounts, classes, healthy: await healthProblems(session) };
+  return { seed: options.seed, requests, ...(options.runs !== undefined ? { runs: options.runs } : {}), seconds, statusCounts, classes, healthy: await healthProblems(session) };
 }
 
 /** what is wrong with the service after the run (nothing, when healthy) */
@@ -456,7 +476,7 @@ export async function healthProblems(session: FuzzSession): Promise<string[]> {
 /** the run's summary; `examples` false leaves the reproductions out (the tap test shows them as diagnostics) */
 export function formatReport(report: FuzzReport, examples = true): string {
   const lines = [
-    `fuzz: seed ${report.seed} (FUZZ_SEED=${report.seed} reproduces the sequence), ${report.requests} requests in ${report.seconds.toFixed(1)} s`,
+    `fuzz: seed ${report.seed}, ${report.requests} requests in ${report.seconds.toFixed(1)} s (${replayCommand(report.seed, report.requests)} sends the same requests)`,
     `fuzz: statuses ${Object.entries(report.statusCounts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([s, n]) => `${s}: ${n}`)
@@ -464,12 +484,29 @@ export function formatReport(report: FuzzReport, examples = true): string {
   ];
   for (const c of report.classes) {
     const headline = `FAILURE CLASS ${c.knownAssigned ? `[known, assigned: ${c.knownAssigned}]` : "[NEW]"} ${c.cls} — seen ${c.count} times`;
-    if (examples) lines.push(``, `${headline}; ${c.shrunk ? "minimal reproduction" : "first reproduction (not shrunk)"}:`, c.example);
-    else lines.push(headline);
+    const replay = `first at request ${c.firstRequest}: ${replayCommand(report.seed, c.firstRequest)} replays the sequence up to it`;
+    if (examples) {
+      lines.push(``, `${headline}; ${replay}; the request:`, c.firstExample);
+      lines.push(`${c.shrunk ? "minimal reproduction" : "(not shrunk)"}:`, c.example);
+    } else lines.push(`${headline}; ${replay}`);
   }
   if (report.healthy.length > 0) lines.push("", "SERVICE NOT HEALTHY AFTER THE RUN:", ...report.healthy);
   return lines.join("\n");
 }
 
-export const seedFromEnv = (): number => (process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : DEFAULT_SEED);
-export const secondsFromEnv = (fallback: number): number => (process.env.FUZZ_SECONDS ? Number(process.env.FUZZ_SECONDS) : fallback);
+/** the command that sends the first `requests` requests of a seed's sequence again */
+export const replayCommand = (seed: number, requests: number): string => `FUZZ_SEED=${seed} FUZZ_RUNS=${requests} npm run fuzz`;
+
+/** a whole number from the environment, or the fallback; anything else is refused rather than read as NaN */
+function wholeFromEnv(name: string, fallback: number | undefined, min: number): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be a whole number of at least ${min}, not '${raw}'`);
+  return value;
+}
+
+export const seedFromEnv = (): number => wholeFromEnv("FUZZ_SEED", DEFAULT_SEED, Number.MIN_SAFE_INTEGER) as number;
+export const secondsFromEnv = (fallback: number): number => wholeFromEnv("FUZZ_SECONDS", fallback, 1) as number;
+/** FUZZ_RUNS: a number of requests instead of a time budget (undefined: the time budget alone) */
+export const runsFromEnv = (): number | undefined => wholeFromEnv("FUZZ_RUNS", undefined, 1);
