@@ -225,7 +225,8 @@ export async function applyAssignmentMany(
       const record = assignedRecord(deps, view, cluster, existing, live);
       const write = await deps.repo.configurations.prepare(subscriptionId, record, existing?.etag);
       const drop = dropsSecrets(live?.record, record);
-      planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops: 2 + (drop ? 2 : 0), drop });
+      // a first write also claims the cluster's Flux version (persistence/flux-versions.ts): one more write
+      planned.push({ index: i, cluster, live, write, outcome: live ? "updated" : "created", ops: 2 + (live ? 0 : 1) + (drop ? 2 : 0), drop });
     } else outcomes[i] = decision === "clash" ? "clash" : "unchanged";
     await pace();
   }

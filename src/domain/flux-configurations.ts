@@ -211,11 +211,15 @@ export class FluxConfigurations {
     return this.write({ ref, properties, actor, conditions: {}, keepSecrets: false, bypassVersionRule: true, ...(secretsSubmittedAt !== undefined ? { secretsSubmittedAt } : {}) });
   }
 
-  /** Azure's rule: a cluster carries Flux v1 or Flux v2 configurations, not both */
-  async refuseIfFluxV1(ref: ClusterRef): Promise<void> {
-    const v1 = await this.repo.configurations.page(ref.subscriptionId, ref.id, 1);
-    const first = v1.items[0];
-    if (first) throw errors.fluxVersionConflict("v2", ref.name, first.record.name);
+  /**
+   * Azure's rule: a cluster carries Flux v1 or Flux v2 configurations, not both. A first write (`live`
+   * false) claims the cluster's Flux version in this unit of work (persistence/flux-versions.ts: a
+   * concurrent first v1 configuration cannot commit too); the migration (`allowMixed`) claims it past the
+   * rule. A replace of a live fluxConfiguration only checks.
+   */
+  async refuseIfFluxV1(ref: ClusterRef, live: boolean, allowMixed = false): Promise<void> {
+    const conflict = live ? (allowMixed ? undefined : await this.repo.fluxVersions.check(ref.subscriptionId, ref.id, "v2")) : await this.repo.fluxVersions.claim(ref.subscriptionId, ref.id, "v2", allowMixed);
+    if (conflict !== undefined) throw errors.fluxVersionConflict("v2", ref.name, conflict);
   }
 
   private operation(kind: FluxConfigurationRecord["operation"]["kind"]): FluxConfigurationRecord["operation"] {
@@ -234,7 +238,7 @@ export class FluxConfigurations {
     const existing = await this.repo.fluxConfigurations.get(ref.subscriptionId, ref.id);
     const live = existing && !existing.deleted ? existing : undefined;
     checkPutConditions(w.conditions, live?.etag);
-    if (!w.bypassVersionRule) await this.refuseIfFluxV1(ref.cluster);
+    await this.refuseIfFluxV1(ref.cluster, live !== undefined, w.bypassVersionRule);
     const validated = validateFluxConfiguration({ name: ref.name, properties: w.properties, ...(live ? { existing: live.record } : {}) });
     // a PATCH naming no protected settings keeps the kept ones (known_hosts comes back through the merge)
     let secrets: ConfigurationSecrets | undefined;

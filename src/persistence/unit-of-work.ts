@@ -48,6 +48,18 @@ export class UnitOfWork {
     return entry.doc ? { doc: entry.doc } : { absent: true };
   }
 
+  private readonly claims = new Map<string, string>();
+
+  /** what this unit claimed for a per-request guard document (flux-versions.ts: a cluster's Flux version), if anything */
+  claimed(key: string): string | undefined {
+    return this.claims.get(key);
+  }
+
+  /** records a claim (its write is staged by the caller): later writes of the same unit need not claim again */
+  claim(key: string, value: string): void {
+    this.claims.set(key, value);
+  }
+
   /** runs after a successful commit (cache invalidations, wake-ups): never for writes that were not kept */
   onCommit(run: () => void): void {
     this.afterCommit.push(run);

@@ -1,0 +1,145 @@
+/**
+ * The Flux major version of each cluster (issue #16: a cluster carries Flux v1 sourceControlConfigurations
+ * or Flux v2 fluxConfigurations, not both): one small plain document per cluster, `fluxVersion:<cluster>`
+ * of kind "system" in the subscription's partition, saying `v1`, `v2` or `mixed` (a migration that left
+ * some v1 configurations in place).
+ *
+ * Why a document: the rule is a read of the other kind followed by a write, and two first writes of
+ * different kinds on an empty cluster could both pass their read. Every FIRST write of a live
+ * configuration of either kind (a new name, or over a tombstone) claims this document in its unit of
+ * work: created when absent, else replaced under the etag read during the check. So two such units on
+ * one cluster cannot both commit: the loser's commit fails (a lost race), its retry reads again and sees
+ * the other kind. A replace of a live configuration needs no claim: its own etag condition fails if the
+ * record was deleted meanwhile, and a switch of version needs every record of the old kind gone.
+ *
+ * When the document says the writer's kind, no list of the other kind is needed (none is live: every
+ * switch listed them); otherwise the other kind is listed (its first live record names the conflict).
+ * docs/design/flux-v2.md, "One Flux major version per cluster".
+ */
+import { errors } from "../arm/errors.js";
+import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
+import { systemKey, type DocKind, type StoredDocument } from "../store/port.js";
+import { Collection, type CollectionDeps, type Place } from "./collection.js";
+import { currentUnit, inUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
+
+export type FluxVersion = "v1" | "v2";
+export type FluxVersionState = FluxVersion | "mixed";
+
+interface FluxVersionRecord {
+  version: FluxVersionState;
+}
+
+const KIND_OF: Record<FluxVersion, DocKind> = { v1: "configuration", v2: "fluxConfiguration" };
+const other = (v: FluxVersion): FluxVersion => (v === "v1" ? "v2" : "v1");
+
+/** how many etags of configuration documents are remembered as live or tombstone (a bounded memo) */
+const LIVENESS_MEMO = 20_000;
+
+export class FluxVersions {
+  private readonly docs: Collection<FluxVersionRecord>;
+  private readonly kinds: Record<FluxVersion, Collection<{ name?: string }>>;
+  /** etag -> whether that version of a configuration document was a tombstone (etags are unique UUIDs) */
+  private readonly tombstone = new Map<string, boolean>();
+
+  constructor(private readonly deps: CollectionDeps) {
+    this.docs = new Collection<FluxVersionRecord>(deps, "system");
+    this.kinds = { v1: new Collection(deps, "configuration"), v2: new Collection(deps, "fluxConfiguration") };
+  }
+
+  private place(subscriptionId: string, cluster: ClusterId | ClusterKey): Place {
+    const clusterKey = (keyOf(cluster) as ClusterKey);
+    return { key: systemKey("fluxVersion", clusterKey), partition: partitionOf(subscriptionId), parent: clusterKey };
+  }
+
+  /** the cluster's recorded version (undefined: none recorded yet, e.g. a cluster older than this record) */
+  async state(subscriptionId: string, cluster: ClusterId | ClusterKey): Promise<FluxVersionState | undefined> {
+    const p = this.place(subscriptionId, cluster);
+    return (await this.docs.get(p.key, p.partition))?.record.version;
+  }
+
+  /** remembers whether a configuration document read anywhere was a tombstone (the write guard asks) */
+  observe(doc: Pick<StoredDocument, "etag" | "deleted">): void {
+    if (this.tombstone.size >= LIVENESS_MEMO) this.tombstone.delete(this.tombstone.keys().next().value as string);
+    this.tombstone.set(doc.etag, doc.deleted === true);
+  }
+
+  /** the name of a live configuration of kind `version` on the cluster (not one this unit retires), if any */
+  private async liveOf(version: FluxVersion, subscriptionId: string, clusterKey: ClusterKey, unit: UnitOfWork | undefined): Promise<string | undefined> {
+    const collection = this.kinds[version];
+    for await (const docs of collection.pages({ partition: partitionOf(subscriptionId), parent: clusterKey }, 20)) {
+      for (const doc of docs) {
+        const staged = unit?.read(KIND_OF[version], doc.key);
+        if (staged && ("absent" in staged || staged.doc.deleted === true)) continue; // retired in this unit
+        return (await collection.decode(doc)).record.name ?? doc.key.slice(doc.key.lastIndexOf("/") + 1);
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * A live configuration of `version` is about to be written for the first time (a new name, or over a
+   * tombstone), inside the caller's unit of work: stages the per-cluster document (created, or replaced
+   * under the etag read now), once per unit and cluster. Returns the name of a live configuration of the
+   * other kind when the rule refuses the write (nothing staged then); `allowMixed` (the migration, which
+   * retires the v1 configurations in the same unit) never refuses.
+   */
+  async claim(subscriptionId: string, cluster: ClusterId | ClusterKey, version: FluxVersion, allowMixed = false): Promise<string | undefined> {
+    const unit = currentUnit();
+    if (!unit) throw new Error("FluxVersions.claim runs inside a unit of work (Persistence.atomically)");
+    const place = this.place(subscriptionId, cluster);
+    const claimed = unit.claimed(place.key);
+    if (claimed === version || claimed === "mixed") return undefined;
+    const found = await this.docs.get(place.key, place.partition);
+    let next: FluxVersionState = version;
+    if (found?.record.version !== version) {
+      const conflict = await this.liveOf(other(version), subscriptionId, (keyOf(cluster) as ClusterKey), unit);
+      if (conflict !== undefined && !allowMixed) return conflict;
+      if (conflict !== undefined) next = "mixed";
+    }
+    // conditional on what was read: a concurrent first write of either kind on this cluster makes one commit fail
+    await this.docs.write(place, { version: next }, found?.etag);
+    unit.claim(place.key, next);
+    return undefined;
+  }
+
+  /**
+   * The rule for a write that replaces a LIVE configuration of `version` (no claim needed: its own etag
+   * guards it): the name of a live configuration of the other kind, if the cluster carries one.
+   */
+  async check(subscriptionId: string, cluster: ClusterId | ClusterKey, version: FluxVersion): Promise<string | undefined> {
+    if ((await this.state(subscriptionId, cluster)) === version) return undefined;
+    return this.liveOf(other(version), subscriptionId, (keyOf(cluster) as ClusterKey), currentUnit());
+  }
+
+  /**
+   * The guard every write of a live configuration document goes through (persistence's configurations and
+   * fluxConfigurations): a first write (created, or over a tombstone) claims the cluster's version unless
+   * its unit already did; a refusal is the rule's 409. Outside a unit of work, the claim and the write get
+   * one of their own.
+   */
+  async guard<R>(version: FluxVersion, subscriptionId: string, doc: { key: string; clusterId: ClusterId }, etag: string | undefined, write: () => Promise<R>): Promise<R> {
+    if (!(await this.isFirstWrite(version, subscriptionId, doc.key, etag))) return write();
+    const run = async (): Promise<R> => {
+      const conflict = await this.claim(subscriptionId, doc.clusterId, version);
+      if (conflict !== undefined) throw this.refusal(version, doc.clusterId, conflict);
+      return write();
+    };
+    return currentUnit() ? run() : inUnitOfWork(this.deps.store, Date.now, run);
+  }
+
+  /** the rule's 409, naming the cluster and one configuration of the other kind */
+  private refusal(want: FluxVersion, clusterId: ClusterId, existing: string): Error {
+    return errors.fluxVersionConflict(want, clusterId.slice(clusterId.lastIndexOf("/") + 1), existing);
+  }
+
+  private async isFirstWrite(version: FluxVersion, subscriptionId: string, key: string, etag: string | undefined): Promise<boolean> {
+    if (etag === undefined) return true;
+    const staged = currentUnit()?.read(KIND_OF[version], key);
+    if (staged) return "absent" in staged || staged.doc.deleted === true;
+    const known = this.tombstone.get(etag);
+    if (known !== undefined) return known;
+    // not read through this process's persistence: look (a write under a stale etag fails anyway)
+    const current = await this.kinds[version].document(key, partitionOf(subscriptionId));
+    return current !== undefined && current.etag === etag && current.deleted === true;
+  }
+}
