@@ -32,6 +32,9 @@ interface FluxVersionRecord {
 const KIND_OF: Record<FluxVersion, DocKind> = { v1: "configuration", v2: "fluxConfiguration" };
 const other = (v: FluxVersion): FluxVersion => (v === "v1" ? "v2" : "v1");
 
+/** how long a unit waits for this process's earlier claimant of the same cluster before it goes ahead (takeTurn) */
+const TURN_WAIT_MS = 2000;
+
 /** how many etags of configuration documents are remembered as live or tombstone (a bounded memo) */
 const LIVENESS_MEMO = 20_000;
 
@@ -89,6 +92,7 @@ export class FluxVersions {
     const place = this.place(subscriptionId, cluster);
     const claimed = unit.claimed(place.key);
     if (claimed === version || claimed === "mixed") return undefined;
+    await this.takeTurn(place.key, unit);
     const found = await this.docs.get(place.key, place.partition);
     let next: FluxVersionState = version;
     if (found?.record.version !== version) {
@@ -100,6 +104,31 @@ export class FluxVersions {
     await this.docs.write(place, { version: next }, found?.etag);
     unit.claim(place.key, next);
     return undefined;
+  }
+
+  /** per document: the tail of the queue of this process's units that claimed it (see takeTurn) */
+  private readonly turns = new Map<string, Promise<void>>();
+
+  /**
+   * Units of this process claiming one cluster's document take turns, each until it commits or fails: a
+   * burst of first writes on one cluster (a script creating 30 configurations at once) then queues
+   * instead of losing the race to each other at commit and running out of retries. Only an optimisation:
+   * the etag-conditional write is what keeps the rule (across replicas too), so a unit waits at most
+   * TURN_WAIT_MS (no deadlock between units that claim several clusters in different orders).
+   */
+  private async takeTurn(key: string, unit: UnitOfWork): Promise<void> {
+    const previous = this.turns.get(key) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.turns.set(key, tail);
+    unit.onClose(() => {
+      release();
+      if (this.turns.get(key) === tail) this.turns.delete(key);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([previous, new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   /**

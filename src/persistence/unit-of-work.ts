@@ -60,6 +60,19 @@ export class UnitOfWork {
     this.claims.set(key, value);
   }
 
+  private closers: (() => void)[] = [];
+
+  /** runs once when the unit ends, committed or not (releases what a claim took: flux-versions.ts) */
+  onClose(run: () => void): void {
+    this.closers.push(run);
+  }
+
+  private close(): void {
+    const runs = this.closers;
+    this.closers = [];
+    for (const run of runs) run();
+  }
+
   /** runs after a successful commit (cache invalidations, wake-ups): never for writes that were not kept */
   onCommit(run: () => void): void {
     this.afterCommit.push(run);
@@ -155,13 +168,18 @@ export class UnitOfWork {
 
   abandon(): void {
     this.closed = true;
+    this.close();
   }
 
   async commit(store: Store): Promise<void> {
     this.closed = true;
-    const ops = this.writes();
-    if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
-    if (ops.length > 0) await store.commit(ops);
+    try {
+      const ops = this.writes();
+      if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
+      if (ops.length > 0) await store.commit(ops);
+    } finally {
+      this.close();
+    }
     for (const run of this.afterCommit) run();
   }
 }

@@ -87,6 +87,13 @@ for (const engine of ["sqlite", "cosmos"] as const) {
       t.ok(labels.includes("409 FluxVersionConflict"), "the losing kind was refused");
     });
 
+    tt.test("a burst of first writes of one kind on one cluster: all kept (the claimants take turns, no 409)", async (t) => {
+      await http(`${clusterPath("burst")}?${CV}`, { method: "PUT", body: clusterBody(key) });
+      const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => http(`${configurationPath("burst", `b${i}`)}?${V}`, { method: "PUT", body: configurationBody() })));
+      t.same([...new Set(answers.map((r) => `${r.status} ${r.json?.error?.code ?? ""}`))], ["201 "], "every create answered 201");
+      t.same(await count("burst"), { v1: 24, v2: 0 });
+    });
+
     tt.test("the guard is in the shared write path: a writer that skips the domain's check is refused too", async (t) => {
       await http(`${clusterPath("guarded")}?${CV}`, { method: "PUT", body: clusterBody(key) });
       const created = await http(`${fluxConfigurationPath("guarded", "fx")}?${V}`, { method: "PUT", body: fluxConfigurationBody() });
