@@ -7,9 +7,10 @@
  * Why a document: the rule is a read of the other kind followed by a write, and two first writes of
  * different kinds on an empty cluster could both pass their read. Every FIRST write of a live
  * configuration of either kind (a new name, or over a tombstone) claims this document in its unit of
- * work: created when absent, else replaced under the etag read during the check. So two such units on
- * one cluster cannot both commit: the loser's commit fails (a lost race), its retry reads again and sees
- * the other kind. A replace of a live configuration needs no claim: its own etag condition fails if the
+ * work: created when absent, else replaced under the etag read during the check (when the document
+ * already says the writer's kind: under the etag read again at the end of the attempt, see claim). So two
+ * such units of different kinds on one cluster cannot both commit: the loser's commit fails (a lost race),
+ * its retry reads again and sees the other kind. A replace of a live configuration needs no claim: its own etag condition fails if the
  * record was deleted meanwhile, and a switch of version needs every record of the old kind gone.
  *
  * When the document says the writer's kind, no list of the other kind is needed (none is live: every
@@ -18,7 +19,7 @@
  */
 import { errors } from "../arm/errors.js";
 import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
-import { systemKey, type DocKind, type StoredDocument } from "../store/port.js";
+import { StorePreconditionFailedError, systemKey, type DocKind, type StoredDocument } from "../store/port.js";
 import { Collection, type CollectionDeps, type Place } from "./collection.js";
 import { currentUnit, inUnitOfWork, type UnitOfWork } from "./unit-of-work.js";
 
@@ -50,7 +51,7 @@ export class FluxVersions {
   }
 
   private place(subscriptionId: string, cluster: ClusterId | ClusterKey): Place {
-    const clusterKey = (keyOf(cluster) as ClusterKey);
+    const clusterKey = keyOf(cluster) as ClusterKey;
     return { key: systemKey("fluxVersion", clusterKey), partition: partitionOf(subscriptionId), parent: clusterKey };
   }
 
@@ -92,15 +93,25 @@ export class FluxVersions {
     const place = this.place(subscriptionId, cluster);
     const claimed = unit.claimed(place.key);
     if (claimed === version || claimed === "mixed") return undefined;
-    await this.takeTurn(place.key, unit);
     const found = await this.docs.get(place.key, place.partition);
-    let next: FluxVersionState = version;
-    if (found?.record.version !== version) {
-      const conflict = await this.liveOf(other(version), subscriptionId, (keyOf(cluster) as ClusterKey), unit);
-      if (conflict !== undefined && !allowMixed) return conflict;
-      if (conflict !== undefined) next = "mixed";
+    if (found?.record.version === version) {
+      // already this kind (so none of the other kind is live): the claim is staged at the end of the attempt,
+      // under the etag read then, while this process's other claimants of the cluster wait their turn
+      unit.claim(place.key, version);
+      unit.beforeCommit(async () => {
+        await this.takeTurn(place.key, unit);
+        const now = await this.docs.get(place.key, place.partition);
+        if (now?.record.version !== version) throw new StorePreconditionFailedError("system", place.key); // switched meanwhile: the retry reads again
+        await this.docs.write(place, { version }, now.etag);
+      });
+      return undefined;
     }
-    // conditional on what was read: a concurrent first write of either kind on this cluster makes one commit fail
+    let next: FluxVersionState = version;
+    const conflict = await this.liveOf(other(version), subscriptionId, keyOf(cluster) as ClusterKey, unit);
+    if (conflict !== undefined && !allowMixed) return conflict;
+    if (conflict !== undefined) next = "mixed";
+    // a switch (or the first claim): conditional on the etag read BEFORE the list, so no first write of the
+    // old kind can commit between the list and this commit
     await this.docs.write(place, { version: next }, found?.etag);
     unit.claim(place.key, next);
     return undefined;
@@ -137,7 +148,7 @@ export class FluxVersions {
    */
   async check(subscriptionId: string, cluster: ClusterId | ClusterKey, version: FluxVersion): Promise<string | undefined> {
     if ((await this.state(subscriptionId, cluster)) === version) return undefined;
-    return this.liveOf(other(version), subscriptionId, (keyOf(cluster) as ClusterKey), currentUnit());
+    return this.liveOf(other(version), subscriptionId, keyOf(cluster) as ClusterKey, currentUnit());
   }
 
   /**

@@ -60,6 +60,18 @@ export class UnitOfWork {
     this.claims.set(key, value);
   }
 
+  private beforeCommits: (() => Promise<void>)[] = [];
+
+  /** runs at the end of the attempt, just before its commit, inside the unit (it may stage writes); a throw fails the attempt */
+  beforeCommit(run: () => Promise<void>): void {
+    this.beforeCommits.push(run);
+  }
+
+  /** the beforeCommit steps, in order (inUnitOfWork runs them when the work returns) */
+  async runBeforeCommit(): Promise<void> {
+    while (this.beforeCommits.length > 0) await (this.beforeCommits.shift() as () => Promise<void>)();
+  }
+
   private closers: (() => void)[] = [];
 
   /** runs once when the unit ends, committed or not (releases what a claim took: flux-versions.ts) */
@@ -205,7 +217,11 @@ export async function inUnitOfWork<R>(store: Store, now: () => number, work: () 
   const unit = new UnitOfWork(now);
   let result: R;
   try {
-    result = await current.run(unit, work);
+    result = await current.run(unit, async () => {
+      const out = await work();
+      await unit.runBeforeCommit();
+      return out;
+    });
   } catch (err) {
     // closed, so that work the attempt left running writes at once instead of into a unit never committed
     unit.abandon();
