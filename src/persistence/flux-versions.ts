@@ -100,9 +100,19 @@ export class FluxVersions {
       unit.claim(place.key, version);
       unit.beforeCommit(async () => {
         await this.takeTurn(place.key, unit);
-        const now = await this.docs.get(place.key, place.partition);
-        if (now?.record.version !== version) throw new StorePreconditionFailedError("system", place.key); // switched meanwhile: the retry reads again
-        await this.docs.write(place, { version }, now.etag);
+        // the previous claimant of this process committed the document with an etag it chose: no read needed
+        const known = this.committed.get(place.key);
+        let etag = known?.version === version ? known.etag : undefined;
+        if (known === undefined) {
+          const now = await this.docs.get(place.key, place.partition);
+          if (now?.record.version === version) etag = now.etag;
+        }
+        if (etag === undefined) throw new StorePreconditionFailedError("system", place.key); // switched meanwhile: the retry reads again
+        const written = await this.docs.write(place, { version }, etag);
+        unit.onClose((committed) => {
+          if (committed) this.committed.set(place.key, { etag: written.etag, version });
+          else if (this.committed.get(place.key)?.etag === etag) this.committed.delete(place.key);
+        });
       });
       return undefined;
     }
@@ -114,8 +124,17 @@ export class FluxVersions {
     // old kind can commit between the list and this commit
     await this.docs.write(place, { version: next }, found?.etag);
     unit.claim(place.key, next);
+    this.committed.delete(place.key);
+    unit.onClose(() => this.committed.delete(place.key));
     return undefined;
   }
+
+  /**
+   * per document: the etag and version of this process's last committed same-kind claim of it, so the next
+   * claimant in turn writes under it without reading again (a stale one - another replica wrote since, or a
+   * switch - fails that commit and its retry reads afresh). Bounded like the liveness memo.
+   */
+  private readonly committed = new Map<string, { etag: string; version: FluxVersionState }>();
 
   /** per document: the tail of the queue of this process's units that claimed it (see takeTurn) */
   private readonly turns = new Map<string, Promise<void>>();
@@ -128,6 +147,7 @@ export class FluxVersions {
    * TURN_WAIT_MS (no deadlock between units that claim several clusters in different orders).
    */
   private async takeTurn(key: string, unit: UnitOfWork): Promise<void> {
+    if (this.committed.size >= LIVENESS_MEMO) this.committed.delete(this.committed.keys().next().value as string);
     const previous = this.turns.get(key) ?? Promise.resolve();
     let release: () => void = () => undefined;
     const mine = new Promise<void>((resolve) => (release = resolve));

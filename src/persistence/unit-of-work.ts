@@ -72,17 +72,17 @@ export class UnitOfWork {
     while (this.beforeCommits.length > 0) await (this.beforeCommits.shift() as () => Promise<void>)();
   }
 
-  private closers: (() => void)[] = [];
+  private closers: ((committed: boolean) => void)[] = [];
 
   /** runs once when the unit ends, committed or not (releases what a claim took: flux-versions.ts) */
-  onClose(run: () => void): void {
+  onClose(run: (committed: boolean) => void): void {
     this.closers.push(run);
   }
 
-  private close(): void {
+  private close(committed: boolean): void {
     const runs = this.closers;
     this.closers = [];
-    for (const run of runs) run();
+    for (const run of runs) run(committed);
   }
 
   /** runs after a successful commit (cache invalidations, wake-ups): never for writes that were not kept */
@@ -180,17 +180,19 @@ export class UnitOfWork {
 
   abandon(): void {
     this.closed = true;
-    this.close();
+    this.close(false);
   }
 
   async commit(store: Store): Promise<void> {
     this.closed = true;
+    let committed = false;
     try {
       const ops = this.writes();
       if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
       if (ops.length > 0) await store.commit(ops);
+      committed = true;
     } finally {
-      this.close();
+      this.close(committed);
     }
     for (const run of this.afterCommit) run();
   }
