@@ -109,9 +109,12 @@ export class FluxVersions {
         }
         if (etag === undefined) throw new StorePreconditionFailedError("system", place.key); // switched meanwhile: the retry reads again
         const written = await this.docs.write(place, { version }, etag);
+        // what the next claimant in turn writes under: this unit's etag once its commit is queued (if it then
+        // fails, so does the next one's condition, and that retry reads afresh)
+        unit.onSubmitted(() => this.committed.set(place.key, { etag: written.etag, version }));
         unit.onClose((committed) => {
-          if (committed) this.committed.set(place.key, { etag: written.etag, version });
-          else if (this.committed.get(place.key)?.etag === etag) this.committed.delete(place.key);
+          if (!committed && this.committed.get(place.key)?.etag === written.etag) this.committed.delete(place.key);
+          if (!committed && this.committed.get(place.key)?.etag === etag) this.committed.delete(place.key);
         });
       });
       return undefined;
@@ -153,10 +156,15 @@ export class FluxVersions {
     const mine = new Promise<void>((resolve) => (release = resolve));
     const tail = previous.then(() => mine);
     this.turns.set(key, tail);
-    unit.onClose(() => {
+    const done = () => {
       release();
       if (this.turns.get(key) === tail) this.turns.delete(key);
-    });
+    };
+    // SQLite applies queued commits in order (its group commit: one transaction, a savepoint per unit), so the
+    // next claimant may go as soon as this one's commit is queued and join the same group under the etag this
+    // one staged; elsewhere (Cosmos DB: one batch per request, in no set order) it waits for the commit
+    if (this.deps.store.engine === "sqlite") unit.onSubmitted(done);
+    unit.onClose(done);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([previous, new Promise<void>((resolve) => (timer = setTimeout(resolve, TURN_WAIT_MS)))]);
     clearTimeout(timer);

@@ -72,6 +72,19 @@ export class UnitOfWork {
     while (this.beforeCommits.length > 0) await (this.beforeCommits.shift() as () => Promise<void>)();
   }
 
+  private submitted: (() => void)[] = [];
+
+  /** runs once the unit's writes are handed to the store (its commit queued, not yet durable), or when it ends without */
+  onSubmitted(run: () => void): void {
+    this.submitted.push(run);
+  }
+
+  private submit(): void {
+    const runs = this.submitted;
+    this.submitted = [];
+    for (const run of runs) run();
+  }
+
   private closers: ((committed: boolean) => void)[] = [];
 
   /** runs once when the unit ends, committed or not (releases what a claim took: flux-versions.ts) */
@@ -80,6 +93,7 @@ export class UnitOfWork {
   }
 
   private close(committed: boolean): void {
+    this.submit();
     const runs = this.closers;
     this.closers = [];
     for (const run of runs) run(committed);
@@ -189,7 +203,11 @@ export class UnitOfWork {
     try {
       const ops = this.writes();
       if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
-      if (ops.length > 0) await store.commit(ops);
+      if (ops.length > 0) {
+        const done = store.commit(ops);
+        this.submit();
+        await done;
+      }
       committed = true;
     } finally {
       this.close(committed);
