@@ -210,6 +210,7 @@ async function writesFor(deps: ApplyDeps, view: AssignmentRecord, cluster: Clust
   const v1 = live(found.existingV1);
   const v2 = live(found.existingV2);
   const out: ClusterWrites = { writes: [], dropSecretsOf: [], outcome: "removed", ops: 1 };
+  let claims = 0;
   const retireV1 = async (record: Versioned<ConfigurationRecord>) => {
     out.writes.push(await deps.repo.configurations.prepare(sub, tombstoneOf(record.record), record.etag, true));
     if (hasSecrets(record.record)) out.dropSecretsOf.push(record.record.id);
@@ -228,6 +229,7 @@ async function writesFor(deps: ApplyDeps, view: AssignmentRecord, cluster: Clust
     out.writes.push(await deps.repo.fluxConfigurations.prepare(sub, assignedFluxRecord(deps, view, cluster, found.existingV2, v2), found.existingV2?.etag));
     if (v2 && fluxHasSecrets(v2.record)) out.dropSecretsOf.push(v2.record.id);
     out.outcome = decision === "migrate" ? "migrated" : v2 ? "updated" : "created";
+    if (!v2) claims = 1;
   } else {
     // v1 wanted (a rollback to a Flux v1 generation, or a stage that has not opened): the assignment's fluxConfiguration retired in the same unit
     if (decision === "migrate" && v2) await retireV2(v2);
@@ -235,8 +237,10 @@ async function writesFor(deps: ApplyDeps, view: AssignmentRecord, cluster: Clust
     out.writes.push(await deps.repo.configurations.prepare(sub, record, found.existingV1?.etag));
     if (v1 && dropsSecrets(v1.record, record)) out.dropSecretsOf.push(v1.record.id);
     out.outcome = decision === "migrate" ? "migrated" : v1 ? "updated" : "created";
+    if (!v1) claims = 1;
   }
-  out.ops = out.writes.length + 1 + 2 * out.dropSecretsOf.length;
+  // a first write of a kind also claims the cluster's Flux version (persistence/flux-versions.ts): one more write
+  out.ops = out.writes.length + 1 + 2 * out.dropSecretsOf.length + claims;
   return out;
 }
 

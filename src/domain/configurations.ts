@@ -259,11 +259,14 @@ export class Configurations {
   }
 }
 
-/** a new Flux v1 configuration on a cluster that carries Flux v2 fluxConfigurations: 409 */
+/**
+ * A new Flux v1 configuration on a cluster that carries Flux v2 fluxConfigurations: 409. Otherwise the
+ * cluster's Flux version is claimed in this unit of work (persistence/flux-versions.ts), so a concurrent
+ * first fluxConfiguration on the same cluster cannot commit too.
+ */
 async function refuseIfFluxV2(repo: Persistence, ref: ConfigurationRef): Promise<void> {
-  const v2 = await repo.fluxConfigurations.page(ref.subscriptionId, ref.cluster.id, 1);
-  const first = v2.items[0];
-  if (first) throw errors.fluxVersionConflict("v1", ref.clusterName, first.record.name);
+  const conflict = await repo.fluxVersions.claim(ref.subscriptionId, ref.cluster.id, "v1");
+  if (conflict !== undefined) throw errors.fluxVersionConflict("v1", ref.clusterName, conflict);
 }
 
 export function clusterRef(ref: ConfigurationRef): ClusterRef {

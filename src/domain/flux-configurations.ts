@@ -48,12 +48,90 @@ export interface FluxConfigurationView {
 export interface FluxOperationStatus {
   id: string;
   name: string;
-  status: "Succeeded" | "Failed" | "Deleting";
+  status: "Succeeded" | "Failed" | "Deleting" | "InProgress";
   error?: { code: string; message: string };
 }
 
 /** a finished operation's id still answers for this long */
 const OPERATION_MEMORY_MS = 86_400_000;
+
+/**
+ * `waitForReconciliation`: how long a write's operation waits for the cluster when the configuration
+ * names no `reconciliationWaitDuration` (this service's choice: the official document states no default),
+ * and the longest wait honoured (a finished operation is remembered a day).
+ */
+export const DEFAULT_RECONCILIATION_WAIT_MS = 10 * 60_000;
+export const MAX_RECONCILIATION_WAIT_MS = OPERATION_MEMORY_MS;
+
+/** an ISO 8601 duration as the validator accepts it (PnDTnHnMnS) in ms; undefined when absent or not that form */
+export function isoDurationMs(duration: string | undefined): number | undefined {
+  const m = duration === undefined ? null : /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(duration);
+  if (!m) return undefined;
+  const [d, h, min, sec] = [m[1], m[2], m[3], m[4]].map((x) => Number(x ?? 0)) as [number, number, number, number];
+  return (((d * 24 + h) * 60 + min) * 60 + sec) * 1000;
+}
+
+/** how long this configuration's writes wait for the cluster to reconcile */
+export function reconciliationWaitMs(spec: FluxConfigurationRecord["spec"]): number {
+  return Math.min(isoDurationMs(spec.reconciliationWaitDuration) ?? DEFAULT_RECONCILIATION_WAIT_MS, MAX_RECONCILIATION_WAIT_MS);
+}
+
+export type ReconciliationOutcome = { status: "InProgress" } | { status: "Succeeded" } | { status: "Failed"; error: { code: string; message: string } };
+
+/**
+ * The write operation of a configuration with `waitForReconciliation: true`, as of `now` (undefined: this
+ * write does not wait). Derived from the stored record alone - the agent's report of this generation and
+ * the operation's start - so no request is held open, no timer runs, and every replica answers the same:
+ * InProgress until the agent reports THIS generation Compliant (Succeeded) or Non-Compliant (Failed,
+ * `ReconciliationFailed`) - settled on the record by that report (settleWait) - or until the wait passes
+ * without either (Failed, `ReconciliationTimedOut`; the configuration stays and the agent keeps applying
+ * it). A suspended configuration has nothing to wait for.
+ */
+export function reconciliationOutcome(record: FluxConfigurationRecord, now: number): ReconciliationOutcome | undefined {
+  if (!waitsForReconciliation(record)) return undefined;
+  const settled = record.operation.settled;
+  if (settled) return settled.status === "Failed" ? { status: "Failed", error: settled.error ?? { code: "ReconciliationFailed", message: "The cluster did not reconcile the configuration." } } : { status: "Succeeded" };
+  if (now >= reconciliationDeadline(record)) {
+    return {
+      status: "Failed",
+      error: {
+        code: "ReconciliationTimedOut",
+        message: `The cluster did not report generation ${record.generation} of the fluxConfiguration '${record.name}' reconciled within ${record.spec.reconciliationWaitDuration ?? "PT10M"}. The configuration stays in place and the cluster's agent keeps applying it; its complianceState shows where it is.`,
+      },
+    };
+  }
+  return { status: "InProgress" };
+}
+
+/** whether this write's operation waits for the cluster */
+const waitsForReconciliation = (record: FluxConfigurationRecord): boolean =>
+  record.spec.waitForReconciliation === true && !record.spec.suspend && record.operation.kind !== "delete";
+
+const reconciliationDeadline = (record: FluxConfigurationRecord): number => Date.parse(record.operation.startedAt) + reconciliationWaitMs(record.spec);
+
+/**
+ * The agent's report of the record's generation settles a waiting operation, once: Compliant ->
+ * Succeeded, Non-Compliant -> Failed (`ReconciliationFailed`); only within the wait (after it, the
+ * operation has timed out for good) and only the first conclusive report (a later drift does not
+ * rewrite how the write ended). Pending, Unknown: still waiting.
+ */
+function settleWait(record: FluxConfigurationRecord, report: FluxComplianceReport, now: number): FluxConfigurationRecord["operation"] {
+  const op = record.operation;
+  if (!waitsForReconciliation(record) || op.settled || now >= reconciliationDeadline(record)) return op;
+  const at = new Date(now).toISOString();
+  if (report.complianceState === "Compliant") return { ...op, settled: { status: "Succeeded", at } };
+  if (report.complianceState !== "Non-Compliant") return op;
+  const why = report.errorMessage !== undefined ? `: ${report.errorMessage.slice(0, 1024)}` : ".";
+  return { ...op, settled: { status: "Failed", at, error: { code: "ReconciliationFailed", message: `The cluster reported generation ${record.generation} of the fluxConfiguration '${record.name}' Non-Compliant${why}` } } };
+}
+
+/** the resource as a waiting write shows it: Creating/Updating while it waits, Failed when the wait failed */
+function withReconciliationWait(view: FluxConfigurationView, now: number): FluxConfigurationView {
+  const outcome = reconciliationOutcome(view.record, now);
+  if (!outcome || outcome.status === "Succeeded" || view.record.provisioningState === "Failed") return view;
+  if (outcome.status === "InProgress") return { ...view, record: { ...view.record, provisioningState: view.record.operation.kind === "create" ? "Creating" : "Updating" } };
+  return { ...view, record: { ...view.record, provisioningState: "Failed", compliance: { ...view.record.compliance, errorMessage: view.record.compliance.errorMessage ?? outcome.error.message } } };
+}
 
 export const FLUX_INITIAL_MESSAGE = "The configuration was accepted; waiting for the cluster agent to apply it.";
 
@@ -128,6 +206,10 @@ export class FluxConfigurations {
 
   /** the resource as of now: secrets past their retention are absent; expired before delivery shows Failed */
   private present(found: Versioned<FluxConfigurationRecord>, stored: ConfigurationSecrets | undefined): FluxConfigurationView {
+    return withReconciliationWait(this.presentSecrets(found, stored), this.clock.now());
+  }
+
+  private presentSecrets(found: Versioned<FluxConfigurationRecord>, stored: ConfigurationSecrets | undefined): FluxConfigurationView {
     const record = found.record;
     const had = fluxHasSecrets(record);
     const secrets = fluxSecretsOf(record, stored);
@@ -206,11 +288,15 @@ export class FluxConfigurations {
     throw errors.managedByAssignment(ref.name, assignment.record.id, what);
   }
 
-  /** Azure's rule: a cluster carries Flux v1 or Flux v2 configurations, not both */
-  async refuseIfFluxV1(ref: ClusterRef): Promise<void> {
-    const v1 = await this.repo.configurations.page(ref.subscriptionId, ref.id, 1);
-    const first = v1.items[0];
-    if (first) throw errors.fluxVersionConflict("v2", ref.name, first.record.name);
+  /**
+   * Azure's rule: a cluster carries Flux v1 or Flux v2 configurations, not both. A first write (`live`
+   * false) claims the cluster's Flux version in this unit of work (persistence/flux-versions.ts: a
+   * concurrent first v1 configuration cannot commit too); the migration (`allowMixed`) claims it past the
+   * rule. A replace of a live fluxConfiguration only checks.
+   */
+  async refuseIfFluxV1(ref: ClusterRef, live: boolean, allowMixed = false): Promise<void> {
+    const conflict = live ? (allowMixed ? undefined : await this.repo.fluxVersions.check(ref.subscriptionId, ref.id, "v2")) : await this.repo.fluxVersions.claim(ref.subscriptionId, ref.id, "v2", allowMixed);
+    if (conflict !== undefined) throw errors.fluxVersionConflict("v2", ref.name, conflict);
   }
 
   private operation(kind: FluxConfigurationRecord["operation"]["kind"]): FluxConfigurationRecord["operation"] {
@@ -230,7 +316,7 @@ export class FluxConfigurations {
     const live = existing && !existing.deleted ? existing : undefined;
     checkPutConditions(w.conditions, live?.etag);
     if (live) await this.refuseIfManaged(ref, live.record, "change");
-    if (!w.bypassVersionRule) await this.refuseIfFluxV1(ref.cluster);
+    await this.refuseIfFluxV1(ref.cluster, live !== undefined, w.bypassVersionRule);
     const validated = validateFluxConfiguration({ name: ref.name, properties: w.properties, ...(live ? { existing: live.record } : {}) });
     // a PATCH naming no protected settings keeps the kept ones (known_hosts comes back through the merge)
     let secrets: ConfigurationSecrets | undefined;
@@ -287,7 +373,8 @@ export class FluxConfigurations {
     if (!secrets && !expiredKept && live && fluxHasSecrets(live.record)) await this.repo.secrets.delete(ref.subscriptionId, record.id);
     await this.rememberFinished(ref, existing?.record);
     await announce(this.repo, this.bus, ref.subscriptionId, cluster.record.id, "configurations");
-    return { created: live === undefined, view: { record, etag: saved.etag, ...(secrets?.sshKnownHostsContents !== undefined ? { sshKnownHosts: secrets.sshKnownHostsContents } : {}) } };
+    const view = { record, etag: saved.etag, ...(secrets?.sshKnownHostsContents !== undefined ? { sshKnownHosts: secrets.sshKnownHostsContents } : {}) };
+    return { created: live === undefined, view: withReconciliationWait(view, this.clock.now()) };
   }
 
   /**
@@ -327,7 +414,11 @@ export class FluxConfigurations {
     const found = await this.repo.fluxConfigurations.get(ref.subscriptionId, ref.id);
     const statusId = `${ref.id}/operations/${operationId}`;
     if (found && found.record.operation.id.toLowerCase() === operationId.toLowerCase()) {
-      return { id: statusId, name: operationId, status: found.deleted ? "Deleting" : "Succeeded" };
+      if (found.deleted) return { id: statusId, name: operationId, status: "Deleting" };
+      // waitForReconciliation: the write's operation runs until the cluster reports this generation (or the wait passes)
+      const outcome = reconciliationOutcome(found.record, this.clock.now());
+      if (outcome?.status === "Failed") return { id: statusId, name: operationId, status: "Failed", error: outcome.error };
+      return { id: statusId, name: operationId, status: outcome?.status ?? "Succeeded" };
     }
     if (await this.repo.operations.isFinished(ref.subscriptionId, operationId, ref.id)) return { id: statusId, name: operationId, status: "Succeeded" };
     throw errors.operationNotFound(operationId);
@@ -375,6 +466,7 @@ export class FluxConfigurations {
           ...record,
           observedGeneration: record.generation,
           compliance,
+          operation: settleWait(record, compliance, this.clock.now()),
           provisioningState: report.errorMessage !== undefined && report.complianceState === "Non-Compliant" ? "Failed" : "Succeeded",
           ...(report.repositoryPublicKey !== undefined ? { repositoryPublicKey: report.repositoryPublicKey } : {}),
           ...(delivered ? { secretsDelivered: { generation: record.generation, at: now } } : {}),

@@ -198,7 +198,8 @@ export class FluxMigrations {
       if (blocked?.error) throw blocked.error;
       // one commit holds at most MAX_UNIT_WRITES writes (Cosmos DB's transactional batch): refuse what cannot fit
       // before writing anything, rather than fail at commit
-      const writes = 2 + planned.reduce((n, p) => n + writesOf(p), 0);
+      // 3: the marker, the outbox touch and the cluster's Flux version (persistence/flux-versions.ts)
+      const writes = 3 + planned.reduce((n, p) => n + writesOf(p), 0);
       if (writes > MAX_UNIT_WRITES) {
         throw errors.conflict(
           `The cluster's ${planned.length} Flux v1 configurations need about ${writes} writes, more than one commit holds (${MAX_UNIT_WRITES}), so they cannot switch in one poll. Migrate some with the one-configuration action (…/sourceControlConfigurations/{name}/migrateToFluxV2) first, then the rest with this action.`,

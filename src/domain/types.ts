@@ -376,7 +376,13 @@ export interface FluxConfigurationRecord {
   secretsDelivered?: { generation: number; at: string };
   observedGeneration?: number;
   /** the asynchronous operation of the last write (its status is served at .../operations/{id}); set on delete while it runs */
-  operation: { id: string; kind: "create" | "update" | "delete"; startedAt: string };
+  operation: {
+    id: string;
+    kind: "create" | "update" | "delete";
+    startedAt: string;
+    /** waitForReconciliation: how the write's operation ended, set by the agent's first conclusive report of its generation within the wait */
+    settled?: { status: "Succeeded" | "Failed"; at: string; error?: { code: string; message: string } };
+  };
   /** the id of the configuration assignment that created this fluxConfiguration and keeps it (absent: a user's) */
   managedBy?: AssignmentId;
   systemData: SystemData;

@@ -7,12 +7,19 @@
 import { keyOf, partitionOf, type ClusterId, type ClusterKey } from "../arm/resource-ids.js";
 import type { FluxConfigurationRecord } from "../domain/types.js";
 import { Collection, type CollectionDeps, type Place, type StoredDocument, type Versioned } from "./collection.js";
+import type { FluxVersions } from "./flux-versions.js";
 
 export class FluxConfigurations {
   private readonly items: Collection<FluxConfigurationRecord>;
 
-  constructor(deps: CollectionDeps) {
+  /** Azure's one-Flux-version rule: a first write of a live fluxConfiguration claims the cluster's version (flux-versions.ts) */
+  constructor(deps: CollectionDeps, private readonly versions: FluxVersions) {
     this.items = new Collection<FluxConfigurationRecord>(deps, "fluxConfiguration");
+  }
+
+  private seen<D extends { etag: string; deleted?: boolean }>(doc: D): D {
+    this.versions.observe(doc);
+    return doc;
   }
 
   private place(subscriptionId: string, record: FluxConfigurationRecord, deleted: boolean): Place {
@@ -20,17 +27,20 @@ export class FluxConfigurations {
   }
 
   /** includes tombstones: callers decide what a deleted record means to them */
-  get(subscriptionId: string, id: string): Promise<Versioned<FluxConfigurationRecord> | undefined> {
-    return this.items.get(keyOf(id), partitionOf(subscriptionId));
+  async get(subscriptionId: string, id: string): Promise<Versioned<FluxConfigurationRecord> | undefined> {
+    const found = await this.items.get(keyOf(id), partitionOf(subscriptionId));
+    return found && this.seen(found);
   }
 
-  write(subscriptionId: string, record: FluxConfigurationRecord, etag: string | undefined, deleted = false): Promise<Versioned<FluxConfigurationRecord>> {
-    return this.items.write(this.place(subscriptionId, record, deleted), record, etag);
+  async write(subscriptionId: string, record: FluxConfigurationRecord, etag: string | undefined, deleted = false): Promise<Versioned<FluxConfigurationRecord>> {
+    return (await this.prepare(subscriptionId, record, etag, deleted))();
   }
 
-  /** sealed now, written when called (see Collection.prepare) */
-  prepare(subscriptionId: string, record: FluxConfigurationRecord, etag: string | undefined, deleted = false): Promise<() => Promise<Versioned<FluxConfigurationRecord>>> {
-    return this.items.prepare(this.place(subscriptionId, record, deleted), record, etag);
+  /** sealed now, written when called (see Collection.prepare); a first live write claims the cluster's Flux version */
+  async prepare(subscriptionId: string, record: FluxConfigurationRecord, etag: string | undefined, deleted = false): Promise<() => Promise<Versioned<FluxConfigurationRecord>>> {
+    const write = await this.items.prepare(this.place(subscriptionId, record, deleted), record, etag);
+    if (deleted) return write;
+    return () => this.versions.guard("v2", subscriptionId, { key: keyOf(record.id), clusterId: record.clusterId }, etag, write);
   }
 
   /** one page of a cluster's live fluxConfigurations */
@@ -42,7 +52,7 @@ export class FluxConfigurations {
   async all(subscriptionId: string, clusterId: ClusterId | ClusterKey): Promise<Versioned<FluxConfigurationRecord>[]> {
     const out: Versioned<FluxConfigurationRecord>[] = [];
     for await (const docs of this.items.pages({ partition: partitionOf(subscriptionId), parent: keyOf(clusterId), includeDeleted: true })) {
-      out.push(...(await Promise.all(docs.map((d) => this.items.decode(d)))));
+      out.push(...(await Promise.all(docs.map((d) => this.decode(d)))));
     }
     return out;
   }
@@ -50,7 +60,7 @@ export class FluxConfigurations {
   /** the live fluxConfigurations of these ids, by lower-cased id */
   async getMany(subscriptionId: string, ids: string[]): Promise<Map<string, Versioned<FluxConfigurationRecord>>> {
     const docs = await this.items.documents(ids.map(keyOf), partitionOf(subscriptionId));
-    const found = await Promise.all(docs.filter((d) => d.deleted !== true).map(async (d) => [d.key, await this.items.decode(d)] as const));
+    const found = await Promise.all(docs.filter((d) => d.deleted !== true).map(async (d) => [d.key, await this.decode(d)] as const));
     return new Map(found);
   }
 
@@ -65,7 +75,7 @@ export class FluxConfigurations {
   }
 
   decode(doc: StoredDocument): Promise<Versioned<FluxConfigurationRecord>> {
-    return this.items.decode(doc);
+    return this.items.decode(this.seen(doc));
   }
 
   /** a tombstone the agent reported removed (or a forced delete) disappears for good */

@@ -11,6 +11,7 @@ import { Clusters } from "./clusters.js";
 import { collectionDeps } from "./collection.js";
 import { Configurations } from "./configurations.js";
 import { FluxConfigurations } from "./flux-configurations.js";
+import { FluxVersions } from "./flux-versions.js";
 import { Leases } from "./leases.js";
 import { Markers } from "./markers.js";
 import { Operations } from "./operations.js";
@@ -41,6 +42,8 @@ export class Persistence {
   readonly configurations: Configurations;
   /** Flux v2 fluxConfigurations (issue #16) */
   readonly fluxConfigurations: FluxConfigurations;
+  /** each cluster's Flux major version: the one-version rule's per-cluster document (flux-versions.ts) */
+  readonly fluxVersions: FluxVersions;
   readonly secrets: Secrets;
   readonly assignments: Assignments;
   readonly outbox: Outbox;
@@ -61,8 +64,9 @@ export class Persistence {
     const deps = collectionDeps(store, codec, writer);
     this.subscriptions = new Subscriptions(deps);
     this.clusters = new Clusters(deps);
-    this.configurations = new Configurations(deps);
-    this.fluxConfigurations = new FluxConfigurations(deps);
+    this.fluxVersions = new FluxVersions(deps);
+    this.configurations = new Configurations(deps, this.fluxVersions);
+    this.fluxConfigurations = new FluxConfigurations(deps, this.fluxVersions);
     this.secrets = new Secrets(deps, options.secretsRetentionMs);
     this.assignments = new Assignments(deps);
     this.outbox = new Outbox(deps);

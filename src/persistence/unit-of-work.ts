@@ -48,6 +48,57 @@ export class UnitOfWork {
     return entry.doc ? { doc: entry.doc } : { absent: true };
   }
 
+  private readonly claims = new Map<string, string>();
+
+  /** what this unit claimed for a per-request guard document (flux-versions.ts: a cluster's Flux version), if anything */
+  claimed(key: string): string | undefined {
+    return this.claims.get(key);
+  }
+
+  /** records a claim (its write is staged by the caller): later writes of the same unit need not claim again */
+  claim(key: string, value: string): void {
+    this.claims.set(key, value);
+  }
+
+  private beforeCommits: (() => Promise<void>)[] = [];
+
+  /** runs at the end of the attempt, just before its commit, inside the unit (it may stage writes); a throw fails the attempt */
+  beforeCommit(run: () => Promise<void>): void {
+    this.beforeCommits.push(run);
+  }
+
+  /** the beforeCommit steps, in order (inUnitOfWork runs them when the work returns) */
+  async runBeforeCommit(): Promise<void> {
+    while (this.beforeCommits.length > 0) await (this.beforeCommits.shift() as () => Promise<void>)();
+  }
+
+  private submitted: (() => void)[] = [];
+
+  /** runs once the unit's writes are handed to the store (its commit queued, not yet durable), or when it ends without */
+  onSubmitted(run: () => void): void {
+    this.submitted.push(run);
+  }
+
+  private submit(): void {
+    const runs = this.submitted;
+    this.submitted = [];
+    for (const run of runs) run();
+  }
+
+  private closers: ((committed: boolean) => void)[] = [];
+
+  /** runs once when the unit ends, committed or not (releases what a claim took: flux-versions.ts) */
+  onClose(run: (committed: boolean) => void): void {
+    this.closers.push(run);
+  }
+
+  private close(committed: boolean): void {
+    this.submit();
+    const runs = this.closers;
+    this.closers = [];
+    for (const run of runs) run(committed);
+  }
+
   /** runs after a successful commit (cache invalidations, wake-ups): never for writes that were not kept */
   onCommit(run: () => void): void {
     this.afterCommit.push(run);
@@ -143,13 +194,24 @@ export class UnitOfWork {
 
   abandon(): void {
     this.closed = true;
+    this.close(false);
   }
 
   async commit(store: Store): Promise<void> {
     this.closed = true;
-    const ops = this.writes();
-    if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
-    if (ops.length > 0) await store.commit(ops);
+    let committed = false;
+    try {
+      const ops = this.writes();
+      if (ops.length > MAX_COMMIT_OPS) throw new Error(`a unit of work staged ${ops.length} writes (at most ${MAX_COMMIT_OPS})`);
+      if (ops.length > 0) {
+        const done = store.commit(ops);
+        this.submit();
+        await done;
+      }
+      committed = true;
+    } finally {
+      this.close(committed);
+    }
     for (const run of this.afterCommit) run();
   }
 }
@@ -175,7 +237,11 @@ export async function inUnitOfWork<R>(store: Store, now: () => number, work: () 
   const unit = new UnitOfWork(now);
   let result: R;
   try {
-    result = await current.run(unit, work);
+    result = await current.run(unit, async () => {
+      const out = await work();
+      await unit.runBeforeCommit();
+      return out;
+    });
   } catch (err) {
     // closed, so that work the attempt left running writes at once instead of into a unit never committed
     unit.abandon();

@@ -15,10 +15,10 @@ export const SYSTEM_PARTITION = "_system";
 /**
  * Service-owned records are keyed `<kind>:<name>`: the kinds, declared once. `desired` (a cluster's
  * desired-state version marker), `deleting` (a deletion that stopped half-way), `operation` (a finished
- * asynchronous operation), `lease` (a job's lease), `migration` (an applied migration) are of DocKind
- * "system"; `current` is the pointer to a partition's current data key (DocKind "dataKey").
+ * asynchronous operation), `lease` (a job's lease), `migration` (an applied migration), `fluxVersion` (a
+ * cluster's Flux major version, issue #16) are of DocKind "system"; `current` is the pointer to a partition's current data key (DocKind "dataKey").
  */
-export const SYSTEM_RECORD_KINDS = ["desired", "deleting", "operation", "lease", "migration", "current"] as const;
+export const SYSTEM_RECORD_KINDS = ["desired", "deleting", "operation", "lease", "migration", "current", "fluxVersion"] as const;
 export type SystemRecordKind = (typeof SYSTEM_RECORD_KINDS)[number];
 
 export const systemKey = (kind: SystemRecordKind, name: string): string => `${kind}:${name}`;

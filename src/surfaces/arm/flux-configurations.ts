@@ -3,14 +3,16 @@
  * official document says (x-ms-long-running-operation, final-state-via azure-async-operation): every
  * write answers with an Azure-AsyncOperation header naming .../operations/{id}, which the official SDK
  * polls until `Succeeded`, then GETs the resource. PUT and PATCH are applied before they answer (their
- * operation has already succeeded); a DELETE runs until the cluster's agent reports the Flux objects
- * removed (`forceDelete=true`: at once, 200).
+ * operation has already succeeded, unless the configuration sets `waitForReconciliation`: then it runs
+ * until the cluster's agent reports the new generation reconciled, or `reconciliationWaitDuration` passes);
+ * a DELETE runs until the cluster's agent reports the Flux objects removed (`forceDelete=true`: at once, 200).
  */
 import { FLUX_CONFIGURATION_TYPE, type ClusterRef, type FluxConfigurationRef } from "../../arm/resource-ids.js";
 import { linkTo } from "./links.js";
 import { listBody, pageRequest } from "./paging.js";
 import { fluxConfigurationResource, fluxOperationStatus } from "./representations.js";
 import { armRoute, type ArmCall, type ArmResult, type ArmRoute } from "./route-table.js";
+import type { FluxConfigurationView } from "../../domain/flux-configurations.js";
 import { configurationParentTarget, fluxConfigurationTarget, fluxOperationTarget, type FluxOperationTarget } from "./targets.js";
 
 const BASE =
@@ -29,6 +31,16 @@ function pollHeaders(call: ArmCall, ref: FluxConfigurationRef, operationId: stri
   return { "azure-asyncoperation": status, location: status, ...(retryAfter ? { "retry-after": "10" } : {}) };
 }
 
+/** how soon a poller of a write waiting for reconciliation asks again (the agent reports within its poll interval) */
+const WAIT_RETRY_AFTER = "5";
+
+/** a write's operation still running (waitForReconciliation): the resource shows Creating or Updating */
+const waiting = (view: FluxConfigurationView): boolean => view.record.provisioningState === "Creating" || view.record.provisioningState === "Updating";
+
+function writeHeaders(call: ArmCall, ref: FluxConfigurationRef, view: FluxConfigurationView): Record<string, string> {
+  return { ...pollHeaders(call, ref, view.record.operation.id), ...(waiting(view) ? { "retry-after": WAIT_RETRY_AFTER } : {}) };
+}
+
 async function get(call: ArmCall<FluxConfigurationRef>): Promise<ArmResult> {
   const view = await call.services.fluxConfigurations.get(call.principal, call.target);
   return { status: 200, body: fluxConfigurationResource(view), etag: view.etag };
@@ -36,12 +48,12 @@ async function get(call: ArmCall<FluxConfigurationRef>): Promise<ArmResult> {
 
 async function put(call: ArmCall<FluxConfigurationRef>): Promise<ArmResult> {
   const { created, view } = await call.services.fluxConfigurations.put(call.principal, call.target, call.body, call.conditions, call.actor());
-  return { status: created ? 201 : 200, body: fluxConfigurationResource(view), etag: view.etag, headers: pollHeaders(call, call.target, view.record.operation.id) };
+  return { status: created ? 201 : 200, body: fluxConfigurationResource(view), etag: view.etag, headers: writeHeaders(call, call.target, view) };
 }
 
 async function patch(call: ArmCall<FluxConfigurationRef>): Promise<ArmResult> {
   const view = await call.services.fluxConfigurations.patch(call.principal, call.target, call.body, call.conditions, call.actor());
-  return { status: 202, body: fluxConfigurationResource(view), etag: view.etag, headers: pollHeaders(call, call.target, view.record.operation.id) };
+  return { status: 202, body: fluxConfigurationResource(view), etag: view.etag, headers: writeHeaders(call, call.target, view) };
 }
 
 async function remove(call: ArmCall<FluxConfigurationRef>): Promise<ArmResult> {
@@ -60,7 +72,7 @@ async function list(call: ArmCall<ClusterRef>): Promise<ArmResult> {
 
 async function operationStatus(call: ArmCall<FluxOperationTarget>): Promise<ArmResult> {
   const status = await call.services.fluxConfigurations.operationStatus(call.principal, call.target.configuration, call.target.operationId);
-  return { status: 200, body: fluxOperationStatus(status) };
+  return { status: 200, body: fluxOperationStatus(status), ...(status.status === "InProgress" ? { headers: { "retry-after": WAIT_RETRY_AFTER } } : {}) };
 }
 
 const ONE = { url: `${BASE}/:fluxConfigurationName`, resourceType: FLUX_CONFIGURATION_TYPE, target: fluxConfigurationTarget };
