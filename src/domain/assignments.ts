@@ -205,6 +205,13 @@ export class Assignments {
         if (!previous) throw errors.noPreviousGeneration(ref.name, "no earlier generation of it completed its rollout.");
         // the previous configuration, selector and mode; the rollout policy stays the current one
         const { rolloutPolicy: _dropped, ...restored } = previous;
+        // Key Vault references come back under the right of the caller of the rollback, the spec's new
+        // author (checked as a PUT of them is): never under the previous author's, who moved away from them
+        const refs = restored.configuration?.keyVaultReferences;
+        if (refs && restored.configuration) {
+          await checkVaultTrust(this.vaultAccess, vaultPrincipalOf(principal), ref.subscriptionId, refs, "properties.configuration");
+          restored.configuration = { ...restored.configuration, keyVaultPrincipal: vaultPrincipalOf(principal) };
+        }
         const spec: AssignmentSpec = { ...restored, ...(a.spec.rolloutPolicy ? { rolloutPolicy: a.spec.rolloutPolicy } : {}) };
         if (sameSpec(spec, a.spec)) throw errors.noPreviousGeneration(ref.name, "its configuration already is the previous generation's.");
         const generation = a.generation + 1;
