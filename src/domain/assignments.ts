@@ -243,7 +243,9 @@ export class Assignments {
     const status = (await this.repo.assignments.getStatus(ref.subscriptionId, a.id))?.record;
     let proposed = a;
     if (body.properties !== undefined) {
-      const spec = validateAssignmentPut({ name: ref.name, properties: requireProperties(body), existing: a });
+      const validated = validateAssignmentPut({ name: ref.name, properties: requireProperties(body), existing: a });
+      // as the PUT would record it: references are accepted for their writer (a change of author is a change)
+      const spec = validated.configuration?.keyVaultReferences ? { ...validated, configuration: { ...validated.configuration, keyVaultPrincipal: vaultPrincipalOf(principal) } } : validated;
       if (!sameSpec(spec, a.spec)) {
         const completed = status?.generation === a.generation && status.state === "Completed";
         const previous = completed ? a.spec : a.previous;

@@ -79,3 +79,26 @@ t.test("a rollback to references is the caller's: 403 for a writer who may not u
   t.notOk(JSON.stringify(got.json).includes(ALICE) || JSON.stringify(got.json).includes(CAROL), "the recorded principal is never shown");
   t.notOk(server.logs.join("").includes(value), "no value in the log");
 });
+
+t.test("whatIf of an assignment with references: the unchanged spec is NoChange, and the recorded principal is never named", async (t) => {
+  const { kv, reader } = await startSecretVault();
+  t.teardown(() => kv.stop());
+  const server = await startServer({ keyVault: { reader, refreshMs: 1000, allowedVaults: [`${vaultId("fleet-kv")}=*`] } });
+  t.teardown(() => server.close());
+  const request = client(server.url, server.ca, server.token);
+  kv.set("fleet-kv", "deploy-key", sshPrivateKeyB64());
+  t.equal((await request(`${clusterPath("c-whatif")}?api-version=2024-01-01`, { method: "PUT", body: { ...clusterBody(), tags: { ring: "wi" } } })).status, 201);
+  const body = assignmentBody(
+    { configurationName: "assigned", clusterSelector: { tags: { ring: "wi" } } },
+    { repositoryUrl: "git@github.com:example/fleet.git", operatorInstanceName: "assigned", keyVaultReferences: { sshPrivateKey: { keyVaultResourceId: vaultId("fleet-kv"), secretName: "deploy-key" } } },
+  );
+  t.equal((await request(withApi(assignmentPath("kv-whatif")), { method: "PUT", body })).status, 201);
+  await settle(server);
+  const same = await request(withApi(`${assignmentPath("kv-whatif")}/whatIf`), { method: "POST", body });
+  t.equal(same.status, 200, same.text);
+  t.notMatch(same.text, /keyVaultPrincipal/, "the internal record is not named");
+  t.same(same.json.value.map((v: { change: string }) => v.change), ["NoChange"], "the same PUT by the same author changes nothing");
+  const moved = await request(withApi(`${assignmentPath("kv-whatif")}/whatIf`), { method: "POST", body: { properties: { ...body.properties, configuration: { ...body.properties.configuration, repositoryUrl: "git@github.com:example/other.git" } } } });
+  t.equal(moved.status, 200, moved.text);
+  t.same(moved.json.value[0]?.changedProperties?.filter((p: string) => p !== "configurationProtectedSettings"), ["repositoryUrl"]);
+});
