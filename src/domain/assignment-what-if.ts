@@ -41,6 +41,8 @@ export function changedProperties(before: ConfigurationSpec | FluxConfigurationS
   const b = before as unknown as Record<string, unknown>;
   const a = after as unknown as Record<string, unknown>;
   for (const key of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
+    // who the Key Vault references were accepted for is the service's record, never shown (not a property)
+    if (key === "keyVaultPrincipal") continue;
     const x = b[key];
     const y = a[key];
     const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

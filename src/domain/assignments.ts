@@ -205,6 +205,13 @@ export class Assignments {
         if (!previous) throw errors.noPreviousGeneration(ref.name, "no earlier generation of it completed its rollout.");
         // the previous configuration, selector and mode; the rollout policy stays the current one
         const { rolloutPolicy: _dropped, ...restored } = previous;
+        // Key Vault references come back under the right of the caller of the rollback, the spec's new
+        // author (checked as a PUT of them is): never under the previous author's, who moved away from them
+        const refs = restored.configuration?.keyVaultReferences;
+        if (refs && restored.configuration) {
+          await checkVaultTrust(this.vaultAccess, vaultPrincipalOf(principal), ref.subscriptionId, refs, "properties.configuration");
+          restored.configuration = { ...restored.configuration, keyVaultPrincipal: vaultPrincipalOf(principal) };
+        }
         const spec: AssignmentSpec = { ...restored, ...(a.spec.rolloutPolicy ? { rolloutPolicy: a.spec.rolloutPolicy } : {}) };
         if (sameSpec(spec, a.spec)) throw errors.noPreviousGeneration(ref.name, "its configuration already is the previous generation's.");
         const generation = a.generation + 1;
@@ -236,7 +243,9 @@ export class Assignments {
     const status = (await this.repo.assignments.getStatus(ref.subscriptionId, a.id))?.record;
     let proposed = a;
     if (body.properties !== undefined) {
-      const spec = validateAssignmentPut({ name: ref.name, properties: requireProperties(body), existing: a });
+      const validated = validateAssignmentPut({ name: ref.name, properties: requireProperties(body), existing: a });
+      // as the PUT would record it: references are accepted for their writer (a change of author is a change)
+      const spec = validated.configuration?.keyVaultReferences ? { ...validated, configuration: { ...validated.configuration, keyVaultPrincipal: vaultPrincipalOf(principal) } } : validated;
       if (!sameSpec(spec, a.spec)) {
         const completed = status?.generation === a.generation && status.state === "Completed";
         const previous = completed ? a.spec : a.previous;

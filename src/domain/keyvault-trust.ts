@@ -74,9 +74,24 @@ export function parseVaultAllowEntry(text: string): VaultAllowEntry {
 export function parseVaultAllowList(entries: readonly string[]): VaultAllowEntry[] {
   const parsed = entries.map((e) => e.trim()).filter(Boolean).map(parseVaultAllowEntry);
   const seen = new Set<string>();
+  const names = new Map<string, string>();
   for (const e of parsed) {
     if (seen.has(e.scope)) throw new VaultAllowListError(`'${e.scope}' is listed twice: list its principals in one entry, separated by '|'`);
     seen.add(e.scope);
+    // the service reaches a vault by its name alone (KEYVAULT_URL_TEMPLATE): a name is one vault, in one place
+    const name = parseVaultId(e.scope)?.name.toLowerCase();
+    if (name === undefined) continue;
+    const other = names.get(name);
+    if (other !== undefined) throw new VaultAllowListError(`'${e.scope}' and '${other}' name the same vault '${name}' (vault names are global): list it once, under the resource id where it is`);
+    names.set(name, e.scope);
+  }
+  // the service reaches a vault by name (the name is global; the subscription and group of a reference's id are
+  // only the caller's claim): a subscription-wide scope could not tell a vault of its subscription from one of another
+  const wide = parsed.filter((e) => SUBSCRIPTION_SCOPE.test(e.scope));
+  if (wide.length > 1) {
+    throw new VaultAllowListError(
+      `'${wide[0]?.scope}' and '${wide[1]?.scope}': at most one subscription-wide scope. The service reaches a vault by its name (KEYVAULT_URL_TEMPLATE) and cannot check which subscription a referenced vault is in, so a writer of one subscription could name a vault of the other; list the vaults of all but one subscription by resource id (docs/design/keyvault-references.md)`,
+    );
   }
   return parsed;
 }
@@ -105,6 +120,11 @@ export class AllowListVaultAccess implements VaultAccessChecker {
     const vault = parseVaultId(vaultId);
     if (!vault || vault.subscriptionId !== subscriptionId.toLowerCase()) return false;
     const id = vaultId.toLowerCase();
+    const name = vault.name.toLowerCase();
+    // the service reads the vault by name: a vault listed by its resource id is that vault, wherever a
+    // reference claims it is; a subscription-wide scope never covers it under another id (a look-alike id
+    // naming another subscription's or group's vault)
+    if (this.entries.some((e) => e.scope !== id && parseVaultId(e.scope)?.name.toLowerCase() === name)) return false;
     const objectId = principal.objectId.toLowerCase();
     const appId = principal.appId?.toLowerCase();
     return this.entries.some(

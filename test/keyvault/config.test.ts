@@ -57,7 +57,7 @@ t.test("the allow-list's meaning: scope, principals, app ids for app-only caller
   const SUB = "00000000-0000-0000-0000-000000000001";
   const OTHER = "00000000-0000-0000-0000-0000000000aa";
   const access = new AllowListVaultAccess(
-    parseVaultAllowList([`${vaultId("fleet-kv")}=${OID}|appid:${APP}`, `/subscriptions/${OTHER}=${OID2}`, `/subscriptions/${SUB}=oid:${OID2}`]),
+    parseVaultAllowList([`${vaultId("fleet-kv")}=${OID}|appid:${APP}`, `${vaultId("other-kv", OTHER)}=${OID2}`, `/subscriptions/${SUB}=oid:${OID2}`]),
   );
   const user = (objectId: string, appId?: string) => ({ tenantId: "t", objectId, ...(appId ? { appId } : {}), kind: "User" as const });
   const app = (objectId: string, appId: string) => ({ tenantId: "t", objectId, appId, kind: "Application" as const });
