@@ -206,15 +206,18 @@ export class FluxMigrations {
         );
       }
       const now = this.clock.now();
+      // retire v1 as a DELETE does: a tombstone (a new generation) the agent is told to remove, its secrets shredded.
+      // Every tombstone is staged before the first fluxConfiguration: its claim of the cluster's Flux version lists
+      // the live v1 configurations except those this unit retires, so the document says v2 when none stays (mixed otherwise)
+      for (const p of planned) {
+        const v1 = p.found;
+        await (await this.repo.configurations.prepare(subscriptionId, tombstoneOf(v1.record), v1.etag, true))();
+      }
       for (const p of planned) {
         const plan = p.plan as MigrationPlan;
         const resolved = p.resolved as ResolvedSecrets;
-        const v1 = p.found;
-        // retire v1 as a DELETE does: a tombstone (a new generation) the agent is told to remove, its secrets shredded
-        const writeTombstone = await this.repo.configurations.prepare(subscriptionId, tombstoneOf(v1.record), v1.etag, true);
         await v2.stageCreate({ subscriptionId, cluster, name: plan.fluxConfigurationName, body: bodyWithSecrets(plan, resolved), submittedAt: resolved.submittedAt ?? now, actor: actor() });
-        await writeTombstone();
-        await this.repo.secrets.delete(subscriptionId, v1.record.id);
+        await this.repo.secrets.delete(subscriptionId, p.found.record.id);
         p.item.result = "Migrated";
       }
       if (planned.length > 0) {
