@@ -10,6 +10,7 @@ import t from "tap";
 import type { Principal } from "../../src/ports/principal.js";
 import { clusterRef, configurationRef } from "../../src/arm/resource-ids.js";
 import { systemClock, type Clock } from "../../src/ports/clock.js";
+import { MovableClock } from "../helpers/movable-clock.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { startCosmos, openCosmosStore, type CosmosTestServer } from "../helpers/cosmos.js";
@@ -28,16 +29,6 @@ const BATCH = 5;
  */
 const LEASE_MS = 120_000;
 
-/** the replicas' clock: real time plus what the test moved it on by (past a lease) */
-class MovableClock implements Clock {
-  private offset = 0;
-  now(): number {
-    return Date.now() + this.offset;
-  }
-  advance(ms: number): void {
-    this.offset += ms;
-  }
-}
 
 interface Backend {
   name: string;

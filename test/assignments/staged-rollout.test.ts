@@ -17,6 +17,7 @@ import t from "tap";
 import { AgentClient } from "../../src/agent/client.js";
 import { clusterRef, configurationId, keyOf } from "../../src/arm/resource-ids.js";
 import { systemClock, type Clock } from "../../src/ports/clock.js";
+import { MovableClock } from "../helpers/movable-clock.js";
 import { Persistence } from "../../src/persistence/index.js";
 import type { Store } from "../../src/store/port.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -41,16 +42,6 @@ const LEASE_MS = 1500;
  */
 const BAKE_SECONDS = 300;
 
-/** the service's clock: real time plus what the test moved it on by (the bake) */
-class MovableClock implements Clock {
-  private offset = 0;
-  now(): number {
-    return Date.now() + this.offset;
-  }
-  advance(ms: number): void {
-    this.offset += ms;
-  }
-}
 const v = (branch: string) => ({ operatorParams: `--git-readonly --git-branch=${branch}` });
 
 interface Backend {
