@@ -13,46 +13,23 @@
  * - a cluster registered afterwards gets the fluxConfiguration directly (never a Flux v1 configuration);
  * - rollback to the Flux v1 generation (supported, symmetric): one version per cluster back to Flux v1.
  */
-import path from "node:path";
 import t from "tap";
 import { AgentClient } from "../../src/agent/client.js";
 import type { DesiredState } from "../../src/contract/agent-api.js";
 import { clusterRef, configurationId, fluxConfigurationId, keyOf } from "../../src/arm/resource-ids.js";
-import { systemClock } from "../../src/ports/clock.js";
 import { Persistence } from "../../src/persistence/index.js";
-import type { Store } from "../../src/store/port.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { startCosmos, openCosmosStore, type CosmosTestServer } from "../helpers/cosmos.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, SUB } from "../helpers/fixtures.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
-import { startServer, tempDir, type TestServer } from "../helpers/server.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, withApi } from "../helpers/assignments.js";
 import { settle } from "../helpers/reconciler.js";
+import { cosmosBackend, sqliteBackend } from "../helpers/store-backends.js";
 
 const CLUSTERS = 50;
 const CANARIES = 10;
 const RG = "rg-flux-switch";
 const NAME = "fleet";
-
-interface Backend {
-  name: string;
-  store: Store;
-  close(): Promise<void>;
-}
-
-async function sqliteBackend(): Promise<Backend> {
-  const store = new SqliteStore(path.join(tempDir(), "store.db"), systemClock);
-  await store.migrate();
-  return { name: "sqlite", store, close: async () => undefined };
-}
-
-async function cosmosBackend(): Promise<Backend> {
-  const cosmos: CosmosTestServer = await startCosmos();
-  const store = await openCosmosStore(cosmos, systemClock);
-  await store.migrate();
-  return { name: "cosmos", store, close: () => cosmos.close() };
-}
 
 /** what one response held of the assignment's configuration */
 interface Seen {
@@ -167,7 +144,7 @@ for (const make of [sqliteBackend, cosmosBackend]) {
   t.test(`a Flux v1 assignment switched to Flux v2 over ${CLUSTERS} clusters in two stages, on ${make.name.replace("Backend", "")}`, async (t) => {
     const backend = await make();
     t.teardown(() => backend.close());
-    const server = await startServer({ store: backend.store, assignments: { batchSize: 20, gateIntervalMs: 0, complianceIntervalMs: 0 } });
+    const server = await startServer({ store: await backend.open(), assignments: { batchSize: 20, gateIntervalMs: 0, complianceIntervalMs: 0 } });
     const agents: FleetAgent[] = [];
     t.teardown(async () => {
       for (const a of agents) a.close();

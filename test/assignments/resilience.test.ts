@@ -5,18 +5,16 @@
  *   exactly once (generation 1), none is missing;
  * - two replicas reconciling at the same time (one lease) write each configuration once.
  */
-import path from "node:path";
 import t from "tap";
 import type { Principal } from "../../src/ports/principal.js";
 import { clusterRef, configurationRef } from "../../src/arm/resource-ids.js";
-import { systemClock, type Clock } from "../../src/ports/clock.js";
+import type { Clock } from "../../src/ports/clock.js";
 import { MovableClock } from "../helpers/movable-clock.js";
+import { cosmosBackend, sqliteBackend, type Backend } from "../helpers/store-backends.js";
 import type { Store } from "../../src/store/port.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { startCosmos, openCosmosStore, type CosmosTestServer } from "../helpers/cosmos.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, SUB } from "../helpers/fixtures.js";
-import { startServer, tempDir, type TestServer } from "../helpers/server.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, withApi } from "../helpers/assignments.js";
 import { settle } from "../helpers/reconciler.js";
 
@@ -29,39 +27,6 @@ const BATCH = 5;
  */
 const LEASE_MS = 120_000;
 
-
-interface Backend {
-  name: string;
-  /** a new connection to the same store (a replica, or the process after a restart) */
-  open(): Promise<Store>;
-  dataDir: string;
-  close(): Promise<void>;
-}
-
-async function sqliteBackend(): Promise<Backend> {
-  const dataDir = tempDir();
-  const file = path.join(dataDir, "store.db");
-  const first = new SqliteStore(file, systemClock);
-  await first.migrate();
-  let opened: Store | undefined = first;
-  return {
-    name: "sqlite",
-    dataDir,
-    open: async () => {
-      const store = opened ?? new SqliteStore(file, systemClock);
-      opened = undefined;
-      return store;
-    },
-    close: async () => undefined,
-  };
-}
-
-async function cosmosBackend(): Promise<Backend> {
-  const cosmos: CosmosTestServer = await startCosmos();
-  const first = await openCosmosStore(cosmos, systemClock);
-  await first.migrate();
-  return { name: "cosmos", dataDir: tempDir(), open: async () => openCosmosStore(cosmos, systemClock), close: () => cosmos.close() };
-}
 
 const replica = (backend: Backend, store: Store, holder: string, clock: Clock) =>
   startServer({ dataDir: backend.dataDir, store, clock, retention: { holder }, assignments: { batchSize: BATCH, leaseMs: LEASE_MS } });

@@ -12,20 +12,18 @@
  * - a bad generation 3 reaches the canaries only; `rollback` restores generation 2's configuration there
  *   and nowhere else (nothing else had changed).
  */
-import path from "node:path";
 import t from "tap";
 import { AgentClient } from "../../src/agent/client.js";
 import { clusterRef, configurationId, keyOf } from "../../src/arm/resource-ids.js";
-import { systemClock, type Clock } from "../../src/ports/clock.js";
+import type { Clock } from "../../src/ports/clock.js";
 import { MovableClock } from "../helpers/movable-clock.js";
+import { cosmosBackend, sqliteBackend, type Backend } from "../helpers/store-backends.js";
 import { Persistence } from "../../src/persistence/index.js";
 import type { Store } from "../../src/store/port.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { startCosmos, openCosmosStore, type CosmosTestServer } from "../helpers/cosmos.js";
 import { client } from "../helpers/http.js";
 import { clusterBody, clusterPath, SUB } from "../helpers/fixtures.js";
 import { testAgent, type TestAgent } from "../helpers/agent-token.js";
-import { startServer, tempDir, type TestServer } from "../helpers/server.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { assignmentBody, assignmentPath, CLUSTER_API, withApi } from "../helpers/assignments.js";
 import { settle } from "../helpers/reconciler.js";
 
@@ -43,38 +41,6 @@ const LEASE_MS = 1500;
 const BAKE_SECONDS = 300;
 
 const v = (branch: string) => ({ operatorParams: `--git-readonly --git-branch=${branch}` });
-
-interface Backend {
-  name: string;
-  open(): Promise<Store>;
-  dataDir: string;
-  close(): Promise<void>;
-}
-
-async function sqliteBackend(): Promise<Backend> {
-  const dataDir = tempDir();
-  const file = path.join(dataDir, "store.db");
-  const first = new SqliteStore(file, systemClock);
-  await first.migrate();
-  let opened: Store | undefined = first;
-  return {
-    name: "sqlite",
-    dataDir,
-    open: async () => {
-      const store = opened ?? new SqliteStore(file, systemClock);
-      opened = undefined;
-      return store;
-    },
-    close: async () => undefined,
-  };
-}
-
-async function cosmosBackend(): Promise<Backend> {
-  const cosmos: CosmosTestServer = await startCosmos();
-  const first = await openCosmosStore(cosmos, systemClock);
-  await first.migrate();
-  return { name: "cosmos", dataDir: tempDir(), open: async () => openCosmosStore(cosmos, systemClock), close: () => cosmos.close() };
-}
 
 const replica = (backend: Backend, store: Store, holder: string, clock: Clock) =>
   startServer({ dataDir: backend.dataDir, store, clock, retention: { holder }, assignments: { batchSize: 50, leaseMs: LEASE_MS, gateIntervalMs: 0 } });
